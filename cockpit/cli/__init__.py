@@ -1,0 +1,101 @@
+"""The ``cockpit`` command line.
+
+Sub-commands live one module each in :mod:`cockpit.commands` and are found at start-up, so a
+feature adds a command by adding a module (with ``register(subparsers)``) and never edits this
+file. Command modules must keep heavy imports (mlflow, pandas, plotly, databricks.sdk, textual)
+inside their handlers: ``cockpit runtimes diff`` is timed against ``python -c pass``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from cockpit import __version__
+from cockpit.cli.context import CliContext
+from cockpit.errors import EXIT_USAGE, CockpitError
+
+EPILOG = """\
+examples:
+  cockpit init                                 write a commented cockpit.toml here
+  cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml what changes between two runtimes
+  cockpit open sample_state/kyros.cockpit.db --offline
+                                               review a saved state file, read-only
+
+exit codes: 0 ok, 1 findings (where a command defines them), 2 usage or input error,
+            3 a remote source could not be reached.
+Tokens are never read from cockpit.toml: they come from the environment or ~/.databrickscfg.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2 (as everywhere else)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CockpitError(f"{message} (see `{self.prog} --help`)", exit_code=EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cockpit",
+        description="Migration Cockpit: move an ML platform between Databricks Runtime and "
+        "MLflow generations without losing a run.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help="cockpit.toml to use (default: ./cockpit.toml if present)"
+    )
+    parser.add_argument(
+        "--state", metavar="PATH", help="state file (default: [state] path of the config)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import cockpit.commands as commands_pkg
+
+    modules = [
+        importlib.import_module(f"cockpit.commands.{info.name}")
+        for info in pkgutil.iter_modules(commands_pkg.__path__)
+        if not info.name.startswith("_")
+    ]
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return EXIT_USAGE if not argv else 0
+        return int(handler(CliContext(args)) or 0)
+    except CockpitError as exc:
+        print(f"cockpit: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cockpit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `cockpit ... | head`: the reader went away; not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # last resort: one line, never a traceback (unless asked for)
+        if os.environ.get("COCKPIT_DEBUG"):
+            raise
+        from cockpit.secrets import scrub_text
+
+        print(
+            f"cockpit: internal error: {type(exc).__name__}: {scrub_text(str(exc))} "
+            "(set COCKPIT_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 70

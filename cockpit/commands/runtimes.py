@@ -1,0 +1,240 @@
+"""``cockpit runtimes list|show|diff|import``: what changes between two runtimes, with sources."""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.errors import EXIT_OK, CockpitError
+
+ORDER = 10
+SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
+
+DIFF_EPILOG = """\
+The JSON shape (--format json) is documented in the README: from, to, system[], libraries[],
+counts, behavior_changes[] (each with its source URL), support[], sources[], notes[].
+
+severity of a library change: removed, major bump, 0.x minor bump, or a minor bump of a package
+whose own policy allows breaking minors (torch) = breaking; minor bump or downgrade = notable;
+patch, local tag or added = info.
+
+examples:
+  cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml
+  cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml --only breaking --format markdown
+  cockpit runtimes diff 16.4-lts-ml my-image --format json   (my-image from `runtimes import`)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "runtimes",
+        help="list runtimes, diff two of them, import a custom one",
+        description="Databricks Runtime manifests: the bundled LTS releases (13.3 to 17.3, "
+        "standard and ML, each fact with its source) plus any imported or probed into the state file.",
+    )
+    rsub = parser.add_subparsers(dest="runtimes_command", metavar="ACTION", required=True)
+
+    lst = rsub.add_parser("list", help="every known runtime id with its support dates")
+    lst.add_argument("--format", choices=("table", "json"), default="table")
+    lst.set_defaults(handler=run_list)
+
+    show = rsub.add_parser("show", help="one runtime's system, libraries and sources")
+    show.add_argument("runtime")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.set_defaults(handler=run_show)
+
+    diff = rsub.add_parser(
+        "diff",
+        help="what changes from one runtime to another",
+        epilog=DIFF_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.add_argument("from_runtime", metavar="FROM", help="e.g. 14.3-lts-ml")
+    diff.add_argument("to_runtime", metavar="TO", help="e.g. 16.4-lts-ml")
+    diff.add_argument(
+        "--only",
+        choices=("breaking", "changed"),
+        help="breaking: only breaking-risk library changes; changed: hide unchanged libraries",
+    )
+    diff.add_argument(
+        "--format", choices=("table", "json", "markdown", "csv"), default="table"
+    )
+    diff.set_defaults(handler=run_diff)
+
+    imp = rsub.add_parser(
+        "import",
+        help="import pip freeze / pip list JSON / manifest JSON as a runtime",
+        description="Store a custom runtime in the state file so it can be diffed. FILE may be "
+        "`pip freeze` output, `pip list --format json` output, or a manifest JSON ('-' for stdin).",
+    )
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--name", required=True, help="the id to diff it by, e.g. kyros-custom-16.4")
+    imp.set_defaults(handler=run_import)
+
+
+def _store_for_lookup(ctx):
+    """The state file read-only, for imported/probed runtimes; None when there is none."""
+    return ctx.maybe_store()
+
+
+def _load(ctx, runtime_id: str):
+    from cockpit.runtimes.manifest import bundled_ids, load_runtime
+
+    if runtime_id in bundled_ids():
+        return load_runtime(runtime_id)
+    store = _store_for_lookup(ctx)
+    try:
+        return load_runtime(runtime_id, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def run_list(ctx) -> int:
+    from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
+
+    store = _store_for_lookup(ctx)
+    try:
+        rows = []
+        for runtime_id in all_runtime_ids(store):
+            m = load_runtime(runtime_id, store)
+            rows.append(
+                {
+                    "id": m.id,
+                    "origin": m.origin,
+                    "python": m.system.get("python"),
+                    "libraries": len(m.python_libraries),
+                    "release_date": m.release_date,
+                    "end_of_support": m.end_of_support,
+                }
+            )
+    finally:
+        if store is not None:
+            store.close()
+    if ctx.args.format == "json":
+        ctx.print_json(rows)
+        return EXIT_OK
+    from cockpit.output import rich_table
+
+    columns = list(rows[0].keys()) if rows else ["id"]
+    ctx.console.print(rich_table("Runtimes", columns, [list(r.values()) for r in rows]))
+    return EXIT_OK
+
+
+def run_show(ctx) -> int:
+    manifest = _load(ctx, ctx.args.runtime)
+    if ctx.args.format == "json":
+        ctx.print_json(manifest.to_json())
+        return EXIT_OK
+    from cockpit.output import rich_table
+
+    c = ctx.console
+    c.print(f"[bold]{manifest.name}[/] ({manifest.id}, {manifest.origin})")
+    c.print(rich_table("System", ["component", "value"], list(manifest.system.items())))
+    libs = sorted(manifest.python_libraries.items())
+    c.print(rich_table(f"Python libraries ({len(libs)})", ["name", "version"], libs))
+    for source in manifest.sources:
+        c.print(f"source: {source}")
+    if manifest.notes:
+        c.print(f"[dim]notes: {manifest.notes}[/]")
+    return EXIT_OK
+
+
+def run_diff(ctx) -> int:
+    from cockpit.runtimes.diff import diff_runtimes
+
+    old = _load(ctx, ctx.args.from_runtime)
+    new = _load(ctx, ctx.args.to_runtime)
+    diff = diff_runtimes(old, new)
+    fmt, only = ctx.args.format, ctx.args.only
+    libs = diff.filtered(only)
+    if fmt == "json":
+        ctx.print_json(diff.to_json(only))
+        return EXIT_OK
+    lib_columns = ["library", "change", "from", "to", "severity", "bump"]
+    lib_rows = [[x.name, x.kind, x.old, x.new, x.severity, x.bump] for x in libs]
+    sys_columns = ["component", "from", "to", "changed"]
+    sys_rows = [[s.component, s.old, s.new, "yes" if s.changed else ""] for s in diff.system]
+    if fmt == "csv":
+        from cockpit.output import csv_text, write
+
+        write(csv_text(lib_columns, lib_rows))
+        return EXIT_OK
+    if fmt == "markdown":
+        from cockpit.output import markdown_table, write
+
+        write(_markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table))
+        return EXIT_OK
+    _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs)
+    return EXIT_OK
+
+
+def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table) -> str:
+    counts = diff.counts()
+    parts = [
+        f"# Runtime diff: {diff.from_id} → {diff.to_id}",
+        "",
+        "## System",
+        markdown_table(sys_columns, sys_rows),
+        "",
+        f"## Python libraries ({counts['upgraded']} upgraded, {counts['downgraded']} downgraded, "
+        f"{counts['added']} added, {counts['removed']} removed, {counts['unchanged']} unchanged)",
+        markdown_table(lib_columns, lib_rows),
+        "",
+        "## Behaviour changes",
+    ]
+    parts += [f"- **{b.title}** ({b.release}): {b.detail} — <{b.source}>" for b in diff.behavior_changes]
+    parts += ["", "## Support"]
+    parts += [f"- {r.runtime_id}: end of support {r.end_of_support or 'unknown'}" for r in diff.runway]
+    parts += ["", "## Sources"] + [f"- <{s}>" for s in diff.sources]
+    return "\n".join(parts)
+
+
+def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
+    from cockpit.output import rich_table
+
+    c = ctx.console
+    c.print(f"[bold]Runtime diff[/] {diff.from_id} → {diff.to_id}")
+    c.print(rich_table("System", sys_columns, sys_rows))
+    rows = [[x.name, x.kind, x.old, x.new, x.severity, x.bump] for x in libs]
+    styles = [SEVERITY_STYLE.get(x.severity) for x in libs]
+    counts = diff.counts()
+    title = (
+        f"Python libraries: {counts['breaking']} breaking-risk, {counts['notable']} notable, "
+        f"{counts['info']} info, {counts['unchanged']} unchanged"
+    )
+    c.print(rich_table(title, lib_columns, rows, styles))
+    c.print(f"[bold]Behaviour changes[/] ({len(diff.behavior_changes)})")
+    for b in diff.behavior_changes:
+        c.print(f" • [bold]{b.title}[/] [dim]({b.release})[/]\n   {b.detail}\n   [link={b.source}]{b.source}[/link]")
+    for r in diff.runway:
+        left = f"{r.days_left} days left" if r.days_left is not None else "unknown"
+        c.print(f"support: {r.runtime_id} until {r.end_of_support or '?'} ({left})")
+
+
+def run_import(ctx) -> int:
+    import sys
+    from pathlib import Path
+
+    from cockpit.runtimes.importer import parse_runtime_text, store_manifest
+    from cockpit.runtimes.manifest import RUNTIME_ID_PATTERN, bundled_ids
+
+    name = ctx.args.name
+    if not RUNTIME_ID_PATTERN.match(name):
+        raise CockpitError(f"--name {name!r} is not a usable id (letters, digits, . _ + -)")
+    if name in bundled_ids():
+        raise CockpitError(f"--name {name!r} is a bundled LTS runtime; pick another name")
+    if ctx.args.file == "-":
+        text = sys.stdin.read()
+    else:
+        path = Path(ctx.args.file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CockpitError(f"cannot read {path}: {exc}") from None
+    manifest = parse_runtime_text(text, name=name)
+    with ctx.open_store() as store:
+        store_manifest(store, name, manifest, origin="import")
+        where = store.path
+    n = len(manifest["python_libraries"])
+    print(f"imported {name}: {n} libraries into {where}")
+    return EXIT_OK

@@ -1,0 +1,290 @@
+"""``cockpit.toml``: what the migration is, where its sources are, and the gate thresholds.
+
+Validated with pydantic; an invalid file gives one line naming the bad field and its line number.
+Tokens are never in this file: ``mlflow.*.token_env`` names an environment variable, and the
+Databricks token comes from the environment or ``~/.databrickscfg`` through the SDK's own auth.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cockpit import secrets
+from cockpit.errors import ConfigError
+
+CONFIG_NAME = "cockpit.toml"
+RUNTIME_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo in a threshold must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class MigrationSection(_Section):
+    name: str = Field(min_length=1)
+    from_runtime: str = Field(alias="from")
+    to_runtime: str = Field(alias="to")
+
+    @field_validator("from_runtime", "to_runtime")
+    @classmethod
+    def _runtime_id(cls, value: str) -> str:
+        if not RUNTIME_ID.match(value):
+            raise ValueError(f"{value!r} is not a runtime id (e.g. 14.3-lts-ml)")
+        return value
+
+
+class DatabricksSection(_Section):
+    profile: str | None = None
+    host: str | None = None
+    poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DatabricksSection:
+        if self.profile and self.host:
+            raise ValueError("set either profile or host, not both")
+        if self.host and not re.match(r"^https?://", self.host):
+            raise ValueError(f"host must start with https:// (got {self.host!r})")
+        return self
+
+
+class MlflowServerSection(_Section):
+    tracking_uri: str
+    token_env: str | None = None
+    db_uri: str | None = None
+    poll_interval_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if not re.match(r"^(https?|file|sqlite)://", value) and not value.startswith("databricks"):
+            raise ValueError(f"tracking_uri must be an http(s):// URL (got {value!r})")
+        return value.rstrip("/")
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError(
+                "token_env is the *name* of an environment variable (e.g. MLFLOW_OLD_TOKEN), "
+                "never the token itself"
+            )
+        return value
+
+    def token(self) -> str | None:
+        """The token, read from the environment at the moment it is needed, never stored."""
+        if not self.token_env:
+            return None
+        value = os.environ.get(self.token_env)
+        secrets.register_secret(value)
+        return value
+
+
+class MlflowSection(_Section):
+    old: MlflowServerSection | None = None
+    new: MlflowServerSection | None = None
+    map_stages_to_aliases: bool = True
+
+
+class PipelineSection(_Section):
+    name: str = Field(min_length=1)
+    path: str | None = None
+    bundle: str | None = None
+    job: str | None = None
+    owner: str | None = None
+
+
+class PipelinesSection(_Section):
+    sources: list[str] = Field(default_factory=list)
+    bundles: list[str] = Field(default_factory=list)
+    folders: list[PipelineSection] = Field(default_factory=list)
+
+
+class GatesSection(_Section):
+    drift_zero_polls: Annotated[int, Field(ge=1)] = 3
+    min_support_runway_days: Annotated[int, Field(ge=0)] = 365
+    require_db_rehearsal: bool = True
+    require_verify: bool = True
+
+
+class BenchmarkPipeline(_Section):
+    threshold: Annotated[float, Field(gt=1.0)] | None = None
+    min_runs: Annotated[int, Field(ge=2)] | None = None
+    metrics: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BenchmarksSection(_Section):
+    threshold: Annotated[float, Field(gt=1.0)] = 1.10
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    min_runs: Annotated[int, Field(ge=2)] = 5
+    pipelines: dict[str, BenchmarkPipeline] = Field(default_factory=dict)
+
+
+class ChecklistSection(_Section):
+    manual_items: list[str] = Field(
+        default_factory=lambda: [
+            "ran green on the target runtime",
+            "tracking URI switched to the new server",
+            "owner signed off",
+        ]
+    )
+
+
+class StateSection(_Section):
+    path: str = "cockpit.db"
+
+
+class CockpitConfig(_Section):
+    migration: MigrationSection
+    databricks: DatabricksSection = Field(default_factory=DatabricksSection)
+    mlflow: MlflowSection = Field(default_factory=MlflowSection)
+    pipelines: PipelinesSection = Field(default_factory=PipelinesSection)
+    checklist: ChecklistSection = Field(default_factory=ChecklistSection)
+    gates: GatesSection = Field(default_factory=GatesSection)
+    benchmarks: BenchmarksSection = Field(default_factory=BenchmarksSection)
+    state: StateSection = Field(default_factory=StateSection)
+
+    # Where the file was read from; relative paths in it are relative to this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.state.path)
+
+
+# ------------------------------------------------------------------------------------- loading
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """``--config`` if given, else ``./cockpit.toml`` if present, else None."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        return path
+    candidate = Path.cwd() / CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str]) -> CockpitConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    return parse_config(text, source=str(path), base_dir=path.parent)
+
+
+def parse_config(text: str, *, source: str = CONFIG_NAME, base_dir: Path | None = None) -> CockpitConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        config = CockpitConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        field = ".".join(loc) or "(top level)"
+        line = locate_key(text, loc)
+        where = f"{source}:{line}" if line else source
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; `cockpit init` writes a commented template)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{where}: {field}: {message}{extra}") from None
+    config.base_dir = base_dir or Path(".")
+    for server in (config.mlflow.old, config.mlflow.new):
+        if server is not None:
+            server.token()  # registers the value for scrubbing, if set
+    return config
+
+
+def locate_key(text: str, loc: list[str]) -> int | None:
+    """Best-effort line number (1-based) of a dotted key in TOML text, for error messages.
+
+    Walks the table headers: ``["mlflow", "old", "tracking_uri"]`` is found as the line
+    ``tracking_uri = ...`` under ``[mlflow.old]``; when the key itself is absent, the header's line.
+    """
+    lines = text.splitlines()
+    names = [p for p in loc if not p.isdigit()]
+    best: int | None = None
+    for split in range(len(names), 0, -1):
+        table, key = names[:split], names[split:]
+        header = re.compile(r"^\s*\[\[?\s*" + r"\s*\.\s*".join(map(re.escape, table)) + r"\s*\]\]?")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                if not key:
+                    return i + 1
+                best = best or i + 1
+                for j in range(i + 1, len(lines)):
+                    if lines[j].lstrip().startswith("["):
+                        break
+                    if re.match(rf"^\s*\"?{re.escape(key[0])}\"?\s*=", lines[j]):
+                        return j + 1
+        if best:
+            return best
+    # Top-level key (no table) or a table we could not find.
+    if names:
+        for i, line in enumerate(lines):
+            if re.match(rf"^\s*\"?{re.escape(names[-1])}\"?\s*=", line):
+                return i + 1
+    return None
+
+
+TEMPLATE = '''\
+# cockpit.toml — Migration Cockpit configuration.
+# Tokens never go in this file: name the environment variable that holds each one.
+
+[migration]
+name = "Kyros DBR 16.4 + MLflow 2 cutover"
+from = "14.3-lts-ml"      # `cockpit runtimes list` shows the ids
+to = "16.4-lts-ml"
+
+[databricks]
+profile = "kyros-prod"    # a profile in ~/.databrickscfg; or: host = "https://<workspace>"
+poll_interval_s = 60
+
+[mlflow.old]              # the production server, never written to by the cockpit
+tracking_uri = "https://mlflow-old.example"
+token_env = "MLFLOW_OLD_TOKEN"   # the variable's name, never the token
+# db_uri = "sqlite:////path/to/mlflow.db"   # optional: schema checks and upgrade rehearsals
+poll_interval_s = 30
+
+[mlflow.new]
+tracking_uri = "https://mlflow-new.example"
+token_env = "MLFLOW_NEW_TOKEN"
+
+[pipelines]
+sources = ["pipelines/"]          # folders and files scanned by `cockpit check`
+bundles = ["databricks.yml"]      # Asset Bundles; each job becomes a pipeline
+
+[checklist]
+manual_items = ["ran green on the target runtime", "tracking URI switched to the new server", "owner signed off"]
+
+[gates]
+drift_zero_polls = 3              # MLflow drift must be zero for this many polls in a row
+min_support_runway_days = 365     # the target runtime must be supported at least this long
+
+[benchmarks]
+threshold = 1.10                  # new/old median ratio that counts as a regression
+alpha = 0.05                      # significance level for the Mann-Whitney U test
+min_runs = 5                      # fewer runs per runtime -> "insufficient data"
+
+[state]
+path = "cockpit.db"               # the state file, relative to this config
+'''
+
+

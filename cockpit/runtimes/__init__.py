@@ -1,0 +1,1 @@
+"""Runtime manifests (bundled LTS data plus imported/probed ones) and the diff between two."""

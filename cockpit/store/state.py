@@ -1,0 +1,388 @@
+"""One SQLite file (WAL) per migration: metadata, the append-only event log, typed feature tables.
+
+Opening rules, in the order they are checked, so a bad file is refused before SQLite touches it:
+
+* a path that is not a file, an empty file, or a file without the SQLite header is refused;
+* a corrupted file (``PRAGMA quick_check`` fails) is refused;
+* a SQLite file without ``cockpit_meta`` (someone else's database) is refused;
+* a file whose schema is newer than this cockpit is refused;
+* an older file is migrated forward inside one transaction when writable; when read-only it is
+  migrated in an in-memory copy instead, so offline review of old files still works and the file
+  itself is never written.
+
+Read-only is enforced twice: the connection is opened with ``mode=ro`` and ``query_only``, and
+every write method checks :attr:`StateStore.readonly` first and raises
+:class:`~cockpit.errors.ReadOnlyError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from cockpit import secrets
+from cockpit.errors import ReadOnlyError, StateError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    ts: float
+    kind: str
+    source: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every bundled migration, in order, checked contiguous."""
+    found = []
+    for entry in resources.files("cockpit.store").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise RuntimeError(f"migration {name} breaks the sequence (expected {expected:04d})")
+    return found
+
+
+def latest_schema_version() -> int:
+    return len(_migrations())
+
+
+class StateStore:
+    """A handle on one state file. Thread-safe: one connection guarded by a lock.
+
+    Pollers in worker threads may share one store; another process (a recorder, a viewer) opens
+    its own. WAL mode lets any number of readers follow one writer.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, readonly: bool, note: str = ""
+    ) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.readonly = readonly
+        # Why the store is read-only when nobody asked for it (e.g. "file is not writable").
+        self.note = note
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
+    ) -> StateStore:
+        path = Path(path)
+        note = ""
+        if path.exists():
+            _check_header(path)
+            if not readonly and not os.access(path, os.W_OK):
+                readonly, note = True, "the file is not writable"
+        elif readonly or not create:
+            raise StateError(f"no state file at {path}")
+        else:
+            if not path.parent.exists():
+                raise StateError(f"cannot create {path}: folder {path.parent} does not exist")
+        if readonly:
+            return cls._open_readonly(path, note)
+        return cls._open_writable(path)
+
+    @classmethod
+    def create_in_memory(cls) -> StateStore:
+        """A throwaway writable store (tests, previews). Nothing touches the disk."""
+        conn = _connect(":memory:", uri=False)
+        store = cls(conn, Path(":memory:"), readonly=False)
+        store._migrate()
+        return store
+
+    @classmethod
+    def _open_writable(cls, path: Path) -> StateStore:
+        try:
+            conn = _connect(str(path), uri=False)
+            _quick_check(conn, path)
+            _check_ours(conn, path)
+            _check_not_newer(conn, path)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
+        store = cls(conn, path, readonly=False)
+        store._migrate()
+        return store
+
+    @classmethod
+    def _open_readonly(cls, path: Path, note: str) -> StateStore:
+        try:
+            conn = _connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+            conn.execute("PRAGMA query_only=ON")
+            _quick_check(conn, path)
+            _check_ours(conn, path)
+            _check_not_newer(conn, path)
+            version = _user_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
+        if version < latest_schema_version():
+            # Older file: migrate a private in-memory copy so the file itself is never written.
+            memory = _connect(":memory:", uri=False)
+            conn.backup(memory)
+            conn.close()
+            migrated = cls(memory, path, readonly=False)
+            migrated._migrate()
+            memory.execute("PRAGMA query_only=ON")
+            note = note or f"schema v{version} upgraded in memory for viewing"
+            return cls(memory, path, readonly=True, note=note)
+        return cls(conn, path, readonly=True, note=note)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- schema
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return _user_version(self._conn)
+
+    def _migrate(self) -> None:
+        current = _user_version(self._conn)
+        pending = [m for m in _migrations() if m[0] > current]
+        if not pending:
+            return
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                for version, _name, sql in pending:
+                    for statement in _split_sql(sql):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={version}")
+                now = time.time()
+                self._conn.execute(
+                    "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)",
+                    (
+                        now,
+                        "store.migrated",
+                        "store",
+                        json.dumps({"from": current, "to": pending[-1][0]}),
+                    ),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    # ----------------------------------------------------------------- reading
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def query_one(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.query_one("SELECT value FROM cockpit_meta WHERE key = ?", (key,))
+        return row["value"] if row else default
+
+    def meta(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM cockpit_meta")}
+
+    def events(
+        self,
+        *,
+        after_id: int = 0,
+        until_ts: float | None = None,
+        kinds: Sequence[str] | None = None,
+        kind_prefix: str | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        where, params = ["id > ?"], [after_id]
+        if until_ts is not None:
+            where.append("ts <= ?")
+            params.append(until_ts)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if kind_prefix:
+            where.append("kind LIKE ? ESCAPE '\\'")
+            params.append(_like_escape(kind_prefix) + "%")
+        if search:
+            where.append("(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')")
+            needle = "%" + _like_escape(search) + "%"
+            params.extend([needle, needle])
+        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id"
+        if newest_first:
+            sql += " DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_event(r) for r in self.query(sql, params)]
+
+    def last_event_id(self) -> int:
+        row = self.query_one("SELECT COALESCE(MAX(id), 0) AS m FROM events")
+        return int(row["m"]) if row else 0
+
+    def change_marker(self) -> tuple[int, int]:
+        """Cheap value that changes whenever anyone (this or another process) commits.
+
+        Viewers poll it to know when to re-render without re-reading every table.
+        """
+        with self._lock:
+            data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return (data_version, self.last_event_id())
+
+    # ----------------------------------------------------------------- writing
+    def _require_writable(self) -> None:
+        if self.readonly:
+            why = f" ({self.note})" if self.note else ""
+            raise ReadOnlyError(f"{self.path} is open read-only{why}; nothing was written")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction. Everything inside commits together or not at all."""
+        self._require_writable()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def append_event(
+        self,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        source: str = "cli",
+        ts: float | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """Append one event. Pass ``conn`` from :meth:`write` to join an open transaction."""
+        body = json.dumps(secrets.scrub(payload or {}), sort_keys=True, default=str)
+        row = (time.time() if ts is None else ts, kind, source, body)
+        sql = "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)"
+        if conn is not None:
+            self._require_writable()
+            return int(conn.execute(sql, row).lastrowid or 0)
+        with self.write() as tx:
+            return int(tx.execute(sql, row).lastrowid or 0)
+
+    def set_meta(self, key: str, value: str, *, conn: sqlite3.Connection | None = None) -> None:
+        sql = "INSERT INTO cockpit_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        if conn is not None:
+            self._require_writable()
+            conn.execute(sql, (key, secrets.scrub_text(value)))
+            return
+        with self.write() as tx:
+            tx.execute(sql, (key, secrets.scrub_text(value)))
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (used before shipping a file, e.g. the sample)."""
+        self._require_writable()
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+# --------------------------------------------------------------------- helpers
+def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        target, uri=uri, isolation_level=None, check_same_thread=False, timeout=10.0
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    if not path.is_file():
+        raise StateError(f"{path} is not a file")
+    with path.open("rb") as fh:
+        head = fh.read(len(SQLITE_HEADER))
+    if not head:
+        raise StateError(f"{path} is empty, not a cockpit state file")
+    if head != SQLITE_HEADER:
+        raise StateError(f"{path} is not a SQLite file, so not a cockpit state file")
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"{path} is corrupted: {exc}") from None
+    if result != "ok":
+        raise StateError(f"{path} is corrupted: {result}")
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "cockpit_meta" not in tables:
+        raise StateError(f"{path} is a SQLite database but not a cockpit state file")
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _check_not_newer(conn: sqlite3.Connection, path: Path) -> None:
+    version, latest = _user_version(conn), latest_schema_version()
+    if version > latest:
+        raise StateError(
+            f"{path} has state schema v{version}, newer than this cockpit understands "
+            f"(v{latest}); upgrade migration-cockpit to open it"
+        )
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration into statements; trigger bodies (BEGIN ... END;) stay whole."""
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buf.strip():
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=row["id"],
+        ts=row["ts"],
+        kind=row["kind"],
+        source=row["source"],
+        payload=json.loads(row["payload"]),
+    )
