@@ -134,7 +134,8 @@ def diff_system(old: RuntimeManifest, new: RuntimeManifest) -> tuple[SystemChang
                 new=b,
                 old_short=short_system_value(key, a),
                 new_short=short_system_value(key, b),
-                changed=a != b,
+                # Unknown on one side (a custom image without system facts) is not a change.
+                changed=a != b and a is not None and b is not None,
             )
         )
     return tuple(out)

@@ -24,7 +24,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -48,21 +48,26 @@ class Event:
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) for every bundled migration, in order, checked contiguous."""
+    """(version, file name, SQL) for every bundled migration, in order, versions unique.
+
+    Numbers are reserved per feature (see CONTRIBUTING.md) so they may have gaps; a file's
+    ``user_version`` is the highest migration applied to it.
+    """
     found = []
     for entry in resources.files("cockpit.store").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
-    for expected, (version, name, _) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name} breaks the sequence (expected {expected:04d})")
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {[n for _, n, _ in found]}")
     return found
 
 
 def latest_schema_version() -> int:
-    return len(_migrations())
+    found = _migrations()
+    return found[-1][0] if found else 0
 
 
 class StateStore:
@@ -73,9 +78,18 @@ class StateStore:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, *, readonly: bool, note: str = ""
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        readonly: bool,
+        note: str = "",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._conn = conn
+        # Every default timestamp comes from here; the sample-state builder passes a fixed clock
+        # so the shipped file is reproducible byte for byte in content.
+        self.clock = clock
         self._lock = threading.RLock()
         self.path = path
         self.readonly = readonly
@@ -85,7 +99,12 @@ class StateStore:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        create: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> StateStore:
         path = Path(path)
         note = ""
@@ -99,8 +118,11 @@ class StateStore:
             if not path.parent.exists():
                 raise StateError(f"cannot create {path}: folder {path.parent} does not exist")
         if readonly:
-            return cls._open_readonly(path, note)
-        return cls._open_writable(path)
+            store = cls._open_readonly(path, note)
+        else:
+            store = cls._open_writable(path, clock)
+        store.clock = clock
+        return store
 
     @classmethod
     def create_in_memory(cls) -> StateStore:
@@ -111,7 +133,7 @@ class StateStore:
         return store
 
     @classmethod
-    def _open_writable(cls, path: Path) -> StateStore:
+    def _open_writable(cls, path: Path, clock: Callable[[], float]) -> StateStore:
         try:
             conn = _connect(str(path), uri=False)
             _quick_check(conn, path)
@@ -121,7 +143,7 @@ class StateStore:
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
-        store = cls(conn, path, readonly=False)
+        store = cls(conn, path, readonly=False, clock=clock)
         store._migrate()
         return store
 
@@ -176,7 +198,7 @@ class StateStore:
                     for statement in _split_sql(sql):
                         self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version={version}")
-                now = time.time()
+                now = self.clock()
                 self._conn.execute(
                     "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)",
                     (
@@ -284,7 +306,7 @@ class StateStore:
     ) -> int:
         """Append one event. Pass ``conn`` from :meth:`write` to join an open transaction."""
         body = json.dumps(secrets.scrub(payload or {}), sort_keys=True, default=str)
-        row = (time.time() if ts is None else ts, kind, source, body)
+        row = (self.clock() if ts is None else ts, kind, source, body)
         sql = "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)"
         if conn is not None:
             self._require_writable()

@@ -1,0 +1,1 @@
+"""The Textual UI. Reads the state store, sends commands to the engine (``cockpit``)."""

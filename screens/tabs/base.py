@@ -1,0 +1,51 @@
+"""The contract between the app and a tab.
+
+Flow is one direction: pollers and commands write to the state store; the app notices the store
+changed (``StateStore.change_marker``) and calls :meth:`CockpitTab.refresh_view` on every tab;
+tabs read the store and re-render. A tab never keeps state the store does not have, which is
+what makes offline review and time travel work: ``view.as_of`` is the moment being shown
+(``None`` = now), and every query a tab makes should honour it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.containers import Container
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    """What every tab needs to render: the store, the config (if any), and which moment to show."""
+
+    store: StateStore
+    config: CockpitConfig | None
+    offline: bool
+    as_of: float | None = None  # seconds since the epoch; None = latest
+    migration_from: str = ""
+    migration_to: str = ""
+
+
+class CockpitTab(Container):
+    """Base class for a tab. Subclasses set the class attributes and implement refresh_view."""
+
+    TAB_ID: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    ORDER: ClassVar[int] = 50
+
+    def __init__(self, view: ViewContext) -> None:
+        super().__init__(id=f"tab-{self.TAB_ID}")
+        self.view = view
+
+    def refresh_view(self, view: ViewContext) -> None:
+        """Re-read the store and update widgets. Called on mount, on store change, on time travel.
+
+        Keep it cheap (it runs on the UI thread): read with indexed queries, render what is
+        visible; anything slow belongs in a worker.
+        """
+        self.view = view
