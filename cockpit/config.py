@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -185,7 +185,9 @@ def load_config(path: str | os.PathLike[str]) -> CockpitConfig:
     return parse_config(text, source=str(path), base_dir=path.parent)
 
 
-def parse_config(text: str, *, source: str = CONFIG_NAME, base_dir: Path | None = None) -> CockpitConfig:
+def parse_config(
+    text: str, *, source: str = CONFIG_NAME, base_dir: Path | None = None
+) -> CockpitConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -244,7 +246,7 @@ def locate_key(text: str, loc: list[str]) -> int | None:
     return None
 
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # cockpit.toml — Migration Cockpit configuration.
 # Tokens never go in this file: name the environment variable that holds each one.
 
@@ -285,6 +287,4 @@ min_runs = 5                      # fewer runs per runtime -> "insufficient data
 
 [state]
 path = "cockpit.db"               # the state file, relative to this config
-'''
-
-
+"""

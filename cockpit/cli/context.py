@@ -33,7 +33,9 @@ class CliContext:
 
     def require_config(self) -> CockpitConfig:
         if self.config is None:
-            raise ConfigError("no cockpit.toml here and no --config given (`cockpit init` writes one)")
+            raise ConfigError(
+                "no cockpit.toml here and no --config given (`cockpit init` writes one)"
+            )
         return self.config
 
     # ------------------------------------------------------------------ state

@@ -55,9 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("breaking", "changed"),
         help="breaking: only breaking-risk library changes; changed: hide unchanged libraries",
     )
-    diff.add_argument(
-        "--format", choices=("table", "json", "markdown", "csv"), default="table"
-    )
+    diff.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
     diff.set_defaults(handler=run_diff)
 
     imp = rsub.add_parser(
@@ -182,9 +180,13 @@ def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table
         "",
         "## Behaviour changes",
     ]
-    parts += [f"- **{b.title}** ({b.release}): {b.detail} — <{b.source}>" for b in diff.behavior_changes]
+    parts += [
+        f"- **{b.title}** ({b.release}): {b.detail} — <{b.source}>" for b in diff.behavior_changes
+    ]
     parts += ["", "## Support"]
-    parts += [f"- {r.runtime_id}: end of support {r.end_of_support or 'unknown'}" for r in diff.runway]
+    parts += [
+        f"- {r.runtime_id}: end of support {r.end_of_support or 'unknown'}" for r in diff.runway
+    ]
     parts += ["", "## Sources"] + [f"- <{s}>" for s in diff.sources]
     return "\n".join(parts)
 
@@ -205,7 +207,9 @@ def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
     c.print(rich_table(title, lib_columns, rows, styles))
     c.print(f"[bold]Behaviour changes[/] ({len(diff.behavior_changes)})")
     for b in diff.behavior_changes:
-        c.print(f" • [bold]{b.title}[/] [dim]({b.release})[/]\n   {b.detail}\n   [link={b.source}]{b.source}[/link]")
+        c.print(
+            f" • [bold]{b.title}[/] [dim]({b.release})[/]\n   {b.detail}\n   [link={b.source}]{b.source}[/link]"
+        )
     for r in diff.runway:
         left = f"{r.days_left} days left" if r.days_left is not None else "unknown"
         c.print(f"support: {r.runtime_id} until {r.end_of_support or '?'} ({left})")

@@ -149,9 +149,7 @@ def _parse(version: str) -> Version | None:
         return None
 
 
-def classify(
-    old: str | None, new: str | None, name: str = ""
-) -> tuple[str, str, str | None, str]:
+def classify(old: str | None, new: str | None, name: str = "") -> tuple[str, str, str | None, str]:
     """(kind, severity, bump, reason) for one library's old and new version (either may be None).
 
     ``name`` lets packages with a published "minor releases may break" policy (``versioning.json``)

@@ -22,7 +22,9 @@ def parse_runtime_text(text: str, *, name: str) -> dict[str, Any]:
     """Detect the format and return a manifest dict (the bundled JSON shape)."""
     stripped = text.strip()
     if not stripped:
-        raise CockpitError("the file is empty: expected pip freeze output, pip list JSON or a manifest")
+        raise CockpitError(
+            "the file is empty: expected pip freeze output, pip list JSON or a manifest"
+        )
     if stripped[0] in "[{":
         try:
             data = json.loads(stripped)
@@ -107,7 +109,13 @@ def store_manifest(store, runtime_id: str, manifest: dict[str, Any], *, origin: 
             "INSERT INTO runtime_manifests (runtime_id, origin, name, manifest, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(runtime_id) DO UPDATE SET origin = excluded.origin, "
             "name = excluded.name, manifest = excluded.manifest, created_at = excluded.created_at",
-            (runtime_id, origin, manifest.get("name", runtime_id), json.dumps(manifest), time.time()),
+            (
+                runtime_id,
+                origin,
+                manifest.get("name", runtime_id),
+                json.dumps(manifest),
+                time.time(),
+            ),
         )
         store.append_event(
             {"import": "runtime.imported", "probe": "runtime.probed"}.get(origin, "runtime.stored"),

@@ -87,7 +87,9 @@ def manifest_from_json(data: dict[str, Any], *, id: str, origin: str) -> Runtime
         lts=bool(data.get("lts", False)),
         ml=bool(data.get("ml", False)),
         origin=origin,
-        system={k: (str(v) if v is not None else None) for k, v in (data.get("system") or {}).items()},
+        system={
+            k: (str(v) if v is not None else None) for k, v in (data.get("system") or {}).items()
+        },
         python_libraries={
             canonicalize_name(k): str(v) for k, v in (data.get("python_libraries") or {}).items()
         },
@@ -143,7 +145,10 @@ def lifecycle() -> dict[str, Any]:
 def stored_ids(store: StateStore | None) -> tuple[str, ...]:
     if store is None:
         return ()
-    return tuple(r["runtime_id"] for r in store.query("SELECT runtime_id FROM runtime_manifests ORDER BY runtime_id"))
+    return tuple(
+        r["runtime_id"]
+        for r in store.query("SELECT runtime_id FROM runtime_manifests ORDER BY runtime_id")
+    )
 
 
 def load_runtime(runtime_id: str, store: StateStore | None = None) -> RuntimeManifest:
@@ -155,7 +160,9 @@ def load_runtime(runtime_id: str, store: StateStore | None = None) -> RuntimeMan
             "SELECT origin, manifest FROM runtime_manifests WHERE runtime_id = ?", (runtime_id,)
         )
         if row is not None:
-            return manifest_from_json(json.loads(row["manifest"]), id=runtime_id, origin=row["origin"])
+            return manifest_from_json(
+                json.loads(row["manifest"]), id=runtime_id, origin=row["origin"]
+            )
     raise UnknownRuntimeError(_unknown_message(runtime_id, bundled_ids() + stored_ids(store)))
 
 

@@ -117,10 +117,7 @@ class StateStore:
         else:
             if not path.parent.exists():
                 raise StateError(f"cannot create {path}: folder {path.parent} does not exist")
-        if readonly:
-            store = cls._open_readonly(path, note)
-        else:
-            store = cls._open_writable(path, clock)
+        store = cls._open_readonly(path, note) if readonly else cls._open_writable(path, clock)
         store.clock = clock
         return store
 

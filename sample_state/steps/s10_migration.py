@@ -11,10 +11,19 @@ def build(ctx) -> None:
         store.set_meta("migration.to", "16.4-lts-ml", conn=tx)
         store.append_event(
             "migration.started",
-            {"name": "Kyros DBR 16.4 + MLflow 2 cutover", "from": "14.3-lts-ml", "to": "16.4-lts-ml"},
+            {
+                "name": "Kyros DBR 16.4 + MLflow 2 cutover",
+                "from": "14.3-lts-ml",
+                "to": "16.4-lts-ml",
+            },
             source="sample",
             conn=tx,
         )
     # Kyros' own training image: 16.4 LTS ML plus the pins their team adds with %pip.
     freeze = (ctx.root / "runtimes" / "kyros-train-16.4.txt").read_text()
-    store_manifest(store, "kyros-train-16.4", parse_runtime_text(freeze, name="kyros-train-16.4"), origin="import")
+    store_manifest(
+        store,
+        "kyros-train-16.4",
+        parse_runtime_text(freeze, name="kyros-train-16.4"),
+        origin="import",
+    )

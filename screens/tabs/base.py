@@ -42,6 +42,20 @@ class CockpitTab(Container):
         super().__init__(id=f"tab-{self.TAB_ID}")
         self.view = view
 
+    # The widget that gets focus when the tab is shown, so the tab's bindings are live.
+    DEFAULT_FOCUS: ClassVar[str | None] = None
+
+    def focus_default(self) -> None:
+        if self.DEFAULT_FOCUS:
+            matches = self.query(self.DEFAULT_FOCUS)
+            if matches:
+                matches.first().focus()
+                return
+        for widget in self.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
+
     def refresh_view(self, view: ViewContext) -> None:
         """Re-read the store and update widgets. Called on mount, on store change, on time travel.
 

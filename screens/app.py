@@ -1,0 +1,198 @@
+"""The cockpit's Textual app: a header, one tab per feature, a footer with the keys.
+
+Flow is one direction. Pollers (worker threads) and commands write to the state store; a timer
+here notices a change through ``StateStore.change_marker()`` (which also sees commits made by
+another process, e.g. a recorder) and asks every tab to re-render from the store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+REFRESH_SECONDS = 1.0
+
+
+def discover_tabs() -> list[type[CockpitTab]]:
+    """Every CockpitTab subclass defined in a module of ``screens.tabs``, ordered by ORDER."""
+    import screens.tabs as tabs_pkg
+
+    found: list[type[CockpitTab]] = []
+    for info in pkgutil.iter_modules(tabs_pkg.__path__):
+        if info.name in ("base",) or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"screens.tabs.{info.name}")
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(obj, CockpitTab)
+                and obj is not CockpitTab
+                and obj.__module__ == module.__name__
+            ):
+                found.append(obj)
+    return sorted(found, key=lambda t: (t.ORDER, t.TAB_ID))
+
+
+class TabCommands(Provider):
+    """Command palette entries: jump to a tab, and each tab's own actions (``tab.COMMANDS``)."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, CockpitApp)
+        matcher = self.matcher(query)
+        for tab_cls in app.tab_classes:
+            label = f"Go to {tab_cls.TITLE}"
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), lambda t=tab_cls: app.show_tab(t.TAB_ID))
+        for tab in app.query(CockpitTab):
+            for name, help_text, action in getattr(tab, "COMMANDS", ()):
+                label = f"{tab.TITLE}: {name}"
+                score = matcher.match(label)
+                if score > 0:
+                    yield Hit(
+                        score,
+                        matcher.highlight(label),
+                        lambda t=tab, a=action: app.run_tab_action(t, a),
+                        help=help_text,
+                    )
+
+
+class CockpitApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
+    TITLE = "Migration Cockpit"
+    COMMANDS = App.COMMANDS | {TabCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("f5", "reload", "Reload", id="reload"),
+        *[
+            Binding(str(n), f"show_tab_index({n - 1})", f"Tab {n}", show=False, id=f"tab-{n}")
+            for n in range(1, 10)
+        ],
+    ]
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        config: CockpitConfig | None = None,
+        offline: bool = True,
+        tab_classes: list[type[CockpitTab]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.config = config
+        self.offline = offline or store.readonly
+        self.tab_classes = tab_classes if tab_classes is not None else discover_tabs()
+        self._marker: tuple[int, int] | None = None
+        self.as_of: float | None = None
+
+    # ------------------------------------------------------------------ view
+    def view_context(self) -> ViewContext:
+        meta = self.store.meta()
+        migration_from = meta.get("migration.from", "")
+        migration_to = meta.get("migration.to", "")
+        if self.config is not None:
+            migration_from = self.config.migration.from_runtime
+            migration_to = self.config.migration.to_runtime
+        return ViewContext(
+            store=self.store,
+            config=self.config,
+            offline=self.offline,
+            as_of=self.as_of,
+            migration_from=migration_from,
+            migration_to=migration_to,
+        )
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status-header")
+        view = self.view_context()
+        with TabbedContent(id="tabs"):
+            for tab_cls in self.tab_classes:
+                with TabPane(tab_cls.TITLE, id=f"pane-{tab_cls.TAB_ID}"):
+                    yield tab_cls(view)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._focus_active_tab()
+        self._update_header()
+        self.refresh_tabs()
+        self._marker = self.store.change_marker()
+        self.set_interval(REFRESH_SECONDS, self._check_store)
+        if self.store.note:
+            self.notify(f"Read-only: {self.store.note}", severity="warning")
+
+    def _update_header(self) -> None:
+        header = self.query_one(StatusHeader)
+        view = self.view_context()
+        meta = self.store.meta()
+        name = self.config.migration.name if self.config else meta.get("migration.name", "")
+        header.migration_name = name
+        header.route = f"{view.migration_from} → {view.migration_to}" if view.migration_to else ""
+        header.offline = self.offline
+        header.as_of = self.as_of
+
+    def set_source_status(self, name: str, status: str) -> None:
+        """Pollers report per-source health here (ok / degraded / down)."""
+        header = self.query_one(StatusHeader)
+        header.sources = {**header.sources, name: status}
+
+    def refresh_tabs(self) -> None:
+        view = self.view_context()
+        for tab in self.query(CockpitTab):
+            tab.refresh_view(view)
+
+    def _check_store(self) -> None:
+        marker = self.store.change_marker()
+        if marker != self._marker:
+            self._marker = marker
+            self._update_header()
+            self.refresh_tabs()
+
+    def set_as_of(self, ts: float | None) -> None:
+        """Time travel: show every tab as of ``ts`` (None = latest)."""
+        self.as_of = ts
+        self._update_header()
+        self.refresh_tabs()
+
+    def _focus_active_tab(self) -> None:
+        """Put focus inside the active tab so its key bindings (shown in the footer) work."""
+        pane = self.query_one(TabbedContent).active_pane
+        if pane is None:
+            return
+        for tab in pane.query(CockpitTab):
+            tab.focus_default()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self._focus_active_tab)
+
+    # ------------------------------------------------------------------ actions
+    def show_tab(self, tab_id: str) -> None:
+        self.query_one(TabbedContent).active = f"pane-{tab_id}"
+
+    def action_show_tab_index(self, index: int) -> None:
+        if 0 <= index < len(self.tab_classes):
+            self.show_tab(self.tab_classes[index].TAB_ID)
+
+    def action_reload(self) -> None:
+        self._update_header()
+        self.refresh_tabs()
+        self.notify("Reloaded from the state file")
+
+    async def run_tab_action(self, tab: CockpitTab, action: str) -> None:
+        self.show_tab(tab.TAB_ID)
+        await tab.run_action(action)

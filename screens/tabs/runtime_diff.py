@@ -1,0 +1,275 @@
+"""Runtime diff tab: system stack, libraries (search, filter, detail), behaviour changes, runway."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Select, Static
+
+from cockpit.errors import CockpitError
+from cockpit.runtimes.diff import (
+    CHANGE_KINDS,
+    SEVERITIES,
+    LibraryChange,
+    RuntimeDiff,
+    diff_runtimes,
+)
+from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
+from screens.tabs.base import CockpitTab, ViewContext
+
+SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
+DEFAULT_FROM, DEFAULT_TO = "14.3-lts-ml", "16.4-lts-ml"
+
+
+ANY_CHANGE = "any-change"  # pseudo kind: everything but "unchanged"
+
+
+def library_matches(
+    lib: LibraryChange, search: str, kind: str | None, severity: str | None
+) -> bool:
+    if kind == ANY_CHANGE:
+        if lib.kind == "unchanged":
+            return False
+    elif kind and lib.kind != kind:
+        return False
+    if severity and lib.severity != severity:
+        return False
+    return not search or search.lower() in lib.name
+
+
+class RuntimeDiffTab(CockpitTab):
+    TAB_ID = "runtime-diff"
+    TITLE = "Runtime diff"
+    ORDER = 10
+    DEFAULT_FOCUS = "#rt-libs"
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_search", "Search", id="runtime-diff.search"),
+        Binding("b", "filter_breaking", "Breaking only", id="runtime-diff.breaking"),
+        Binding("c", "filter_changed", "Hide unchanged", id="runtime-diff.changed"),
+        Binding("x", "swap", "Swap from/to", id="runtime-diff.swap"),
+        Binding("escape", "clear_filters", "Clear filters", id="runtime-diff.clear"),
+    ]
+    # Command-palette entries: (name, help, action on this widget).
+    COMMANDS: ClassVar = [
+        (
+            "Show breaking-risk changes only",
+            "filter the library table by severity",
+            "filter_breaking",
+        ),
+        ("Hide unchanged libraries", "filter the library table by change kind", "filter_changed"),
+        ("Swap from and to", "diff the other way round", "swap"),
+        ("Search libraries", "focus the search box", "focus_search"),
+        ("Clear filters", "show every library", "clear_filters"),
+    ]
+
+    def __init__(self, view: ViewContext) -> None:
+        super().__init__(view)
+        self.diff: RuntimeDiff | None = None
+        self._shown: list[LibraryChange] = []
+        self._ids: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        ids = all_runtime_ids(self.view.store)
+        self._ids = ids
+        options = [(i, i) for i in ids]
+        start_from = self.view.migration_from if self.view.migration_from in ids else DEFAULT_FROM
+        start_to = self.view.migration_to if self.view.migration_to in ids else DEFAULT_TO
+        with Horizontal(id="rt-controls"):
+            yield Select(options, value=start_from, allow_blank=False, id="rt-from", prompt="from")
+            yield Static("→", id="rt-arrow")
+            yield Select(options, value=start_to, allow_blank=False, id="rt-to", prompt="to")
+            yield Input(placeholder="search libraries  ( / )", id="rt-search")
+            yield Select(
+                [("changed (any)", ANY_CHANGE)] + [(k, k) for k in CHANGE_KINDS],
+                prompt="all libraries",
+                id="rt-kind",
+            )
+            yield Select([(s, s) for s in SEVERITIES], prompt="any severity", id="rt-severity")
+        with Horizontal(id="rt-body"):
+            with VerticalScroll(id="rt-left"):
+                yield Static(id="rt-system")
+                yield Static(id="rt-runway")
+                yield Static(id="rt-behavior")
+            with Vertical(id="rt-right"):
+                yield Static(id="rt-summary")
+                table: DataTable = DataTable(id="rt-libs", cursor_type="row", zebra_stripes=True)
+                table.add_columns("library", "change", "from", "to", "severity", "bump")
+                yield table
+                yield Static(id="rt-detail")
+
+    def on_mount(self) -> None:
+        self.recompute()
+
+    # ------------------------------------------------------------------ data
+    def refresh_view(self, view: ViewContext) -> None:
+        super().refresh_view(view)
+        ids = all_runtime_ids(view.store)
+        if ids != self._ids:  # a runtime was imported or probed meanwhile
+            self._ids = ids
+            options = [(i, i) for i in ids]
+            for select_id in ("#rt-from", "#rt-to"):
+                select = self.query_one(select_id, Select)
+                current = select.value
+                select.set_options(options)
+                if current in ids:
+                    select.value = current
+
+    def recompute(self) -> None:
+        from_id = self.query_one("#rt-from", Select).value
+        to_id = self.query_one("#rt-to", Select).value
+        if not isinstance(from_id, str) or not isinstance(to_id, str):
+            return
+        try:
+            diff = diff_runtimes(
+                load_runtime(from_id, self.view.store), load_runtime(to_id, self.view.store)
+            )
+        except CockpitError as exc:
+            self.app.notify(exc.message, severity="error")
+            return
+        self.diff = diff
+        self._render_system(diff)
+        self._render_runway(diff)
+        self._render_behavior(diff)
+        self.apply_filters()
+
+    def apply_filters(self) -> None:
+        if self.diff is None:
+            return
+        search = self.query_one("#rt-search", Input).value.strip()
+        kind = self.query_one("#rt-kind", Select).value
+        severity = self.query_one("#rt-severity", Select).value
+        kind = kind if isinstance(kind, str) else None
+        severity = severity if isinstance(severity, str) else None
+        self._shown = [
+            lib for lib in self.diff.libraries if library_matches(lib, search, kind, severity)
+        ]
+        table = self.query_one("#rt-libs", DataTable)
+        table.clear()
+        for lib in self._shown:
+            style = SEVERITY_STYLE.get(lib.severity, "")
+            table.add_row(
+                Text(lib.name, style="bold" if lib.severity == "breaking" else ""),
+                lib.kind,
+                lib.old or "",
+                lib.new or "",
+                Text(lib.severity, style=style),
+                lib.bump or "",
+                key=lib.name,
+            )
+        counts = self.diff.counts()
+        self.query_one("#rt-summary", Static).update(
+            Text.assemble(
+                (f"{len(self._shown)} of {len(self.diff.libraries)} libraries shown  ", "bold"),
+                (f"{counts['breaking']} breaking-risk ", SEVERITY_STYLE["breaking"]),
+                (f"{counts['notable']} notable ", SEVERITY_STYLE["notable"]),
+                (f"{counts['info']} info ", SEVERITY_STYLE["info"]),
+                (f"{counts['unchanged']} unchanged", "dim"),
+            )
+        )
+        self._render_detail(self._shown[0] if self._shown else None)
+
+    # ------------------------------------------------------------------ rendering
+    def _render_system(self, diff: RuntimeDiff) -> None:
+        table = Table(title="System", title_justify="left", expand=True, show_edge=False)
+        table.add_column("component")
+        table.add_column(diff.from_id)
+        table.add_column(diff.to_id)
+        for s in diff.system:
+            style = "bold yellow" if s.changed else ""
+            table.add_row(s.component, s.old or "?", s.new or "?", style=style)
+        self.query_one("#rt-system", Static).update(table)
+
+    def _render_runway(self, diff: RuntimeDiff) -> None:
+        text = Text("Support runway\n", style="bold")
+        for r in diff.runway:
+            if r.days_left is None:
+                text.append(f"  {r.runtime_id}: end of support unknown\n", style="dim")
+            else:
+                style = "red" if r.days_left < 180 else ("yellow" if r.days_left < 365 else "green")
+                text.append(f"  {r.runtime_id}: until {r.end_of_support} ", style="")
+                text.append(f"({r.days_left} days)\n", style=style)
+        self.query_one("#rt-runway", Static).update(text)
+
+    def _render_behavior(self, diff: RuntimeDiff) -> None:
+        text = Text(f"Behaviour changes ({len(diff.behavior_changes)})\n", style="bold")
+        if not diff.behavior_changes:
+            text.append("  none recorded between these runtimes\n", style="dim")
+        for b in diff.behavior_changes:
+            text.append(f"• {b.title}", style="bold")
+            text.append(f"  [{b.release}]\n", style="dim")
+            text.append(f"  {b.detail}\n")
+            text.append(f"  {b.source}\n", style=f"link {b.source} underline blue")
+        self.query_one("#rt-behavior", Static).update(text)
+
+    def _render_detail(self, lib: LibraryChange | None) -> None:
+        detail = self.query_one("#rt-detail", Static)
+        if lib is None:
+            detail.update(Text("no library matches the filters", style="dim"))
+            return
+        text = Text.assemble(
+            (lib.name, "bold"),
+            f"  {lib.old or '—'} → {lib.new or '—'}  ",
+            (lib.kind, "bold"),
+            "  severity ",
+            (lib.severity, SEVERITY_STYLE.get(lib.severity, "")),
+        )
+        if lib.bump:
+            text.append(f"  ({lib.bump} bump)")
+        if lib.reason:
+            text.append(f"\n{lib.reason}", style="italic")
+        mentions = [
+            b
+            for b in (self.diff.behavior_changes if self.diff else ())
+            if lib.name in b.title.lower()
+        ]
+        for b in mentions:
+            text.append(f"\nsee: {b.title} — {b.source}", style="blue")
+        detail.update(text)
+
+    # ------------------------------------------------------------------ events
+    @on(Select.Changed, "#rt-from, #rt-to")
+    def _runtime_changed(self) -> None:
+        self.recompute()
+
+    @on(Select.Changed, "#rt-kind, #rt-severity")
+    def _filter_changed(self) -> None:
+        self.apply_filters()
+
+    @on(Input.Changed, "#rt-search")
+    def _search_changed(self) -> None:
+        self.apply_filters()
+
+    @on(DataTable.RowHighlighted, "#rt-libs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self._shown):
+            self._render_detail(self._shown[event.cursor_row])
+
+    # ------------------------------------------------------------------ actions
+    def action_focus_search(self) -> None:
+        self.query_one("#rt-search", Input).focus()
+
+    def action_filter_breaking(self) -> None:
+        self.query_one("#rt-severity", Select).value = "breaking"
+
+    def action_filter_changed(self) -> None:
+        self.query_one("#rt-kind", Select).value = ANY_CHANGE
+
+    def action_swap(self) -> None:
+        a = self.query_one("#rt-from", Select)
+        b = self.query_one("#rt-to", Select)
+        a_value, b_value = a.value, b.value
+        with self.prevent(Select.Changed):
+            a.value, b.value = b_value, a_value
+        self.recompute()
+
+    def action_clear_filters(self) -> None:
+        self.query_one("#rt-search", Input).value = ""
+        self.query_one("#rt-kind", Select).clear()
+        self.query_one("#rt-severity", Select).clear()
+        self.apply_filters()

@@ -1,0 +1,45 @@
+"""The header: migration name, from → to, LIVE/OFFLINE, the moment shown, and source health."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+STATUS_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
+
+
+def format_ts(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class StatusHeader(Static):
+    """One line, rebuilt whenever any of its reactive fields change."""
+
+    migration_name: reactive[str] = reactive("")
+    route: reactive[str] = reactive("")
+    offline: reactive[bool] = reactive(True)
+    as_of: reactive[float | None] = reactive(None)
+    sources: reactive[dict[str, str]] = reactive(dict, always_update=True)
+
+    def render(self) -> Text:
+        text = Text()
+        text.append(" ◆ ", style="bold magenta")
+        text.append(self.migration_name or "(unnamed migration)", style="bold")
+        if self.route:
+            text.append(f"  {self.route}", style="cyan")
+        text.append("  ")
+        if self.offline:
+            text.append(" OFFLINE ", style="bold black on yellow")
+        else:
+            text.append(" LIVE ", style="bold black on green")
+        if self.as_of is not None:
+            text.append(f"  as of {format_ts(self.as_of)}", style="bold yellow")
+        for name, status in sorted(self.sources.items()):
+            text.append(f"  {name}:", style="dim")
+            text.append(status, style=STATUS_STYLE.get(status, "dim"))
+        return text
