@@ -170,7 +170,7 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"config file {path} not found")
         return path
-    candidate = Path.cwd() / CONFIG_NAME
+    candidate = Path(CONFIG_NAME)  # relative, so messages say "cockpit.toml:7", not a long path
     return candidate if candidate.is_file() else None
 
 

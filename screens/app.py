@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,6 +136,9 @@ class CockpitApp(App[int]):
         self.set_interval(REFRESH_SECONDS, self._check_store)
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
+        if os.environ.get("COCKPIT_EXIT_AFTER_FIRST_FRAME") == "1":
+            # bench/startup.py measures time to first frame: leave once it has been drawn.
+            self.call_after_refresh(self.exit)
 
     def _update_header(self) -> None:
         header = self.query_one(StatusHeader)

@@ -32,6 +32,11 @@ Tokens are never read from cockpit.toml: they come from the environment or ~/.da
 """
 
 
+# Engine commands, then the UI's (open, demo). The UI package is found by name, never imported
+# statically, so the engine runs without it and never pulls Textual in.
+COMMAND_PACKAGES = ("cockpit.commands", "screens.commands")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2 (as everywhere else)."""
 
@@ -39,7 +44,48 @@ class _Parser(argparse.ArgumentParser):
         raise CockpitError(f"{message} (see `{self.prog} --help`)", exit_code=EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(wanted: str | None) -> list:
+    """Import the command modules; only the one named ``wanted`` when a file has that name.
+
+    Convention: a module ``foo_bar.py`` registers the command ``foo-bar``; so `cockpit runtimes
+    ...` imports only ``runtimes.py`` (start-up time), while `cockpit --help` imports them all.
+    """
+    found: list[tuple[str, str]] = []
+    for package_name in COMMAND_PACKAGES:
+        try:
+            package = importlib.import_module(package_name)
+        except ModuleNotFoundError:
+            continue  # the UI package is optional for the engine
+        found += [
+            (package_name, info.name)
+            for info in pkgutil.iter_modules(package.__path__)
+            if not info.name.startswith("_")
+        ]
+    if wanted:
+        match = [(p, n) for p, n in found if n.replace("_", "-") == wanted]
+        if match:
+            found = match
+    return [importlib.import_module(f"{p}.{n}") for p, n in found]
+
+
+def _first_command(argv: Sequence[str]) -> str | None:
+    """The sub-command word in argv (skipping global options and their values)."""
+    takes_value = {"--config", "--state"}
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in takes_value:
+            skip = True
+            continue
+        if token.startswith("-"):
+            continue
+        return token
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
         description="Migration Cockpit: move an ML platform between Databricks Runtime and "
@@ -55,13 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", metavar="PATH", help="state file (default: [state] path of the config)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    import cockpit.commands as commands_pkg
-
-    modules = [
-        importlib.import_module(f"cockpit.commands.{info.name}")
-        for info in pkgutil.iter_modules(commands_pkg.__path__)
-        if not info.name.startswith("_")
-    ]
+    modules = _command_modules(_first_command(argv) if argv is not None else None)
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
         module.register(sub)
     return parser
@@ -70,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         handler = getattr(args, "handler", None)
         if handler is None:

@@ -10,9 +10,9 @@ import re
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from cockpit.errors import CockpitError
+from cockpit.runtimes.manifest import canonicalize_name
 
 _FREEZE_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 _AT_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*\S+")
@@ -102,8 +102,6 @@ def _manifest(name: str, libraries: dict[str, str], *, origin_note: str) -> dict
 
 def store_manifest(store, runtime_id: str, manifest: dict[str, Any], *, origin: str) -> None:
     """Insert or replace a manifest in the state file and record the event, in one transaction."""
-    import time
-
     with store.write() as tx:
         tx.execute(
             "INSERT INTO runtime_manifests (runtime_id, origin, name, manifest, created_at) "
@@ -114,7 +112,7 @@ def store_manifest(store, runtime_id: str, manifest: dict[str, Any], *, origin: 
                 origin,
                 manifest.get("name", runtime_id),
                 json.dumps(manifest),
-                time.time(),
+                store.clock(),
             ),
         )
         store.append_event(

@@ -15,14 +15,23 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
-
 from cockpit.errors import UnknownRuntimeError
 
 if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 SYSTEM_COMPONENTS = ("os", "python", "java", "scala", "spark", "delta_lake", "r")
+_PEP503_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503 normalised name (what ``packaging.utils.canonicalize_name`` returns).
+
+    Written out because importing ``packaging.utils`` pulls in ``packaging.tags`` (subprocess,
+    sysconfig, ...) and costs ~9 ms on the `cockpit runtimes diff` path;
+    ``tests/test_runtime_diff.py`` checks the two agree.
+    """
+    return _PEP503_SEPARATORS.sub("-", name).lower()
 
 
 @dataclass(frozen=True)

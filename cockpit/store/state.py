@@ -136,12 +136,18 @@ class StateStore:
             _quick_check(conn, path)
             _check_ours(conn, path)
             _check_not_newer(conn, path)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
         store = cls(conn, path, readonly=False, clock=clock)
-        store._migrate()
+        try:
+            store._migrate()
+        except StateError:
+            conn.close()
+            raise
+        # WAL only once the file is known good and current: switching mode rewrites the header,
+        # and a refused file must be left byte for byte as it was.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         return store
 
     @classmethod
@@ -206,6 +212,12 @@ class StateStore:
                     ),
                 )
                 self._conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._conn.execute("ROLLBACK")
+                raise StateError(
+                    f"{self.path} cannot be upgraded to schema v{pending[-1][0]}: {exc}; "
+                    "the file was left as it was"
+                ) from None
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -9,6 +9,8 @@ what makes offline review and time travel work: ``view.as_of`` is the moment bei
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -29,6 +31,13 @@ class ViewContext:
     as_of: float | None = None  # seconds since the epoch; None = latest
     migration_from: str = ""
     migration_to: str = ""
+
+    def now(self) -> float:
+        """The moment shown: ``as_of`` when travelling in time, else the wall clock."""
+        return self.as_of if self.as_of is not None else time.time()
+
+    def today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.now(), tz=dt.UTC).date()
 
 
 class CockpitTab(Container):

@@ -108,7 +108,10 @@ class RuntimeDiffTab(CockpitTab):
 
     # ------------------------------------------------------------------ data
     def refresh_view(self, view: ViewContext) -> None:
+        moved_in_time = view.today() != self.view.today()
         super().refresh_view(view)
+        if moved_in_time:
+            self.recompute()  # the support runway counts days from the moment shown
         ids = all_runtime_ids(view.store)
         if ids != self._ids:  # a runtime was imported or probed meanwhile
             self._ids = ids
@@ -127,7 +130,9 @@ class RuntimeDiffTab(CockpitTab):
             return
         try:
             diff = diff_runtimes(
-                load_runtime(from_id, self.view.store), load_runtime(to_id, self.view.store)
+                load_runtime(from_id, self.view.store),
+                load_runtime(to_id, self.view.store),
+                today=self.view.today(),
             )
         except CockpitError as exc:
             self.app.notify(exc.message, severity="error")

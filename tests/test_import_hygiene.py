@@ -1,0 +1,61 @@
+"""The engine never imports Textual; the diff command stays light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("textual", "mlflow", "pandas", "plotly", "databricks.sdk", "scipy")
+
+
+def test_no_module_under_cockpit_imports_textual():
+    offenders = []
+    for path in sorted((REPO / "cockpit").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in ("textual", "screens", "textual_plotext"):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno} imports {name}")
+    assert offenders == []
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    import json
+
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_whole_engine_pulls_in_no_textual():
+    code = (
+        "import importlib, pkgutil, cockpit\n"
+        "for m in pkgutil.walk_packages(cockpit.__path__, 'cockpit.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+    )
+    loaded = _modules_after(code)
+    assert not {m for m in loaded if m == "textual" or m.startswith("textual.")}
+
+
+def test_runtimes_diff_imports_nothing_heavy():
+    code = (
+        "import io, contextlib\n"
+        "from cockpit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    rc = main(['runtimes', 'diff', '14.3-lts-ml', '16.4-lts-ml', '--format', 'json'])\n"
+        "assert rc == 0\n"
+    )
+    loaded = _modules_after(code)
+    heavy = {m for m in loaded for h in HEAVY if m == h or m.startswith(h + ".")}
+    assert heavy == set()

@@ -1,0 +1,226 @@
+"""The state store: migrations, the append-only log, read-only mode, and refusing bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cockpit import secrets
+from cockpit.errors import ReadOnlyError, StateError
+from cockpit.store import StateStore, latest_schema_version
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    path = tmp_path / "s.db"
+    with StateStore.open(path, create=True) as store:
+        store.append_event("test.hello", {"n": 1}, source="test")
+        store.set_meta("migration.name", "demo")
+    return path
+
+
+def test_new_file_is_migrated_to_latest_and_logs_it(tmp_path: Path):
+    with StateStore.open(tmp_path / "n.db", create=True) as store:
+        assert store.schema_version == latest_schema_version()
+        kinds = [e.kind for e in store.events()]
+        assert kinds == ["store.migrated"]
+        assert store.events()[0].payload == {"from": 0, "to": latest_schema_version()}
+        mode = store.query_one("PRAGMA journal_mode")[0]
+        assert mode == "wal"
+
+
+def test_missing_file_is_not_created_unless_asked(tmp_path: Path):
+    with pytest.raises(StateError, match="no state file"):
+        StateStore.open(tmp_path / "absent.db")
+    with pytest.raises(StateError, match="no state file"):
+        StateStore.open(tmp_path / "absent.db", readonly=True)
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_events_are_append_only(state: Path):
+    with StateStore.open(state) as store:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.write() as tx:
+            tx.execute("UPDATE events SET kind = 'x'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.write() as tx:
+            tx.execute("DELETE FROM events")
+        assert [e.kind for e in store.events()] == ["store.migrated", "test.hello"]
+
+
+def test_event_filters(state: Path):
+    with StateStore.open(state) as store:
+        store.append_event("mlflow.poll", {"experiment": "churn_100%"}, ts=10.0)
+        store.append_event("mlflow.sync", {"experiment": "fraud"}, ts=20.0)
+        assert [e.kind for e in store.events(kind_prefix="mlflow.")] == [
+            "mlflow.poll",
+            "mlflow.sync",
+        ]
+        assert [e.kind for e in store.events(search="100%")] == ["mlflow.poll"]
+        assert [e.kind for e in store.events(search="_")] == ["mlflow.poll"]  # literal, not LIKE
+        assert [e.kind for e in store.events(kinds=["mlflow.sync"])] == ["mlflow.sync"]
+        assert [e.ts for e in store.events(until_ts=15.0) if e.kind.startswith("mlflow")] == [10.0]
+        assert store.events(newest_first=True, limit=1)[0].kind == "mlflow.sync"
+
+
+def test_failed_transaction_writes_nothing(state: Path):
+    with StateStore.open(state) as store:
+        before = store.last_event_id()
+        with pytest.raises(RuntimeError), store.write() as tx:
+            store.append_event("half", conn=tx)
+            raise RuntimeError("boom")
+        assert store.last_event_id() == before
+
+
+def test_readonly_refuses_writes_and_leaves_bytes_unchanged(state: Path):
+    before = digest(state)
+    with StateStore.open(state, readonly=True) as store:
+        assert store.readonly
+        with pytest.raises(ReadOnlyError):
+            store.append_event("nope")
+        with pytest.raises(ReadOnlyError):
+            store.set_meta("k", "v")
+        with pytest.raises(ReadOnlyError), store.write():
+            pass
+        # Even bypassing the store's own checks, SQLite refuses: the connection is read-only.
+        with pytest.raises(sqlite3.OperationalError):
+            store._conn.execute("INSERT INTO cockpit_meta VALUES ('a', 'b')")
+        assert [e.kind for e in store.events()] == ["store.migrated", "test.hello"]
+    assert digest(state) == before
+
+
+def test_unwritable_file_opens_readonly(state: Path):
+    state.chmod(0o444)
+    try:
+        store = StateStore.open(state)
+        if store.readonly:  # root ignores file modes; then the open is simply writable
+            assert "not writable" in store.note
+        store.close()
+    finally:
+        state.chmod(0o644)
+
+
+def test_newer_schema_is_refused_untouched(state: Path):
+    conn = sqlite3.connect(state)
+    conn.execute(f"PRAGMA user_version={latest_schema_version() + 5}")
+    conn.commit()
+    conn.close()
+    before = digest(state)
+    for readonly in (False, True):
+        with pytest.raises(StateError, match="newer than this cockpit"):
+            StateStore.open(state, readonly=readonly)
+    assert digest(state) == before
+
+
+def test_non_sqlite_and_empty_files_are_refused_untouched(tmp_path: Path):
+    text = tmp_path / "notes.db"
+    text.write_text("this is not a database\n" * 100)
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for path, message in ((text, "not a SQLite file"), (empty, "is empty")):
+        before = digest(path)
+        for readonly in (False, True):
+            with pytest.raises(StateError, match=message):
+                StateStore.open(path, readonly=readonly)
+        assert digest(path) == before
+
+
+def test_other_sqlite_database_is_refused(tmp_path: Path):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = digest(other)
+    with pytest.raises(StateError, match="not a cockpit state file"):
+        StateStore.open(other)
+    assert digest(other) == before
+
+
+def test_corrupted_file_is_refused_untouched(state: Path):
+    with StateStore.open(state) as store:
+        # Enough rows that the table spans many pages, then fold the WAL in.
+        with store.write() as tx:
+            for i in range(2000):
+                store.append_event("fill", {"i": i, "pad": "x" * 200}, conn=tx)
+        store.checkpoint()
+    data = bytearray(state.read_bytes())
+    page = 4096
+    for offset in range(page * 3, len(data) - page, page * 7):  # scribble over some pages
+        data[offset : offset + 64] = b"\xff" * 64
+    state.write_bytes(bytes(data))
+    before = digest(state)
+    for readonly in (False, True):
+        with pytest.raises(StateError, match=r"is corrupted"):
+            StateStore.open(state, readonly=readonly)
+    assert digest(state) == before
+
+
+def test_older_file_readonly_is_upgraded_in_memory_only(tmp_path: Path):
+    """A file at schema v1 (core only) opens for review at the latest schema, never written."""
+    from cockpit.store.state import _migrations, _split_sql
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    version, _name, sql = _migrations()[0]
+    for statement in _split_sql(sql):
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.execute("INSERT INTO cockpit_meta VALUES ('migration.name', 'legacy')")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with StateStore.open(path, readonly=True) as store:
+        assert store.schema_version == latest_schema_version()
+        assert store.get_meta("migration.name") == "legacy"
+        with pytest.raises(ReadOnlyError):
+            store.append_event("nope")
+    assert digest(path) == before
+
+
+def test_failed_migration_is_a_state_error_and_leaves_the_file(tmp_path: Path):
+    """A file whose tables clash with a migration is refused with a one-line error."""
+    path = tmp_path / "clash.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE cockpit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.commit()
+    conn.close()  # user_version 0 but cockpit_meta exists: 0001 cannot apply
+    before = digest(path)
+    for readonly in (False, True):
+        with pytest.raises(StateError, match="cannot be upgraded"):
+            StateStore.open(path, readonly=readonly)
+    assert digest(path) == before
+
+
+def test_secrets_are_scrubbed_from_events_and_meta(tmp_path: Path):
+    token = "dapi-canary-0123456789abcdef"
+    secrets.register_secret(token)
+    with StateStore.open(tmp_path / "s.db", create=True) as store:
+        store.append_event("auth.failed", {"message": f"bad token {token}", "nested": [token]})
+        store.set_meta("note", f"Bearer {token}")
+    raw = (
+        (tmp_path / "s.db").read_bytes() + (tmp_path / "s.db-wal").read_bytes()
+        if (tmp_path / "s.db-wal").exists()
+        else (tmp_path / "s.db").read_bytes()
+    )
+    assert token.encode() not in raw
+    with StateStore.open(tmp_path / "s.db", readonly=True) as store:
+        assert store.events(kinds=["auth.failed"])[0].payload["message"] == "bad token ***"
+
+
+def test_change_marker_sees_other_connections(state: Path):
+    reader = StateStore.open(state, readonly=True)
+    writer = StateStore.open(state)
+    try:
+        before = reader.change_marker()
+        writer.append_event("from.elsewhere")
+        assert reader.change_marker() != before
+        assert reader.events()[-1].kind == "from.elsewhere"
+    finally:
+        reader.close()
+        writer.close()

@@ -1,0 +1,135 @@
+"""The Runtime diff tab driven as a person would: keys, search, filters, switching runtimes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from cockpit.store import StateStore
+from screens.app import CockpitApp
+from screens.tabs.runtime_diff import RuntimeDiffTab
+
+# A fixed moment so the support runway (days left) and the header render the same every run.
+AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sample_state: Path) -> Path:
+    copy = tmp_path / "kyros.db"
+    shutil.copy(sample_state, copy)
+    return copy
+
+
+def make_app(path: Path, *, only_this_tab: bool = False) -> CockpitApp:
+    store = StateStore.open(path, readonly=True)
+    # The snapshot shows this tab alone so tabs added by other features don't change it.
+    tabs = [RuntimeDiffTab] if only_this_tab else None
+    app = CockpitApp(store=store, offline=True, tab_classes=tabs)
+    app.as_of = AS_OF
+    return app
+
+
+def shown(app: CockpitApp) -> list[str]:
+    return [lib.name for lib in app.query_one(RuntimeDiffTab)._shown]
+
+
+async def test_header_and_default_pair(sample_copy: Path):
+    app = make_app(sample_copy)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        header = app.query_one("#status-header")
+        text = str(header.render())
+        assert "Kyros DBR 16.4 + MLflow 2 cutover" in text
+        assert "14.3-lts-ml → 16.4-lts-ml" in text and "OFFLINE" in text
+        tab = app.query_one(RuntimeDiffTab)
+        assert tab.diff is not None and (tab.diff.from_id, tab.diff.to_id) == (
+            "14.3-lts-ml",
+            "16.4-lts-ml",
+        )
+        assert app.query_one("#rt-libs", DataTable).row_count == len(tab.diff.libraries)
+
+
+async def test_search_filter_and_detail(sample_copy: Path):
+    app = make_app(sample_copy)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"horovod")
+        await pilot.pause()
+        assert shown(app) == ["horovod"]
+        detail = str(app.query_one("#rt-detail").render())
+        assert "removed" in detail and "breaking" in detail
+        await pilot.press("escape")  # leaves the search box's text; clear via the action
+        app.query_one(RuntimeDiffTab).action_clear_filters()
+        await pilot.pause()
+        app.query_one("#rt-libs", DataTable).focus()
+        await pilot.press("b")  # breaking only
+        await pilot.pause()
+        tab = app.query_one(RuntimeDiffTab)
+        assert shown(app) and all(lib.severity == "breaking" for lib in tab._shown)
+        assert "torch" in shown(app)
+        await pilot.press("c")  # hide unchanged (kind filter) on top of breaking
+        await pilot.pause()
+        assert all(lib.kind != "unchanged" for lib in tab._shown)
+
+
+async def test_switching_runtimes_and_swap(sample_copy: Path):
+    app = make_app(sample_copy)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        tab = app.query_one(RuntimeDiffTab)
+        app.query_one("#rt-to", Select).value = "17.3-lts-ml"
+        await pilot.pause()
+        assert tab.diff is not None and tab.diff.to_id == "17.3-lts-ml"
+        # The imported custom image from the state file is selectable too.
+        app.query_one("#rt-from", Select).value = "kyros-train-16.4"
+        await pilot.pause()
+        assert tab.diff.from_id == "kyros-train-16.4"
+        app.query_one("#rt-libs", DataTable).focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert (tab.diff.from_id, tab.diff.to_id) == ("17.3-lts-ml", "kyros-train-16.4")
+
+
+async def test_command_palette_lists_tab_actions(sample_copy: Path):
+    app = make_app(sample_copy)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"breaking-risk")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        tab = app.query_one(RuntimeDiffTab)
+        assert tab._shown and all(lib.severity == "breaking" for lib in tab._shown)
+
+
+async def test_viewer_follows_a_file_another_process_writes(sample_copy: Path):
+    """Read-only viewer: a runtime imported by a writer shows up in the selects by itself."""
+    from cockpit.runtimes.importer import parse_runtime_text, store_manifest
+
+    app = make_app(sample_copy)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        writer = StateStore.open(sample_copy)
+        store_manifest(
+            writer,
+            "late-image",
+            parse_runtime_text("numpy==2.0.0\n", name="late-image"),
+            origin="import",
+        )
+        writer.close()
+        await pilot.pause(1.5)  # one refresh tick
+        options = [value for _, value in app.query_one("#rt-to", Select)._options]
+        assert "late-image" in options
+
+
+def test_snapshot_runtime_diff(snap_compare, sample_copy: Path):
+    app = make_app(sample_copy, only_this_tab=True)
+    assert snap_compare(app, terminal_size=(160, 48))
