@@ -21,6 +21,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.status_header import StatusHeader
+from screens.widgets.time_travel import TimeTravelBar
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -80,6 +81,12 @@ class CockpitApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("f5", "reload", "Reload", id="reload"),
+        # Time travel, offline only (check_action hides them when live).
+        Binding("left_square_bracket", "travel('prev')", "Back", id="travel.prev"),
+        Binding("right_square_bracket", "travel('next')", "Forward", id="travel.next"),
+        Binding("left_curly_bracket", "travel('-hour')", "-1h", show=False, id="travel.back-hour"),
+        Binding("right_curly_bracket", "travel('+hour')", "+1h", show=False, id="travel.fwd-hour"),
+        Binding("L", "travel('latest')", "Latest", show=False, id="travel.latest"),
         *[
             Binding(str(n), f"show_tab_index({n - 1})", f"Tab {n}", show=False, id=f"tab-{n}")
             for n in range(1, 10)
@@ -126,11 +133,14 @@ class CockpitApp(App[int]):
             for tab_cls in self.tab_classes:
                 with TabPane(tab_cls.TITLE, id=f"pane-{tab_cls.TAB_ID}"):
                     yield tab_cls(view)
+        if self.offline:
+            yield TimeTravelBar(id="time-travel")
         yield Footer()
 
     def on_mount(self) -> None:
         self._focus_active_tab()
         self._update_header()
+        self._update_time_bar()
         self.refresh_tabs()
         self._marker = self.store.change_marker()
         self.set_interval(REFRESH_SECONDS, self._check_store)
@@ -171,7 +181,54 @@ class CockpitApp(App[int]):
         """Time travel: show every tab as of ``ts`` (None = latest)."""
         self.as_of = ts
         self._update_header()
+        self._update_time_bar()
         self.refresh_tabs()
+
+    # ------------------------------------------------------------------ time travel
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "travel":
+            return self.offline
+        return True
+
+    def _event_times(self) -> list[tuple[float, str]]:
+        rows = self.store.query("SELECT ts, kind FROM events ORDER BY ts, id")
+        return [(r["ts"], r["kind"]) for r in rows]
+
+    def _update_time_bar(self) -> None:
+        bars = self.query(TimeTravelBar)
+        if not bars:
+            return
+        times = self._event_times()
+        if self.as_of is None:
+            label = f"last event: {times[-1][1]}" if times else "no events recorded"
+            bars.first().show_position(None, None, len(times), label)
+            return
+        index = max((i for i, (ts, _) in enumerate(times) if ts <= self.as_of), default=None)
+        label = times[index][1] if index is not None else "before the first event"
+        bars.first().show_position(self.as_of, index, len(times), label)
+
+    def action_travel(self, where: str) -> None:
+        times = [ts for ts, _ in self._event_times()]
+        if not times:
+            return
+        if where == "latest":
+            self.set_as_of(None)
+            return
+        if where in ("-hour", "+hour"):
+            base = self.as_of if self.as_of is not None else times[-1]
+            target = base + (3600 if where == "+hour" else -3600)
+            self.set_as_of(None if target >= times[-1] else max(target, times[0]))
+            return
+        # Step to the previous / next distinct event time.
+        distinct = sorted(set(times))
+        current = self.as_of if self.as_of is not None else distinct[-1]
+        if where == "prev":
+            earlier = [t for t in distinct if t < current]
+            # From "latest", one step back shows the state just before the last event.
+            self.set_as_of(earlier[-1] if earlier else distinct[0])
+        else:
+            later = [t for t in distinct if t > current]
+            self.set_as_of(later[0] if later and later[0] < distinct[-1] else None)
 
     def _focus_active_tab(self) -> None:
         """Put focus inside the active tab so its key bindings (shown in the footer) work."""

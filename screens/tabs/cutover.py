@@ -1,0 +1,153 @@
+"""Cutover tab: the timeline of every recorded event, with filters and search.
+
+The gates board (issue: cutover gates) joins this tab when the gates engine lands; the timeline
+is useful on its own on cutover day and in offline review.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Select, Static
+
+from cockpit.store import Event
+from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.status_header import format_ts
+
+TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
+KIND_STYLE = {
+    "error": "bold red",
+    "failed": "bold red",
+    "alarm": "bold red",
+    "signed": "bold green",
+    "gate": "bold magenta",
+}
+
+
+def kind_style(kind: str) -> str:
+    for word, style in KIND_STYLE.items():
+        if word in kind:
+            return style
+    return ""
+
+
+def summarize(payload: dict, width: int = 90) -> str:
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class CutoverTab(CockpitTab):
+    TAB_ID = "cutover"
+    TITLE = "Cutover"
+    ORDER = 90
+    DEFAULT_FOCUS = "#timeline"
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_search", "Search", id="cutover.search"),
+        Binding("escape", "clear_filters", "Clear filters", id="cutover.clear"),
+    ]
+    COMMANDS: ClassVar = [
+        ("Search the timeline", "focus the timeline search box", "focus_search"),
+        ("Clear timeline filters", "show every event", "clear_filters"),
+    ]
+
+    def __init__(self, view: ViewContext) -> None:
+        super().__init__(view)
+        self._events: list[Event] = []
+        self._prefixes: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="cut-timeline-box"):
+            with Horizontal(id="cut-controls"):
+                yield Input(placeholder="search events  ( / )", id="cut-search")
+                yield Select([], prompt="every source", id="cut-kind")
+            yield Static(id="cut-summary")
+            table: DataTable = DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+            table.add_columns("time (UTC)", "event", "source", "details")
+            yield table
+            yield Static(id="cut-detail")
+
+    def on_mount(self) -> None:
+        self.refresh_view(self.view)
+
+    def refresh_view(self, view: ViewContext) -> None:
+        super().refresh_view(view)
+        self._refresh_prefixes()
+        self._load()
+
+    def _refresh_prefixes(self) -> None:
+        rows = self.view.store.query(
+            "SELECT DISTINCT substr(kind, 1, instr(kind || '.', '.') - 1) AS p FROM events ORDER BY p"
+        )
+        prefixes = tuple(r["p"] for r in rows)
+        if prefixes != self._prefixes:
+            self._prefixes = prefixes
+            select = self.query_one("#cut-kind", Select)
+            current = select.value
+            select.set_options([(p, p) for p in prefixes])
+            if current in prefixes:
+                select.value = current
+
+    def _load(self) -> None:
+        search = self.query_one("#cut-search", Input).value.strip() or None
+        prefix = self.query_one("#cut-kind", Select).value
+        prefix = f"{prefix}." if isinstance(prefix, str) else None
+        self._events = self.view.store.events(
+            until_ts=self.view.as_of,
+            kind_prefix=prefix,
+            search=search,
+            newest_first=True,
+            limit=TIMELINE_LIMIT,
+        )
+        table = self.query_one("#timeline", DataTable)
+        table.clear()
+        for event in self._events:
+            table.add_row(
+                format_ts(event.ts).removesuffix(" UTC"),
+                Text(event.kind, style=kind_style(event.kind)),
+                event.source,
+                summarize(event.payload),
+                key=str(event.id),
+            )
+        total = self.view.store.query_one(
+            "SELECT COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?)",
+            (self.view.as_of, self.view.as_of),
+        )["n"]
+        shown = len(self._events)
+        more = f" (newest {TIMELINE_LIMIT})" if shown == TIMELINE_LIMIT else ""
+        self.query_one("#cut-summary", Static).update(
+            Text(f"{shown} of {total} events shown{more}", style="bold")
+        )
+        self._show_detail(self._events[0] if self._events else None)
+
+    def _show_detail(self, event: Event | None) -> None:
+        detail = self.query_one("#cut-detail", Static)
+        if event is None:
+            detail.update(Text("no events match", style="dim"))
+            return
+        body = json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True)
+        detail.update(
+            Text.assemble((f"#{event.id} {event.kind}", "bold"), f"  {event.source}\n", body)
+        )
+
+    @on(Input.Changed, "#cut-search")
+    @on(Select.Changed, "#cut-kind")
+    def _filters_changed(self) -> None:
+        self._load()
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self._events):
+            self._show_detail(self._events[event.cursor_row])
+
+    def action_focus_search(self) -> None:
+        self.query_one("#cut-search", Input).focus()
+
+    def action_clear_filters(self) -> None:
+        self.query_one("#cut-search", Input).value = ""
+        self.query_one("#cut-kind", Select).clear()

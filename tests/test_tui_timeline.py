@@ -1,0 +1,85 @@
+"""The Cutover tab's timeline and offline time travel, driven with keys."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from cockpit.store import StateStore
+from screens.app import CockpitApp
+from screens.tabs.cutover import CutoverTab
+from screens.tabs.runtime_diff import RuntimeDiffTab
+
+
+@pytest.fixture
+def state(tmp_path: Path, sample_state: Path) -> Path:
+    """The sample plus a few events of known kinds and times (after the sample's own)."""
+    path = tmp_path / "t.db"
+    shutil.copy(sample_state, path)
+    with StateStore.open(path) as store:
+        last = store.events(newest_first=True, limit=1)[0].ts
+        store.append_event("mlflow.poll", {"drift": 3}, source="poller:mlflow", ts=last + 7200)
+        store.append_event("mlflow.poll", {"drift": 0}, source="poller:mlflow", ts=last + 7260)
+        store.append_event("databricks.error", {"message": "429 <b>rate</b>"}, ts=last + 7320)
+    return path
+
+
+def rows(app: CockpitApp) -> list[str]:
+    tab = app.query_one(CutoverTab)
+    return [e.kind for e in tab._events]
+
+
+async def test_timeline_search_filter_and_time_travel(state: Path):
+    store = StateStore.open(state, readonly=True)
+    total = len(store.events())
+    app = CockpitApp(store=store, offline=True, tab_classes=[RuntimeDiffTab, CutoverTab])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.query_one("#timeline", DataTable).row_count == total
+        assert rows(app)[0] == "databricks.error"  # newest first
+
+        await pilot.press("slash", *"drift")
+        await pilot.pause()
+        assert rows(app) == ["mlflow.poll", "mlflow.poll"]
+        app.query_one(CutoverTab).action_clear_filters()
+        await pilot.pause()
+
+        app.query_one("#timeline").focus()
+        await pilot.press("left_square_bracket")  # one step back: before the last event
+        await pilot.pause()
+        assert app.as_of is not None
+        assert rows(app)[0] == "mlflow.poll" and len(rows(app)) == total - 1
+        assert "as of" in str(app.query_one("#status-header").render())
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert len(rows(app)) == total - 2
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        assert app.as_of is None and len(rows(app)) == total
+        await pilot.press("left_curly_bracket")  # an hour back: before all three new events
+        await pilot.pause()
+        assert len(rows(app)) == total - 3
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.as_of is None
+
+
+async def test_time_travel_is_off_when_live(tmp_path: Path):
+    store = StateStore.open(tmp_path / "live.db", create=True)
+    store.append_event("a.b")
+    app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert app.as_of is None
+        assert not app.query("#time-travel")
+        # Live: a new event shows up in the timeline by itself.
+        store.append_event("mlflow.sync.batch", {"runs": 10})
+        await pilot.pause(1.5)
+        assert rows(app)[0] == "mlflow.sync.batch"
+    store.close()
