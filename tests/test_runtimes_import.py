@@ -85,3 +85,29 @@ def test_cli_import_refuses_bundled_names_and_bad_files(tmp_path, cli):
         "--state", state, "runtimes", "import", str(tmp_path / "missing.txt"), "--name", "x"
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_cli_import_with_base_keeps_system_facts(tmp_path, cli):
+    freeze = tmp_path / "f.txt"
+    freeze.write_text("numpy==2.1.0\n")
+    state = str(tmp_path / "s.db")
+    result = cli(
+        "--state",
+        state,
+        "runtimes",
+        "import",
+        str(freeze),
+        "--name",
+        "img",
+        "--base",
+        "16.4-lts-ml",
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(cli("--state", state, "runtimes", "show", "img", "--format", "json").stdout)
+    assert shown["system"]["python"] == "3.12.3" and shown["end_of_support"] == "2028-05-09"
+    assert shown["python_libraries"] == {"numpy": "2.1.0"}
+    assert "inherited from 16.4-lts-ml" in shown["notes"]
+    bad = cli(
+        "--state", state, "runtimes", "import", str(freeze), "--name", "img2", "--base", "16.4"
+    )
+    assert bad.returncode == 2 and "did you mean" in bad.stderr

@@ -66,6 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--name", required=True, help="the id to diff it by, e.g. kyros-custom-16.4")
+    imp.add_argument(
+        "--base",
+        metavar="RUNTIME",
+        help="a runtime the image is built on (e.g. 16.4-lts-ml): its system facts, version, "
+        "support dates and behaviour changes are kept; the libraries come from FILE",
+    )
     imp.set_defaults(handler=run_import)
 
 
@@ -236,6 +242,10 @@ def run_import(ctx) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise CockpitError(f"cannot read {path}: {exc}") from None
     manifest = parse_runtime_text(text, name=name)
+    if ctx.args.base:
+        from cockpit.runtimes.importer import inherit_base
+
+        manifest = inherit_base(manifest, _load(ctx, ctx.args.base))
     with ctx.open_store() as store:
         store_manifest(store, name, manifest, origin="import")
         where = store.path

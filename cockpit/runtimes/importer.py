@@ -120,3 +120,23 @@ def store_manifest(store, runtime_id: str, manifest: dict[str, Any], *, origin: 
             {"runtime_id": runtime_id, "libraries": len(manifest.get("python_libraries", {}))},
             conn=tx,
         )
+
+
+def inherit_base(manifest: dict[str, Any], base) -> dict[str, Any]:
+    """Fill what pip cannot tell (system, version, dates, behaviour changes) from a base runtime.
+
+    ``base`` is a :class:`~cockpit.runtimes.manifest.RuntimeManifest`; facts the import itself
+    carries win. The note records the inheritance so nobody mistakes it for a measurement.
+    """
+    base_json = base.to_json()
+    out = dict(manifest)
+    out["system"] = {**base_json["system"], **(manifest.get("system") or {})}
+    for key in ("version", "lts", "ml", "release_date", "end_of_support"):
+        if not out.get(key):
+            out[key] = base_json[key]
+    out["behavior_changes"] = manifest.get("behavior_changes") or base_json["behavior_changes"]
+    out["sources"] = list(dict.fromkeys([*(manifest.get("sources") or []), *base_json["sources"]]))
+    out["notes"] = (
+        f"{manifest.get('notes', '')}; system facts, version and dates inherited from {base.id}"
+    ).lstrip("; ")
+    return out

@@ -1,6 +1,7 @@
 """Who the sample is: Kyros Insights, 14.3 LTS ML -> 16.4 LTS ML, MLflow 1.30 -> 2.22."""
 
-from cockpit.runtimes.importer import parse_runtime_text, store_manifest
+from cockpit.runtimes.importer import inherit_base, parse_runtime_text, store_manifest
+from cockpit.runtimes.manifest import load_bundled
 
 
 def build(ctx) -> None:
@@ -21,9 +22,7 @@ def build(ctx) -> None:
         )
     # Kyros' own training image: 16.4 LTS ML plus the pins their team adds with %pip.
     freeze = (ctx.root / "runtimes" / "kyros-train-16.4.txt").read_text()
-    store_manifest(
-        store,
-        "kyros-train-16.4",
-        parse_runtime_text(freeze, name="kyros-train-16.4"),
-        origin="import",
+    manifest = inherit_base(
+        parse_runtime_text(freeze, name="kyros-train-16.4"), load_bundled("16.4-lts-ml")
     )
+    store_manifest(store, "kyros-train-16.4", manifest, origin="import")
