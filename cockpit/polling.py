@@ -1,0 +1,194 @@
+"""Polling remote sources (Databricks workspace, MLflow servers) without ever freezing or piling up.
+
+A feature describes what to poll as a :class:`PollSource`; a :class:`Poller` runs it:
+
+* one poll at a time: a poll still running when the next is due is skipped, never overlapped;
+* failures back off exponentially with full jitter, capped, and reset on the first success;
+* per-source health (``ok`` / ``degraded`` / ``down``) with the last success and last error,
+  recorded as a ``source.status`` event whenever it changes, and ``source.error`` per failure.
+
+The TUI drives pollers from one-shot thread workers re-armed by timers; ``cockpit record`` drives
+them from plain threads (:class:`Recorder`). Both only ever call :meth:`Poller.poll_once`.
+
+Features expose their sources as ``poll_sources(config) -> list[PollSource]`` in a module
+``cockpit.<feature>.sources``; :func:`configured_sources` collects them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cockpit.errors import CockpitError
+from cockpit.secrets import scrub_text
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+FEATURE_PACKAGES = ("cockpit.databricks", "cockpit.mlflow", "cockpit.bench", "cockpit.compat")
+DEGRADED_AFTER = 1  # consecutive failures
+DOWN_AFTER = 3
+
+
+class PollSource(Protocol):
+    name: str  # e.g. "databricks", "mlflow.old"; shown in the header
+    interval_s: float
+
+    def poll(self, store: StateStore) -> dict[str, Any]:
+        """Do one poll, write what it learned to ``store``, return a small summary."""
+        ...
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    status: str = "unknown"  # "ok", "degraded", "down", "unknown"
+    last_success: float | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    polls: int = 0
+    skipped_overlaps: int = 0
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    ran: bool  # False when skipped because the previous poll was still running
+    status: SourceStatus
+    summary: dict[str, Any] | None = None
+    next_delay_s: float = 0.0
+
+
+class Poller:
+    def __init__(
+        self,
+        source: PollSource,
+        store: StateStore,
+        *,
+        max_backoff_s: float = 300.0,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.max_backoff_s = max_backoff_s
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._running = threading.Lock()
+        self.status = SourceStatus(name=source.name)
+
+    def next_delay(self) -> float:
+        """The normal interval after a success; after failures, backoff with full jitter."""
+        failures = self.status.consecutive_failures
+        if failures == 0:
+            return self.source.interval_s
+        ceiling = min(self.max_backoff_s, self.source.interval_s * (2 ** (failures - 1)))
+        # Full jitter (uniform in [interval, ceiling]) spreads retries of many viewers apart.
+        return self._rng.uniform(min(self.source.interval_s, ceiling), ceiling)
+
+    def poll_once(self) -> PollOutcome:
+        if not self._running.acquire(blocking=False):
+            self.status = replace(self.status, skipped_overlaps=self.status.skipped_overlaps + 1)
+            return PollOutcome(ran=False, status=self.status, next_delay_s=self.next_delay())
+        try:
+            return self._poll()
+        finally:
+            self._running.release()
+
+    def _poll(self) -> PollOutcome:
+        before = self.status.status
+        try:
+            summary = self.source.poll(self.store)
+        except Exception as exc:  # any failure of a remote source is data, not a crash
+            message = (
+                exc.message if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
+            )
+            message = scrub_text(" ".join(message.split()))
+            failures = self.status.consecutive_failures + 1
+            status = "down" if failures >= DOWN_AFTER else "degraded"
+            self.status = replace(
+                self.status,
+                status=status,
+                last_error=message,
+                consecutive_failures=failures,
+                polls=self.status.polls + 1,
+            )
+            self._record(
+                "source.error", {"source": self.source.name, "error": message, "failures": failures}
+            )
+            summary = None
+        else:
+            self.status = replace(
+                self.status,
+                status="ok",
+                last_success=self._clock(),
+                consecutive_failures=0,
+                polls=self.status.polls + 1,
+            )
+        if self.status.status != before:
+            self._record(
+                "source.status",
+                {
+                    "source": self.source.name,
+                    "from": before,
+                    "to": self.status.status,
+                    "error": self.status.last_error if self.status.status != "ok" else None,
+                },
+            )
+        return PollOutcome(
+            ran=True, status=self.status, summary=summary, next_delay_s=self.next_delay()
+        )
+
+    def _record(self, kind: str, payload: dict[str, Any]) -> None:
+        if not self.store.readonly:
+            self.store.append_event(kind, payload, source=f"poller:{self.source.name}")
+
+
+class Recorder:
+    """Runs every poller in its own thread until :meth:`stop` (SIGTERM/SIGINT in `cockpit record`)."""
+
+    def __init__(self, pollers: list[Poller]) -> None:
+        self.pollers = pollers
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for poller in self.pollers:
+            thread = threading.Thread(
+                target=self._loop, args=(poller,), name=f"poll-{poller.source.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, poller: Poller) -> None:
+        while not self._stop.is_set():
+            outcome = poller.poll_once()
+            self._stop.wait(outcome.next_delay_s)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+
+def configured_sources(config: CockpitConfig) -> list[PollSource]:
+    """Every feature's poll sources for this config (features not installed are skipped)."""
+    sources: list[PollSource] = []
+    for package in FEATURE_PACKAGES:
+        try:
+            module = importlib.import_module(f"{package}.sources")
+        except ModuleNotFoundError as exc:
+            if exc.name in (package, f"{package}.sources"):
+                continue
+            raise
+        sources.extend(module.poll_sources(config))
+    return sources
