@@ -19,6 +19,8 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from cockpit.errors import CockpitError
+from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.status_header import StatusHeader
 from screens.widgets.time_travel import TimeTravelBar
@@ -100,6 +102,7 @@ class CockpitApp(App[int]):
         config: CockpitConfig | None = None,
         offline: bool = True,
         tab_classes: list[type[CockpitTab]] | None = None,
+        sources: list[PollSource] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -108,6 +111,9 @@ class CockpitApp(App[int]):
         self.tab_classes = tab_classes if tab_classes is not None else discover_tabs()
         self._marker: tuple[int, int] | None = None
         self.as_of: float | None = None
+        # Live only: what to poll. None = every feature's sources for the config.
+        self._sources = sources
+        self.pollers: list[Poller] = []
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
@@ -146,6 +152,8 @@ class CockpitApp(App[int]):
         self.set_interval(REFRESH_SECONDS, self._check_store)
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
+        if not self.offline:
+            self._start_polling()
         if os.environ.get("COCKPIT_EXIT_AFTER_FIRST_FRAME") == "1":
             # bench/startup.py measures time to first frame: leave once it has been drawn.
             self.call_after_refresh(self.exit)
@@ -164,6 +172,47 @@ class CockpitApp(App[int]):
         """Pollers report per-source health here (ok / degraded / down)."""
         header = self.query_one(StatusHeader)
         header.sources = {**header.sources, name: status}
+
+    # ------------------------------------------------------------------ live polling
+    def _start_polling(self) -> None:
+        """One-shot thread workers re-armed by timers: a slow source never blocks the UI, and a
+        poll never overlaps itself (the Poller skips a poll that is still running)."""
+        sources = self._sources
+        if sources is None:
+            if self.config is None:
+                return
+            try:
+                sources = configured_sources(self.config)
+            except CockpitError as exc:
+                self.notify(exc.message, severity="error")
+                return
+        self.pollers = [Poller(source, self.store) for source in sources]
+        for poller in self.pollers:
+            self.set_source_status(poller.source.name, "unknown")
+            self._run_poll(poller)
+
+    def _run_poll(self, poller: Poller) -> None:
+        self.run_worker(
+            lambda: self._poll_in_thread(poller),
+            thread=True,
+            group=f"poll-{poller.source.name}",
+            exit_on_error=False,
+        )
+
+    def _poll_in_thread(self, poller: Poller) -> None:
+        outcome = poller.poll_once()
+        self.call_from_thread(self._poll_done, poller, outcome)
+
+    def _poll_done(self, poller: Poller, outcome: PollOutcome) -> None:
+        before = self.query_one(StatusHeader).sources.get(poller.source.name)
+        self.set_source_status(poller.source.name, outcome.status.status)
+        if before not in (None, "unknown") and before != outcome.status.status:
+            severity = "information" if outcome.status.status == "ok" else "warning"
+            error = f": {outcome.status.last_error}" if outcome.status.status != "ok" else ""
+            self.notify(
+                f"{poller.source.name} is {outcome.status.status}{error}", severity=severity
+            )
+        self.set_timer(outcome.next_delay_s, lambda: self._run_poll(poller))
 
     def refresh_tabs(self) -> None:
         view = self.view_context()
