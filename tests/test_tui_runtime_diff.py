@@ -21,6 +21,7 @@ AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC).timestamp()
 def sample_copy(tmp_path: Path, sample_state: Path) -> Path:
     copy = tmp_path / "kyros.db"
     shutil.copy(sample_state, copy)
+    StateStore.open(copy).close()  # bring the copy to this build's schema, as a writer would
     return copy
 
 
