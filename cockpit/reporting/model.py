@@ -1,0 +1,59 @@
+"""What a report is made of. Sections hold typed blocks; renderers turn them into Markdown or HTML.
+
+Blocks carry plain values (never markup), so every renderer escapes all user-provided text in
+one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    tone: str = ""  # "", "good", "bad", "warn": a hint for colour, never required to read it
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Links:
+    items: tuple[tuple[str, str], ...]  # (label, url)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A plotly figure as its JSON dict (``fig.to_plotly_json()``), rendered offline in HTML."""
+
+    title: str
+    figure: dict[str, Any]
+    fallback: Table | None = None  # what Markdown shows instead
+
+
+Block = Paragraph | Table | Links | Chart
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def add(self, block: Block) -> Section:
+        self.blocks.append(block)
+        return self
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    generated_at: str
+    sections: list[Section] = field(default_factory=list)

@@ -1,0 +1,137 @@
+"""Render a :class:`Document` as Markdown or as one self-contained HTML file.
+
+HTML: every value goes through :func:`html.escape`; charts are plotly figures drawn by plotly.js
+embedded once in the file (no script URL, no network); everything passes through
+:func:`cockpit.secrets.scrub` last, so a token that slipped into data still never reaches a report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from cockpit.reporting.model import Chart, Document, Links, Paragraph, Table
+from cockpit.secrets import scrub_text
+
+TONE_CLASS = {"good": "good", "bad": "bad", "warn": "warn"}
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# ---------------------------------------------------------------------------------- Markdown
+def _md_escape(text: str) -> str:
+    # Enough to keep user text from becoming structure: table pipes, HTML, line breaks.
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(table: Table) -> list[str]:
+    lines = []
+    if table.caption:
+        lines += [f"*{_md_escape(table.caption)}*", ""]
+    lines.append("| " + " | ".join(_md_escape(c) for c in table.columns) + " |")
+    lines.append("|" + "|".join("---" for _ in table.columns) + "|")
+    lines += ["| " + " | ".join(_md_escape(_cell(v)) for v in row) + " |" for row in table.rows]
+    return lines
+
+
+def to_markdown(doc: Document) -> str:
+    out = [f"# {_md_escape(doc.title)}", "", f"{_md_escape(doc.subtitle)}", ""]
+    out.append(f"Generated {doc.generated_at}.")
+    out.append("")
+    out += [f"- [{_md_escape(s.title)}](#{s.anchor})" for s in doc.sections]
+    for section in doc.sections:
+        out += ["", f'<a id="{section.anchor}"></a>', f"## {_md_escape(section.title)}", ""]
+        for block in section.blocks:
+            if isinstance(block, Paragraph):
+                out += [_md_escape(block.text), ""]
+            elif isinstance(block, Table):
+                out += [*_md_table(block), ""]
+            elif isinstance(block, Links):
+                out += [f"- [{_md_escape(label)}](<{url}>)" for label, url in block.items] + [""]
+            elif isinstance(block, Chart) and block.fallback is not None:
+                out += [*_md_table(block.fallback), ""]
+    return scrub_text("\n".join(out).rstrip() + "\n")
+
+
+# -------------------------------------------------------------------------------------- HTML
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #1d2330; }
+h1 { margin-bottom: 0; } .subtitle { color: #555; margin-top: .3rem; }
+nav a { margin-right: 1rem; } section { margin-top: 2.5rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: .8rem 0; }
+th, td { border: 1px solid #d5d9e2; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th { background: #eef1f6; } caption { text-align: left; font-style: italic; padding: .3rem 0; }
+.good { color: #11772d; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
+.warn { color: #9a6700; font-weight: 600; } .chart { width: 100%; height: 420px; }
+"""
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+        for row in table.rows
+    )
+    caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _safe_json(data: Any) -> str:
+    # JSON inside <script>: escape "<" so a "</script>" in any string cannot end the element.
+    return json.dumps(data, ensure_ascii=False, default=str).replace("<", "\\u003c")
+
+
+def to_html(doc: Document) -> str:
+    charts = [b for s in doc.sections for b in s.blocks if isinstance(b, Chart)]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(doc.title)}</title>",
+        f"<style>{CSS}</style>",
+    ]
+    if charts:
+        from plotly.offline import get_plotlyjs  # embedded: the file must open with no network
+
+        parts.append(f'<script type="text/javascript">{get_plotlyjs()}</script>')
+    parts.append("</head><body>")
+    parts.append(f"<h1>{html.escape(doc.title)}</h1>")
+    parts.append(
+        f'<p class="subtitle">{html.escape(doc.subtitle)} · generated {html.escape(doc.generated_at)}</p>'
+    )
+    parts.append(
+        "<nav>"
+        + "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in doc.sections)
+        + "</nav>"
+    )
+    chart_no = 0
+    for section in doc.sections:
+        parts.append(f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>')
+        for block in section.blocks:
+            if isinstance(block, Paragraph):
+                cls = TONE_CLASS.get(block.tone)
+                attr = f' class="{cls}"' if cls else ""
+                parts.append(f"<p{attr}>{html.escape(block.text)}</p>")
+            elif isinstance(block, Table):
+                parts.append(_html_table(block))
+            elif isinstance(block, Links):
+                items = "".join(
+                    f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
+                    for label, url in block.items
+                )
+                parts.append(f"<ul>{items}</ul>")
+            elif isinstance(block, Chart):
+                chart_no += 1
+                div = f"chart-{chart_no}"
+                parts.append(
+                    f'<h3>{html.escape(block.title)}</h3><div id="{div}" class="chart"></div>'
+                )
+                parts.append(
+                    f'<script type="text/javascript">(function(){{var f={_safe_json(block.figure)};'
+                    f'Plotly.newPlot("{div}", f.data, f.layout || {{}}, {{responsive: true}});}})();</script>'
+                )
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return scrub_text("\n".join(parts))

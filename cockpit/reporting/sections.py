@@ -1,0 +1,145 @@
+"""Report sections, one function per feature, each reading the state store as of a moment.
+
+A section whose feature has recorded nothing says so plainly instead of being left out, so a
+reader can tell "nothing recorded" from "all clear".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING
+
+from cockpit.errors import CockpitError
+from cockpit.reporting.model import Links, Paragraph, Section, Table
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+TIMELINE_ROWS = 300
+
+
+def fmt_ts(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def has_table(store: StateStore, name: str) -> bool:
+    row = store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row is not None
+
+
+def migration_route(store: StateStore, config: CockpitConfig | None) -> tuple[str, str, str]:
+    if config is not None:
+        m = config.migration
+        return m.name, m.from_runtime, m.to_runtime
+    meta = store.meta()
+    return (
+        meta.get("migration.name", "(unnamed migration)"),
+        meta.get("migration.from", ""),
+        meta.get("migration.to", ""),
+    )
+
+
+def runtime_section(
+    store: StateStore, config: CockpitConfig | None, as_of: float | None
+) -> Section:
+    from cockpit.runtimes.diff import diff_runtimes
+    from cockpit.runtimes.manifest import load_runtime
+
+    section = Section("Runtime diff", "runtime-diff")
+    _, from_id, to_id = migration_route(store, config)
+    if not from_id or not to_id:
+        return section.add(
+            Paragraph("No migration route (from/to) is recorded in this state file.", "warn")
+        )
+    try:
+        diff = diff_runtimes(
+            load_runtime(from_id, store),
+            load_runtime(to_id, store),
+            today=dt.datetime.fromtimestamp(as_of, tz=dt.UTC).date() if as_of else None,
+        )
+    except CockpitError as exc:
+        return section.add(Paragraph(exc.message, "bad"))
+    counts = diff.counts()
+    section.add(
+        Paragraph(
+            f"{from_id} → {to_id}: {counts['breaking']} breaking-risk, {counts['notable']} notable "
+            f"and {counts['info']} informational library changes; {counts['unchanged']} unchanged; "
+            f"{len(diff.behavior_changes)} platform behaviour changes."
+        )
+    )
+    section.add(
+        Table(
+            ("component", from_id, to_id),
+            tuple(
+                (s.component, s.old or "unknown", s.new or "unknown")
+                for s in diff.system
+                if s.changed
+            ),
+            caption="System changes",
+        )
+    )
+    breaking = [lib for lib in diff.libraries if lib.severity == "breaking"]
+    section.add(
+        Table(
+            ("library", "change", "from", "to", "why"),
+            tuple((x.name, x.kind, x.old or "", x.new or "", x.reason) for x in breaking),
+            caption=f"Breaking-risk library changes ({len(breaking)})",
+        )
+    )
+    section.add(
+        Table(
+            ("release", "behaviour change"),
+            tuple((b.release, b.title) for b in diff.behavior_changes),
+            caption="Behaviour changes (sources below)",
+        )
+    )
+    section.add(Links(tuple((b.title, b.source) for b in diff.behavior_changes if b.source)))
+    section.add(
+        Table(
+            ("runtime", "end of support", "days left"),
+            tuple((r.runtime_id, r.end_of_support or "unknown", r.days_left) for r in diff.runway),
+            caption="Support runway",
+        )
+    )
+    return section
+
+
+def timeline_section(
+    store: StateStore, config: CockpitConfig | None, as_of: float | None
+) -> Section:
+    section = Section("Timeline", "timeline")
+    events = store.events(until_ts=as_of, newest_first=True, limit=TIMELINE_ROWS)
+    total = store.query_one(
+        "SELECT COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?)", (as_of, as_of)
+    )["n"]
+    if not events:
+        return section.add(Paragraph("No events recorded."))
+    kinds = store.query(
+        "SELECT kind, COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?) GROUP BY kind ORDER BY n DESC",
+        (as_of, as_of),
+    )
+    section.add(Paragraph(f"{total} events recorded; the newest {len(events)} are listed."))
+    section.add(
+        Table(
+            ("event", "count"), tuple((r["kind"], r["n"]) for r in kinds), caption="Events by kind"
+        )
+    )
+    section.add(
+        Table(
+            ("time", "event", "source", "details"),
+            tuple(
+                (
+                    fmt_ts(e.ts),
+                    e.kind,
+                    e.source,
+                    json.dumps(e.payload, ensure_ascii=False, sort_keys=True)[:200],
+                )
+                for e in events
+            ),
+        )
+    )
+    return section

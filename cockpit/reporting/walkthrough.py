@@ -1,0 +1,36 @@
+"""The walkthrough report: every feature's section, as of a moment, in one document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cockpit.reporting import sections
+from cockpit.reporting.model import Document, Section
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+SectionFn = Callable[["StateStore", "CockpitConfig | None", "float | None"], Section]
+
+# Order of the report. Features add their section function here.
+SECTIONS: list[SectionFn] = [
+    sections.runtime_section,
+    sections.timeline_section,
+]
+
+
+def build_report(
+    store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
+) -> Document:
+    name, from_id, to_id = sections.migration_route(store, config)
+    moment = f" as of {sections.fmt_ts(as_of)}" if as_of else ""
+    doc = Document(
+        title=f"{name} — walkthrough report",
+        subtitle=f"{from_id} → {to_id}{moment}",
+        generated_at=dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    doc.sections = [fn(store, config, as_of) for fn in SECTIONS]
+    return doc
