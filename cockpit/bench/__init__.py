@@ -1,0 +1,1 @@
+"""Regression benchmarks: samples per runtime, the decision rule, shadow re-runs, reports."""

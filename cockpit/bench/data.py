@@ -1,0 +1,252 @@
+"""Benchmark samples in the state file: what is configured, recorded, and read back for the stats.
+
+Every value the statistics see is a row of ``bench_samples`` (migration 0005): run durations from
+the Databricks run history and from shadow re-runs, and MLflow metrics read from the old and new
+servers, each labelled with the runtime it ran on. Reading honours ``as_of`` (time travel) through
+``recorded_at``: a sample exists from the moment the cockpit learned it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cockpit.bench.stats import DIRECTIONS, Comparison, Direction, Rule
+from cockpit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+DURATION = "duration_s"
+ORIGINS = ("history", "shadow", "mlflow:old", "mlflow:new")
+_METRIC_KEYS = {"name", "direction", "unit"}
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One metric judged for a pipeline; durations are always judged (lower is better)."""
+
+    name: str
+    direction: Direction = "lower"
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Sample:
+    pipeline: str
+    metric: str
+    runtime: str
+    value: float
+    run_ts: float
+    origin: str
+    run_ref: str
+
+
+# ------------------------------------------------------------------------------ configuration
+def metric_defs(config: CockpitConfig | None, pipeline: str) -> list[MetricDef]:
+    """Duration plus the MLflow metrics configured under ``[benchmarks.pipelines.<name>]``."""
+    defs = [MetricDef(DURATION, "lower", "s")]
+    if config is None:
+        return defs
+    section = config.benchmarks.pipelines.get(pipeline)
+    for i, raw in enumerate(section.metrics if section else []):
+        where = f"benchmarks.pipelines.{pipeline}.metrics[{i}]"
+        unknown = set(raw) - _METRIC_KEYS
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r} (name, direction, unit)"
+            )
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: name is required (the MLflow metric key, e.g. 'auc')")
+        direction = raw.get("direction", "lower")
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"{where}: direction must be 'lower' or 'higher' (got {direction!r})")
+        defs.append(MetricDef(name, direction, str(raw.get("unit", ""))))
+    return defs
+
+
+def rule_for(config: CockpitConfig | None, pipeline: str) -> Rule:
+    """The pipeline's thresholds: its own overrides on top of ``[benchmarks]``."""
+    if config is None:
+        return Rule()
+    bench = config.benchmarks
+    own = bench.pipelines.get(pipeline)
+    return Rule(
+        threshold=(own.threshold if own and own.threshold else bench.threshold),
+        alpha=bench.alpha,
+        min_runs=(own.min_runs if own and own.min_runs else bench.min_runs),
+    )
+
+
+def runtimes_compared(store: StateStore, config: CockpitConfig | None) -> tuple[str, str]:
+    """(old, new) runtime ids: the config's migration, else the state file's own record."""
+    if config is not None:
+        return config.migration.from_runtime, config.migration.to_runtime
+    meta = store.meta()
+    old, new = meta.get("migration.from"), meta.get("migration.to")
+    if not old or not new:
+        raise ConfigError(
+            "the state file does not say which runtimes are compared; pass --config "
+            "(its [migration] from/to)"
+        )
+    return old, new
+
+
+# ------------------------------------------------------------------------------ writing
+def record_samples(
+    store: StateStore,
+    samples: Iterable[Sample],
+    *,
+    metrics: Sequence[tuple[str, MetricDef]] = (),
+    source: str = "cli",
+    conn: sqlite3.Connection | None = None,
+) -> int:
+    """Insert samples (already-known runs are skipped); returns how many were new.
+
+    ``metrics`` are (pipeline, definition) pairs recorded alongside so the file remembers which
+    way each metric is good.
+    """
+    rows = list(samples)
+    for s in rows:
+        if s.origin not in ORIGINS:
+            raise ValueError(f"unknown sample origin {s.origin!r}")
+    if conn is None:
+        with store.write() as tx:
+            return record_samples(store, rows, metrics=metrics, source=source, conn=tx)
+    now = store.clock()
+    for pipeline, m in metrics:
+        conn.execute(
+            "INSERT INTO bench_metrics (pipeline, metric, direction, unit) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(pipeline, metric) DO UPDATE SET direction = excluded.direction, "
+            "unit = excluded.unit",
+            (pipeline, m.name, m.direction, m.unit),
+        )
+    added = 0
+    for s in rows:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO bench_samples (pipeline, metric, runtime, value, run_ts, "
+            "origin, run_ref, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (s.pipeline, s.metric, s.runtime, float(s.value), s.run_ts, s.origin, s.run_ref, now),
+        )
+        added += cur.rowcount
+    if added:
+        per_pipeline: dict[str, int] = {}
+        for s in rows:
+            per_pipeline[s.pipeline] = per_pipeline.get(s.pipeline, 0) + 1
+        store.append_event(
+            "bench.samples_recorded",
+            {"added": added, "offered": len(rows), "pipelines": per_pipeline},
+            source=source,
+            ts=now,
+            conn=conn,
+        )
+    return added
+
+
+def samples_from_mlflow_runs(
+    pipeline: str,
+    runs: Iterable[Any],
+    metrics: Sequence[MetricDef],
+    *,
+    runtime: str,
+    server: str,
+) -> list[Sample]:
+    """Samples from MLflow runs (``cockpit.mlflow.models.Run``) of one pipeline on one server.
+
+    Each run's latest value of every configured metric becomes one sample on ``runtime`` (the old
+    server tracked the old runtime's runs, the new server the new one's). Runs without the metric,
+    unfinished runs and deleted runs are skipped.
+    """
+    if server not in ("old", "new"):
+        raise ValueError("server is 'old' or 'new'")
+    out = []
+    for run in runs:
+        if getattr(run, "deleted", False) or run.status != "FINISHED":
+            continue
+        for m in metrics:
+            point = run.metrics.get(m.name)
+            if point is None or point.value != point.value:  # missing or NaN
+                continue
+            out.append(
+                Sample(
+                    pipeline=pipeline,
+                    metric=m.name,
+                    runtime=runtime,
+                    value=float(point.value),
+                    run_ts=(run.start_time or point.timestamp) / 1000.0,
+                    origin=f"mlflow:{server}",
+                    run_ref=run.run_id,
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------ reading
+def _as_of_clause(as_of: float | None) -> tuple[str, list[Any]]:
+    return ("WHERE recorded_at <= ?", [as_of]) if as_of is not None else ("", [])
+
+
+def load_samples(
+    store: StateStore, *, as_of: float | None = None, pipeline: str | None = None
+) -> pd.DataFrame:
+    """All samples known at ``as_of`` as a long frame (one row per value), oldest run first."""
+    import pandas as pd
+
+    where, params = _as_of_clause(as_of)
+    if pipeline is not None:
+        where = (where + " AND" if where else "WHERE") + " pipeline = ?"
+        params.append(pipeline)
+    rows = store.query(
+        "SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref FROM bench_samples "
+        f"{where} ORDER BY run_ts, id",
+        params,
+    )
+    columns = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref"]
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def load_directions(store: StateStore) -> dict[tuple[str, str], Direction]:
+    rows = store.query("SELECT pipeline, metric, direction FROM bench_metrics")
+    return {(r["pipeline"], r["metric"]): r["direction"] for r in rows}
+
+
+def load_units(store: StateStore) -> dict[tuple[str, str], str]:
+    rows = store.query("SELECT pipeline, metric, unit FROM bench_metrics")
+    return {(r["pipeline"], r["metric"]): r["unit"] for r in rows}
+
+
+def compare_store(
+    store: StateStore,
+    config: CockpitConfig | None,
+    *,
+    as_of: float | None = None,
+    samples: pd.DataFrame | None = None,
+) -> list[Comparison]:
+    """Every pipeline and metric in the state file judged old runtime vs new, worst first."""
+    from cockpit.bench.stats import compare_frame
+
+    old, new = runtimes_compared(store, config)
+    frame = load_samples(store, as_of=as_of) if samples is None else samples
+    if frame.empty:
+        return []
+    directions = load_directions(store)
+    if config is not None:
+        # The config wins over what the file remembers (someone fixed a direction).
+        for pipeline in set(frame["pipeline"]):
+            for m in metric_defs(config, pipeline):
+                directions[(pipeline, m.name)] = m.direction
+    pipelines = set(frame["pipeline"])
+    return compare_frame(
+        frame,
+        old_runtime=old,
+        new_runtime=new,
+        directions=directions,
+        rules={p: rule_for(config, p) for p in pipelines},
+        default_rule=rule_for(config, ""),
+    )

@@ -1,0 +1,112 @@
+"""``cockpit bench report|rerun``: is each pipeline slower or worse on the new runtime?"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError
+
+ORDER = 40
+
+REPORT_EPILOG = """\
+Per pipeline and metric: medians per runtime, ratio new/old with a 95% bootstrap CI, a
+Mann-Whitney U p-value and a verdict. A regression needs both: the ratio worse than the threshold
+([benchmarks] threshold, default 1.10) AND p < alpha (default 0.05); fewer than min_runs runs on
+either runtime gives "insufficient data".
+
+exit code: 0 no regression, 1 at least one regression, 2 usage or input error.
+
+examples:
+  cockpit bench report
+  cockpit bench report --format json
+  cockpit bench report --format html -o benchmarks.html    (opens offline: plotly.js embedded)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "bench",
+        help="regression benchmarks: old vs new runtime per pipeline, shadow re-runs",
+        description="Regression benchmarks from the run history and shadow re-runs in the "
+        "state file: medians, ratio with confidence interval, significance, verdict.",
+    )
+    bsub = parser.add_subparsers(dest="bench_command", metavar="ACTION", required=True)
+
+    report = bsub.add_parser(
+        "report",
+        help="the verdict per pipeline and metric (table, JSON or offline HTML)",
+        epilog=REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("--format", choices=("table", "json", "html"), default="table")
+    report.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    report.set_defaults(handler=run_report)
+
+
+
+def _open_for_reading(ctx):
+    store = ctx.maybe_store()
+    if store is None:
+        raise CockpitError(
+            f"no state file at {ctx.state_path()} (run `cockpit init` or pass --state)"
+        )
+    return store
+
+
+def run_report(ctx) -> int:
+    from cockpit.bench.report import (
+        COLUMNS,
+        VERDICT_STYLE,
+        build_report,
+        table_rows,
+        to_html,
+        to_json,
+    )
+
+    store = _open_for_reading(ctx)
+    try:
+        report = build_report(store, ctx.config)
+    finally:
+        store.close()
+    fmt = ctx.args.format
+    if fmt == "json":
+        import json
+
+        text = json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        text = to_html(report)
+    else:
+        text = None
+    if ctx.args.output:
+        if text is None:
+            from cockpit.output import csv_text
+
+            # A table written to a file is more useful as CSV than as box-drawing characters.
+            text = csv_text(COLUMNS, table_rows(report))
+        _write_file(Path(ctx.args.output), text)
+        print(f"wrote {ctx.args.output} ({len(report.comparisons)} comparisons)")
+    elif text is not None:
+        import sys
+
+        sys.stdout.write(text)
+    else:
+        from cockpit.output import rich_table
+
+        counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n) or "no samples"
+        title = f"Benchmarks {report.old_runtime} → {report.new_runtime}: {counts}"
+        styles = [VERDICT_STYLE[c.verdict] or None for c in report.comparisons]
+        ctx.console.print(rich_table(title, COLUMNS, table_rows(report), styles))
+    regressions = report.counts["regression"]
+    return EXIT_FINDINGS if regressions else EXIT_OK
+
+
+def _write_file(path: Path, text: str) -> None:
+    # Write next to the target and rename, so an interrupted export never leaves half a file.
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CockpitError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,59 @@
+"""Benchmark fixtures: a state file holding the Kyros benchmark history (sample step s50)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.store import StateStore
+
+REPO = Path(__file__).resolve().parents[2]
+KYROS_PIPELINES = (
+    "kyros-churn-train",
+    "kyros-demand-forecast",
+    "kyros-feature-pipeline",
+    "kyros-fraud-score",
+)
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_step(name: str):
+    return _load(REPO / "sample_state" / "steps" / f"{name}.py", f"bench_test_{name}")
+
+
+def write_kyros_history(path: Path) -> Path:
+    """Only what the benchmarks need (migration identity + s50), not the whole sample build."""
+    builder = _load(REPO / "sample_state" / "build.py", "bench_test_sample_build")
+    clock = builder.FixedClock()
+    store = StateStore.open(path, create=True, clock=clock)
+    with store.write() as tx:
+        store.set_meta("migration.name", "Kyros DBR 16.4 + MLflow 2 cutover", conn=tx)
+        store.set_meta("migration.from", "14.3-lts-ml", conn=tx)
+        store.set_meta("migration.to", "16.4-lts-ml", conn=tx)
+    load_step("s50_benchmarks").build(builder.SampleContext(store=store, clock=clock))
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def kyros_bench_master(tmp_path_factory) -> Path:
+    return write_kyros_history(tmp_path_factory.mktemp("bench") / "kyros-bench.db")
+
+
+@pytest.fixture
+def kyros_bench(kyros_bench_master: Path, tmp_path: Path) -> Path:
+    """A private copy per test, so writing tests never disturb each other."""
+    copy = tmp_path / "kyros-bench.db"
+    shutil.copy(kyros_bench_master, copy)
+    return copy

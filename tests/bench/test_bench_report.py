@@ -1,0 +1,171 @@
+"""Samples in the state file, the report in its three forms, and `cockpit bench report`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import KYROS_PIPELINES
+
+from cockpit.bench.data import (
+    DURATION,
+    MetricDef,
+    Sample,
+    compare_store,
+    load_samples,
+    metric_defs,
+    record_samples,
+    rule_for,
+)
+from cockpit.bench.report import build_report, fmt_ratio, fmt_value, to_html, to_json
+from cockpit.config import parse_config
+from cockpit.errors import ConfigError
+from cockpit.store import StateStore
+
+EXPECTED = {
+    ("kyros-churn-train", "duration_s"): "regression",
+    ("kyros-demand-forecast", "duration_s"): "improvement",
+    ("kyros-feature-pipeline", "duration_s"): "no change",
+    ("kyros-fraud-score", "duration_s"): "insufficient data",
+    ("kyros-churn-train", "auc"): "no change",
+}
+
+CONFIG = """
+[migration]
+name = "t"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+
+[benchmarks]
+threshold = 1.10
+
+[benchmarks.pipelines.kyros-churn-train]
+threshold = 1.30
+metrics = [{ name = "auc", direction = "higher" }]
+"""
+
+
+def test_kyros_history_gives_each_intended_verdict(kyros_bench: Path):
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        result = compare_store(store, None)
+    assert {(c.pipeline, c.metric): c.verdict for c in result} == EXPECTED
+    assert result[0].pipeline == "kyros-churn-train" and result[0].verdict == "regression"
+    auc = next(c for c in result if c.metric == "auc")
+    assert auc.direction == "higher"  # remembered by the file, no config needed
+
+
+def test_recording_is_idempotent_and_time_travel_hides_later_samples(kyros_bench: Path):
+    with StateStore.open(kyros_bench) as store:
+        before = len(load_samples(store))
+        first_record = store.query_one("SELECT MIN(recorded_at) AS t FROM bench_samples")["t"]
+        again = load_samples(store)
+        rows = [
+            Sample(r.pipeline, r.metric, r.runtime, r.value, r.run_ts, r.origin, r.run_ref)
+            for r in again.itertuples()
+        ]
+        assert record_samples(store, rows) == 0
+        assert len(load_samples(store)) == before
+        # Before the shadow re-runs were recorded, nothing on 16.4 was known.
+        early = load_samples(store, as_of=first_record)
+        assert set(early["runtime"]) == {"14.3-lts-ml"}
+        verdicts = {c.verdict for c in compare_store(store, None, as_of=first_record)}
+        assert verdicts == {"insufficient data"}
+        events = store.events(kinds=["bench.samples_recorded"])
+        assert len(events) == 3 and events[0].payload["added"] > 0
+
+
+def test_config_overrides_threshold_and_validates_metrics(kyros_bench: Path):
+    config = parse_config(CONFIG)
+    assert rule_for(config, "kyros-churn-train").threshold == 1.30
+    assert rule_for(config, "kyros-fraud-score").threshold == 1.10
+    assert [m.name for m in metric_defs(config, "kyros-churn-train")] == [DURATION, "auc"]
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        verdicts = {(c.pipeline, c.metric): c.verdict for c in compare_store(store, config)}
+    # 25% slower no longer passes a 30% threshold.
+    assert verdicts[("kyros-churn-train", DURATION)] == "no change"
+    bad = CONFIG.replace('direction = "higher"', 'direction = "up"')
+    with pytest.raises(ConfigError, match=r"metrics\[0\]: direction"):
+        metric_defs(parse_config(bad), "kyros-churn-train")
+    nameless = CONFIG.replace('name = "auc", ', "")
+    with pytest.raises(ConfigError, match="name is required"):
+        metric_defs(parse_config(nameless), "kyros-churn-train")
+
+
+def test_json_report_has_every_comparison(kyros_bench: Path):
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        data = to_json(build_report(store, None))
+    assert data["from"] == "14.3-lts-ml" and data["to"] == "16.4-lts-ml"
+    assert data["counts"] == {
+        "regression": 1,
+        "insufficient data": 1,
+        "no change": 2,
+        "improvement": 1,
+    }
+    first = data["comparisons"][0]
+    assert first["pipeline"] == "kyros-churn-train" and len(first["ratio_ci"]) == 2
+    json.dumps(data)  # plain JSON all the way down
+
+
+def test_html_export_is_self_contained_and_has_every_number(kyros_bench: Path):
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        report = build_report(store, None)
+    page = to_html(report)
+    # No external scripts or stylesheets: it must open with no network.
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", page, re.I)
+    assert not re.search(r"(src|href)\s*=\s*[\"']https?://cdn", page, re.I)
+    # plotly.js is inlined exactly once, however many charts there are (ratio + one per pipeline).
+    assert page.count("* plotly.js v") == 1
+    assert page.count("Plotly.newPlot(") >= 1 + len(KYROS_PIPELINES)
+    table = page[page.index('<table id="numbers">') : page.index("</table>")]
+    for pipeline in KYROS_PIPELINES:
+        assert pipeline in table
+    for c in report.comparisons:
+        for number in (fmt_value(c.median_old), fmt_value(c.median_new), fmt_ratio(c.ratio)):
+            assert number in table, (c.pipeline, number)
+        assert c.verdict in table
+
+
+def test_cli_table_json_and_exit_codes(kyros_bench: Path, cli):
+    table = cli("--state", str(kyros_bench), "bench", "report", env={"COLUMNS": "200"})
+    assert table.returncode == 1, table.stderr  # one regression = findings
+    assert "kyros-churn-train" in table.stdout and "regression" in table.stdout
+    out = cli("--state", str(kyros_bench), "bench", "report", "--format", "json")
+    assert out.returncode == 1
+    assert len(json.loads(out.stdout)["comparisons"]) == len(EXPECTED)
+
+
+def test_cli_html_to_file(kyros_bench: Path, tmp_path: Path, cli):
+    target = tmp_path / "bench.html"
+    result = cli(
+        "--state", str(kyros_bench), "bench", "report", "--format", "html", "-o", str(target)
+    )
+    assert result.returncode == 1 and "wrote" in result.stdout
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "kyros-fraud-score" in page
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, kyros_bench: Path, cli):
+    missing = cli("--state", str(tmp_path / "nope.db"), "bench", "report")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no state file" in missing.stderr
+    bad_dir = cli(
+        "--state", str(kyros_bench), "bench", "report", "-o", str(tmp_path / "no" / "x.html")
+    )
+    assert bad_dir.returncode == 2 and "cannot write" in bad_dir.stderr
+    assert "Traceback" not in bad_dir.stderr
+    bad_fmt = cli("--state", str(kyros_bench), "bench", "report", "--format", "pdf")
+    assert bad_fmt.returncode == 2 and bad_fmt.stderr.count("\n") == 1
+
+
+def test_empty_state_file_reports_nothing_without_error(tmp_path: Path, cli):
+    path = tmp_path / "empty.db"
+    with StateStore.open(path, create=True) as store:
+        store.set_meta("migration.from", "14.3-lts-ml")
+        store.set_meta("migration.to", "16.4-lts-ml")
+        record_samples(store, [], metrics=[("p", MetricDef(DURATION))])
+    result = cli("--state", str(path), "bench", "report", "--format", "json")
+    assert result.returncode == 0 and json.loads(result.stdout)["comparisons"] == []
