@@ -1,0 +1,321 @@
+"""Go/no-go gates, computed from the state file as of any moment.
+
+Each gate is a pure read of the store (plus thresholds from the config) and returns a
+:class:`Gate` with its status and the evidence for it. GO means every gate passes; a gate whose
+feature has recorded nothing yet does not pass (no evidence is not good news).
+
+When a gate's status changes, :func:`record_changes` appends a ``cutover.gate`` event; the time a
+gate last changed is read back from those events, so it survives restarts and replays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+PASS, FAIL, NO_DATA = "pass", "fail", "no data"
+
+
+@dataclass(frozen=True)
+class Gate:
+    id: str
+    title: str
+    status: str  # PASS, FAIL or NO_DATA
+    evidence: str
+    changed_at: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    drift_zero_polls: int = 3
+    min_support_runway_days: int = 365
+    require_db_rehearsal: bool = True
+    require_verify: bool = True
+
+    @classmethod
+    def from_config(cls, config: CockpitConfig | None) -> Thresholds:
+        if config is None:
+            return cls()
+        g = config.gates
+        return cls(
+            drift_zero_polls=g.drift_zero_polls,
+            min_support_runway_days=g.min_support_runway_days,
+            require_db_rehearsal=g.require_db_rehearsal,
+            require_verify=g.require_verify,
+        )
+
+
+@dataclass(frozen=True)
+class GateContext:
+    store: StateStore
+    config: CockpitConfig | None
+    as_of: float | None
+    thresholds: Thresholds
+
+    def has_table(self, name: str) -> bool:
+        row = self.store.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return row is not None
+
+    @property
+    def until(self) -> float:
+        return self.as_of if self.as_of is not None else float("inf")
+
+    def today(self) -> dt.date:
+        if self.as_of is None:
+            return dt.date.today()
+        return dt.datetime.fromtimestamp(self.as_of, tz=dt.UTC).date()
+
+    def route(self) -> tuple[str, str]:
+        if self.config is not None:
+            return self.config.migration.from_runtime, self.config.migration.to_runtime
+        meta = self.store.meta()
+        return meta.get("migration.from", ""), meta.get("migration.to", "")
+
+
+# --------------------------------------------------------------------------------- the gates
+def gate_mlflow_drift(ctx: GateContext) -> tuple[str, str]:
+    n = ctx.thresholds.drift_zero_polls
+    if not ctx.has_table("mlflow_polls"):
+        return NO_DATA, "no MLflow status poll recorded yet"
+    rows = ctx.store.query(
+        "SELECT ts, missing, differing, versions_missing FROM mlflow_polls WHERE ts <= ? "
+        "ORDER BY ts DESC LIMIT ?",
+        (ctx.until, n),
+    )
+    if not rows:
+        return NO_DATA, "no MLflow status poll recorded yet"
+    drift = [r["missing"] + r["differing"] + r["versions_missing"] for r in rows]
+    streak = 0
+    for d in drift:
+        if d != 0:
+            break
+        streak += 1
+    if streak >= n:
+        return PASS, f"drift 0 in the last {n} polls"
+    latest = rows[0]
+    return FAIL, (
+        f"drift 0 in {streak} of the last {n} required polls; latest poll: "
+        f"{latest['missing']} runs missing, {latest['differing']} differing, "
+        f"{latest['versions_missing']} model versions missing"
+    )
+
+
+def gate_mlflow_verify(ctx: GateContext) -> tuple[str, str]:
+    if not ctx.thresholds.require_verify:
+        return PASS, "not required by [gates] require_verify"
+    if not ctx.has_table("mlflow_verifications"):
+        return NO_DATA, "no deep verify has run"
+    row = ctx.store.query_one(
+        "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
+        (ctx.until,),
+    )
+    if row is None:
+        return NO_DATA, "no deep verify has run"
+    summary = (
+        f"{row['experiments']} experiments, {row['runs']} runs, {row['artifacts']} artifacts, "
+        f"{row['models']} models compared"
+    )
+    if row["differences"] == 0:
+        return PASS, f"last verify clean: {summary}"
+    return FAIL, f"last verify found {row['differences']} differences ({summary})"
+
+
+def gate_db_rehearsal(ctx: GateContext) -> tuple[str, str]:
+    if not ctx.thresholds.require_db_rehearsal:
+        return PASS, "not required by [gates] require_db_rehearsal"
+    events = ctx.store.events(
+        kind_prefix="mlflow.rehearsal", until_ts=ctx.as_of, newest_first=True, limit=1
+    )
+    if not events:
+        return NO_DATA, "no DB-upgrade rehearsal recorded"
+    payload = events[0].payload
+    ok = bool(payload.get("ok"))
+    detail = ", ".join(
+        f"{k} {payload[k]}"
+        for k in ("to_version", "revision_before", "revision_after", "duration_s")
+        if k in payload
+    )
+    return (PASS if ok else FAIL), (
+        f"last rehearsal {'clean' if ok else 'failed'}: {detail}".rstrip(": ")
+    )
+
+
+def gate_checklist(ctx: GateContext) -> tuple[str, str]:
+    events = ctx.store.events(
+        kinds=["compat.checklist.summary"], until_ts=ctx.as_of, newest_first=True, limit=1
+    )
+    if not events:
+        return NO_DATA, "no pipeline checklist recorded"
+    p = events[0].payload
+    ready, total = int(p.get("ready", 0)), int(p.get("pipelines", 0))
+    if total and ready == total:
+        return PASS, f"all {total} pipelines passed or waived"
+    return FAIL, f"{ready} of {total} pipelines ready"
+
+
+def gate_benchmarks(ctx: GateContext) -> tuple[str, str]:
+    if not ctx.has_table("bench_samples"):
+        return NO_DATA, "no benchmark data recorded"
+    from cockpit.bench.data import compare_store
+
+    comparisons = compare_store(ctx.store, ctx.config, as_of=ctx.as_of)
+    if not comparisons:
+        return NO_DATA, "no benchmark data recorded"
+    regressions = [c for c in comparisons if c.verdict == "regression"]
+    judged = len(comparisons)
+    if regressions:
+        names = ", ".join(
+            f"{c.pipeline} {c.metric} ×{c.ratio:.2f}" if c.ratio else f"{c.pipeline} {c.metric}"
+            for c in regressions
+        )
+        return FAIL, f"{len(regressions)} regression(s): {names}"
+    insufficient = sum(1 for c in comparisons if c.verdict == "insufficient data")
+    extra = f"; {insufficient} with insufficient data" if insufficient else ""
+    return PASS, f"no regression in {judged} pipeline metrics{extra}"
+
+
+def gate_jobs_on_target(ctx: GateContext) -> tuple[str, str]:
+    events = ctx.store.events(
+        kinds=["databricks.inventory"], until_ts=ctx.as_of, newest_first=True, limit=1
+    )
+    if not events:
+        return NO_DATA, "no workspace inventory recorded"
+    per_runtime: dict[str, int] = events[0].payload.get("jobs_per_runtime", {})
+    _, to_id = ctx.route()
+    target_keys = _spark_keys(to_id)
+    off_target = {rt: n for rt, n in per_runtime.items() if rt not in target_keys}
+    total = sum(per_runtime.values())
+    if not total:
+        return NO_DATA, "the inventory holds no jobs"
+    if not off_target:
+        return PASS, f"all {total} jobs on {to_id}"
+    listing = ", ".join(f"{n} on {rt}" for rt, n in sorted(off_target.items()))
+    return FAIL, f"{sum(off_target.values())} of {total} jobs not on {to_id}: {listing}"
+
+
+def _spark_keys(runtime_id: str) -> set[str]:
+    from cockpit.errors import CockpitError
+    from cockpit.runtimes.manifest import load_runtime
+
+    try:
+        manifest = load_runtime(runtime_id)
+    except CockpitError:
+        return {runtime_id}
+    return {runtime_id, *manifest.spark_version_keys}
+
+
+def gate_support_runway(ctx: GateContext) -> tuple[str, str]:
+    from cockpit.errors import CockpitError
+    from cockpit.runtimes.diff import runway_of
+    from cockpit.runtimes.manifest import load_runtime
+
+    _, to_id = ctx.route()
+    if not to_id:
+        return NO_DATA, "no target runtime recorded"
+    try:
+        runway = runway_of(load_runtime(to_id, ctx.store), ctx.today())
+    except CockpitError as exc:
+        return NO_DATA, exc.message
+    if runway.days_left is None:
+        return NO_DATA, f"end of support of {to_id} unknown"
+    need = ctx.thresholds.min_support_runway_days
+    verdict = PASS if runway.days_left >= need else FAIL
+    return (
+        verdict,
+        f"{to_id} supported until {runway.end_of_support}: {runway.days_left} days left (need {need})",
+    )
+
+
+GATES: list[tuple[str, str, Callable[[GateContext], tuple[str, str]]]] = [
+    ("mlflow-drift", "MLflow drift zero", gate_mlflow_drift),
+    ("mlflow-verify", "Deep verify clean", gate_mlflow_verify),
+    ("db-rehearsal", "DB upgrade rehearsed", gate_db_rehearsal),
+    ("checklist", "Every pipeline signed off", gate_checklist),
+    ("benchmarks", "No benchmark regression", gate_benchmarks),
+    ("jobs-runtime", "Every job on the target runtime", gate_jobs_on_target),
+    ("support-runway", "Target support runway", gate_support_runway),
+]
+
+
+def evaluate(
+    store: StateStore, config: CockpitConfig | None = None, *, as_of: float | None = None
+) -> list[Gate]:
+    ctx = GateContext(store, config, as_of, Thresholds.from_config(config))
+    changed = last_changes(store, as_of)
+    gates = []
+    for gate_id, title, fn in GATES:
+        status, evidence = fn(ctx)
+        gates.append(Gate(gate_id, title, status, evidence, changed.get(gate_id)))
+    return gates
+
+
+def is_go(gates: list[Gate]) -> bool:
+    return all(g.passed for g in gates)
+
+
+def last_changes(store: StateStore, as_of: float | None) -> dict[str, float]:
+    rows = store.query(
+        "SELECT json_extract(payload, '$.gate') AS gate, MAX(ts) AS ts FROM events "
+        "WHERE kind = 'cutover.gate' AND ts <= ? GROUP BY gate",
+        (as_of if as_of is not None else float("inf"),),
+    )
+    return {r["gate"]: r["ts"] for r in rows}
+
+
+def last_statuses(store: StateStore) -> dict[str, str]:
+    rows = store.query(
+        "SELECT json_extract(payload, '$.gate') AS gate, json_extract(payload, '$.to') AS status "
+        "FROM events WHERE kind = 'cutover.gate' ORDER BY id"
+    )
+    return {r["gate"]: r["status"] for r in rows}
+
+
+def record_changes(store: StateStore, gates: list[Gate], *, source: str = "gates") -> list[Gate]:
+    """Append a ``cutover.gate`` event for each gate whose status differs from the last recorded.
+
+    Returns the gates that changed (the TUI raises a notification for each).
+    """
+    if store.readonly:
+        return []
+    previous = last_statuses(store)
+    changed = [g for g in gates if previous.get(g.id) != g.status]
+    if not changed:
+        return []
+    go_before = bool(previous) and all(previous.get(g.id) == PASS for g in gates)
+    with store.write() as tx:
+        for gate in changed:
+            store.append_event(
+                "cutover.gate",
+                {
+                    "gate": gate.id,
+                    "from": previous.get(gate.id),
+                    "to": gate.status,
+                    "evidence": gate.evidence,
+                },
+                source=source,
+                conn=tx,
+            )
+        go_now = is_go(gates)
+        if go_now != go_before:
+            store.append_event(
+                "cutover.decision",
+                {"go": go_now, "failing": [g.id for g in gates if not g.passed]},
+                source=source,
+                conn=tx,
+            )
+    return changed
