@@ -1,0 +1,142 @@
+"""Gate logic from constructed states, change recording, and `cockpit gates` exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cockpit.bench.data import Sample, record_samples
+from cockpit.config import TEMPLATE, parse_config
+from cockpit.cutover.gates import FAIL, NO_DATA, PASS, evaluate, is_go, record_changes
+from cockpit.store import StateStore
+
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()
+
+
+def store_with_route(tmp_path: Path) -> StateStore:
+    store = StateStore.open(tmp_path / "g.db", create=True)
+    store.set_meta("migration.from", "14.3-lts-ml")
+    store.set_meta("migration.to", "16.4-lts-ml")
+    return store
+
+
+def by_id(gates):
+    return {g.id: g for g in gates}
+
+
+def durations(store, pipeline: str, old: list[float], new: list[float], at: float) -> None:
+    samples = [
+        Sample(pipeline, "duration_s", rt, v, at + i, "history", f"{rt}-{i}")
+        for rt, values in (("14.3-lts-ml", old), ("16.4-lts-ml", new))
+        for i, v in enumerate(values)
+    ]
+    record_samples(store, samples)
+
+
+def test_empty_state_is_no_go_with_reasons(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    gates = by_id(evaluate(store, None, as_of=T0))
+    assert not is_go(list(gates.values()))
+    for gate_id in (
+        "mlflow-drift",
+        "mlflow-verify",
+        "db-rehearsal",
+        "checklist",
+        "benchmarks",
+        "jobs-runtime",
+    ):
+        assert gates[gate_id].status == NO_DATA and gates[gate_id].evidence
+    assert gates["support-runway"].status == PASS  # 16.4 supported until 2028-05-09
+
+
+def test_support_runway_threshold(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    config = parse_config(
+        TEMPLATE.replace("min_support_runway_days = 365", "min_support_runway_days = 900")
+    )
+    gate = by_id(evaluate(store, config, as_of=T0))["support-runway"]
+    assert gate.status == FAIL and "need 900" in gate.evidence
+    # Travelling to a moment after end of support fails even the default threshold.
+    late = dt.datetime(2028, 6, 1, tzinfo=dt.UTC).timestamp()
+    assert by_id(evaluate(store, None, as_of=late))["support-runway"].status == FAIL
+
+
+def test_benchmark_gate(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    rng = np.random.default_rng(3)
+    old = list(rng.normal(100, 3, 12))
+    durations(store, "steady", old, list(rng.normal(100, 3, 12)), T0)
+    assert by_id(evaluate(store, None))["benchmarks"].status == PASS
+    durations(store, "slow", old, list(rng.normal(130, 3, 12)), T0 + 3600)
+    gate = by_id(evaluate(store, None))["benchmarks"]
+    assert gate.status == FAIL and "slow duration_s" in gate.evidence
+    # As of before the slow pipeline's samples were recorded, the gate still passed.
+    recorded = store.query_one(
+        "SELECT MIN(recorded_at) AS t FROM bench_samples WHERE pipeline = 'slow'"
+    )["t"]
+    assert by_id(evaluate(store, None, as_of=recorded - 0.001))["benchmarks"].status == PASS
+
+
+def test_event_fed_gates(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    store.append_event("compat.checklist.summary", {"pipelines": 4, "ready": 3}, ts=T0)
+    store.append_event(
+        "databricks.inventory",
+        {"jobs_per_runtime": {"14.3.x-cpu-ml-scala2.12": 2, "16.4.x-cpu-ml-scala2.12": 5}},
+        ts=T0,
+    )
+    store.append_event("mlflow.rehearsal", {"ok": False, "to_version": "2.22.5"}, ts=T0)
+    gates = by_id(evaluate(store, None))
+    assert gates["checklist"].status == FAIL and "3 of 4" in gates["checklist"].evidence
+    assert (
+        gates["jobs-runtime"].status == FAIL
+        and "2 of 7 jobs not on 16.4-lts-ml" in gates["jobs-runtime"].evidence
+    )
+    assert gates["db-rehearsal"].status == FAIL
+    store.append_event("compat.checklist.summary", {"pipelines": 4, "ready": 4}, ts=T0 + 10)
+    store.append_event(
+        "databricks.inventory", {"jobs_per_runtime": {"16.4.x-cpu-ml-scala2.12": 7}}, ts=T0 + 10
+    )
+    store.append_event("mlflow.rehearsal", {"ok": True, "to_version": "2.22.5"}, ts=T0 + 10)
+    gates = by_id(evaluate(store, None))
+    assert [gates[g].status for g in ("checklist", "jobs-runtime", "db-rehearsal")] == [
+        PASS,
+        PASS,
+        PASS,
+    ]
+    # Time travel: as of T0 they were failing.
+    assert by_id(evaluate(store, None, as_of=T0 + 5))["checklist"].status == FAIL
+
+
+def test_changes_are_recorded_once_with_their_time(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    gates = evaluate(store, None)
+    changed = record_changes(store, gates)
+    assert {g.id for g in changed} == {g.id for g in gates}
+    assert record_changes(store, evaluate(store, None)) == []  # nothing new
+    store.append_event("compat.checklist.summary", {"pipelines": 1, "ready": 1})
+    changed = record_changes(store, evaluate(store, None))
+    assert [g.id for g in changed] == ["checklist"]
+    events = store.events(kinds=["cutover.gate"])
+    last = events[-1]
+    assert last.payload["gate"] == "checklist" and (last.payload["from"], last.payload["to"]) == (
+        NO_DATA,
+        PASS,
+    )
+    assert by_id(evaluate(store, None))["checklist"].changed_at == last.ts
+
+
+def test_cli_exit_codes(tmp_path: Path, cli):
+    store = store_with_route(tmp_path)
+    store.close()
+    result = cli("--state", str(tmp_path / "g.db"), "gates", "--format", "json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["go"] is False and len(data["gates"]) == 7
+    table = cli("--state", str(tmp_path / "g.db"), "gates")
+    assert table.returncode == 1 and "NO-GO" in table.stdout
+    missing = cli("--state", str(tmp_path / "nope.db"), "gates")
+    assert missing.returncode == 2 and "no state file" in missing.stderr
