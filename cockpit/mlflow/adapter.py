@@ -1,0 +1,622 @@
+"""Talk to an MLflow server of any generation (1.x, 2.x, 3.x) through the calls it really serves.
+
+Tested against each generation (``tests/mlflow/test_adapter.py``); the differences that matter:
+
+* ``/version`` answers on 2.x and 3.x only, so a 404 there means 1.x;
+* 1.x lists experiments with ``experiments/list`` (and, from 1.28, ``experiments/search``);
+  2.x and 3.x only with ``experiments/search``;
+* 1.x serves the registry under ``/api/2.0/mlflow`` and the older ``/api/2.0/preview/mlflow``;
+  2.x and 3.x only under the former; aliases exist from 2.3;
+* 3.x pages ``metrics/get-history`` (``next_page_token``) where older servers return it whole;
+* every server stores ±inf as ±max-float and answers NaN as the string ``"NaN"``;
+* the SQL stores reject a second identical metric entry, so ``log-batch`` is not idempotent;
+* 1.30 and later name unnamed runs themselves, and refuse a ``mlflow.runName`` tag that differs
+  from ``run_name``.
+
+:class:`OldServer` has no write method at all and its HTTP client refuses every write besides the
+two read-only search POSTs: the production server is never written to. :class:`NewServer` adds
+the writes the copy needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlparse
+
+from cockpit.errors import SourceUnavailableError
+from cockpit.mlflow.models import (
+    ArtifactFile,
+    Capabilities,
+    Experiment,
+    MetricPoint,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    ServerInfo,
+)
+from cockpit.mlflow.rest import RestClient, RestError, TransientError
+
+API = "/api/2.0/mlflow"
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
+RUNS_PAGE = 1000
+# log-batch limits enforced by every generation's server.
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+CHUNK = 1 << 20
+
+
+# ---------------------------------------------------------------------------------- detection
+def detect(rest: RestClient) -> ServerInfo:
+    """Which generation is this server and what does it serve? Only GETs and read-only POSTs."""
+    status, text = _probe(rest, "GET", "/version")
+    if status == 200 and re.match(r"^\d+\.\d+", text.strip()):
+        version = text.strip()
+        generation = int(version.split(".")[0])
+        major_minor = tuple(int(p) for p in version.split(".")[:2])
+        caps = Capabilities(
+            experiments_search=True,
+            experiments_list=False,
+            registry_prefix=API,
+            aliases=major_minor >= (2, 3),
+            stages=True,
+        )
+        return ServerInfo(rest.base_url, generation, version, caps)
+    if status not in (404, 405):
+        raise SourceUnavailableError(
+            f"{rest.base_url} does not look like an MLflow server (/version: HTTP {status})"
+        )
+    search_status, _ = _probe(
+        rest, "POST", f"{API}/experiments/search", json_body={"max_results": 1}
+    )
+    list_status, _ = _probe(rest, "GET", f"{API}/experiments/list", params={"max_results": 1})
+    if search_status != 200 and list_status != 200:
+        raise SourceUnavailableError(
+            f"{rest.base_url} does not look like an MLflow server (no experiments endpoint)"
+        )
+    registry_status, _ = _probe(
+        rest, "GET", f"{API}/registered-models/search", params={"max_results": 1}
+    )
+    preview_status, _ = _probe(
+        rest, "GET", "/api/2.0/preview/mlflow/registered-models/search", params={"max_results": 1}
+    )
+    prefix = API if registry_status == 200 else "/api/2.0/preview/mlflow"
+    caps = Capabilities(
+        experiments_search=search_status == 200,
+        experiments_list=list_status == 200,
+        registry_prefix=prefix,
+        registry=200 in (registry_status, preview_status),
+        aliases=False,
+        stages=True,
+    )
+    return ServerInfo(rest.base_url, 1, None, caps)
+
+
+def _probe(
+    rest: RestClient,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    json_body: dict[str, Any] | None = None,
+) -> tuple[int, str]:
+    try:
+        if method == "GET":
+            with rest.stream(path, params=params) as resp:
+                return resp.status_code, resp.text
+        rest.post(path, json_body or {}, idempotent=True)
+        return 200, ""
+    except RestError as exc:
+        return exc.status, ""
+    except TransientError:
+        raise
+    except Exception as exc:  # requests' own errors once retries are spent
+        raise SourceUnavailableError(f"{rest.base_url} unreachable: {type(exc).__name__}") from None
+
+
+# ---------------------------------------------------------------------------------- parsing
+def _float(value: Any) -> float:
+    if isinstance(value, str):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(
+            value, float(value) if value else 0.0
+        )
+    return float(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _tags(items: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {t["key"]: t.get("value", "") for t in items or []}
+
+
+def _experiment(d: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=str(d["experiment_id"]),
+        name=d.get("name", ""),
+        lifecycle_stage=d.get("lifecycle_stage", "active"),
+        artifact_location=d.get("artifact_location", ""),
+        tags=_tags(d.get("tags")),
+    )
+
+
+def _metric(d: dict[str, Any]) -> MetricPoint:
+    return MetricPoint(
+        key=d["key"],
+        value=_float(d.get("value", 0.0)),
+        timestamp=int(d.get("timestamp", 0) or 0),
+        step=int(d.get("step", 0) or 0),
+    )
+
+
+def _run(d: dict[str, Any]) -> Run:
+    info, data = d["info"], d.get("data", {})
+    tags = _tags(data.get("tags"))
+    return Run(
+        run_id=info.get("run_id") or info["run_uuid"],
+        experiment_id=str(info["experiment_id"]),
+        run_name=info.get("run_name") or tags.get("mlflow.runName", ""),
+        status=info.get("status", "RUNNING"),
+        start_time=_int(info.get("start_time")),
+        end_time=_int(info.get("end_time")),
+        lifecycle_stage=info.get("lifecycle_stage", "active"),
+        artifact_uri=info.get("artifact_uri", ""),
+        user_id=info.get("user_id", ""),
+        params={p["key"]: p.get("value", "") for p in data.get("params") or []},
+        tags=tags,
+        metrics={m["key"]: _metric(m) for m in data.get("metrics") or []},
+    )
+
+
+def _model_version(d: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=d["name"],
+        version=str(d["version"]),
+        source=d.get("source", ""),
+        run_id=d.get("run_id", ""),
+        stage=d.get("current_stage", "None"),
+        status=d.get("status", "READY"),
+        description=d.get("description", ""),
+        tags=_tags(d.get("tags")),
+        aliases=tuple(d.get("aliases") or ()),
+    )
+
+
+def _registered_model(d: dict[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        name=d["name"],
+        description=d.get("description", ""),
+        tags=_tags(d.get("tags")),
+        aliases={a["alias"]: str(a["version"]) for a in d.get("aliases") or []},
+    )
+
+
+def metric_json(point: MetricPoint) -> dict[str, Any]:
+    value = point.value
+    if math.isnan(value):
+        encoded: Any = "NaN"
+    elif math.isinf(value):
+        encoded = "Infinity" if value > 0 else "-Infinity"
+    else:
+        encoded = value
+    return {"key": point.key, "value": encoded, "timestamp": point.timestamp, "step": point.step}
+
+
+def proxied_artifact_path(artifact_uri: str) -> str | None:
+    """``mlflow-artifacts:/1/abc/artifacts`` -> ``1/abc/artifacts``; None when not proxied."""
+    if not artifact_uri.startswith("mlflow-artifacts:"):
+        return None
+    return urlparse(artifact_uri).path.lstrip("/")
+
+
+# ---------------------------------------------------------------------------------- reading
+class _Reader:
+    """Everything the cockpit reads from a server. No method here writes."""
+
+    def __init__(self, rest: RestClient, info: ServerInfo | None = None) -> None:
+        self.rest = rest
+        self.info = info or detect(rest)
+
+    @property
+    def url(self) -> str:
+        return self.rest.base_url
+
+    def close(self) -> None:
+        self.rest.close()
+
+    # -------------------------------------------------------------- experiments
+    def experiments(self) -> list[Experiment]:
+        """Every experiment, active and deleted."""
+        found: list[Experiment] = []
+        token = None
+        while True:
+            if self.info.capabilities.experiments_search:
+                body: dict[str, Any] = {"max_results": 1000, "view_type": "ALL"}
+                if token:
+                    body["page_token"] = token
+                page = self.rest.post(f"{API}/experiments/search", body, idempotent=True)
+            else:
+                params: dict[str, Any] = {"view_type": "ALL", "max_results": 1000}
+                if token:
+                    params["page_token"] = token
+                page = self.rest.get(f"{API}/experiments/list", params)
+            found += [_experiment(e) for e in page.get("experiments", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return sorted(found, key=lambda e: _id_order(e.experiment_id))
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        return _experiment(
+            self.rest.get(f"{API}/experiments/get", {"experiment_id": experiment_id})["experiment"]
+        )
+
+    def experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            page = self.rest.get(f"{API}/experiments/get-by-name", {"experiment_name": name})
+        except RestError as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
+                return None
+            raise
+        return _experiment(page["experiment"])
+
+    # -------------------------------------------------------------- runs
+    def search_runs(
+        self, experiment_ids: list[str], *, filter_string: str = "", page_size: int = RUNS_PAGE
+    ) -> Iterator[Run]:
+        """Every run (active and deleted) of the experiments, page by page."""
+        token = None
+        while True:
+            body: dict[str, Any] = {
+                "experiment_ids": experiment_ids,
+                "run_view_type": "ALL",
+                "max_results": page_size,
+            }
+            if filter_string:
+                body["filter"] = filter_string
+            if token:
+                body["page_token"] = token
+            page = self.rest.post(f"{API}/runs/search", body, idempotent=True)
+            for item in page.get("runs", []):
+                yield _run(item)
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def get_run(self, run_id: str) -> Run:
+        return _run(self.rest.get(f"{API}/runs/get", {"run_id": run_id})["run"])
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """The full history of one metric; 3.x pages it, older servers return it whole."""
+        points: list[MetricPoint] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
+            if token:
+                params["page_token"] = token
+            page = self.rest.get(f"{API}/metrics/get-history", params)
+            points += [_metric(m) for m in page.get("metrics", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return points
+
+    # -------------------------------------------------------------- artifacts
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactFile]:
+        """Every file under the run's artifact root (recursive), sorted by path."""
+        files: list[ArtifactFile] = []
+        pending = [path]
+        while pending:
+            folder = pending.pop()
+            token = None
+            while True:
+                params: dict[str, Any] = {"run_id": run_id}
+                if folder:
+                    params["path"] = folder
+                if token:
+                    params["page_token"] = token
+                page = self.rest.get(f"{API}/artifacts/list", params)
+                for item in page.get("files", []):
+                    if item.get("is_dir"):
+                        pending.append(item["path"])
+                    else:
+                        files.append(ArtifactFile(item["path"], int(item.get("file_size") or 0)))
+                token = page.get("next_page_token")
+                if not token:
+                    break
+        return sorted(files, key=lambda f: f.path)
+
+    def download_artifact(self, run: Run, path: str, out: IO[bytes]) -> str:
+        """Stream one artifact into ``out``; returns its sha256. Uses what the server serves:
+        the artifact proxy for ``mlflow-artifacts:`` roots, ``/get-artifact`` otherwise."""
+        proxied = proxied_artifact_path(run.artifact_uri)
+        if proxied is not None:
+            target = f"{ARTIFACTS_API}/{quote(proxied + '/' + path, safe='/')}"
+            params = None
+        else:
+            target, params = "/get-artifact", {"run_id": run.run_id, "path": path}
+        for attempt in range(self.rest.retry.attempts):
+            digest = hashlib.sha256()
+            out.seek(0)
+            out.truncate()
+            try:
+                with self.rest.stream(target, params=params) as resp:
+                    for chunk in resp.iter_content(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                return digest.hexdigest()
+            except Exception as exc:  # a dropped stream: start the file again
+                if attempt == self.rest.retry.attempts - 1 or isinstance(exc, RestError):
+                    raise
+        raise TransientError(f"could not download {path}")  # pragma: no cover - loop returns
+
+    def artifact_checksum(self, run: Run, path: str, scratch: Path) -> str:
+        with scratch.open("w+b") as fh:
+            return self.download_artifact(run, path, fh)
+
+    # -------------------------------------------------------------- registry
+    def registered_models(self) -> list[RegisteredModel]:
+        if not self.info.capabilities.registry:
+            return []
+        prefix = self.info.capabilities.registry_prefix
+        models: list[RegisteredModel] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"max_results": 1000}
+            if token:
+                params["page_token"] = token
+            page = self.rest.get(f"{prefix}/registered-models/search", params)
+            models += [_registered_model(m) for m in page.get("registered_models", [])]
+            token = page.get("next_page_token")
+            if not token:
+                return sorted(models, key=lambda m: m.name)
+
+    def registered_model(self, name: str) -> RegisteredModel | None:
+        prefix = self.info.capabilities.registry_prefix
+        try:
+            page = self.rest.get(f"{prefix}/registered-models/get", {"name": name})
+        except RestError as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
+                return None
+            raise
+        return _registered_model(page["registered_model"])
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        prefix = self.info.capabilities.registry_prefix
+        quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+        versions: list[ModelVersion] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"filter": f"name='{quoted}'"}
+            if token:
+                params["page_token"] = token
+            page = self.rest.get(f"{prefix}/model-versions/search", params)
+            versions += [_model_version(v) for v in page.get("model_versions", [])]
+            token = page.get("next_page_token")
+            if not token:
+                break
+        return sorted(versions, key=lambda v: v.number)
+
+
+def _id_order(experiment_id: str) -> tuple[int, str]:
+    return (int(experiment_id), "") if experiment_id.isdigit() else (1 << 62, experiment_id)
+
+
+class OldServer(_Reader):
+    """The production (old) server. Read-only: it has no write method, and its HTTP client
+    refuses any write request before it leaves the process."""
+
+    def __init__(self, rest: RestClient, info: ServerInfo | None = None) -> None:
+        if not rest.read_only:
+            raise ValueError("the old server's client must be read-only")
+        super().__init__(rest, info)
+
+
+class NewServer(_Reader):
+    """The destination server: everything the copy writes."""
+
+    # -------------------------------------------------------------- experiments
+    def create_experiment(self, name: str, tags: dict[str, str]) -> str:
+        body = {"name": name, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+        try:
+            # Names are unique: a repeated create answers RESOURCE_ALREADY_EXISTS, never a twin.
+            page = self.rest.post(f"{API}/experiments/create", body, idempotent=True)
+            return str(page["experiment_id"])
+        except RestError as exc:
+            # Names are unique, so a retried or raced create finds the first one's result.
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            existing = self.experiment_by_name(name)
+            if existing is None:
+                raise
+            return existing.experiment_id
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.rest.post(
+            f"{API}/experiments/set-experiment-tag",
+            {"experiment_id": experiment_id, "key": key, "value": value},
+            idempotent=True,
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.rest.post(
+            f"{API}/experiments/delete", {"experiment_id": experiment_id}, idempotent=True
+        )
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.rest.post(
+            f"{API}/experiments/restore", {"experiment_id": experiment_id}, idempotent=True
+        )
+
+    # -------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        start_time: int | None,
+        run_name: str,
+        user_id: str,
+        tags: dict[str, str],
+    ) -> Run:
+        body: dict[str, Any] = {
+            "experiment_id": experiment_id,
+            "user_id": user_id,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        if start_time is not None:
+            body["start_time"] = start_time
+        if run_name:
+            body["run_name"] = run_name
+        return _run(self.rest.post(f"{API}/runs/create", body, idempotent=False)["run"])
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: list[MetricPoint] = (),  # type: ignore[assignment]
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> int:
+        """Log in batches within the servers' limits; returns the number of requests sent."""
+        param_items = list((params or {}).items())
+        tag_items = list((tags or {}).items())
+        metric_items = list(metrics)
+        sent = 0
+        while param_items or tag_items or metric_items:
+            p, param_items = param_items[:MAX_BATCH_PARAMS], param_items[MAX_BATCH_PARAMS:]
+            t, tag_items = tag_items[:MAX_BATCH_TAGS], tag_items[MAX_BATCH_TAGS:]
+            room = MAX_BATCH_ITEMS - len(p) - len(t)
+            m, metric_items = metric_items[:room], metric_items[room:]
+            body = {
+                "run_id": run_id,
+                "params": [{"key": k, "value": v} for k, v in p],
+                "tags": [{"key": k, "value": v} for k, v in t],
+                "metrics": [metric_json(x) for x in m],
+            }
+            self.rest.post(f"{API}/runs/log-batch", body, idempotent=False)
+            sent += 1
+        return sent
+
+    def update_run(
+        self, run_id: str, *, status: str, end_time: int | None, run_name: str | None
+    ) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id, "status": status}
+        if end_time is not None:
+            body["end_time"] = end_time
+        if run_name:
+            body["run_name"] = run_name
+        self.rest.post(f"{API}/runs/update", body, idempotent=True)
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.rest.post(
+            f"{API}/runs/set-tag",
+            {"run_id": run_id, "run_uuid": run_id, "key": key, "value": value},
+            idempotent=True,
+        )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        try:
+            self.rest.post(
+                f"{API}/runs/delete-tag", {"run_id": run_id, "key": key}, idempotent=True
+            )
+        except RestError as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+
+    def delete_run(self, run_id: str) -> None:
+        self.rest.post(f"{API}/runs/delete", {"run_id": run_id}, idempotent=True)
+
+    def restore_run(self, run_id: str) -> None:
+        self.rest.post(f"{API}/runs/restore", {"run_id": run_id}, idempotent=True)
+
+    def upload_artifact(self, run: Run, path: str, fh: IO[bytes]) -> None:
+        proxied = proxied_artifact_path(run.artifact_uri)
+        if proxied is None:
+            raise SourceUnavailableError(
+                f"{self.url} does not proxy artifacts (run artifact root {run.artifact_uri}); "
+                "start it with --serve-artifacts"
+            )
+        self.rest.put_file(f"{ARTIFACTS_API}/{quote(proxied + '/' + path, safe='/')}", fh)
+
+    # -------------------------------------------------------------- registry
+    def _registry(self, what: str) -> str:
+        return f"{self.info.capabilities.registry_prefix}/{what}"
+
+    def create_registered_model(self, name: str, description: str, tags: dict[str, str]) -> None:
+        body = {
+            "name": name,
+            "description": description,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        try:
+            # Unique names make a repeated create harmless (RESOURCE_ALREADY_EXISTS).
+            self.rest.post(self._registry("registered-models/create"), body, idempotent=True)
+        except RestError as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    def update_registered_model(self, name: str, description: str) -> None:
+        self.rest.patch(
+            self._registry("registered-models/update"), {"name": name, "description": description}
+        )
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        self.rest.post(
+            self._registry("registered-models/set-tag"),
+            {"name": name, "key": key, "value": value},
+            idempotent=True,
+        )
+
+    def create_model_version(
+        self, name: str, *, source: str, run_id: str, description: str, tags: dict[str, str]
+    ) -> ModelVersion:
+        body: dict[str, Any] = {
+            "name": name,
+            "source": source,
+            "description": description,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        if run_id:
+            body["run_id"] = run_id
+        page = self.rest.post(self._registry("model-versions/create"), body, idempotent=False)
+        return _model_version(page["model_version"])
+
+    def update_model_version(self, name: str, version: str, description: str) -> None:
+        self.rest.patch(
+            self._registry("model-versions/update"),
+            {"name": name, "version": version, "description": description},
+        )
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.rest.post(
+            self._registry("model-versions/set-tag"),
+            {"name": name, "version": version, "key": key, "value": value},
+            idempotent=True,
+        )
+
+    def transition_stage(self, name: str, version: str, stage: str) -> None:
+        self.rest.post(
+            self._registry("model-versions/transition-stage"),
+            {"name": name, "version": version, "stage": stage, "archive_existing_versions": False},
+            idempotent=True,
+        )
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.rest.post(
+            self._registry("registered-models/alias"),
+            {"name": name, "alias": alias, "version": version},
+            idempotent=True,
+        )
+
+
+# ---------------------------------------------------------------------------------- connecting
+def connect_old(url: str, *, token: str | None = None, pool_size: int = 16) -> OldServer:
+    return OldServer(RestClient(url, token=token, read_only=True, pool_size=pool_size))
+
+
+def connect_new(url: str, *, token: str | None = None, pool_size: int = 16) -> NewServer:
+    return NewServer(RestClient(url, token=token, pool_size=pool_size))

@@ -1,0 +1,643 @@
+"""Copy an old MLflow server into a new one: idempotent, resumable, nothing lost.
+
+How a copy survives being killed at any instant and re-run:
+
+1. every destination object names its source in a ``cockpit.*`` tag written *with* its creation
+   (``runs/create`` carries ``cockpit.source_run_id``; a model version carries
+   ``cockpit.source_version``), so a re-run finds half-made copies on the destination itself,
+   with or without the state file;
+2. a run is marked done last, with ``cockpit.sync_fingerprint`` (a hash of the source run as a
+   search returns it); a run whose marker is missing or stale is finished by reading what the
+   destination already has and writing only the rest (the SQL stores reject a second identical
+   metric entry, so history is always diffed, never blindly re-sent);
+3. deletion comes after the marker (a deleted run cannot be written to), and a deleted source
+   experiment is restored on the destination while its runs are completed, then deleted again.
+
+A RUNNING source run is copied as it is; its fingerprint changes when it finishes, so the next
+sync (or the mirror) completes it. Writes whose outcome is unknown (a dropped response to a
+``runs/create``) are resolved by looking at the destination before writing again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cockpit import secrets
+from cockpit.errors import CockpitError
+from cockpit.mlflow import compare
+from cockpit.mlflow.adapter import NewServer, OldServer
+from cockpit.mlflow.models import (
+    RUN_NAME_TAG,
+    TAG_FINGERPRINT,
+    TAG_SOURCE_EXPERIMENT,
+    TAG_SOURCE_RUN,
+    TAG_SOURCE_VERSION,
+    Experiment,
+    ModelVersion,
+    Run,
+    user_tags,
+)
+from cockpit.mlflow.rest import AmbiguousWrite, RestError, TransientError
+
+if TYPE_CHECKING:
+    from cockpit.store import StateStore
+
+Progress = Callable[[int, int, str], None]
+RUN_ATTEMPTS = 6
+
+
+@dataclass
+class SyncOptions:
+    experiments: list[str] | None = None  # names; None = all
+    workers: int = 4
+    dry_run: bool = False
+    registry: bool = True
+    map_stages_to_aliases: bool = True
+
+
+@dataclass
+class ExperimentPlan:
+    name: str
+    source_id: str
+    dest_id: str | None
+    deleted: bool
+    runs_total: int
+    runs_create: int
+    runs_update: int
+    runs_lifecycle: int
+    runs_unchanged: int
+    running: int
+
+    @property
+    def work(self) -> int:
+        return self.runs_create + self.runs_update + self.runs_lifecycle
+
+
+@dataclass
+class ModelPlan:
+    name: str
+    create_model: bool
+    versions_total: int
+    versions_create: int
+
+
+@dataclass
+class SyncPlan:
+    experiments: list[ExperimentPlan]
+    models: list[ModelPlan]
+
+    @property
+    def runs_to_write(self) -> int:
+        return sum(e.work for e in self.experiments)
+
+    @property
+    def versions_to_create(self) -> int:
+        return sum(m.versions_create for m in self.models)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return (
+            self.runs_to_write == 0
+            and self.versions_to_create == 0
+            and all(e.dest_id for e in self.experiments)
+            and not any(m.create_model for m in self.models)
+        )
+
+
+@dataclass
+class SyncResult:
+    experiments: int = 0
+    runs_created: int = 0
+    runs_updated: int = 0
+    runs_unchanged: int = 0
+    runs_lifecycle: int = 0
+    metric_points: int = 0
+    artifacts: int = 0
+    artifact_bytes: int = 0
+    models: int = 0
+    versions_created: int = 0
+    errors: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "experiments": self.experiments,
+            "runs_created": self.runs_created,
+            "runs_updated": self.runs_updated,
+            "runs_unchanged": self.runs_unchanged,
+            "runs_lifecycle": self.runs_lifecycle,
+            "metric_points": self.metric_points,
+            "artifacts": self.artifacts,
+            "artifact_bytes": self.artifact_bytes,
+            "models": self.models,
+            "versions_created": self.versions_created,
+            "errors": len(self.errors),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+@dataclass
+class _ExperimentWork:
+    source: Experiment
+    dest: Experiment | None
+    runs: list[Run]
+    dest_runs: dict[str, Run]  # source run id -> copy
+
+
+class Syncer:
+    """One sync from ``old`` to ``new``. ``plan()`` reads both sides; ``run()`` writes."""
+
+    def __init__(
+        self,
+        old: OldServer,
+        new: NewServer,
+        *,
+        store: StateStore | None = None,
+        options: SyncOptions | None = None,
+        progress: Progress | None = None,
+        source: str = "cli",
+    ) -> None:
+        self.old, self.new = old, new
+        self.store = store
+        self.options = options or SyncOptions()
+        self.progress = progress or (lambda done, total, label: None)
+        self.source = source
+        self._lock = threading.Lock()
+        self._result = SyncResult()
+        self._work: list[_ExperimentWork] | None = None
+        self._source_runs: dict[str, Run] = {}
+        self._dest_runs: dict[str, Run] = {}  # source run id -> copy, every experiment
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running sync to stop after the runs in flight (they finish cleanly)."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ reading
+    def _select(self) -> list[Experiment]:
+        experiments = self.old.experiments()
+        wanted = self.options.experiments
+        if not wanted:
+            return experiments
+        names = {e.name for e in experiments}
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise CockpitError(f"no experiment named {unknown[0]!r} on the old server")
+        return [e for e in experiments if e.name in wanted]
+
+    def _dest_experiments(self) -> tuple[dict[str, Experiment], dict[str, Experiment]]:
+        by_source: dict[str, Experiment] = {}
+        by_name: dict[str, Experiment] = {}
+        for exp in self.new.experiments():
+            by_name[exp.name] = exp
+            src = exp.tags.get(TAG_SOURCE_EXPERIMENT)
+            if src:
+                by_source[src] = exp
+        return by_source, by_name
+
+    def _gather(self) -> list[_ExperimentWork]:
+        by_source, by_name = self._dest_experiments()
+        work = []
+        for exp in self._select():
+            dest = by_source.get(exp.experiment_id) or by_name.get(exp.name)
+            runs = list(self.old.search_runs([exp.experiment_id]))
+            dest_runs: dict[str, Run] = {}
+            if dest is not None:
+                for run in self.new.search_runs([dest.experiment_id]):
+                    src = run.source_run_id
+                    # Keep the first copy if a foreign tool ever made two; verify reports it.
+                    if src and src not in dest_runs:
+                        dest_runs[src] = run
+            for run in runs:
+                self._source_runs[run.run_id] = run
+            self._dest_runs.update(dest_runs)
+            work.append(_ExperimentWork(exp, dest, runs, dest_runs))
+        return work
+
+    def plan(self) -> SyncPlan:
+        self._work = self._gather()
+        experiments = []
+        for w in self._work:
+            create = update = lifecycle = unchanged = 0
+            for run in w.runs:
+                dest = w.dest_runs.get(run.run_id)
+                if dest is None:
+                    create += 1
+                elif not compare.is_complete(run, dest):
+                    update += 1
+                elif dest.deleted != run.deleted:
+                    lifecycle += 1
+                else:
+                    unchanged += 1
+            experiments.append(
+                ExperimentPlan(
+                    name=w.source.name,
+                    source_id=w.source.experiment_id,
+                    dest_id=w.dest.experiment_id if w.dest else None,
+                    deleted=w.source.deleted,
+                    runs_total=len(w.runs),
+                    runs_create=create,
+                    runs_update=update,
+                    runs_lifecycle=lifecycle,
+                    runs_unchanged=unchanged,
+                    running=sum(1 for r in w.runs if r.status == "RUNNING"),
+                )
+            )
+        models = self._plan_models() if self._registry_enabled() else []
+        return SyncPlan(experiments, models)
+
+    def _registry_enabled(self) -> bool:
+        return (
+            self.options.registry
+            and self.old.info.capabilities.registry
+            and self.new.info.capabilities.registry
+        )
+
+    def _plan_models(self) -> list[ModelPlan]:
+        plans = []
+        for model in self.old.registered_models():
+            versions = self.old.model_versions(model.name)
+            if not self._model_in_scope(versions):
+                continue
+            dest = self.new.registered_model(model.name)
+            have = set()
+            if dest is not None:
+                have = {v.tags.get(TAG_SOURCE_VERSION) for v in self.new.model_versions(model.name)}
+            plans.append(
+                ModelPlan(
+                    name=model.name,
+                    create_model=dest is None,
+                    versions_total=len(versions),
+                    versions_create=sum(1 for v in versions if v.version not in have),
+                )
+            )
+        return plans
+
+    def _model_in_scope(self, versions: list[ModelVersion]) -> bool:
+        """With --experiment, only models with a version from a selected experiment's run."""
+        if not self.options.experiments:
+            return True
+        return any(v.run_id in self._source_runs for v in versions)
+
+    # ------------------------------------------------------------------ writing
+    def run(self, plan: SyncPlan | None = None) -> SyncResult:
+        started = time.monotonic()
+        if self._work is None or plan is None:
+            plan = self.plan()
+        assert self._work is not None
+        if self.store is not None:
+            self.store.append_event(
+                "mlflow.sync.started",
+                {
+                    "old": self.old.url,
+                    "new": self.new.url,
+                    "experiments": len(plan.experiments),
+                    "runs_to_write": plan.runs_to_write,
+                    "versions_to_create": plan.versions_to_create,
+                    "workers": self.options.workers,
+                },
+                source=self.source,
+            )
+        total = sum(len(w.runs) for w in self._work)
+        done = [0]
+
+        def tick(label: str, n: int) -> None:
+            with self._lock:
+                done[0] += n
+                now = done[0]
+            self.progress(now, total, label)
+
+        self.progress(0, total, "runs")
+        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+            for w in self._work:
+                if self._stop.is_set():
+                    break
+                self._sync_experiment(w, pool, tick)
+        if self._registry_enabled() and not self._stop.is_set():
+            self._sync_registry()
+        result = self._result
+        result.duration_s = time.monotonic() - started
+        if self.store is not None:
+            self.store.append_event(
+                "mlflow.sync.finished",
+                {**result.as_dict(), "first_errors": result.errors[:10]},
+                source=self.source,
+            )
+        return result
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for key, value in deltas.items():
+                setattr(self._result, key, getattr(self._result, key) + value)
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self._result.errors.append(secrets.scrub_text(message))
+
+    # ------------------------------------------------------------------ experiments
+    def _sync_experiment(self, w: _ExperimentWork, pool: ThreadPoolExecutor, tick) -> None:
+        src = w.source
+        todo = [
+            r
+            for r in w.runs
+            if r.run_id not in w.dest_runs or not compare.is_complete(r, w.dest_runs[r.run_id])
+        ]
+        lifecycle = [
+            r
+            for r in w.runs
+            if r.run_id in w.dest_runs
+            and compare.is_complete(r, w.dest_runs[r.run_id])
+            and w.dest_runs[r.run_id].deleted != r.deleted
+        ]
+        unchanged = len(w.runs) - len(todo) - len(lifecycle)
+        self._count(experiments=1, runs_unchanged=unchanged)
+        tick(src.name, unchanged)
+        wanted_tags = {**user_tags(src.tags), TAG_SOURCE_EXPERIMENT: src.experiment_id}
+        dest = w.dest
+        if dest is None:
+            dest_id = self.new.create_experiment(src.name, wanted_tags)
+            dest = self.new.experiment(dest_id)
+        tag_changes = {k: v for k, v in wanted_tags.items() if dest.tags.get(k) != v}
+        needs_active = bool(todo or tag_changes)
+        if needs_active and dest.deleted:
+            self.new.restore_experiment(dest.experiment_id)
+        for key, value in tag_changes.items():
+            self.new.set_experiment_tag(dest.experiment_id, key, value)
+        if self.store is not None:
+            from cockpit.mlflow.records import record_mapping
+
+            record_mapping(
+                self.store, "experiment", src.experiment_id, dest.experiment_id, experiment=src.name
+            )
+
+        # Phase 1: every missing copy exists (so parent links can point at copies).
+        missing = [r for r in todo if r.run_id not in w.dest_runs]
+        for run, copy in zip(
+            missing,
+            pool.map(lambda r: self._create_run(dest.experiment_id, r), missing),
+            strict=True,
+        ):
+            w.dest_runs[run.run_id] = copy
+            with self._lock:
+                self._dest_runs[run.run_id] = copy
+        fresh = {r.run_id for r in missing}
+
+        # Phase 2: fill them, in parallel; one run failing does not stop the others.
+        futures = {
+            pool.submit(self._copy_run, r, w.dest_runs[r.run_id], r.run_id in fresh, src.name): r
+            for r in todo
+        }
+        futures.update(
+            {pool.submit(self._fix_lifecycle, r, w.dest_runs[r.run_id]): r for r in lifecycle}
+        )
+        for future in as_completed(futures):
+            run = futures[future]
+            try:
+                future.result()
+            except CockpitError as exc:
+                self._error(f"{src.name} / {run.run_id}: {exc.message}")
+            tick(src.name, 1)
+        self._count(
+            runs_created=len(missing),
+            runs_updated=len(todo) - len(missing),
+            runs_lifecycle=len(lifecycle),
+        )
+        # The experiment's own lifecycle comes last: runs cannot be written in a deleted one.
+        current = self.new.experiment(dest.experiment_id)
+        if src.deleted and not current.deleted:
+            self.new.delete_experiment(dest.experiment_id)
+        elif not src.deleted and current.deleted:
+            self.new.restore_experiment(dest.experiment_id)
+        w.dest = self.new.experiment(dest.experiment_id)
+        if self.store is not None:
+            self.store.append_event(
+                "mlflow.sync.experiment",
+                {
+                    "name": src.name,
+                    "source_id": src.experiment_id,
+                    "dest_id": dest.experiment_id,
+                    "created": len(missing),
+                    "updated": len(todo) - len(missing),
+                    "lifecycle": len(lifecycle),
+                    "deleted": src.deleted,
+                },
+                source=self.source,
+            )
+
+    # ------------------------------------------------------------------ runs
+    def _find_copy(self, experiment_id: str, source_run_id: str) -> Run | None:
+        for run in self.new.search_runs(
+            [experiment_id], filter_string=f"tags.`{TAG_SOURCE_RUN}` = '{source_run_id}'"
+        ):
+            return run
+        return None
+
+    def _create_run(self, dest_experiment_id: str, src: Run) -> Run:
+        tags = {TAG_SOURCE_RUN: src.run_id}
+        if src.run_name:
+            tags[RUN_NAME_TAG] = src.run_name
+        for attempt in range(RUN_ATTEMPTS):
+            try:
+                return self.new.create_run(
+                    dest_experiment_id,
+                    start_time=src.start_time,
+                    run_name=src.run_name,
+                    user_id=src.user_id,
+                    tags=tags,
+                )
+            except AmbiguousWrite:
+                # Did the lost answer hide a created run? The tag says.
+                found = self._find_copy(dest_experiment_id, src.run_id)
+                if found is not None:
+                    return found
+                time.sleep(0.05 * (attempt + 1))
+        raise TransientError(f"could not create the copy of run {src.run_id}")
+
+    def _copy_run(self, src: Run, dest: Run, fresh: bool, experiment: str) -> None:
+        for attempt in range(RUN_ATTEMPTS):
+            try:
+                self._copy_run_once(src, dest, fresh and attempt == 0, experiment)
+                return
+            except TransientError:
+                if attempt == RUN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+                dest = self.new.get_run(dest.run_id)  # what the destination has now
+
+    def _copy_run_once(self, src: Run, dest: Run, fresh: bool, experiment: str) -> None:
+        new = self.new
+        if dest.deleted:
+            new.restore_run(dest.run_id)
+        conflicts = [k for k in src.params if k in dest.params and dest.params[k] != src.params[k]]
+        if conflicts:
+            raise CockpitError(
+                f"param {conflicts[0]!r} differs on the copy and params cannot be changed"
+            )
+        params = {k: v for k, v in src.params.items() if k not in dest.params}
+        with self._lock:
+            run_map = {s: d.run_id for s, d in self._dest_runs.items()}
+        wanted = compare.expected_tags(src, run_map)
+        tags = {k: v for k, v in wanted.items() if dest.tags.get(k) != v}
+        # Every metric's full history, minus what an earlier, interrupted attempt already wrote.
+        points = []
+        for key in sorted(src.metrics):
+            history = self.old.metric_history(src.run_id, key)
+            if not fresh and key in dest.metrics:
+                have = {p.identity() for p in new.metric_history(dest.run_id, key)}
+                history = [p for p in history if p.identity() not in have]
+            points += history
+        if points or params or tags:
+            new.log_batch(dest.run_id, metrics=points, params=params, tags=tags)
+        stale = set(compare.comparable_dest_tags(src, dest)) - set(wanted)
+        for key in sorted(stale):
+            new.delete_tag(dest.run_id, key)
+        files, size = self._copy_artifacts(src, dest, fresh)
+        if (
+            dest.status != src.status
+            or dest.end_time != src.end_time
+            or (src.run_name and dest.run_name != src.run_name)
+        ):
+            new.update_run(
+                dest.run_id, status=src.status, end_time=src.end_time, run_name=src.run_name
+            )
+        fingerprint = compare.fingerprint(src)
+        new.set_tag(dest.run_id, TAG_FINGERPRINT, fingerprint)  # done: written last
+        if src.deleted:
+            new.delete_run(dest.run_id)
+        self._count(metric_points=len(points), artifacts=files, artifact_bytes=size)
+        if self.store is not None:
+            from cockpit.mlflow.records import record_mapping
+
+            record_mapping(
+                self.store,
+                "run",
+                src.run_id,
+                dest.run_id,
+                experiment=experiment,
+                fingerprint=fingerprint,
+            )
+
+    def _fix_lifecycle(self, src: Run, dest: Run) -> None:
+        if src.deleted and not dest.deleted:
+            self.new.delete_run(dest.run_id)
+        elif not src.deleted and dest.deleted:
+            self.new.restore_run(dest.run_id)
+
+    def _copy_artifacts(self, src: Run, dest: Run, fresh: bool) -> tuple[int, int]:
+        files = self.old.list_artifacts(src.run_id)
+        if not files:
+            return 0, 0
+        have = {} if fresh else {f.path: f.size for f in self.new.list_artifacts(dest.run_id)}
+        copied = size = 0
+        with tempfile.TemporaryDirectory(prefix="cockpit-artifact-") as tmp:
+            scratch = Path(tmp) / "blob"
+            for item in files:
+                if have.get(item.path) == item.size:
+                    continue
+                # Through a file on disk, not memory: artifacts can be any size.
+                with scratch.open("w+b") as fh:
+                    self.old.download_artifact(src, item.path, fh)
+                    fh.seek(0)
+                    self.new.upload_artifact(dest, item.path, fh)
+                copied += 1
+                size += item.size
+        return copied, size
+
+    # ------------------------------------------------------------------ registry
+    def _dest_run_for(self, source_run_id: str) -> tuple[Run | None, Run | None]:
+        src = self._source_runs.get(source_run_id)
+        dest = self._dest_runs.get(source_run_id)
+        if src is None and source_run_id:
+            try:
+                src = self.old.get_run(source_run_id)
+            except RestError:
+                return None, None
+        if dest is None and src is not None:
+            by_source, _ = self._dest_experiments()
+            target = by_source.get(src.experiment_id)
+            if target is not None:
+                dest = self._find_copy(target.experiment_id, source_run_id)
+        return src, dest
+
+    def _sync_registry(self) -> None:
+        for model in self.old.registered_models():
+            versions = self.old.model_versions(model.name)
+            if not self._model_in_scope(versions):
+                continue
+            try:
+                self._sync_model(model, versions)
+            except CockpitError as exc:
+                self._error(f"model {model.name}: {exc.message}")
+
+    def _sync_model(self, model, versions: list[ModelVersion]) -> None:
+        new = self.new
+        dest = new.registered_model(model.name)
+        if dest is None:
+            new.create_registered_model(model.name, model.description, user_tags(model.tags))
+            dest = new.registered_model(model.name)
+            assert dest is not None
+        self._count(models=1)
+        if dest.description != model.description:
+            new.update_registered_model(model.name, model.description)
+        for key, value in user_tags(model.tags).items():
+            if dest.tags.get(key) != value:
+                new.set_registered_model_tag(model.name, key, value)
+        existing = {v.tags.get(TAG_SOURCE_VERSION): v for v in new.model_versions(model.name)}
+        version_map: dict[str, str] = {}
+        for version in versions:
+            copy = existing.get(version.version)
+            if copy is None:
+                copy = self._create_version(model.name, version)
+                self._count(versions_created=1)
+            version_map[version.version] = copy.version
+            if copy.description != version.description:
+                new.update_model_version(model.name, copy.version, version.description)
+            for key, value in user_tags(version.tags).items():
+                if copy.tags.get(key) != value:
+                    new.set_model_version_tag(model.name, copy.version, key, value)
+            if new.info.capabilities.stages and copy.stage != version.stage:
+                new.transition_stage(model.name, copy.version, version.stage)
+            if self.store is not None:
+                from cockpit.mlflow.records import record_mapping
+
+                record_mapping(
+                    self.store,
+                    "model_version",
+                    f"{model.name}/{version.version}",
+                    f"{model.name}/{copy.version}",
+                )
+        if new.info.capabilities.aliases:
+            wanted = compare.expected_aliases(
+                model, versions, version_map, map_stages=self.options.map_stages_to_aliases
+            )
+            current = new.registered_model(model.name)
+            for alias, number in sorted(wanted.items()):
+                if current is None or current.aliases.get(alias) != number:
+                    new.set_alias(model.name, alias, number)
+
+    def _create_version(self, name: str, version: ModelVersion) -> ModelVersion:
+        src_run, dest_run = self._dest_run_for(version.run_id)
+        source = compare.remap_source(version.source, src_run, dest_run)
+        tags = {**user_tags(version.tags), TAG_SOURCE_VERSION: version.version}
+        for attempt in range(RUN_ATTEMPTS):
+            try:
+                return self.new.create_model_version(
+                    name,
+                    source=source,
+                    run_id=dest_run.run_id if dest_run else "",
+                    description=version.description,
+                    tags=tags,
+                )
+            except AmbiguousWrite:
+                for copy in self.new.model_versions(name):
+                    if copy.tags.get(TAG_SOURCE_VERSION) == version.version:
+                        return copy
+                time.sleep(0.05 * (attempt + 1))
+        raise TransientError(f"could not create the copy of {name} version {version.version}")

@@ -1,0 +1,99 @@
+"""Copy old -> new on real servers of two generation pairs, on data with every hard case."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+import seed
+
+from cockpit.mlflow.adapter import connect_new, connect_old
+from cockpit.mlflow.models import PARENT_TAG
+from cockpit.mlflow.records import load_mapping
+from cockpit.mlflow.sync import Syncer, SyncOptions
+from cockpit.mlflow.verify import verify
+from cockpit.store import StateStore
+
+pytestmark = pytest.mark.servers
+
+
+def _sync(old, new, store, names, **kw):
+    return Syncer(old, new, store=store, options=SyncOptions(experiments=names, **kw)).run()
+
+
+@pytest.mark.parametrize("pair", ["v1_to_v2", "v2_to_v3"])
+def test_sync_copies_everything_and_verifies_clean(pair, request, tmp_path):
+    src_name, dst_name = {
+        "v1_to_v2": ("mlflow_v1", "mlflow_v2"),
+        "v2_to_v3": ("mlflow_v2", "mlflow_v3"),
+    }[pair]
+    src_server = request.getfixturevalue(src_name)
+    dst_server = request.getfixturevalue(dst_name)
+    seeded = seed.rich(src_server.url, f"sync-{pair}-{uuid.uuid4().hex[:6]}")
+    old, new = connect_old(src_server.url), connect_new(dst_server.url)
+    store = StateStore.open(tmp_path / "state.db", create=True)
+
+    result = _sync(old, new, store, seeded.experiments, workers=4)
+    assert result.errors == []
+    assert result.runs_created == len(seeded.runs)
+    report = verify(old, new, experiments=seeded.experiments)
+    assert [d.line() for d in report.differences] == []
+    assert report.runs == len(seeded.runs) and report.artifacts >= 5 and report.versions == 5
+
+    # Spot checks of what export-import gets wrong, straight from the destination.
+    copies = {
+        r.source_run_id: r
+        for r in new.search_runs(
+            [e.experiment_id for e in new.experiments() if e.name in seeded.experiments]
+        )
+    }
+    failed = copies[seeded.runs["failed"]]
+    assert failed.status == "FAILED" and failed.start_time == seed.T0 + 300_000
+    assert failed.end_time == seed.T0 + 301_000
+    assert copies[seeded.runs["deleted"]].deleted
+    assert copies[seeded.runs["child0"]].tags[PARENT_TAG] == copies[seeded.runs["parent"]].run_id
+    assert (
+        copies[seeded.runs["grandchild"]].tags[PARENT_TAG] == copies[seeded.runs["child0"]].run_id
+    )
+    long = copies[seeded.runs["long"]]
+    assert len(new.metric_history(long.run_id, "loss")) == 5001
+    weird = new.metric_history(long.run_id, "weird")
+    assert math.isnan(weird[0].value) and weird[1].value > 1e308 and weird[2].value < -1e308
+    assert len(long.params) == 130
+    gone = next(e for e in new.experiments() if e.name == seeded.experiments[1])
+    assert gone.deleted
+    model = seeded.models[0]
+    stages = sorted(v.stage for v in new.model_versions(model))
+    assert stages == ["Archived", "None", "Production", "Production", "Staging"]
+    versions = {v.version: v for v in new.model_versions(model)}
+    assert versions["1"].run_id == long.run_id
+    assert versions["1"].source == long.artifact_uri + "/model"
+    aliases = new.registered_model(model).aliases
+    assert aliases["production"] == "5" and aliases["staging"] == "2"
+    if src_server.generation >= 2:
+        assert aliases["champion"] == "3"
+    # The id map is in the state file too.
+    assert load_mapping(store, "run")[seeded.runs["long"]] == long.run_id
+
+    # Idempotent: a second sync writes nothing and creates no duplicate.
+    again = _sync(old, new, store, seeded.experiments)
+    assert (again.runs_created, again.runs_updated, again.versions_created) == (0, 0, 0)
+    assert again.runs_unchanged == len(seeded.runs)
+
+    # A lost state file costs nothing: the destination's tags carry the map.
+    fresh_store = StateStore.open(tmp_path / "other.db", create=True)
+    third = _sync(old, new, fresh_store, seeded.experiments)
+    assert (third.runs_created, third.runs_updated, third.versions_created) == (0, 0, 0)
+
+    # The RUNNING run finishes on the old server; the next sync completes its copy.
+    w = seed.Writer(src_server.url)
+    running = seeded.runs["running"]
+    w.log(running, metrics=[("loss", 1.0, seed.T0 + 400_002, 1)])
+    w.finish(running, "FINISHED", seed.T0 + 410_000)
+    fourth = _sync(old, new, store, seeded.experiments)
+    assert (fourth.runs_created, fourth.runs_updated) == (0, 1)
+    final = verify(old, new, experiments=seeded.experiments)
+    assert [d.line() for d in final.differences] == []
+    store.close()
+    fresh_store.close()
