@@ -1,0 +1,650 @@
+"""Real MLflow servers of any generation, each from its own virtualenv that the cockpit manages.
+
+The cockpit never imports the server's ``mlflow``: one Python environment cannot hold 1.x, 2.x
+and 3.x at once, and a client of one generation talking to a server of another hides gaps. So
+each version gets a virtualenv under ``<user cache>/servers/mlflow-<version>/`` and is run as a
+subprocess.
+
+Install rules:
+
+* an install is finished only when its marker file exists; a folder without one (a killed
+  install) is wiped and redone;
+* installs of one version are serialised by an ``flock`` on a sibling lock file, so two pytest
+  workers (or two terminals) asking for the same version build it once;
+* pins that each generation needs here are applied automatically (2.x imports break with
+  SQLAlchemy 2.1).
+
+Run rules: 127.0.0.1 only, a free port, a SQLite backend and a local artifact store served by the
+server (``--serve-artifacts``), stdout/stderr captured to files, and an HTTP access log written
+by the server itself (gunicorn's ``--access-logfile`` on 1.x/2.x, uvicorn's access logger routed
+to a file on 3.x), so a test can prove from the server's own log which requests reached it.
+Each server runs in its own process group and is stopped as a group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cockpit.errors import CockpitError, SourceUnavailableError
+
+# The generations the cockpit is tested against; any other exact 1.x-3.x release may be installed.
+MLFLOW_V1 = "1.30.1"
+MLFLOW_V2 = "2.22.5"
+MLFLOW_V3 = "3.17.2"
+
+MARKER = ".cockpit-installed.json"
+VERSION_RE = re.compile(r"^(?P<major>[1-9])\.(?P<minor>\d+)\.(?P<patch>\d+)$")
+# Where the cache lives can be moved (CI disks, tests of the install logic itself).
+CACHE_ENV = "COCKPIT_SERVERS_DIR"
+INSTALL_TIMEOUT_S = 1200.0
+START_TIMEOUT_S = 120.0
+# One request line as both gunicorn's default access format and uvicorn's access logger print it.
+ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that only read (search); every other POST, and every PUT/PATCH/DELETE, writes.
+READ_ONLY_POST_SUFFIXES = (
+    "/runs/search",
+    "/experiments/search",
+    "/registered-models/search",
+    "/model-versions/search",
+    "/logged-models/search",
+)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+# ------------------------------------------------------------------------------ versions & paths
+def parse_version(version: str) -> tuple[int, int, int]:
+    match = VERSION_RE.match(version.strip())
+    if not match or int(match.group("major")) not in (1, 2, 3):
+        raise CockpitError(
+            f"{version!r} is not an exact MLflow release between 1.x and 3.x (e.g. {MLFLOW_V1})"
+        )
+    return int(match["major"]), int(match["minor"]), int(match["patch"])
+
+
+def generation(version: str) -> int:
+    return parse_version(version)[0]
+
+
+def extra_pins(version: str) -> tuple[str, ...]:
+    """Requirements installed next to ``mlflow==version`` so its server starts here."""
+    major, minor, _ = parse_version(version)
+    if major == 2:
+        # 2.x's SQLAlchemy store fails to import with SQLAlchemy 2.1 (measured with 2.22.5).
+        return ("sqlalchemy<2.1",)
+    if major == 1:
+        # 1.x imports pkg_resources (gone from setuptools 81, and a venv made without ensurepip
+        # has no setuptools at all). Before 1.30 it also predates numpy 2 / protobuf 4 /
+        # Flask 2.3.
+        old = () if minor >= 30 else ("numpy<2", "protobuf<4", "flask<2.3", "werkzeug<2.3")
+        return ("setuptools<81", *old)
+    return ()
+
+
+def servers_root() -> Path:
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("migration-cockpit")) / "servers"
+
+
+def venv_dir(version: str) -> Path:
+    parse_version(version)
+    return servers_root() / f"mlflow-{version}"
+
+
+def venv_python(version: str) -> Path:
+    return venv_dir(version) / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class InstalledServer:
+    version: str
+    path: Path
+    pins: tuple[str, ...]
+    python: str
+    installed_at: float
+    install_seconds: float
+
+    @property
+    def python_path(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+def installed(version: str) -> InstalledServer | None:
+    """The finished install of ``version``, or None (never installed, or killed mid-way)."""
+    path = venv_dir(version)
+    try:
+        data = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (path / "bin" / "python").exists():
+        return None
+    if tuple(data.get("pins", ())) != extra_pins(version):
+        # Built with other pins by an older cockpit: rebuilt on the next install.
+        return None
+    return InstalledServer(
+        version=version,
+        path=path,
+        pins=tuple(data.get("pins", ())),
+        python=str(data.get("python", "")),
+        installed_at=float(data.get("installed_at", 0.0)),
+        install_seconds=float(data.get("install_seconds", 0.0)),
+    )
+
+
+def list_installed() -> list[InstalledServer]:
+    root = servers_root()
+    if not root.is_dir():
+        return []
+    found = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and child.name.startswith("mlflow-"):
+            version = child.name.removeprefix("mlflow-")
+            if VERSION_RE.match(version):
+                item = installed(version)
+                if item is not None:
+                    found.append(item)
+    return sorted(found, key=lambda s: parse_version(s.version))
+
+
+@contextlib.contextmanager
+def _install_lock(version: str) -> Iterator[None]:
+    root = servers_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"mlflow-{version}.lock", "a+") as fh:
+        # Blocks while another process builds the same version; the kernel frees the lock if
+        # that process dies, and the marker check below then sees the unfinished folder.
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def install(version: str, *, progress: Progress = _quiet) -> InstalledServer:
+    """Install ``mlflow==version`` (plus its pins) into its own virtualenv, once.
+
+    Safe to call from several processes at once; returns at once when already installed.
+    """
+    parse_version(version)
+    done = installed(version)
+    if done is not None:
+        return done
+    with _install_lock(version):
+        done = installed(version)  # someone else finished it while we waited
+        if done is not None:
+            return done
+        path = venv_dir(version)
+        if path.exists():
+            progress(f"removing unfinished install of mlflow {version} at {path}")
+            shutil.rmtree(path)
+        pins = extra_pins(version)
+        requirement = [f"mlflow=={version}", *pins]
+        progress(
+            f"installing {' '.join(requirement)} into {path} "
+            "(first time only; about 20-60 s and 0.4-0.9 GB)"
+        )
+        started = time.monotonic()
+        try:
+            _build_venv(path, requirement)
+        except BaseException:
+            # Leave no half-built folder that looks usable; the missing marker would catch it
+            # anyway, this just frees the disk at once.
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        seconds = time.monotonic() - started
+        marker = {
+            "version": version,
+            "pins": list(pins),
+            "python": sys.version.split()[0],
+            "installed_at": time.time(),
+            "install_seconds": round(seconds, 1),
+        }
+        tmp = path / (MARKER + ".tmp")
+        tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        os.replace(tmp, path / MARKER)  # the marker appears whole or not at all
+        progress(f"installed mlflow {version} in {seconds:.0f} s")
+    result = installed(version)
+    if result is None:  # pragma: no cover - the marker was just written
+        raise CockpitError(f"install of mlflow {version} did not complete")
+    return result
+
+
+def _build_venv(path: Path, requirement: list[str]) -> None:
+    import importlib.util
+
+    # The venv is made by the Python that runs the cockpit, so servers use the same interpreter
+    # version the cockpit was tested with. The cockpit's own pip installs into it (no ensurepip
+    # step, and one shared wheel cache), when it has one.
+    have_pip = importlib.util.find_spec("pip") is not None
+    venv_cmd = [sys.executable, "-m", "venv", str(path)]
+    if have_pip:
+        venv_cmd.insert(3, "--without-pip")
+    _run(venv_cmd, what=f"create a virtualenv at {path}", timeout=300)
+    python = path / "bin" / "python"
+    pip_prefix = (
+        [sys.executable, "-m", "pip", "--python", str(python)]
+        if have_pip
+        else [str(python), "-m", "pip"]
+    )
+    _run(
+        [
+            *pip_prefix,
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            *requirement,
+        ],
+        what=f"pip install {' '.join(requirement)}",
+        timeout=INSTALL_TIMEOUT_S,
+    )
+
+
+def _run(cmd: list[str], *, what: str, timeout: float) -> None:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise CockpitError(f"could not {what}: timed out after {timeout:.0f} s") from None
+    except OSError as exc:
+        raise CockpitError(f"could not {what}: {exc}") from None
+    if result.returncode != 0:
+        tail = _last_line(result.stderr) or _last_line(result.stdout) or f"exit {result.returncode}"
+        raise CockpitError(f"could not {what}: {tail}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def server_env(version: str) -> dict[str, str]:
+    """The environment a server (or ``mlflow db upgrade``) of ``version`` runs with."""
+    path = venv_dir(version)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON"))}
+    # 1.x/2.x start gunicorn by name, so the venv's bin must come first on PATH.
+    env["PATH"] = f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(path)
+    env["PYTHONUNBUFFERED"] = "1"
+    if generation(version) >= 3:
+        # 3.x starts a job-execution worker pool by default (~15 processes, ~2 GiB, ~44 ms per
+        # request here); the cockpit needs none of it.
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    return env
+
+
+def run_mlflow_cli(
+    version: str, args: list[str], *, timeout: float = 600.0, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``mlflow <args>`` from the venv of ``version`` (installed on demand by the caller)."""
+    server = installed(version)
+    if server is None:
+        raise CockpitError(
+            f"mlflow {version} is not installed (`cockpit servers install {version}`)"
+        )
+    cmd = [str(server.path / "bin" / "mlflow"), *args]
+    try:
+        return subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=server_env(version),
+            cwd=cwd,
+        )
+    except subprocess.TimeoutExpired:
+        raise CockpitError(
+            f"mlflow {version} {' '.join(args[:2])} timed out after {timeout:.0f} s"
+        ) from None
+
+
+# ------------------------------------------------------------------------------ running
+@dataclass(frozen=True)
+class AccessRecord:
+    """One request line from a server's own access log."""
+
+    method: str
+    path: str
+    status: int
+
+    @property
+    def is_write(self) -> bool:
+        if self.method not in WRITE_METHODS:
+            return False
+        route = self.path.split("?", 1)[0]
+        return not (self.method == "POST" and route.endswith(READ_ONLY_POST_SUFFIXES))
+
+
+@dataclass
+class ServerHandle:
+    """A running (or stopped) MLflow server started by :func:`start_server`."""
+
+    version: str
+    url: str
+    port: int
+    backend_db_path: Path
+    artifact_root: Path
+    data_dir: Path
+    stdout_log: Path
+    stderr_log: Path
+    access_log: Path
+    pid: int
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def backend_uri(self) -> str:
+        return f"sqlite:///{self.backend_db_path}"
+
+    @property
+    def generation(self) -> int:
+        return generation(self.version)
+
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def access_records(self) -> list[AccessRecord]:
+        """Every request the server logged so far, in order."""
+        try:
+            text = self.access_log.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            match = ACCESS_LINE.search(line)
+            if match:
+                out.append(AccessRecord(match["method"], match["path"], int(match["status"])))
+        return out
+
+    def write_requests(self) -> list[AccessRecord]:
+        return [r for r in self.access_records() if r.is_write]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the whole process group (the CLI, gunicorn/uvicorn and their workers)."""
+        proc = self._process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        # Workers can outlive the leader by a moment; make sure none keeps the port or the DB
+        # (a restart on the same data folder, or a DB copy, must not race a dying worker).
+        _signal_group(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._process = None
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies waiting to be reaped do not)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command(
+    version: str,
+    *,
+    port: int,
+    db_path: Path,
+    artifact_root: Path,
+    access_log: Path,
+    workers: int,
+    log_config: Path | None = None,
+) -> list[str]:
+    """The ``mlflow server`` command line for ``version`` (exposed for tests and `--dry-run`)."""
+    # The console script, not `python -m mlflow`: 1.x has no mlflow.__main__.
+    cmd = [
+        str(venv_dir(version) / "bin" / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{db_path}",
+        "--serve-artifacts",
+        "--artifacts-destination",
+        str(artifact_root),
+        "--default-artifact-root",
+        "mlflow-artifacts:/",
+        "--workers",
+        str(workers),
+    ]
+    if generation(version) >= 3:
+        # 3.x serves through uvicorn; its access logger is pointed at a file by a log config.
+        if log_config is not None:
+            cmd += ["--uvicorn-opts", f"--log-config {shlex.quote(str(log_config))}"]
+    else:
+        cmd += ["--gunicorn-opts", f"--access-logfile {shlex.quote(str(access_log))}"]
+    return cmd
+
+
+def _uvicorn_log_config(access_log: Path) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "access": {"format": "%(asctime)s %(message)s"},
+        },
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "default"},
+            "access": {
+                "class": "logging.FileHandler",
+                "formatter": "access",
+                "filename": str(access_log),
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def start_server(
+    version: str,
+    data_dir: Path | None = None,
+    *,
+    port: int | None = None,
+    workers: int | None = None,
+    install_if_missing: bool = True,
+    progress: Progress = _quiet,
+    timeout: float = START_TIMEOUT_S,
+) -> ServerHandle:
+    """Start ``mlflow server`` of ``version`` on 127.0.0.1 and wait until /health answers 200.
+
+    ``data_dir`` holds ``mlflow.db``, ``artifacts/`` and ``logs/``; an existing folder is reused
+    (same experiments as last time), a missing one is created, None makes a fresh temp folder.
+    """
+    parse_version(version)
+    if installed(version) is None:
+        if not install_if_missing:
+            raise CockpitError(
+                f"mlflow {version} is not installed (`cockpit servers install {version}`)"
+            )
+        install(version, progress=progress)
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"cockpit-mlflow-{version}-"))
+    data_dir = Path(data_dir).resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CockpitError(f"--data {data_dir} exists and is not a folder")
+    artifact_root = data_dir / "artifacts"
+    logs = data_dir / "logs"
+    artifact_root.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    # 3.x (uvicorn) is one process per worker with no shared state to need more for tests; 1.x
+    # and 2.x gunicorn sync workers serve one request each, so two keep concurrent clients moving.
+    workers = workers or (1 if generation(version) >= 3 else 2)
+    access_log = logs / "access.log"
+    log_config = None
+    if generation(version) >= 3:
+        log_config = logs / "uvicorn-log-config.json"
+        log_config.write_text(json.dumps(_uvicorn_log_config(access_log)), encoding="utf-8")
+
+    attempts = 1 if port else 3
+    last_error: CockpitError | None = None
+    for _ in range(attempts):
+        chosen = port or free_port()
+        try:
+            return _launch(
+                version,
+                chosen,
+                data_dir,
+                artifact_root,
+                logs,
+                access_log,
+                workers,
+                log_config,
+                timeout,
+                progress,
+            )
+        except _PortTaken as exc:
+            last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
+    assert last_error is not None
+    raise last_error
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _launch(
+    version: str,
+    port: int,
+    data_dir: Path,
+    artifact_root: Path,
+    logs: Path,
+    access_log: Path,
+    workers: int,
+    log_config: Path | None,
+    timeout: float,
+    progress: Progress,
+) -> ServerHandle:
+    db_path = data_dir / "mlflow.db"
+    cmd = server_command(
+        version,
+        port=port,
+        db_path=db_path,
+        artifact_root=artifact_root,
+        access_log=access_log,
+        workers=workers,
+        log_config=log_config,
+    )
+    stdout_log, stderr_log = logs / "stdout.log", logs / "stderr.log"
+    url = f"http://127.0.0.1:{port}"
+    progress(f"starting mlflow {version} server at {url} (data in {data_dir})")
+    with stdout_log.open("ab") as out, stderr_log.open("ab") as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=server_env(version),
+            cwd=data_dir,
+            start_new_session=True,  # its own process group, so stop() reaches every worker
+        )
+    handle = ServerHandle(
+        version=version,
+        url=url,
+        port=port,
+        backend_db_path=db_path,
+        artifact_root=artifact_root,
+        data_dir=data_dir,
+        stdout_log=stdout_log,
+        stderr_log=stderr_log,
+        access_log=access_log,
+        pid=proc.pid,
+        _process=proc,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            handle.stop()
+            text = stderr_log.read_text(encoding="utf-8", errors="replace")
+            if "Address already in use" in text[-4000:] or "address already in use" in text[-4000:]:
+                raise _PortTaken(str(port))
+            tail = _last_line(text) or f"exit code {proc.returncode}"
+            raise SourceUnavailableError(
+                f"mlflow {version} server exited before it was ready: {tail} (log: {stderr_log})"
+            )
+        if _healthy(url):
+            progress(f"mlflow {version} server ready at {url}")
+            return handle
+        time.sleep(0.2)
+    handle.stop()
+    raise SourceUnavailableError(
+        f"mlflow {version} server did not answer /health within {timeout:.0f} s (log: {stderr_log})"
+    )
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

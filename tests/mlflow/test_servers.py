@@ -1,0 +1,199 @@
+"""Managed MLflow servers: install cache, start/stop, each generation's own request log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cockpit.errors import CockpitError
+from cockpit.mlflow import servers
+from cockpit.mlflow.servers import AccessRecord
+
+pytestmark = pytest.mark.servers
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "version", "serves_version"),
+    [("mlflow_v1", "1.30.1", False), ("mlflow_v2", "2.22.5", True), ("mlflow_v3", "3.17.2", True)],
+)
+def test_each_generation_runs_from_its_own_venv(request, fixture, version, serves_version):
+    server = request.getfixturevalue(fixture)
+    assert server.version == version
+    assert server.url.startswith("http://127.0.0.1:")
+    assert server.is_running()
+    assert _get(f"{server.url}/health")[0] == 200
+    status, body = _get(f"{server.url}/version")
+    if serves_version:
+        assert (status, body.decode().strip()) == (200, version)
+    else:
+        assert status == 404  # 1.x has no /version route
+    # The process really is that venv's mlflow, not the project's own.
+    cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+    assert any(str(servers.venv_dir(version)).encode() in part for part in cmdline)
+    assert server.backend_db_path.is_file()
+    assert server.backend_uri == f"sqlite:///{server.backend_db_path}"
+
+
+@pytest.mark.parametrize("fixture", ["mlflow_v1", "mlflow_v2", "mlflow_v3"])
+def test_access_log_records_reads_and_writes_by_the_server_itself(request, fixture):
+    server = request.getfixturevalue(fixture)
+    name = f"access-log-{fixture}-{time.time_ns()}"
+    status, created = _post(f"{server.url}/api/2.0/mlflow/experiments/create", {"name": name})
+    assert status == 200, created
+    status, found = _post(f"{server.url}/api/2.0/mlflow/experiments/search", {"max_results": 50})
+    assert status == 200 and name in {e["name"] for e in found["experiments"]}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the log is flushed by the server's own worker
+        records = server.access_records()
+        if any(r.path.endswith("/experiments/search") for r in records):
+            break
+        time.sleep(0.1)
+    writes = server.write_requests()
+    assert AccessRecord("POST", "/api/2.0/mlflow/experiments/create", 200) in writes
+    assert not any(r.path.endswith("/experiments/search") for r in writes)
+    assert any(r.path.endswith("/experiments/search") for r in server.access_records())
+
+
+def test_write_classification():
+    assert AccessRecord("POST", "/api/2.0/mlflow/runs/log-batch", 200).is_write
+    assert AccessRecord("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/a", 200).is_write
+    assert AccessRecord("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/a.bin", 200).is_write
+    assert AccessRecord("PATCH", "/api/2.0/mlflow/registered-models/update", 200).is_write
+    assert not AccessRecord("POST", "/api/2.0/mlflow/runs/search", 200).is_write
+    assert not AccessRecord("POST", "/api/2.0/mlflow/registered-models/search?x=1", 200).is_write
+    assert not AccessRecord("GET", "/api/2.0/mlflow/runs/get?run_id=1", 200).is_write
+
+
+def test_bad_version_is_a_one_line_error():
+    for bad in ("latest", "0.9.1", "4.0.0", "2.22", "1.30.1; rm -rf /"):
+        with pytest.raises(CockpitError) as err:
+            servers.parse_version(bad)
+        assert "\n" not in err.value.message
+
+
+def test_pins_per_generation():
+    assert "sqlalchemy<2.1" in servers.extra_pins("2.22.5")
+    assert servers.extra_pins("3.17.2") == ()
+    assert all("mlflow" not in pin for pin in servers.extra_pins("1.30.1"))
+
+
+def test_stop_ends_the_whole_process_group_and_frees_the_port(mlflow_server_factory, tmp_path):
+    server = mlflow_server_factory("1.30.1", tmp_path / "own")
+    pgid = os.getpgid(server.pid)
+    assert pgid == server.pid  # its own group, so Ctrl-C in a terminal never reaches it
+    members = _group_members(pgid)
+    assert len(members) >= 2  # the mlflow CLI plus gunicorn master and workers
+    server.stop()
+    assert not server.is_running()
+    assert _group_members(pgid) == []
+    assert _can_bind(server.port)
+    # The same data folder starts again and still holds what was written before.
+    again = mlflow_server_factory("1.30.1", tmp_path / "own")
+    assert again.backend_db_path == server.backend_db_path
+    assert _get(f"{again.url}/health")[0] == 200
+
+
+def _can_bind(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # fields[0] is the state; a zombie already exited and only waits to be reaped.
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
+def test_killed_install_is_redone_and_concurrent_installs_build_once(tmp_path):
+    """A SIGKILLed install leaves no usable venv; two racing installs then build it once."""
+    root = tmp_path / "cache"
+    env = {**os.environ, servers.CACHE_ENV: str(root)}
+    script = (
+        "import sys; from cockpit.mlflow import servers; "
+        "s = servers.install('1.30.1', progress=lambda m: print(m, flush=True)); print('PATH', s.path)"
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    venv = root / "mlflow-1.30.1"
+    deadline = time.monotonic() + 60
+    while not (venv / "bin" / "python").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert venv.exists() and not (venv / servers.MARKER).exists()
+    os.environ[servers.CACHE_ENV] = str(root)
+    try:
+        assert servers.installed("1.30.1") is None  # unfinished: not taken for an install
+    finally:
+        del os.environ[servers.CACHE_ENV]
+
+    racers = [
+        subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=280)[0] for p in racers]
+    assert [p.returncode for p in racers] == [0, 0]
+    joined = "\n".join(outputs)
+    assert joined.count("removing unfinished install") == 1
+    assert joined.count("installing mlflow==1.30.1") == 1
+    assert all(f"PATH {venv}" in out for out in outputs)
+    marker = json.loads((venv / servers.MARKER).read_text())
+    assert marker["version"] == "1.30.1"
+    check = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.stdout.strip() == "1.30.1"
