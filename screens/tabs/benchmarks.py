@@ -1,0 +1,340 @@
+"""Benchmarks tab: every pipeline and metric judged old runtime vs new, worst first, with charts.
+
+The table is the report (medians, ratio with 95% CI, Mann–Whitney p-value, verdict). Below it, two
+terminal charts for the selected row: old-vs-new medians with their bootstrap intervals, and each
+run's value over time coloured by runtime (shadow re-runs marked apart). The statistics import
+pandas and scipy, so they run in a worker thread: the first frame of the app never waits on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+
+from cockpit.bench.report import (
+    VERDICT_STYLE,
+    fmt_ci,
+    fmt_p,
+    fmt_ratio,
+    fmt_value,
+    metric_label,
+)
+from cockpit.bench.stats import Comparison
+from cockpit.errors import CockpitError
+from screens.tabs.base import CockpitTab, ViewContext
+
+OLD_COLOR, NEW_COLOR = "cyan", "orange"
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """One pipeline+metric's runs as plain lists, ready to plot."""
+
+    runtime: list[str] = field(default_factory=list)
+    run_ts: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    shadow: list[bool] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    comparisons: list[Comparison]
+    series: dict[tuple[str, str], Series]
+    units: dict[tuple[str, str], str]
+    error: str = ""
+
+
+def load(view: ViewContext) -> Loaded:
+    """Everything the tab shows, read from the store as of ``view.as_of`` (runs in a worker)."""
+    from cockpit.bench.data import compare_store, load_samples, load_units
+
+    try:
+        samples = load_samples(view.store, as_of=view.as_of)
+        comparisons = compare_store(view.store, view.config, as_of=view.as_of, samples=samples)
+    except CockpitError as exc:
+        return Loaded([], {}, {}, exc.message)
+    series: dict[tuple[str, str], Series] = {}
+    for (pipeline, metric), frame in samples.groupby(["pipeline", "metric"], sort=False):
+        series[(pipeline, metric)] = Series(
+            runtime=frame["runtime"].tolist(),
+            run_ts=frame["run_ts"].astype(float).tolist(),
+            value=frame["value"].astype(float).tolist(),
+            shadow=(frame["origin"] == "shadow").tolist(),
+        )
+    return Loaded(comparisons, series, load_units(view.store))
+
+
+class BenchmarksTab(CockpitTab):
+    TAB_ID = "benchmarks"
+    TITLE = "Benchmarks"
+    ORDER = 50
+    DEFAULT_FOCUS = "#bench-table"
+    DEFAULT_CSS = """
+    #bench-summary { height: auto; padding: 0 1; }
+    #bench-table { height: auto; max-height: 14; border: round $primary; }
+    #bench-detail { height: auto; max-height: 4; padding: 0 1; }
+    #bench-charts { height: 1fr; min-height: 12; }
+    #bench-bars { width: 2fr; border: round $secondary; }
+    #bench-time { width: 3fr; border: round $secondary; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("m", "next_metric", "Next metric", id="benchmarks.metric"),
+        Binding("n", "next_pipeline", "Next pipeline", id="benchmarks.pipeline"),
+    ]
+    COMMANDS: ClassVar = [
+        ("Next metric of this pipeline", "chart another metric", "next_metric"),
+        ("Next pipeline", "move to the next pipeline in the table", "next_pipeline"),
+    ]
+
+    def __init__(self, view: ViewContext) -> None:
+        super().__init__(view)
+        self.loaded: Loaded | None = None
+        self.selected: tuple[str, str] | None = None
+        self._rows: list[Comparison] = []
+        self._generation = 0
+        self._shown_generation = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Loading benchmarks…", id="bench-summary")
+            table: DataTable = DataTable(id="bench-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns(
+                "pipeline",
+                "metric",
+                "verdict",
+                "n old/new",
+                "median old",
+                "median new",
+                "ratio",
+                "95% CI",
+                "p-value",
+            )
+            yield table
+            yield Static(id="bench-detail")
+            with Horizontal(id="bench-charts"):
+                yield PlotextPlot(id="bench-bars")
+                yield PlotextPlot(id="bench-time")
+
+    def on_mount(self) -> None:
+        self.refresh_view(self.view)
+
+    # ------------------------------------------------------------------ data
+    def refresh_view(self, view: ViewContext) -> None:
+        super().refresh_view(view)
+        self._generation += 1
+        self._load(view, self._generation)
+
+    # Not exclusive: cancelling a thread mid-query gains nothing. Instead each load carries a
+    # generation number and only the newest one is shown, whatever order they finish in.
+    @work(thread=True, group="bench-load")
+    def _load(self, view: ViewContext, generation: int) -> None:
+        loaded = load(view)
+        self.app.call_from_thread(self._show, loaded, generation)
+
+    def _show(self, loaded: Loaded, generation: int) -> None:
+        if generation < self._shown_generation:
+            return
+        self._shown_generation = generation
+        self.loaded = loaded
+        self._rows = list(loaded.comparisons)
+        self._fill_summary()
+        table = self.query_one("#bench-table", DataTable)
+        table.clear()
+        for c in self._rows:
+            table.add_row(
+                c.pipeline,
+                metric_label(c, loaded.units),
+                Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
+                f"{c.n_old}/{c.n_new}",
+                fmt_value(c.median_old),
+                fmt_value(c.median_new),
+                fmt_ratio(c.ratio),
+                fmt_ci(c.ratio_ci),
+                fmt_p(c.p_value),
+                key=f"{c.pipeline}\x1f{c.metric}",
+            )
+        keys = [(c.pipeline, c.metric) for c in self._rows]
+        if self.selected not in keys:
+            self.selected = keys[0] if keys else None
+        if self.selected is not None:
+            table.move_cursor(row=keys.index(self.selected), animate=False)
+        self._draw()
+
+    def _fill_summary(self) -> None:
+        loaded = self.loaded
+        summary = self.query_one("#bench-summary", Static)
+        if loaded is None:
+            return
+        if loaded.error:
+            summary.update(Text(loaded.error, style="bold red"))
+            return
+        if not loaded.comparisons:
+            summary.update(
+                "No benchmark samples yet: import run history, or start shadow re-runs with "
+                "`cockpit bench rerun PIPELINE`."
+            )
+            return
+        first = loaded.comparisons[0]
+        counts: dict[str, int] = {}
+        for c in loaded.comparisons:
+            counts[c.verdict] = counts.get(c.verdict, 0) + 1
+        text = Text()
+        text.append(f"{first.old_runtime} → {first.new_runtime}   ", style="bold")
+        for verdict in ("regression", "improvement", "no change", "insufficient data"):
+            if counts.get(verdict):
+                text.append(f"{counts[verdict]} {verdict}  ", style=VERDICT_STYLE[verdict])
+        text.append(
+            f"  rule: worse than ×{first.threshold:g} AND p < {first.alpha:g}, "
+            f"≥{first.min_runs} runs per runtime",
+            style="dim",
+        )
+        summary.update(text)
+
+    # ------------------------------------------------------------------ selection
+    @on(DataTable.RowHighlighted, "#bench-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        pipeline, metric = event.row_key.value.split("\x1f", 1)
+        if self.selected != (pipeline, metric):
+            self.selected = (pipeline, metric)
+            self._draw()
+
+    def _select(self, key: tuple[str, str]) -> None:
+        keys = [(c.pipeline, c.metric) for c in self._rows]
+        if key in keys:
+            self.selected = key
+            self.query_one("#bench-table", DataTable).move_cursor(
+                row=keys.index(key), animate=False
+            )
+            self._draw()
+
+    def action_next_metric(self) -> None:
+        if self.selected is None:
+            return
+        pipeline, metric = self.selected
+        metrics = sorted(c.metric for c in self._rows if c.pipeline == pipeline)
+        self._select((pipeline, metrics[(metrics.index(metric) + 1) % len(metrics)]))
+
+    def action_next_pipeline(self) -> None:
+        if self.selected is None:
+            return
+        pipelines: list[str] = []
+        for c in self._rows:
+            if c.pipeline not in pipelines:
+                pipelines.append(c.pipeline)
+        following = pipelines[(pipelines.index(self.selected[0]) + 1) % len(pipelines)]
+        # Keep the metric when the next pipeline has it too (comparing like with like).
+        wanted = (following, self.selected[1])
+        if not any((c.pipeline, c.metric) == wanted for c in self._rows):
+            wanted = next((c.pipeline, c.metric) for c in self._rows if c.pipeline == following)
+        self._select(wanted)
+
+    def current(self) -> Comparison | None:
+        return next((c for c in self._rows if (c.pipeline, c.metric) == self.selected), None)
+
+    # ------------------------------------------------------------------ charts
+    def _draw(self) -> None:
+        c = self.current()
+        detail = self.query_one("#bench-detail", Static)
+        bars = self.query_one("#bench-bars", PlotextPlot)
+        over_time = self.query_one("#bench-time", PlotextPlot)
+        for plot in (bars, over_time):
+            plot.plt.clear_figure()
+        if c is None or self.loaded is None:
+            detail.update("")
+            bars.refresh()
+            over_time.refresh()
+            return
+        detail.update(self._explain(c))
+        self._draw_bars(bars, c)
+        self._draw_time(over_time, c, self.loaded.series.get((c.pipeline, c.metric), Series()))
+        bars.refresh()
+        over_time.refresh()
+
+    @staticmethod
+    def _explain(c: Comparison) -> Text:
+        better = "lower" if c.direction == "lower" else "higher"
+        text = Text()
+        text.append(f"{c.pipeline} · {c.metric} ({better} is better): ", style="bold")
+        text.append(c.verdict, style=VERDICT_STYLE[c.verdict] or "bold")
+        if c.verdict == "insufficient data":
+            text.append(
+                f" — {c.n_old} runs on {c.old_runtime}, {c.n_new} on {c.new_runtime}; "
+                f"{c.min_runs} needed on each"
+            )
+        elif c.ratio is not None:
+            text.append(
+                f" — ratio {fmt_ratio(c.ratio)} (95% CI {fmt_ci(c.ratio_ci)}), "
+                f"p = {fmt_p(c.p_value)}; threshold ×{c.threshold:g}, alpha {c.alpha:g}"
+            )
+        return text
+
+    @staticmethod
+    def _draw_bars(plot: PlotextPlot, c: Comparison) -> None:
+        plt = plot.plt
+        labels, values, colors = [], [], []
+        intervals = []
+        for runtime, median, ci, color in (
+            (c.old_runtime, c.median_old, c.old_ci, OLD_COLOR),
+            (c.new_runtime, c.median_new, c.new_ci, NEW_COLOR),
+        ):
+            if median is None:
+                continue
+            labels.append(runtime)
+            values.append(median)
+            colors.append(color)
+            intervals.append(ci)
+        plt.title(f"median {c.metric} with 95% CI")
+        if not values:
+            return
+        # One bar per call with numeric positions: a colour list on a single call is not
+        # applied consistently by plotext.
+        for x, (value, color) in enumerate(zip(values, colors, strict=True), start=1):
+            plt.bar([x], [value], color=color, width=0.4, reset_ticks=False)
+        plt.xticks(list(range(1, len(labels) + 1)), labels)
+        plt.xlim(0.5, len(labels) + 0.5)
+        top = max(values)
+        for x, ci in enumerate(intervals, start=1):
+            if ci is not None:
+                # The interval as a vertical whisker through the bar's centre.
+                plt.plot([x, x], [ci[0], ci[1]], color="red", marker="┃")
+                top = max(top, ci[1])
+        plt.ylim(0, top * 1.1)
+
+    @staticmethod
+    def _draw_time(plot: PlotextPlot, c: Comparison, series: Series) -> None:
+        plt = plot.plt
+        plt.title(f"{c.metric} per run (days since first run)")
+        if not series.value:
+            return
+        start = min(series.run_ts)
+        groups = (
+            (c.old_runtime, False, OLD_COLOR, "●"),
+            (c.new_runtime, False, NEW_COLOR, "●"),
+            (c.new_runtime, True, NEW_COLOR, "◆"),
+        )
+        for runtime, shadow, color, marker in groups:
+            points = [
+                ((ts - start) / DAY, v)
+                for rt, ts, v, sh in zip(
+                    series.runtime, series.run_ts, series.value, series.shadow, strict=True
+                )
+                if rt == runtime and sh == shadow
+            ]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            label = f"{runtime}{' shadow' if shadow else ''}"
+            plt.scatter(list(xs), list(ys), color=color, marker=marker, label=label)
+        plt.xlabel(f"from {dt.datetime.fromtimestamp(start, tz=dt.UTC):%Y-%m-%d}")

@@ -1,0 +1,100 @@
+"""The Benchmarks tab driven by keys, and snapshots of it with its charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from cockpit.store import StateStore
+from screens.app import CockpitApp
+from screens.tabs.benchmarks import BenchmarksTab
+
+SIZE = (160, 48)
+
+
+def make_app(path: Path) -> CockpitApp:
+    store = StateStore.open(path, readonly=True)
+    # This tab alone, so tabs added by other features never change the snapshot.
+    return CockpitApp(store=store, offline=True, tab_classes=[BenchmarksTab])
+
+
+async def wait_loaded(app: CockpitApp, pilot) -> BenchmarksTab:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return app.query_one(BenchmarksTab)
+
+
+async def test_table_is_sorted_worst_first_with_verdicts(kyros_bench: Path):
+    app = make_app(kyros_bench)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await wait_loaded(app, pilot)
+        table = app.query_one("#bench-table", DataTable)
+        assert table.row_count == 5
+        first = table.get_row_at(0)
+        assert first[0] == "kyros-churn-train" and str(first[2]) == "regression"
+        assert str(table.get_row_at(4)[2]) == "improvement"
+        assert tab.selected == ("kyros-churn-train", "duration_s")
+        summary = str(app.query_one("#bench-summary").render())
+        assert "1 regression" in summary and "1 improvement" in summary
+
+
+async def test_keys_pick_pipeline_and_metric(kyros_bench: Path):
+    app = make_app(kyros_bench)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await wait_loaded(app, pilot)
+        await pilot.press("m")  # churn-train: duration -> auc
+        await pilot.pause()
+        assert tab.selected == ("kyros-churn-train", "auc")
+        detail = str(app.query_one("#bench-detail").render())
+        assert "higher is better" in detail
+        await pilot.press("m")
+        assert tab.selected == ("kyros-churn-train", "duration_s")
+        await pilot.press("n")  # next pipeline in table order, same metric
+        await pilot.pause()
+        assert tab.selected == ("kyros-fraud-score", "duration_s")
+        assert "2 on 16.4-lts-ml" in str(app.query_one("#bench-detail").render())
+        await pilot.press("down")  # the table cursor moves the selection too
+        await pilot.pause()
+        assert tab.selected == ("kyros-feature-pipeline", "duration_s")
+
+
+async def test_time_travel_shows_the_history_before_shadow_runs(kyros_bench: Path):
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        first = store.query_one("SELECT MIN(recorded_at) AS t FROM bench_samples")["t"]
+    app = make_app(kyros_bench)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(app, pilot)
+        app.set_as_of(first)
+        tab = await wait_loaded(app, pilot)
+        assert {c.verdict for c in tab.loaded.comparisons} == {"insufficient data"}
+
+
+async def test_empty_state_says_how_to_get_data(tmp_path: Path):
+    path = tmp_path / "empty.db"
+    with StateStore.open(path, create=True) as store:
+        store.set_meta("migration.from", "14.3-lts-ml")
+        store.set_meta("migration.to", "16.4-lts-ml")
+    app = make_app(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(app, pilot)
+        assert "No benchmark samples yet" in str(app.query_one("#bench-summary").render())
+
+
+async def _loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_snapshot_regression_selected(snap_compare, kyros_bench: Path):
+    assert snap_compare(make_app(kyros_bench), terminal_size=SIZE, run_before=_loaded)
+
+
+def test_snapshot_improvement_selected(snap_compare, kyros_bench: Path):
+    async def pick_improvement(pilot) -> None:
+        await _loaded(pilot)
+        await pilot.press("down", "down", "down", "down")
+        await pilot.pause()
+
+    assert snap_compare(make_app(kyros_bench), terminal_size=SIZE, run_before=pick_improvement)
