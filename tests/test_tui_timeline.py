@@ -83,3 +83,37 @@ async def test_time_travel_is_off_when_live(tmp_path: Path):
         await pilot.pause(1.5)
         assert rows(app)[0] == "mlflow.sync.batch"
     store.close()
+
+
+async def test_gates_board_and_change_notification(tmp_path: Path):
+    store = StateStore.open(tmp_path / "g.db", create=True)
+    store.set_meta("migration.from", "14.3-lts-ml")
+    store.set_meta("migration.to", "16.4-lts-ml")
+    store.append_event("compat.checklist.summary", {"pipelines": 3, "ready": 1})
+    app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[])
+    async with app.run_test(size=(160, 48)) as pilot:
+        tab = app.query_one(CutoverTab)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if tab.gates:
+                break
+        board = str(app.query_one("#cut-gate-list").render())
+        assert "Every pipeline signed off" in board and "1 of 3 pipelines ready" in board
+        assert "NO-GO" in str(app.query_one("#cut-verdict").render())
+        # The TUI records the first statuses as gate events.
+        assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"checklist"}
+        # Someone signs the last pipelines off: the gate flips and a notification is raised.
+        store.append_event("compat.checklist.summary", {"pipelines": 3, "ready": 3})
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if any(n.title == "Gate changed" for n in app._notifications):
+                break
+        notes = [n for n in app._notifications if n.title == "Gate changed"]
+        assert notes and "Every pipeline signed off: fail → pass" in notes[0].message
+        changes = [
+            e.payload
+            for e in store.events(kinds=["cutover.gate"])
+            if e.payload["gate"] == "checklist"
+        ]
+        assert [(c["from"], c["to"]) for c in changes] == [(None, "fail"), ("fail", "pass")]
+    store.close()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from cockpit.errors import CockpitError
+
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
@@ -209,7 +211,6 @@ def gate_jobs_on_target(ctx: GateContext) -> tuple[str, str]:
 
 
 def _spark_keys(runtime_id: str) -> set[str]:
-    from cockpit.errors import CockpitError
     from cockpit.runtimes.manifest import load_runtime
 
     try:
@@ -220,7 +221,6 @@ def _spark_keys(runtime_id: str) -> set[str]:
 
 
 def gate_support_runway(ctx: GateContext) -> tuple[str, str]:
-    from cockpit.errors import CockpitError
     from cockpit.runtimes.diff import runway_of
     from cockpit.runtimes.manifest import load_runtime
 
@@ -259,7 +259,10 @@ def evaluate(
     changed = last_changes(store, as_of)
     gates = []
     for gate_id, title, fn in GATES:
-        status, evidence = fn(ctx)
+        try:
+            status, evidence = fn(ctx)
+        except CockpitError as exc:  # e.g. the file does not say which runtimes are compared
+            status, evidence = NO_DATA, exc.message
         gates.append(Gate(gate_id, title, status, evidence, changed.get(gate_id)))
     return gates
 

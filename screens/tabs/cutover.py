@@ -1,7 +1,7 @@
-"""Cutover tab: the timeline of every recorded event, with filters and search.
+"""Cutover tab: the go/no-go gates board and the timeline of every recorded event.
 
-The gates board (issue: cutover gates) joins this tab when the gates engine lands; the timeline
-is useful on its own on cutover day and in offline review.
+The board is meant for a shared screen: one large verdict, one card per gate with its evidence.
+When a gate changes, the app raises a notification (and, when it may write, records the change).
 """
 
 from __future__ import annotations
@@ -16,10 +16,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Select, Static
 
+from cockpit.cutover.gates import Gate, evaluate, is_go, record_changes
 from cockpit.store import Event
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.status_header import format_ts
 
+GATE_MARK = {
+    "pass": ("✔", "bold green"),
+    "fail": ("✘", "bold red"),
+    "no data": ("?", "bold yellow"),
+}
 TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
 KIND_STYLE = {
     "error": "bold red",
@@ -60,8 +66,14 @@ class CutoverTab(CockpitTab):
         super().__init__(view)
         self._events: list[Event] = []
         self._prefixes: tuple[str, ...] = ()
+        self.gates: list[Gate] = []
+        self._gates_as_of: float | None = None
 
     def compose(self) -> ComposeResult:
+        with Horizontal(id="cut-board"):
+            yield Static(id="cut-verdict")
+            with Vertical(id="cut-gates"):
+                yield Static(id="cut-gate-list")
         with Vertical(id="cut-timeline-box"):
             with Horizontal(id="cut-controls"):
                 yield Input(placeholder="search events  ( / )", id="cut-search")
@@ -77,8 +89,61 @@ class CutoverTab(CockpitTab):
 
     def refresh_view(self, view: ViewContext) -> None:
         super().refresh_view(view)
+        self._refresh_gates()
         self._refresh_prefixes()
         self._load()
+
+    # ------------------------------------------------------------------ gates
+    def _refresh_gates(self) -> None:
+        # Gates read every feature's data (benchmarks bootstrap their CIs): off the UI thread.
+        self.run_worker(
+            self._evaluate_gates, thread=True, exclusive=True, group="gates", exit_on_error=False
+        )
+
+    def _evaluate_gates(self) -> None:
+        view = self.view
+        gates = evaluate(view.store, view.config, as_of=view.as_of)
+        live = view.as_of is None and not view.store.readonly
+        if live and record_changes(view.store, gates, source="tui"):
+            gates = evaluate(view.store, view.config)  # with their new change times
+        self.app.call_from_thread(self._apply_gates, gates, view.as_of)
+
+    def _apply_gates(self, gates: list[Gate], as_of: float | None) -> None:
+        if as_of != self.view.as_of:
+            return  # the user moved in time meanwhile; a newer evaluation is on its way
+        before = {g.id: g.status for g in self.gates}
+        # Notify only for changes seen at "latest", not while stepping through history.
+        if before and as_of is None and self._gates_as_of is None:
+            for gate in gates:
+                if before.get(gate.id) not in (None, gate.status):
+                    self.app.notify(
+                        f"{gate.title}: {before[gate.id]} → {gate.status}. {gate.evidence}",
+                        title="Gate changed",
+                        severity="information" if gate.passed else "warning",
+                    )
+        self.gates = gates
+        self._gates_as_of = as_of
+        self._render_gates()
+
+    def _render_gates(self) -> None:
+        go = is_go(self.gates)
+        verdict = Text(justify="center")
+        verdict.append(
+            "\n GO \n" if go else "\n NO-GO \n",
+            style="bold black on green" if go else "bold white on red",
+        )
+        passed = sum(1 for g in self.gates if g.passed)
+        verdict.append(f"\n{passed} of {len(self.gates)} gates pass", style="bold")
+        self.query_one("#cut-verdict", Static).update(verdict)
+        lines = Text()
+        for gate in self.gates:
+            mark, style = GATE_MARK[gate.status]
+            lines.append(f" {mark} ", style=style)
+            lines.append(f"{gate.title:<34}", style="bold")
+            lines.append(f"{gate.status.upper():<8}", style=style)
+            since = f"  since {format_ts(gate.changed_at)}" if gate.changed_at else ""
+            lines.append(f"{gate.evidence}{since}\n", style="")
+        self.query_one("#cut-gate-list", Static).update(lines)
 
     def _refresh_prefixes(self) -> None:
         rows = self.view.store.query(
