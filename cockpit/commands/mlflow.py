@@ -1,0 +1,415 @@
+"""``cockpit mlflow status|sync|mirror|verify``: the old MLflow server, copied to the new one.
+
+Servers come from ``[mlflow.old]`` and ``[mlflow.new]`` in cockpit.toml; tokens from the
+environment variables those sections name. The old server is only ever read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
+
+ORDER = 40
+
+SYNC_EPILOG = """\
+The copy is idempotent and resumable: run it again after any interruption and it finishes the job
+without duplicates (each copy carries cockpit.source_* tags on the new server). Runs still RUNNING
+on the old server are copied as they are and completed by a later sync or by `cockpit mlflow
+mirror`. Exit codes: 0 copied, 1 some objects could not be copied (listed), 2 usage, 3 a server
+could not be reached.
+
+examples:
+  cockpit mlflow sync --dry-run
+  cockpit mlflow sync --experiment churn --experiment "fraud v2" --workers 8 --yes
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "mlflow",
+        help="copy the old MLflow server to the new one, watch both, verify the copy",
+        description="MLflow old -> new: live status of both servers, an idempotent resumable "
+        "copy, continuous mirroring and a deep verify. The old server is never written to.",
+    )
+    msub = parser.add_subparsers(dest="mlflow_command", metavar="ACTION", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--experiment",
+            action="append",
+            metavar="NAME",
+            help="only this experiment (repeatable; default: all)",
+        )
+        p.add_argument("--workers", type=_positive, default=4, help="parallel requests (4)")
+
+    status = msub.add_parser("status", help="per-experiment counts and drift on both servers")
+    common(status)
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument(
+        "--no-record", action="store_true", help="do not store this poll in the state file"
+    )
+    status.set_defaults(handler=run_status)
+
+    sync = msub.add_parser(
+        "sync",
+        help="copy experiments, runs, artifacts and models from old to new",
+        epilog=SYNC_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(sync)
+    sync.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    sync.add_argument("--yes", action="store_true", help="do not ask before writing")
+    sync.add_argument("--no-registry", action="store_true", help="skip registered models")
+    sync.set_defaults(handler=run_sync)
+
+    mirror = msub.add_parser("mirror", help="keep copying new and changed runs until stopped")
+    common(mirror)
+    mirror.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=None,
+        help="seconds between cycles (default: [mlflow.old] poll_interval_s)",
+    )
+    mirror.add_argument("--cycles", type=_positive, default=None, help="stop after N cycles")
+    mirror.set_defaults(handler=run_mirror)
+
+    verify = msub.add_parser(
+        "verify", help="compare every object old vs new (artifacts by checksum); exit 1 on any"
+    )
+    common(verify)
+    verify.add_argument("--no-artifacts", action="store_true", help="skip artifact checksums")
+    verify.add_argument("--format", choices=("table", "json"), default="table")
+    verify.set_defaults(handler=run_verify)
+
+    # The DB-upgrade rehearsal lives with the server management code; add it once it exists.
+    if importlib.util.find_spec("cockpit.mlflow.rehearsal_cli") is not None:
+        from cockpit.mlflow.rehearsal_cli import register_rehearse
+
+        register_rehearse(msub)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _servers(ctx):
+    config = ctx.require_config()
+    old_cfg, new_cfg = config.mlflow.old, config.mlflow.new
+    if old_cfg is None or new_cfg is None:
+        missing = "[mlflow.old]" if old_cfg is None else "[mlflow.new]"
+        raise ConfigError(f"{missing} is not set in cockpit.toml (tracking_uri of the server)")
+    for cfg in (old_cfg, new_cfg):
+        if not cfg.tracking_uri.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"tracking_uri {cfg.tracking_uri} is not an http(s) server; the copy talks REST"
+            )
+    from cockpit.mlflow.adapter import connect_new, connect_old
+
+    pool = max(16, getattr(ctx.args, "workers", 4) * 2)
+    old = connect_old(old_cfg.tracking_uri, token=old_cfg.token(), pool_size=pool)
+    new = connect_new(new_cfg.tracking_uri, token=new_cfg.token(), pool_size=pool)
+    return config, old, new
+
+
+def _options(ctx, config):
+    from cockpit.mlflow.sync import SyncOptions
+
+    return SyncOptions(
+        experiments=ctx.args.experiment,
+        workers=ctx.args.workers,
+        dry_run=getattr(ctx.args, "dry_run", False),
+        registry=not getattr(ctx.args, "no_registry", False),
+        map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+    )
+
+
+# ------------------------------------------------------------------------------------ status
+def run_status(ctx) -> int:
+    from cockpit.mlflow.status import poll_status
+
+    config, old, new = _servers(ctx)
+    summary = poll_status(
+        old,
+        new,
+        experiments=ctx.args.experiment,
+        workers=ctx.args.workers,
+        old_db_uri=config.mlflow.old.db_uri,
+        new_db_uri=config.mlflow.new.db_uri,
+    )
+    if not ctx.args.no_record:
+        from cockpit.mlflow.records import record_poll
+
+        with ctx.open_store() as store:
+            record_poll(store, summary)
+    if ctx.args.format == "json":
+        from dataclasses import asdict
+
+        ctx.print_json({**asdict(summary), "drift": summary.drift})
+        return EXIT_OK
+    from cockpit.output import rich_table
+
+    c = ctx.console
+    c.print(
+        f"[bold]old[/] {summary.old_url} ({summary.old_version}"
+        f"{', schema ' + summary.old_schema if summary.old_schema else ''})  "
+        f"[bold]new[/] {summary.new_url} ({summary.new_version}"
+        f"{', schema ' + summary.new_schema if summary.new_schema else ''})"
+    )
+    rows = [
+        [
+            e.name + (" (deleted)" if e.old_deleted_experiment else ""),
+            f"{e.old_active}/{e.old_deleted}",
+            f"{e.new_active}/{e.new_deleted}",
+            e.missing,
+            e.differing,
+            e.running,
+        ]
+        for e in summary.experiments
+    ]
+    c.print(
+        rich_table(
+            "Experiments (runs active/deleted)",
+            ["experiment", "old", "new", "missing", "differing", "running"],
+            rows,
+        )
+    )
+    if summary.models:
+        c.print(
+            rich_table(
+                "Registered models",
+                ["model", "old versions", "new versions", "missing", "new aliases"],
+                [
+                    [
+                        m.name,
+                        m.old_versions,
+                        m.new_versions,
+                        m.missing,
+                        ", ".join(f"{a}→v{v}" for a, v in sorted(m.new_aliases.items())),
+                    ]
+                    for m in summary.models
+                ],
+            )
+        )
+    c.print(
+        f"drift: {summary.missing} runs missing, {summary.differing} differing, "
+        f"{summary.versions_missing} model versions missing ({summary.duration_s:.2f} s)"
+    )
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------ sync
+def run_sync(ctx) -> int:
+    from cockpit.mlflow.sync import Syncer
+
+    config, old, new = _servers(ctx)
+    options = _options(ctx, config)
+    store = None if options.dry_run else ctx.open_store()
+    try:
+        syncer = Syncer(old, new, store=store, options=options)
+        plan = syncer.plan()
+        _print_plan(ctx, plan, old, new)
+        if options.dry_run:
+            return EXIT_OK
+        if plan.nothing_to_do:
+            print("nothing to copy: the new server already has everything")
+            return EXIT_OK
+        if not ctx.args.yes and not _confirm(plan, new.url):
+            print("nothing copied (not confirmed)")
+            return EXIT_OK
+        result = _run_with_progress(ctx, syncer, plan)
+    finally:
+        if store is not None:
+            store.close()
+    print(
+        f"copied {result.runs_created} new and {result.runs_updated} changed runs "
+        f"({result.metric_points} metric points, {result.artifacts} artifacts, "
+        f"{result.artifact_bytes} bytes), {result.runs_unchanged} already up to date, "
+        f"{result.versions_created} model versions, in {result.duration_s:.1f} s"
+    )
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return EXIT_FINDINGS if result.errors else EXIT_OK
+
+
+def _print_plan(ctx, plan, old, new) -> None:
+    from cockpit.output import rich_table
+
+    c = ctx.console
+    c.print(f"[bold]plan[/] {old.url} ({old.info.label}) → {new.url} ({new.info.label})")
+    rows = [
+        [
+            e.name + (" (deleted)" if e.deleted else ""),
+            "create" if e.dest_id is None else "exists",
+            e.runs_total,
+            e.runs_create,
+            e.runs_update,
+            e.runs_lifecycle,
+            e.runs_unchanged,
+        ]
+        for e in plan.experiments
+    ]
+    c.print(
+        rich_table(
+            "Experiments",
+            ["experiment", "on new", "runs", "create", "update", "delete/restore", "unchanged"],
+            rows,
+        )
+    )
+    if plan.models:
+        c.print(
+            rich_table(
+                "Registered models",
+                ["model", "on new", "versions", "create"],
+                [
+                    [
+                        m.name,
+                        "create" if m.create_model else "exists",
+                        m.versions_total,
+                        m.versions_create,
+                    ]
+                    for m in plan.models
+                ],
+            )
+        )
+
+
+def _confirm(plan, url: str) -> bool:
+    question = (
+        f"Write {plan.runs_to_write} runs and {plan.versions_to_create} model versions to "
+        f"{url}? [y/N] "
+    )
+    if not sys.stdin.isatty():
+        raise CockpitError("not asking on a non-interactive input: pass --yes to copy")
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def _run_with_progress(ctx, syncer, plan):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=ctx.console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("runs", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label[:40])
+
+        syncer.progress = progress
+        return syncer.run(plan)
+
+
+# ------------------------------------------------------------------------------------ mirror
+def run_mirror(ctx) -> int:
+    import signal
+
+    from cockpit.mlflow.mirror import Mirror
+
+    config, old, new = _servers(ctx)
+    interval = ctx.args.interval or config.mlflow.old.poll_interval_s
+    with ctx.open_store() as store:
+
+        def report(cycle) -> None:
+            if cycle.error:
+                print(f"cycle {cycle.number}: error: {cycle.error}", file=sys.stderr)
+                return
+            r, p = cycle.result, cycle.poll
+            print(
+                f"cycle {cycle.number}: {r.runs_created} new, {r.runs_updated} changed runs, "
+                f"{r.versions_created} model versions; drift {p.drift}",
+                flush=True,
+            )
+
+        mirror = Mirror(
+            old,
+            new,
+            store,
+            interval_s=interval,
+            options=_options(ctx, config),
+            old_db_uri=config.mlflow.old.db_uri,
+            new_db_uri=config.mlflow.new.db_uri,
+            source="cli",
+            on_cycle=report,
+        )
+        previous = signal.signal(signal.SIGTERM, lambda *_: mirror.stop())
+        try:
+            mirror.run(max_cycles=ctx.args.cycles)
+        except KeyboardInterrupt:
+            mirror.stop()
+            print("mirror stopped", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------ verify
+def run_verify(ctx) -> int:
+    from cockpit.mlflow.records import record_verification
+    from cockpit.mlflow.verify import verify
+
+    config, old, new = _servers(ctx)
+    report = verify(
+        old,
+        new,
+        experiments=ctx.args.experiment,
+        workers=ctx.args.workers,
+        map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+        artifacts=not ctx.args.no_artifacts,
+    )
+    with ctx.open_store() as store:
+        record_verification(
+            store,
+            duration_s=report.duration_s,
+            experiments=report.experiments,
+            runs=report.runs,
+            artifacts=report.artifacts,
+            models=report.models,
+            differences=report.differences,
+        )
+    if ctx.args.format == "json":
+        from dataclasses import asdict
+
+        ctx.print_json(
+            {
+                "experiments": report.experiments,
+                "runs": report.runs,
+                "artifacts": report.artifacts,
+                "models": report.models,
+                "versions": report.versions,
+                "duration_s": round(report.duration_s, 3),
+                "differences": [asdict(d) for d in report.differences],
+            }
+        )
+    else:
+        for diff in report.differences:
+            print(diff.line())
+        print(
+            f"verified {report.experiments} experiments, {report.runs} runs, "
+            f"{report.artifacts} artifacts, {report.models} models ({report.versions} versions): "
+            f"{len(report.differences)} differences ({report.duration_s:.1f} s)"
+        )
+    return EXIT_FINDINGS if report.differences else EXIT_OK
