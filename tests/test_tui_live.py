@@ -30,25 +30,27 @@ class SlowSource:
 
 async def test_ui_answers_keys_while_a_source_is_slow(tmp_path: Path):
     store = StateStore.open(tmp_path / "live.db", create=True)
-    slow = SlowSource("workspace", delay=3.0)
+    slow = SlowSource("workspace", delay=6.0)
     app = CockpitApp(
         store=store, offline=False, tab_classes=[RuntimeDiffTab, CutoverTab], sources=[slow]
     )
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause(0.3)
         assert slow.calls == 1  # first poll is in flight, blocking its thread only
-        started = time.perf_counter()
         await pilot.press("2")
         await pilot.pause()
         await pilot.press("1")
         await pilot.pause()
         await pilot.press("slash", *"numpy")
         await pilot.pause()
-        elapsed = time.perf_counter() - started
         assert [lib.name for lib in app.query_one(RuntimeDiffTab)._shown] == ["numpy"]
-        assert elapsed < 2.0, f"keys took {elapsed:.1f}s while a poll was running"
+        # Every key above was answered while the first poll was still running.
         assert app.query_one("#status-header").sources["workspace"] == "unknown"
-        await pilot.pause(3.5)
+        assert slow.calls == 1
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if app.query_one("#status-header").sources["workspace"] == "ok":
+                break
         assert app.query_one("#status-header").sources["workspace"] == "ok"
         assert slow.calls == 1 or slow.calls == 2  # re-armed after it finished, never overlapped
     store.close()
