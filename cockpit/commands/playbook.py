@@ -1,0 +1,35 @@
+"""``cockpit playbook``: a Markdown runbook of the migration as executed."""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.errors import EXIT_OK
+
+ORDER = 86
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "playbook",
+        help="write a Markdown runbook of the migration as executed",
+        description="From the state file: the phases with their times, every step taken, the "
+        "decisions and who made them, the gotchas noted during walkthroughs, the rules that fired "
+        "most, and how long each part took. Keep it for the next upgrade.",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    parser.set_defaults(handler=run)
+
+
+def run(ctx) -> int:
+    import sys
+
+    from cockpit.commands.report import write_output
+    from cockpit.cutover.playbook import playbook_markdown
+
+    with ctx.open_store(readonly=True, create=False) as store:
+        text = playbook_markdown(store, ctx.config)
+    write_output(text, ctx.args.output)
+    if ctx.args.output:
+        print(f"wrote {ctx.args.output}", file=sys.stderr)
+    return EXIT_OK

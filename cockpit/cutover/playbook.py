@@ -1,0 +1,191 @@
+"""The playbook: a Markdown runbook of the migration as it was executed, for the next upgrade.
+
+Built only from the state file: the event log gives the phases, the steps and their times; the
+decisions are the sign-offs, waivers, gate changes and go/no-go verdicts with who made them;
+notes written during walkthroughs are the gotchas; the compatibility findings tell which rules
+fired most. Everything is escaped and scrubbed like the walkthrough report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cockpit.reporting.model import Document, Paragraph, Section, Table
+from cockpit.reporting.render import to_markdown
+from cockpit.reporting.sections import fmt_ts, has_table, migration_route
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import Event, StateStore
+
+# (phase title, event-kind prefixes), in the order a migration goes through them.
+PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("1. Assess the target runtime", ("migration.", "runtime.")),
+    ("2. Make pipelines compatible", ("compat.",)),
+    ("3. Inventory the workspace", ("databricks.",)),
+    ("4. Copy and mirror MLflow", ("mlflow.",)),
+    ("5. Benchmark on the target", ("bench.",)),
+    ("6. Cut over", ("cutover.", "recorder.", "source.")),
+)
+# High-volume kinds are summarised (count, first, last) rather than listed one by one.
+ROUTINE_SUFFIXES = (".poll", ".status", ".error", ".batch", ".progress")
+DECISION_WORDS = ("signed", "waived", "decision", "gate", "status_set", "owner")
+
+
+@dataclass(frozen=True)
+class Step:
+    first: float
+    last: float
+    kind: str
+    count: int
+    detail: str
+
+
+def phase_of(kind: str) -> str:
+    for title, prefixes in PHASES:
+        if kind.startswith(prefixes):
+            return title
+    return "7. Other"
+
+
+def _detail(event: Event) -> str:
+    text = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def steps_of(events: list[Event]) -> list[Step]:
+    """Consecutive routine events of one kind fold into one step; others stay one step each."""
+    steps: list[Step] = []
+    for event in events:
+        routine = event.kind.endswith(ROUTINE_SUFFIXES)
+        if routine and steps and steps[-1].kind == event.kind:
+            prev = steps[-1]
+            steps[-1] = Step(prev.first, event.ts, prev.kind, prev.count + 1, prev.detail)
+            continue
+        steps.append(Step(event.ts, event.ts, event.kind, 1, _detail(event)))
+    return steps
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
+    name, from_id, to_id = migration_route(store, config)
+    # Schema upgrades of the file itself are bookkeeping, not migration steps.
+    events = [e for e in store.events() if not e.kind.startswith("store.")]
+    doc = Document(
+        title=f"Playbook: {name}",
+        subtitle=f"{from_id} → {to_id}, as executed",
+        generated_at=fmt_ts(events[-1].ts if events else None),
+    )
+    overview = Section("How this migration went", "overview")
+    if events:
+        overview.add(
+            Paragraph(
+                f"{len(events)} recorded events from {fmt_ts(events[0].ts)} to "
+                f"{fmt_ts(events[-1].ts)} ({_duration(events[-1].ts - events[0].ts)})."
+            )
+        )
+    else:
+        overview.add(Paragraph("Nothing was recorded in this state file yet."))
+    by_phase: dict[str, list[Event]] = {}
+    for event in events:
+        by_phase.setdefault(phase_of(event.kind), []).append(event)
+    overview.add(
+        Table(
+            ("phase", "started", "finished", "took", "events"),
+            tuple(
+                (
+                    title,
+                    fmt_ts(evs[0].ts),
+                    fmt_ts(evs[-1].ts),
+                    _duration(evs[-1].ts - evs[0].ts),
+                    len(evs),
+                )
+                for title, evs in sorted(by_phase.items())
+            ),
+        )
+    )
+    doc.sections.append(overview)
+
+    for title, evs in sorted(by_phase.items()):
+        section = Section(title, f"phase-{title.split('.')[0]}")
+        section.add(
+            Table(
+                ("when", "step", "times", "details"),
+                tuple(
+                    (
+                        fmt_ts(s.first)
+                        if s.count == 1
+                        else f"{fmt_ts(s.first)} – {fmt_ts(s.last)}",
+                        s.kind,
+                        s.count,
+                        s.detail,
+                    )
+                    for s in steps_of(evs)
+                ),
+            )
+        )
+        doc.sections.append(section)
+
+    doc.sections.append(_decisions(events))
+    doc.sections.append(_gotchas(store, events))
+    doc.sections.append(_rules(store))
+    return doc
+
+
+def _decisions(events: list[Event]) -> Section:
+    section = Section("Decisions and who made them", "decisions")
+    rows = []
+    for e in events:
+        if (
+            any(word in e.kind for word in DECISION_WORDS) and not e.kind.endswith(".status")
+        ) or e.kind == "cutover.decision":
+            who = e.payload.get("by") or e.payload.get("owner") or e.source
+            rows.append((fmt_ts(e.ts), e.kind, str(who), _detail(e)))
+    if not rows:
+        return section.add(Paragraph("No decisions recorded."))
+    return section.add(Table(("when", "decision", "who", "details"), tuple(rows)))
+
+
+def _gotchas(store: StateStore, events: list[Event]) -> Section:
+    section = Section("Gotchas (notes written along the way)", "gotchas")
+    rows = [
+        (
+            fmt_ts(e.ts),
+            e.payload.get("pipeline", ""),
+            str(e.payload.get("by") or e.source),
+            str(e.payload["note"]),
+        )
+        for e in events
+        if isinstance(e.payload.get("note"), str) and e.payload.get("note")
+    ]
+    if not rows:
+        return section.add(Paragraph("No notes were written."))
+    return section.add(Table(("when", "pipeline", "who", "note"), tuple(rows)))
+
+
+def _rules(store: StateStore) -> Section:
+    section = Section("Rules that fired most", "rules")
+    if not has_table(store, "compat_findings"):
+        return section.add(Paragraph("No compatibility scan recorded."))
+    rows = store.query(
+        "SELECT code, COUNT(*) AS n FROM compat_findings GROUP BY code ORDER BY n DESC, code LIMIT 15"
+    )
+    if not rows:
+        return section.add(Paragraph("The compatibility scans found nothing."))
+    counts = Counter({r["code"]: r["n"] for r in rows})
+    return section.add(Table(("rule", "findings"), tuple(counts.most_common())))
+
+
+def playbook_markdown(store: StateStore, config: CockpitConfig | None) -> str:
+    return to_markdown(build_playbook(store, config))
