@@ -117,6 +117,8 @@ class BenchmarkPipeline(_Section):
     threshold: Annotated[float, Field(gt=1.0)] | None = None
     min_runs: Annotated[int, Field(ge=2)] | None = None
     metrics: list[dict[str, Any]] = Field(default_factory=list)
+    # The MLflow experiment (same name on both servers) whose runs carry the metrics above.
+    experiment: str | None = None
 
 
 class BenchmarksSection(_Section):

@@ -43,6 +43,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     report.set_defaults(handler=run_report)
 
+    collect = bsub.add_parser(
+        "collect",
+        help="read each pipeline's configured MLflow metrics from the old and new servers",
+        description="For every [benchmarks.pipelines.<name>] with an experiment and metrics: "
+        "read the experiment's finished runs on the old server (old runtime) and the new server "
+        "(new runtime) and store each run's metric values as benchmark samples. Runs already "
+        "stored are skipped. The old server is only read.",
+    )
+    collect.add_argument(
+        "pipelines", nargs="*", metavar="PIPELINE", help="only these (default: all configured)"
+    )
+    collect.set_defaults(handler=run_collect)
 
 
 def _open_for_reading(ctx):
@@ -110,3 +122,23 @@ def _write_file(path: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise CockpitError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_collect(ctx) -> int:
+    from cockpit.bench.mlflow_metrics import import_mlflow_metrics
+
+    config = ctx.require_config()
+    unknown = [p for p in ctx.args.pipelines if p not in config.benchmarks.pipelines]
+    if unknown:
+        raise CockpitError(
+            f"{unknown[0]!r} is not under [benchmarks.pipelines] in the config "
+            f"(configured: {', '.join(sorted(config.benchmarks.pipelines)) or 'none'})"
+        )
+    with ctx.open_store() as store:
+        result = import_mlflow_metrics(
+            store, config, pipelines=ctx.args.pipelines or None, progress=print
+        )
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"{result.added} new samples")
+    return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,30 @@ def kyros_bench(kyros_bench_master: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "kyros-bench.db"
     shutil.copy(kyros_bench_master, copy)
     return copy
+
+
+# ------------------------------------------------------------------------------ MLflow servers
+def _mlflow_server(version: str, factory) -> Iterator:
+    from cockpit.mlflow import servers
+
+    handle = servers.start_server(version, factory.mktemp(f"bench-mlflow-{version}"))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def bench_mlflow_old(tmp_path_factory):
+    """A real MLflow 1.x server (the Kyros production generation), from its own virtualenv."""
+    from cockpit.mlflow.servers import MLFLOW_V1
+
+    yield from _mlflow_server(MLFLOW_V1, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bench_mlflow_new(tmp_path_factory):
+    """A real MLflow 2.x server (the target generation)."""
+    from cockpit.mlflow.servers import MLFLOW_V2
+
+    yield from _mlflow_server(MLFLOW_V2, tmp_path_factory)
