@@ -188,27 +188,58 @@ def samples_from_mlflow_runs(
 
 
 # ------------------------------------------------------------------------------ reading
-def _as_of_clause(as_of: float | None) -> tuple[str, list[Any]]:
-    return ("WHERE recorded_at <= ?", [as_of]) if as_of is not None else ("", [])
+# Successful job runs from the Databricks run history (migration 0003, ``workspace_runs``) are
+# read where they are, not copied: one source of truth, and time travel works through their own
+# ``recorded_at``. A run the cockpit itself recorded (a shadow re-run) is counted once.
+_HISTORY_SQL = """
+SELECT job_name AS pipeline, 'duration_s' AS metric, runtime, duration_s AS value,
+       start_ts AS run_ts,
+       CASE WHEN json_extract(tags, '$.cockpit_shadow') IN ('true', 1) THEN 'shadow'
+            ELSE 'history' END AS origin,
+       CAST(run_id AS TEXT) AS run_ref, recorded_at, 0 AS id
+FROM workspace_runs
+WHERE result_state = 'SUCCESS' AND duration_s > 0 AND runtime != ''
+  AND CAST(run_id AS TEXT) NOT IN (
+      SELECT run_ref FROM bench_samples
+      WHERE metric = 'duration_s' AND origin IN ('history', 'shadow'))
+"""
+_SAMPLES_SQL = """
+SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref, recorded_at, id
+FROM bench_samples
+"""
 
 
 def load_samples(
     store: StateStore, *, as_of: float | None = None, pipeline: str | None = None
 ) -> pd.DataFrame:
-    """All samples known at ``as_of`` as a long frame (one row per value), oldest run first."""
+    """All samples known at ``as_of`` as a long frame (one row per value), oldest run first.
+
+    Durations of successful runs in the Databricks run history are included, labelled by the
+    runtime they ran on; runs tagged ``cockpit_shadow`` count as shadow re-runs.
+    """
     import pandas as pd
 
-    where, params = _as_of_clause(as_of)
+    where, params = [], []
+    if as_of is not None:
+        where.append("recorded_at <= ?")
+        params.append(as_of)
     if pipeline is not None:
-        where = (where + " AND" if where else "WHERE") + " pipeline = ?"
+        where.append("pipeline = ?")
         params.append(pipeline)
-    rows = store.query(
-        "SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref FROM bench_samples "
-        f"{where} ORDER BY run_ts, id",
-        params,
-    )
+    sql = f"SELECT * FROM ({_SAMPLES_SQL}"
+    if _has_table(store, "workspace_runs"):
+        sql += f" UNION ALL {_HISTORY_SQL}"
+    sql += ")"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = store.query(sql + " ORDER BY run_ts, id, run_ref", params)
     columns = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref"]
-    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    return pd.DataFrame([tuple(r)[:7] for r in rows], columns=columns)
+
+
+def _has_table(store: StateStore, name: str) -> bool:
+    row = store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row is not None
 
 
 def load_directions(store: StateStore) -> dict[tuple[str, str], Direction]:

@@ -169,3 +169,53 @@ def test_empty_state_file_reports_nothing_without_error(tmp_path: Path, cli):
         record_samples(store, [], metrics=[("p", MetricDef(DURATION))])
     result = cli("--state", str(path), "bench", "report", "--format", "json")
     assert result.returncode == 0 and json.loads(result.stdout)["comparisons"] == []
+
+
+def _history_row(tx, run_id, job, runtime, duration, *, state="SUCCESS", tags="{}", at=0.0):
+    # The Databricks feature's run-history table, written as its poller does (documented in
+    # cockpit/databricks/models.py).
+    tx.execute(
+        "INSERT INTO workspace_runs (run_id, job_id, job_name, start_ts, end_ts, duration_s, "
+        "result_state, spark_version, runtime, tags, recorded_at) "
+        "VALUES (?, 1, ?, ?, ?, ?, ?, '', ?, ?, ?)",
+        (
+            run_id,
+            job,
+            1000.0 + run_id,
+            1000.0 + run_id + duration,
+            duration,
+            state,
+            runtime,
+            tags,
+            at,
+        ),
+    )
+
+
+def test_run_history_durations_are_read_by_runtime(tmp_path: Path):
+    with StateStore.open(tmp_path / "h.db", create=True) as store:
+        store.set_meta("migration.from", "14.3-lts-ml")
+        store.set_meta("migration.to", "16.4-lts-ml")
+        with store.write() as tx:
+            for i in range(6):
+                _history_row(tx, 100 + i, "etl", "14.3-lts-ml", 100.0 + i, at=10.0)
+                _history_row(tx, 200 + i, "etl", "16.4-lts-ml", 140.0 + i, at=20.0)
+            _history_row(tx, 300, "etl", "16.4-lts-ml", 5.0, state="FAILED", at=20.0)
+            _history_row(
+                tx, 301, "etl", "16.4-lts-ml", 141.0, tags='{"cockpit_shadow": "true"}', at=30.0
+            )
+        # A shadow run the cockpit recorded itself and the poller also saw: counted once.
+        record_samples(
+            store,
+            [Sample("etl", DURATION, "16.4-lts-ml", 141.0, 1301.0, "shadow", "301")],
+        )
+        samples = load_samples(store)
+        assert len(samples) == 13  # 12 successes + 1 shadow, the failed run left out
+        assert (samples["run_ref"] == "301").sum() == 1
+        assert set(samples.loc[samples["run_ref"] == "301", "origin"]) == {"shadow"}
+        (verdict,) = compare_store(store, None)
+        assert verdict.pipeline == "etl" and verdict.verdict == "regression"
+        assert (verdict.n_old, verdict.n_new) == (6, 7)
+        # Time travel: before the 16.4 runs were polled, only the old runtime is known.
+        early = load_samples(store, as_of=15.0)
+        assert set(early["runtime"]) == {"14.3-lts-ml"}
