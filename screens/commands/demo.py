@@ -1,0 +1,86 @@
+"""``cockpit demo``: a live Kyros migration on real local servers, opened in the TUI."""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.errors import EXIT_OK
+
+ORDER = 3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="a live demo: real MLflow 1.x and 2.x servers, a workspace simulator, a recorder",
+        description="Start, on 127.0.0.1 only: a real MLflow 1.30.1 server (the old generation) "
+        "seeded with Kyros' history by MLflow 1.x's own client and kept busy by a pipeline that "
+        "goes on logging runs, a real MLflow 2.22.5 server (the new one) partly synced, the "
+        "Databricks workspace simulator with the Kyros scenario, and a recorder. Then open the "
+        "cockpit live on all of it. Everything is stopped and removed when you quit (q), on "
+        "Ctrl-C, or on SIGTERM. The first run installs the MLflow virtualenvs (about a minute).",
+    )
+    parser.add_argument("--workdir", metavar="DIR", help="default: a new temporary folder")
+    parser.add_argument("--keep", action="store_true", help="keep the workdir (state file, logs)")
+    parser.add_argument(
+        "--live-writes",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="a new run on the old server every SECONDS (0: none); default 20",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(ctx) -> int:
+    import os
+    import signal
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from cockpit.config import load_config
+    from cockpit.demo.orchestrator import start
+    from cockpit.store import StateStore
+
+    workdir = (
+        Path(ctx.args.workdir)
+        if ctx.args.workdir
+        else Path(tempfile.mkdtemp(prefix="cockpit-demo-"))
+    )
+
+    def say(message: str) -> None:
+        print(f"demo: {message}", file=sys.stderr, flush=True)
+
+    # SIGTERM must unwind through the finally below like Ctrl-C does, so nothing is left running.
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    demo = None
+    try:
+        demo = start(
+            workdir, progress=say, keep=ctx.args.keep, live_writes_every_s=ctx.args.live_writes
+        )
+        os.environ.update(demo.env)  # the TUI's own actions (sync, probe) use the same tokens
+        config = load_config(demo.config_path)
+        say(f"ready; state file {demo.state_path}; opening the cockpit (q quits and cleans up)")
+        store = StateStore.open(demo.state_path)
+        from screens.app import CockpitApp
+
+        # The recorder polls; the TUI follows the file it writes and acts on request.
+        app = CockpitApp(store=store, config=config, offline=False, sources=[])
+        try:
+            app.run()
+        finally:
+            store.close()
+    except KeyboardInterrupt:
+        say("interrupted")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if demo is not None:
+            say("stopping everything the demo started")
+            demo.stop()
+            if ctx.args.keep:
+                say(f"kept {workdir}")
+    return EXIT_OK
