@@ -167,6 +167,24 @@ class CockpitApp(App[int]):
         header.route = f"{view.migration_from} → {view.migration_to}" if view.migration_to else ""
         header.offline = self.offline
         header.as_of = self.as_of
+        # Health of sources polled by another process (a recorder), as it recorded it.
+        own = {p.source.name for p in self.pollers}
+        recorded = {
+            name: status
+            for name, status in self._recorded_source_statuses().items()
+            if name not in own
+        }
+        if recorded:
+            header.sources = {**header.sources, **recorded}
+
+    def _recorded_source_statuses(self) -> dict[str, str]:
+        rows = self.store.query(
+            "SELECT json_extract(payload, '$.source') AS name, json_extract(payload, '$.to') AS status "
+            "FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE kind = 'source.status' "
+            "AND ts <= ? GROUP BY json_extract(payload, '$.source'))",
+            (self.as_of if self.as_of is not None else float("inf"),),
+        )
+        return {r["name"]: r["status"] for r in rows if r["name"]}
 
     def set_source_status(self, name: str, status: str) -> None:
         """Pollers report per-source health here (ok / degraded / down)."""

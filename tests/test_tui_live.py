@@ -70,3 +70,19 @@ async def test_header_shows_a_down_source(tmp_path: Path):
     kinds = [e.kind for e in store.events()]
     assert kinds.count("source.error") >= 3 and "source.status" in kinds
     store.close()
+
+
+async def test_viewer_header_shows_health_recorded_by_another_process(tmp_path: Path):
+    from cockpit.polling import Poller
+
+    path = tmp_path / "rec.db"
+    writer = StateStore.open(path, create=True)
+    viewer_store = StateStore.open(path, readonly=True)
+    app = CockpitApp(store=viewer_store, offline=True, tab_classes=[CutoverTab])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        Poller(SlowSource("mlflow.new", delay=0.0), writer).poll_once()  # "the recorder"
+        await pilot.pause(1.5)
+        assert app.query_one("#status-header").sources.get("mlflow.new") == "ok"
+    viewer_store.close()
+    writer.close()
