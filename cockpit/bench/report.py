@@ -158,7 +158,7 @@ def _iso(ts: float) -> str:
 def to_html(report: BenchReport) -> str:
     """One self-contained HTML page; plotly.js is inlined once, before the first chart."""
     charts = []
-    figures = [_ratio_figure(report)] if report.comparisons else []
+    figures = [ratio_figure(report)] if report.comparisons else []
     for pipeline in _pipelines_in_order(report):
         figures.append(_pipeline_figure(report, pipeline))
     for i, fig in enumerate(figures):
@@ -220,7 +220,7 @@ def _pipelines_in_order(report: BenchReport) -> list[str]:
     return seen
 
 
-def _ratio_figure(report: BenchReport):
+def ratio_figure(report: BenchReport):
     import plotly.graph_objects as go
 
     comps = list(reversed(report.comparisons))  # worst at the top of a horizontal chart

@@ -219,3 +219,20 @@ def test_run_history_durations_are_read_by_runtime(tmp_path: Path):
         # Time travel: before the 16.4 runs were polled, only the old runtime is known.
         early = load_samples(store, as_of=15.0)
         assert set(early["runtime"]) == {"14.3-lts-ml"}
+
+
+def test_walkthrough_section_renders_offline(kyros_bench: Path):
+    from cockpit.bench.section import benchmarks_section
+    from cockpit.reporting.model import Document
+    from cockpit.reporting.render import to_html as doc_html
+
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        section = benchmarks_section(store, None, None)
+        empty_at = store.query_one("SELECT MIN(recorded_at) - 1 AS t FROM bench_samples")["t"]
+        before = benchmarks_section(store, None, empty_at)
+    assert section.anchor == "benchmarks" and section.blocks[0].tone == "bad"
+    assert "No benchmark samples recorded." in before.blocks[0].text
+    page = doc_html(Document("t", "s", "now", [section]))
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
+    for pipeline in KYROS_PIPELINES:
+        assert pipeline in page
