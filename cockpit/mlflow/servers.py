@@ -173,7 +173,7 @@ def list_installed() -> list[InstalledServer]:
 
 
 @contextlib.contextmanager
-def _install_lock(version: str) -> Iterator[None]:
+def install_lock(version: str) -> Iterator[None]:
     root = servers_root()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f"mlflow-{version}.lock", "a+") as fh:
@@ -195,7 +195,7 @@ def install(version: str, *, progress: Progress = _quiet) -> InstalledServer:
     done = installed(version)
     if done is not None:
         return done
-    with _install_lock(version):
+    with install_lock(version):
         done = installed(version)  # someone else finished it while we waited
         if done is not None:
             return done
@@ -598,6 +598,8 @@ def _launch(
     stdout_log, stderr_log = logs / "stdout.log", logs / "stderr.log"
     url = f"http://127.0.0.1:{port}"
     progress(f"starting mlflow {version} server at {url} (data in {data_dir})")
+    # The logs are appended to across restarts on one data folder; only this run's part counts.
+    offset = stderr_log.stat().st_size if stderr_log.exists() else 0
     with stdout_log.open("ab") as out, stderr_log.open("ab") as err:
         proc = subprocess.Popen(
             cmd,
@@ -621,12 +623,30 @@ def _launch(
         pid=proc.pid,
         _process=proc,
     )
+    try:
+        return _wait_ready(handle, proc, timeout, progress, offset)
+    except BaseException:
+        # Ctrl-C or any failure while waiting: never leave a half-started server behind.
+        handle.stop()
+        raise
+
+
+def _wait_ready(
+    handle: ServerHandle,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    progress: Progress,
+    log_offset: int,
+) -> ServerHandle:
+    version, port, url, stderr_log = handle.version, handle.port, handle.url, handle.stderr_log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             handle.stop()
-            text = stderr_log.read_text(encoding="utf-8", errors="replace")
-            if "Address already in use" in text[-4000:] or "address already in use" in text[-4000:]:
+            with stderr_log.open("rb") as fh:
+                fh.seek(log_offset)
+                text = fh.read().decode("utf-8", errors="replace")
+            if "address already in use" in text.lower():
                 raise _PortTaken(str(port))
             tail = _last_line(text) or f"exit code {proc.returncode}"
             raise SourceUnavailableError(

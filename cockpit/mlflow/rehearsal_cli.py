@@ -1,0 +1,191 @@
+"""``cockpit mlflow rehearse-db-upgrade`` and ``cockpit mlflow schema-watch``.
+
+Registered into the ``cockpit mlflow`` group by :mod:`cockpit.commands.mlflow`. Imported while
+``--help`` is built, so only the standard library and :mod:`cockpit.errors` at the top.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
+
+REHEARSE_EPILOG = """\
+The original database is opened read-only and copied with SQLite's backup API; only the copy is
+upgraded, and the original's checksum is compared before and after. The target release is
+installed into its own virtualenv on first use (`cockpit servers install VERSION`).
+Exit codes: 0 clean (upgrade ran, no table lost rows, original unchanged), 1 not clean,
+2 usage or input error.
+
+examples:
+  cockpit mlflow rehearse-db-upgrade --to 2.22.5        (--db from [mlflow.old] db_uri)
+  cockpit mlflow rehearse-db-upgrade --db sqlite:////srv/mlflow/mlflow.db --to 2.22.5 \\
+      --keep-copy /tmp/mlflow-upgraded.db --format json
+"""
+
+WATCH_EPILOG = """\
+Reads the backend's alembic revision every --interval seconds (read-only). The first revision
+seen is the baseline; if it ever changes (a newer server or `mlflow db upgrade` migrated the
+database in place, after which the old server will not start) the watch records an
+mlflow.schema.changed event, raises the alarm in the state file and exits 1.
+--acknowledge accepts the current revision as the new baseline and clears the alarm.
+"""
+
+
+def register_rehearse(msub: argparse._SubParsersAction) -> None:
+    """Add ``rehearse-db-upgrade`` and ``schema-watch`` to the ``cockpit mlflow`` group."""
+    rehearse = msub.add_parser(
+        "rehearse-db-upgrade",
+        help="run a newer release's `mlflow db upgrade` on a copy of the backend DB",
+        description="Copy the old backend database, upgrade the copy with the target MLflow "
+        "release in its own virtualenv, and record the duration, alembic revisions and row "
+        "counts per table before and after. The original is never written.",
+        epilog=REHEARSE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rehearse.add_argument(
+        "--db", metavar="URI", help="sqlite:///... backend (default: [mlflow.old] db_uri)"
+    )
+    rehearse.add_argument("--to", required=True, metavar="VERSION", help="e.g. 2.22.5")
+    rehearse.add_argument(
+        "--keep-copy", metavar="PATH", help="keep the upgraded copy here (a new file)"
+    )
+    rehearse.add_argument("--format", choices=("table", "json"), default="table")
+    rehearse.set_defaults(handler=run_rehearse)
+
+    watch = msub.add_parser(
+        "schema-watch",
+        help="alarm the moment the old backend DB's schema revision changes",
+        epilog=WATCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    watch.add_argument(
+        "--db", metavar="URI", help="sqlite:///... backend (default: [mlflow.old] db_uri)"
+    )
+    watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
+    mode = watch.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="check once and exit")
+    mode.add_argument(
+        "--acknowledge", action="store_true", help="adopt the current revision as baseline"
+    )
+    watch.set_defaults(handler=run_schema_watch)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _db_uri(ctx) -> str:
+    if ctx.args.db:
+        return ctx.args.db
+    config = ctx.config
+    old = config.mlflow.old if config is not None else None
+    if old is None or not old.db_uri:
+        raise ConfigError(
+            "give --db sqlite:///PATH or set db_uri under [mlflow.old] in cockpit.toml"
+        )
+    return old.db_uri
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(f"cockpit: {message}", file=sys.stderr, flush=True)
+
+
+def run_rehearse(ctx) -> int:
+    from cockpit.mlflow.rehearsal import rehearse_db_upgrade
+    from cockpit.mlflow.schema import describe_revision
+
+    db_uri = _db_uri(ctx)
+    keep = Path(ctx.args.keep_copy) if ctx.args.keep_copy else None
+    # Validate the input before the state file is opened, so bad input never creates one.
+    from cockpit.mlflow import schema, servers
+
+    servers.parse_version(ctx.args.to)
+    schema.sqlite_path(db_uri)
+    with ctx.open_store() as store:
+        result = rehearse_db_upgrade(store, db_uri, ctx.args.to, keep_copy=keep, progress=_progress)
+    if ctx.args.format == "json":
+        ctx.print_json(result.to_json())
+        return EXIT_OK if result.clean else EXIT_FINDINGS
+    from cockpit.output import rich_table
+
+    c = ctx.console
+    verdict = "[green]clean[/]" if result.clean else "[bold red]NOT clean[/]"
+    c.print(f"[bold]DB-upgrade rehearsal[/] → mlflow {result.target_version}: {verdict}")
+    c.print(
+        f"source   {result.source_uri} (sha256 {result.source_sha256[:12]}…, "
+        f"{'unchanged' if result.source_unchanged else '[bold red]CHANGED[/]'})"
+    )
+    if result.ok:
+        c.print(f"upgrade  {result.duration_s:.1f} s, {len(result.migrations)} migrations")
+    else:
+        c.print(f"upgrade  [bold red]failed[/] after {result.duration_s:.1f} s: {result.error}")
+    c.print(
+        f"revision {describe_revision(result.revision_before)} → "
+        f"{describe_revision(result.revision_after) if result.ok else '-'}"
+    )
+    rows = []
+    for name in sorted(set(result.row_counts_before) | set(result.row_counts_after)):
+        before = result.row_counts_before.get(name)
+        after = result.row_counts_after.get(name) if result.ok else None
+        note = ""
+        if before is None:
+            note = "new table"
+        elif result.ok and after is None:
+            note = "table dropped"
+        elif after is not None and after < before:
+            note = "ROWS LOST"
+        elif after is not None and after > before:
+            note = "rows added"
+        rows.append([name, "" if before is None else before, "" if after is None else after, note])
+    c.print(rich_table("Rows per table", ["table", "before", "after", ""], rows))
+    if result.copy_path:
+        c.print(f"upgraded copy kept at {result.copy_path}")
+    return EXIT_OK if result.clean else EXIT_FINDINGS
+
+
+def run_schema_watch(ctx) -> int:
+    import sys
+
+    from cockpit.mlflow.schema import SchemaWatch, describe_revision
+
+    db_uri = _db_uri(ctx)
+    with ctx.open_store() as store:
+        watch = SchemaWatch(store, db_uri, label="old", source="cli")
+        if ctx.args.acknowledge:
+            watch.acknowledge()
+            print(f"baseline is now {describe_revision(watch.baseline())}")
+            return EXIT_OK
+        try:
+            while True:
+                check = watch.check()
+                alarm = watch.alarm()
+                if alarm is not None:
+                    print(
+                        f"ALARM: {db_uri} schema changed {describe_revision(alarm.baseline)} → "
+                        f"{describe_revision(alarm.revision)}; the old server will not start on "
+                        "it (acknowledge with --acknowledge)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_FINDINGS
+                if check.error:
+                    if ctx.args.once:
+                        raise CockpitError(check.error)
+                    print(f"cockpit: cannot read {db_uri} now: {check.error}", file=sys.stderr)
+                elif ctx.args.once:
+                    print(f"{db_uri}: {describe_revision(check.revision)} (baseline unchanged)")
+                    return EXIT_OK
+                import time
+
+                time.sleep(ctx.args.interval)
+        except KeyboardInterrupt:
+            return EXIT_OK

@@ -1,0 +1,346 @@
+"""An MLflow backend database's schema, read directly, and a watch on the old server's revision.
+
+Why a watch: a 2.x or 3.x server (or a stray `mlflow db upgrade`) pointed at the production 1.x
+database migrates it in place without asking, and from then on the 1.x server refuses to start.
+The cockpit cannot prevent someone doing that, but it notices at once: :class:`SchemaWatch`
+reads the alembic revision every few seconds and, the moment it differs from the baseline,
+records an event, sets a persistent alarm in the state file and calls back the UI.
+
+Everything here reads SQLite with :mod:`sqlite3` in read-only mode (no SQLAlchemy, no mlflow
+import), so watching can never be the thing that changes the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlparse
+
+from cockpit import secrets
+from cockpit.errors import CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.store import StateStore
+
+# Head revisions measured here with `mlflow db upgrade` of each release, so the status can say
+# which generation a backend's schema belongs to, not just an opaque hash.
+KNOWN_HEADS = {
+    "97727af70f4d": "1.30",
+    "0584bdc529eb": "2.22",
+    "dc11669786a5": "3.17",
+}
+
+
+class SchemaReadError(CockpitError):
+    """The backend database could not be read (missing, not SQLite, locked, not MLflow's)."""
+
+
+def sqlite_path(db_uri: str) -> Path:
+    """The file behind a ``sqlite:///`` URI (``sqlite:////abs`` or ``sqlite:///relative``)."""
+    parsed = urlparse(db_uri)
+    if parsed.scheme != "sqlite":
+        raise CockpitError(
+            f"backend URI {secrets.scrub_text(db_uri)!r} is not sqlite:///...: only SQLite "
+            "backends can be read directly (for another database, rehearse on a SQLite export)"
+        )
+    # urlparse keeps the third slash: "sqlite:///rel.db" -> "/rel.db", "sqlite:////abs" -> "//abs"
+    raw = unquote(db_uri[len("sqlite:///") :]) if db_uri.startswith("sqlite:///") else ""
+    if not raw or raw.startswith(":memory:"):
+        raise CockpitError(f"backend URI {db_uri!r} names no database file")
+    return Path(raw.split("?", 1)[0])
+
+
+def is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection that cannot create, write or migrate the file."""
+    if not path.is_file():
+        raise SchemaReadError(f"no database file at {path}")
+    if not is_sqlite_file(path):
+        raise SchemaReadError(f"{path} is not a SQLite database")
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise SchemaReadError(f"cannot open {path}: {exc}") from None
+    try:
+        conn.execute("PRAGMA query_only=ON")
+        yield conn
+    finally:
+        conn.close()
+
+
+def read_revision(db_uri_or_path: str | Path) -> str | None:
+    """The alembic revision of an MLflow SQLite backend; None for a database MLflow never set up."""
+    path = _to_path(db_uri_or_path)
+    with open_readonly(path) as conn:
+        try:
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if "alembic_version" not in tables:
+                return None
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.Error as exc:
+            raise SchemaReadError(f"cannot read the schema revision of {path}: {exc}") from None
+    return row[0] if row else None
+
+
+def table_counts(db_uri_or_path: str | Path) -> dict[str, int]:
+    """Rows per table (every user table, sorted by name) of a SQLite database."""
+    path = _to_path(db_uri_or_path)
+    with open_readonly(path) as conn:
+        try:
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+            return {
+                name: int(conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
+                for name in names
+            }
+        except sqlite3.Error as exc:
+            raise SchemaReadError(f"cannot count rows in {path}: {exc}") from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_revision(revision: str | None) -> str:
+    if revision is None:
+        return "no MLflow schema"
+    known = KNOWN_HEADS.get(revision)
+    return f"{revision} (MLflow {known} head)" if known else revision
+
+
+def _to_path(db_uri_or_path: str | Path) -> Path:
+    if isinstance(db_uri_or_path, Path):
+        return db_uri_or_path
+    if "://" in db_uri_or_path:
+        return sqlite_path(db_uri_or_path)
+    return Path(db_uri_or_path)
+
+
+# ------------------------------------------------------------------------------------- the watch
+@dataclass(frozen=True)
+class SchemaCheck:
+    """One look at the watched database."""
+
+    db_uri: str
+    checked_at: float
+    revision: str | None
+    baseline: str | None
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.revision != self.baseline
+
+
+@dataclass(frozen=True)
+class SchemaAlarm:
+    """The state file's record of a watched database whose revision moved."""
+
+    db_uri: str
+    label: str
+    baseline: str | None
+    revision: str | None
+    raised_at: float
+
+
+class SchemaWatch:
+    """Watches one backend database's alembic revision against a baseline kept in the state file.
+
+    The baseline is the revision first seen for this URI (kept across runs); an alarm, once
+    raised, stays raised in the state file until :meth:`acknowledge` adopts the new revision as
+    the baseline. ``on_alarm`` is called once per change, from whichever thread checked.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        db_uri: str,
+        *,
+        label: str = "old",
+        on_alarm: Callable[[SchemaAlarm], None] | None = None,
+        source: str = "watch:mlflow-schema",
+    ) -> None:
+        sqlite_path(db_uri)  # refuse a URI we cannot read before anything is recorded
+        self.store = store
+        self.db_uri = db_uri
+        self.label = label
+        self.on_alarm = on_alarm
+        self.source = source
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_error: str | None = None
+
+    # ------------------------------------------------------------------ state-file records
+    def baseline(self) -> str | None:
+        row = self.store.query_one(
+            "SELECT baseline_revision FROM mlflow_schema_watch WHERE db_uri = ?", (self.db_uri,)
+        )
+        return row["baseline_revision"] if row else None
+
+    def alarm(self) -> SchemaAlarm | None:
+        return current_alarm(self.store, self.db_uri)
+
+    def check(self) -> SchemaCheck:
+        """Read the revision now; record it, and raise the alarm if it moved from the baseline."""
+        now = self.store.clock()
+        try:
+            revision = read_revision(self.db_uri)
+        except CockpitError as exc:
+            # A migration in progress can hold the file locked for a moment; say so once, and
+            # keep watching rather than raising an alarm on a failed read.
+            if exc.message != self._last_error:
+                self._last_error = exc.message
+                self.store.append_event(
+                    "mlflow.schema.unreadable",
+                    {"db_uri": self.db_uri, "label": self.label, "error": exc.message},
+                    source=self.source,
+                )
+            return SchemaCheck(self.db_uri, now, None, self.baseline(), error=exc.message)
+        self._last_error = None
+        raised: SchemaAlarm | None = None
+        with self.store.write() as tx:
+            row = tx.execute(
+                "SELECT baseline_revision, alarm FROM mlflow_schema_watch WHERE db_uri = ?",
+                (self.db_uri,),
+            ).fetchone()
+            if row is None:
+                baseline = revision
+                tx.execute(
+                    "INSERT INTO mlflow_schema_watch (db_uri, label, baseline_revision, "
+                    "last_revision, last_checked_at, alarm) VALUES (?, ?, ?, ?, ?, 0)",
+                    (self.db_uri, self.label, revision, revision, now),
+                )
+                self.store.append_event(
+                    "mlflow.schema.baseline",
+                    {"db_uri": self.db_uri, "label": self.label, "revision": revision},
+                    source=self.source,
+                    conn=tx,
+                )
+            else:
+                baseline = row["baseline_revision"]
+                already = bool(row["alarm"])
+                tx.execute(
+                    "UPDATE mlflow_schema_watch SET last_revision = ?, last_checked_at = ? "
+                    "WHERE db_uri = ?",
+                    (revision, now, self.db_uri),
+                )
+                if revision != baseline and not already:
+                    tx.execute(
+                        "UPDATE mlflow_schema_watch SET alarm = 1, alarm_raised_at = ?, "
+                        "alarm_revision = ? WHERE db_uri = ?",
+                        (now, revision, self.db_uri),
+                    )
+                    self.store.append_event(
+                        "mlflow.schema.changed",
+                        {
+                            "db_uri": self.db_uri,
+                            "label": self.label,
+                            "from": baseline,
+                            "to": revision,
+                            "alarm": True,
+                            "why": "the backend was migrated in place; a server of the older "
+                            "generation will refuse to start on it",
+                        },
+                        source=self.source,
+                        conn=tx,
+                    )
+                    raised = SchemaAlarm(self.db_uri, self.label, baseline, revision, now)
+        if raised is not None and self.on_alarm is not None:
+            self.on_alarm(raised)
+        return SchemaCheck(self.db_uri, now, revision, baseline)
+
+    def acknowledge(self) -> None:
+        """Accept the current revision as the new baseline and clear the alarm."""
+        revision = read_revision(self.db_uri)
+        with self.store.write() as tx:
+            tx.execute(
+                "UPDATE mlflow_schema_watch SET baseline_revision = ?, alarm = 0, "
+                "alarm_raised_at = NULL, alarm_revision = NULL WHERE db_uri = ?",
+                (revision, self.db_uri),
+            )
+            self.store.append_event(
+                "mlflow.schema.acknowledged",
+                {"db_uri": self.db_uri, "label": self.label, "revision": revision},
+                source=self.source,
+                conn=tx,
+            )
+
+    # ------------------------------------------------------------------ background thread
+    def start(self, interval_s: float = 1.0) -> None:
+        """Check every ``interval_s`` seconds in a daemon thread until :meth:`stop`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                with contextlib.suppress(CockpitError):
+                    self.check()
+                self._stop.wait(interval_s)
+
+        self._thread = threading.Thread(target=loop, name="mlflow-schema-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_for_alarm(self, timeout: float) -> SchemaAlarm | None:
+        """Block until the alarm is raised (by any thread or process) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.alarm()
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        return self.alarm()
+
+
+def current_alarm(store: StateStore, db_uri: str | None = None) -> SchemaAlarm | None:
+    """The raised schema alarm (for ``db_uri``, or any watched database), if there is one."""
+    sql = (
+        "SELECT db_uri, label, baseline_revision, alarm_revision, alarm_raised_at "
+        "FROM mlflow_schema_watch WHERE alarm = 1"
+    )
+    params: tuple[str, ...] = ()
+    if db_uri is not None:
+        sql += " AND db_uri = ?"
+        params = (db_uri,)
+    row = store.query_one(sql + " ORDER BY alarm_raised_at LIMIT 1", params)
+    if row is None:
+        return None
+    return SchemaAlarm(
+        db_uri=row["db_uri"],
+        label=row["label"],
+        baseline=row["baseline_revision"],
+        revision=row["alarm_revision"],
+        raised_at=row["alarm_raised_at"],
+    )
