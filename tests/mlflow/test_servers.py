@@ -197,3 +197,80 @@ def test_killed_install_is_redone_and_concurrent_installs_build_once(tmp_path):
         timeout=60,
     )
     assert check.stdout.strip() == "1.30.1"
+
+
+# ------------------------------------------------------------------------------------ the CLI
+def test_cli_install_list_remove(cli, tmp_path):
+    listed = cli("servers", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["version"]: r for r in json.loads(listed.stdout)}
+    assert rows["1.30.1"]["tested"] and rows["1.30.1"]["generation"] == 1
+    assert rows["2.22.5"]["pins"] == ["sqlalchemy<2.1"]
+    again = cli("servers", "install", "1.30.1")
+    assert again.returncode == 0 and "already installed" in again.stdout
+    for bad in ("9.9.9", "latest"):
+        out = cli("servers", "install", bad)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert "Traceback" not in out.stderr
+
+    # remove, on a cache of its own: an unfinished folder goes; removing twice is an error.
+    env = {servers.CACHE_ENV: str(tmp_path / "cache")}
+    (tmp_path / "cache" / "mlflow-2.0.1" / "bin").mkdir(parents=True)
+    assert cli("servers", "list", env=env).stdout.startswith("no MLflow servers installed")
+    removed = cli("servers", "remove", "2.0.1", env=env)
+    assert removed.returncode == 0 and not (tmp_path / "cache" / "mlflow-2.0.1").exists()
+    twice = cli("servers", "remove", "2.0.1", env=env)
+    assert twice.returncode == 2 and "not installed" in twice.stderr
+
+
+def test_cli_start_serves_until_ctrl_c_then_stops_every_worker(tmp_path):
+    data = tmp_path / "old-server"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "servers", "start", "1.30.1", "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "serving at" in line:
+                url = line.split("serving at", 1)[1].strip()
+        assert url, proc.stderr.read() if proc.poll() is not None else "no URL printed"
+        assert _get(f"{url}/health")[0] == 200
+        server_pgid = _listener_pgid(int(url.rsplit(":", 1)[1]))
+        assert server_pgid and _group_members(server_pgid)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+    assert _group_members(server_pgid) == []
+    assert (data / "mlflow.db").is_file() and (data / "logs" / "access.log").is_file()
+
+
+def _listener_pgid(port: int) -> int | None:
+    """The process group of whatever listens on 127.0.0.1:port (from /proc, no extra tools)."""
+    wanted = f"0100007F:{port:04X}"
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = line.split()
+        if cols[1] == wanted and cols[3] == "0A":  # 0A = LISTEN
+            inodes.add(cols[9])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return os.getpgid(int(entry.name))
+        except OSError:
+            continue
+    return None

@@ -1,0 +1,191 @@
+"""``cockpit servers install|list|start|remove``: MLflow servers of any generation, locally.
+
+Each MLflow release runs from its own virtualenv under the user cache dir, so the 1.x production
+server, the 2.x target and a 3.x preview can run side by side for rehearsals, demos and tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.errors import EXIT_OK, CockpitError
+
+ORDER = 45
+
+EPILOG = """\
+Virtualenvs live under the user cache dir (COCKPIT_SERVERS_DIR overrides it). Tested releases:
+1.30.1, 2.22.5 and 3.17.2; needed pins are added automatically (2.x: sqlalchemy<2.1).
+Servers listen on 127.0.0.1 only, with a SQLite backend and artifacts served from --data.
+
+examples:
+  cockpit servers install 1.30.1
+  cockpit servers start 1.30.1 --port 5001 --data ./old-server     (Ctrl-C stops it)
+  cockpit servers list --format json
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "servers",
+        help="install and run MLflow servers of any generation (own virtualenvs)",
+        description="Manage local MLflow servers, one virtualenv per release.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ssub = parser.add_subparsers(dest="servers_command", metavar="ACTION", required=True)
+
+    inst = ssub.add_parser("install", help="install an MLflow release into its own virtualenv")
+    inst.add_argument("version", metavar="VERSION", help="exact release, e.g. 2.22.5")
+    inst.set_defaults(handler=run_install)
+
+    lst = ssub.add_parser("list", help="installed releases")
+    lst.add_argument("--format", choices=("table", "json"), default="table")
+    lst.set_defaults(handler=run_list)
+
+    start = ssub.add_parser(
+        "start",
+        help="run a server in the foreground until Ctrl-C",
+        description="Start `mlflow server` of VERSION on 127.0.0.1 (installing it first if "
+        "needed) with a SQLite backend and served artifacts under --data; Ctrl-C stops it and "
+        "every worker cleanly.",
+    )
+    start.add_argument("version", metavar="VERSION")
+    start.add_argument("--port", type=_port, help="port (default: a free one)")
+    start.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder for mlflow.db, artifacts/ and logs/ (reused if it exists; default: a new "
+        "temporary folder)",
+    )
+    start.add_argument("--workers", type=_port, help="server workers (default 2; 3.x: 1)")
+    start.set_defaults(handler=run_start)
+
+    remove = ssub.add_parser("remove", help="delete an installed release's virtualenv")
+    remove.add_argument("version", metavar="VERSION")
+    remove.set_defaults(handler=run_remove)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return value
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(f"cockpit: {message}", file=sys.stderr, flush=True)
+
+
+def run_install(ctx) -> int:
+    from cockpit.mlflow import servers
+
+    servers.parse_version(ctx.args.version)
+    already = servers.installed(ctx.args.version)
+    item = servers.install(ctx.args.version, progress=_progress)
+    word = "already installed" if already else "installed"
+    print(f"mlflow {item.version} {word} at {item.path}")
+    return EXIT_OK
+
+
+def run_list(ctx) -> int:
+    from cockpit.mlflow import servers
+
+    tested = {servers.MLFLOW_V1, servers.MLFLOW_V2, servers.MLFLOW_V3}
+    rows = [
+        {
+            "version": s.version,
+            "generation": servers.generation(s.version),
+            "tested": s.version in tested,
+            "pins": list(s.pins),
+            "python": s.python,
+            "install_seconds": s.install_seconds,
+            "path": str(s.path),
+        }
+        for s in servers.list_installed()
+    ]
+    if ctx.args.format == "json":
+        ctx.print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print(f"no MLflow servers installed under {servers.servers_root()}")
+        return EXIT_OK
+    from cockpit.output import rich_table
+
+    columns = ["version", "generation", "tested", "pins", "path"]
+    body = [
+        [
+            r["version"],
+            r["generation"],
+            "yes" if r["tested"] else "",
+            " ".join(r["pins"]),
+            r["path"],
+        ]
+        for r in rows
+    ]
+    ctx.console.print(rich_table("MLflow servers", columns, body))
+    return EXIT_OK
+
+
+def run_start(ctx) -> int:
+    import signal
+    import sys
+    import threading
+    from pathlib import Path
+
+    from cockpit.mlflow import servers
+
+    servers.parse_version(ctx.args.version)
+    data = Path(ctx.args.data) if ctx.args.data else None
+    stop = threading.Event()
+    # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    handle = None
+    try:
+        handle = servers.start_server(
+            ctx.args.version,
+            data,
+            port=ctx.args.port,
+            workers=ctx.args.workers,
+            progress=_progress,
+        )
+        print(f"mlflow {handle.version} serving at {handle.url}", flush=True)
+        print(f"  backend   {handle.backend_uri}", flush=True)
+        print(f"  artifacts {handle.artifact_root}", flush=True)
+        print(f"  logs      {handle.stderr_log.parent}", flush=True)
+        print("Ctrl-C to stop", flush=True)
+        while not stop.is_set():
+            if not handle.is_running():
+                raise CockpitError(
+                    f"mlflow {handle.version} server exited on its own (log: {handle.stderr_log})"
+                )
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if handle is not None:
+            handle.stop()
+            print(f"mlflow {handle.version} at {handle.url} stopped", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
+def run_remove(ctx) -> int:
+    import shutil
+
+    from cockpit.mlflow import servers
+
+    servers.parse_version(ctx.args.version)
+    if (
+        servers.installed(ctx.args.version) is None
+        and not servers.venv_dir(ctx.args.version).exists()
+    ):
+        raise CockpitError(f"mlflow {ctx.args.version} is not installed")
+    with servers.install_lock(ctx.args.version):
+        shutil.rmtree(servers.venv_dir(ctx.args.version), ignore_errors=True)
+    print(f"removed mlflow {ctx.args.version}")
+    return EXIT_OK
