@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     collect.set_defaults(handler=run_collect)
 
+    _register_rerun(bsub)
+
 
 def _open_for_reading(ctx):
     store = ctx.maybe_store()
@@ -142,3 +144,36 @@ def run_collect(ctx) -> int:
         print(f"note: {note}")
     print(f"{result.added} new samples")
     return EXIT_OK
+
+
+def _register_rerun(bsub) -> None:
+    rerun = bsub.add_parser(
+        "rerun",
+        help="re-run a pipeline's job on the target runtime as tagged shadow runs",
+        description="Submit the job's tasks with spark_version overridden to the target runtime "
+        "(run name prefixed [cockpit-shadow], tag cockpit_shadow=true), follow them to completion "
+        "and add their durations to the benchmark samples.",
+    )
+    rerun.add_argument(
+        "pipeline", metavar="PIPELINE", help="the job's name, e.g. kyros-churn-train"
+    )
+    rerun.add_argument(
+        "--runtime", help="target runtime id (default: [migration] to, e.g. 16.4-lts-ml)"
+    )
+    rerun.add_argument(
+        "-n", dest="count", type=int, default=3, metavar="K", help="how many runs (default 3)"
+    )
+    rerun.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between status checks (default 10)",
+    )
+    rerun.set_defaults(handler=run_rerun)
+
+
+def run_rerun(ctx) -> int:
+    from cockpit.bench.rerun import run_from_cli
+
+    return run_from_cli(ctx)
