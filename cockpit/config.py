@@ -104,6 +104,9 @@ class PipelinesSection(_Section):
     sources: list[str] = Field(default_factory=list)
     bundles: list[str] = Field(default_factory=list)
     folders: list[PipelineSection] = Field(default_factory=list)
+    # The MLflow client the pipelines use today when it is not the runtime's preinstalled one
+    # (e.g. "1.30.1" pinned on 14.3 LTS ML): decides which MLflow rules `cockpit check` applies.
+    mlflow_from: str | None = None
 
 
 class GatesSection(_Section):

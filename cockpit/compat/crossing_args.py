@@ -1,0 +1,60 @@
+"""The crossing a command scans for, from its options, the config, or the project's default."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from cockpit.compat.rules import Crossing, build_crossing
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
+
+# Without a config: the migration this cockpit was built for.
+DEFAULT_FROM, DEFAULT_TO = "14.3-lts-ml", "16.4-lts-ml"
+
+
+def add_crossing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from",
+        dest="from_runtime",
+        metavar="RUNTIME",
+        help=f"runtime migrated from (default: [migration] from, else {DEFAULT_FROM})",
+    )
+    parser.add_argument(
+        "--to",
+        dest="to_runtime",
+        metavar="RUNTIME",
+        help=f"runtime migrated to (default: [migration] to, else {DEFAULT_TO})",
+    )
+    parser.add_argument(
+        "--mlflow-from",
+        metavar="VERSION",
+        help="MLflow client the pipelines use today (default: [pipelines] mlflow_from, else the "
+        "from-runtime's preinstalled MLflow)",
+    )
+    parser.add_argument(
+        "--mlflow-to",
+        metavar="VERSION",
+        help="MLflow client after the migration (default: the to-runtime's preinstalled MLflow)",
+    )
+
+
+def crossing_from_args(ctx: CliContext) -> Crossing:
+    args = ctx.args
+    config = ctx.config
+    from_rt = args.from_runtime or (config.migration.from_runtime if config else DEFAULT_FROM)
+    to_rt = args.to_runtime or (config.migration.to_runtime if config else DEFAULT_TO)
+    mlflow_from = args.mlflow_from or (config.pipelines.mlflow_from if config else None)
+    overrides = {}
+    if mlflow_from or args.mlflow_to:
+        overrides["mlflow"] = (mlflow_from, args.mlflow_to)
+    old_uri = config.mlflow.old.tracking_uri if config and config.mlflow.old else None
+    store = ctx.maybe_store()
+    try:
+        return build_crossing(
+            from_rt, to_rt, store=store, overrides=overrides, old_tracking_uri=old_uri
+        )
+    finally:
+        if store is not None:
+            store.close()

@@ -1,0 +1,410 @@
+"""Python source scanner: resolves imports, aliases and instances with ``ast``, then matches the
+catalog's ``symbols``, ``modules`` and ``kwargs``.
+
+Resolution is deliberately simple and flow-insensitive within a file: one namespace per file
+(not per function), bindings applied in source order. That is enough for pipeline code
+(``import mlflow as mf``, ``from mlflow.tracking import MlflowClient as C; C().list_experiments()``,
+``self.client = MlflowClient()`` in ``__init__`` used in another method) and keeps the scan close
+to the cost of parsing.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cockpit.compat.findings import Finding, make
+from cockpit.compat.rules import Rule, catalog
+
+# Public re-exports of one class: every spelling is folded to the first, which the rules use.
+CANONICAL = {
+    "mlflow.tracking.MlflowClient": "mlflow.MlflowClient",
+    "mlflow.tracking.client.MlflowClient": "mlflow.MlflowClient",
+    "mlflow.client.MlflowClient": "mlflow.MlflowClient",
+    "pandas.core.frame.DataFrame": "pandas.DataFrame",
+    "pandas.core.series.Series": "pandas.Series",
+}
+# What calling a name returns, so ``df = pd.read_csv(...); df.append(...)`` resolves.
+RETURNS = {
+    "mlflow.MlflowClient": "mlflow.MlflowClient",
+    "pandas.DataFrame": "pandas.DataFrame",
+    "pandas.Series": "pandas.Series",
+    "pandas.read_csv": "pandas.DataFrame",
+    "pandas.read_parquet": "pandas.DataFrame",
+    "pandas.read_json": "pandas.DataFrame",
+    "pandas.read_sql": "pandas.DataFrame",
+    "pandas.read_excel": "pandas.DataFrame",
+    "pandas.concat": "pandas.DataFrame",
+    "configparser.ConfigParser": "configparser.ConfigParser",
+}
+# Methods whose result type is known whatever the receiver (Spark DataFrame -> pandas).
+METHOD_RETURNS = {"toPandas": "pandas.DataFrame", "to_pandas": "pandas.DataFrame"}
+# Methods that return the same kind of object as their receiver, so chains keep their type.
+SAME_TYPE_METHODS = frozenset(
+    {
+        "append",
+        "assign",
+        "astype",
+        "copy",
+        "drop",
+        "drop_duplicates",
+        "dropna",
+        "fillna",
+        "head",
+        "merge",
+        "query",
+        "rename",
+        "reset_index",
+        "sample",
+        "set_index",
+        "sort_values",
+        "tail",
+    }
+)
+
+_REF, _INST = 0, 1  # binding kinds: a reference to a module/function/class, or an instance of one
+
+
+def _canon(name: str) -> str:
+    for old, new in CANONICAL.items():
+        if name == old or name.startswith(old + "."):
+            return new + name[len(old) :]
+    return name
+
+
+@dataclass
+class Matchers:
+    """The applicable rules, indexed for the scanner."""
+
+    symbols: dict[str, Rule] = field(default_factory=dict)
+    modules: dict[str, Rule] = field(default_factory=dict)
+    kwargs: dict[str, list[tuple[str, Rule]]] = field(default_factory=dict)
+    renames: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> {old: new}
+    trigger: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, rules: Iterable[Rule]) -> Matchers:
+        m = cls()
+        words: set[str] = set()
+        for rule in rules:
+            match = rule.match
+            for symbol in match.get("symbols", ()):
+                m.symbols[symbol] = rule
+                words.update(symbol.split("."))
+            for module in match.get("modules", ()):
+                m.modules[module] = rule
+                words.update(module.split("."))
+            for item in match.get("kwargs", ()):
+                m.kwargs.setdefault(item["call"], []).append((item["keyword"], rule))
+                words.update(item["call"].split("."))
+            if match.get("rename"):
+                m.renames[rule.code] = dict(match["rename"])
+        if words:
+            words.update(METHOD_RETURNS)
+            words.update(n.rsplit(".", 1)[-1] for n in CANONICAL)
+            alternatives = "|".join(sorted(map(re.escape, words)))
+            m.trigger = re.compile(rf"\b(?:{alternatives})\b")
+        return m
+
+    def module_rule(self, qualname: str) -> Rule | None:
+        name = qualname
+        while True:
+            rule = self.modules.get(name)
+            if rule is not None:
+                return rule
+            cut = name.rfind(".")
+            if cut < 0:
+                return None
+            name = name[:cut]
+
+
+def default_matchers() -> Matchers:
+    return Matchers.build(catalog().values())
+
+
+class _Resolver(ast.NodeVisitor):
+    """Walks one file (or the cells of one notebook, sharing bindings across cells)."""
+
+    def __init__(self, matchers: Matchers, path: str) -> None:
+        self.m = matchers
+        self.path = path
+        self.bindings: dict[str, tuple[int, str]] = {}
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[int, str]] = set()
+        self.unit = PythonSource("")
+        self._unit_lines: list[str] | None = None  # split only when a finding needs a column
+
+    def file_line(self, unit_line: int) -> int:
+        return self.unit.file_line(unit_line)
+
+    # ------------------------------------------------------------------ reporting
+    def _column(self, unit_line: int, byte_offset: int) -> int:
+        """ast offsets are UTF-8 bytes; findings (and SARIF) count characters."""
+        if self._unit_lines is None:
+            self._unit_lines = self.unit.text.splitlines()
+        index = unit_line - 1
+        if 0 <= index < len(self._unit_lines):
+            text = self._unit_lines[index]
+            if not text.isascii():
+                return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
+        return byte_offset + 1
+
+    def _report(self, rule: Rule, node: ast.AST, message: str, **extra) -> None:
+        unit_line = getattr(node, "lineno", 1)
+        line = self.file_line(unit_line)
+        key = (line, rule.code)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        column = self._column(unit_line, getattr(node, "col_offset", 0))
+        self.findings.append(make(rule, self.path, line, column, message, **extra))
+
+    # ------------------------------------------------------------------ resolution
+    def _key(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute):
+            inner = self._key(node.value)
+            return f"{inner}.{node.attr}" if inner else None
+        return None
+
+    def resolve(self, node: ast.expr) -> tuple[int, str] | None:
+        if isinstance(node, ast.Name):
+            return self.bindings.get(node.id)
+        if isinstance(node, ast.Attribute):
+            key = self._key(node)
+            if key is not None and key in self.bindings:
+                return self.bindings[key]
+            base = self.resolve(node.value)
+            if base is None:
+                return None
+            # A method looked up on an instance is a reference to the class's attribute.
+            return (_REF, _canon(f"{base[1]}.{node.attr}"))
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in METHOD_RETURNS:
+                return (_INST, METHOD_RETURNS[func.attr])
+            target = self.resolve(func)
+            if target is None:
+                return None
+            kind, name = target
+            if kind == _REF and name in RETURNS:
+                return (_INST, RETURNS[name])
+            if isinstance(func, ast.Attribute) and func.attr in SAME_TYPE_METHODS:
+                owner = self.resolve(func.value)
+                if owner is not None and owner[0] == _INST:
+                    return owner
+        return None
+
+    def _check_name(self, node: ast.expr) -> bool:
+        """Report ``node`` if it refers to a rule's symbol or module; True when reported."""
+        target = self.resolve(node)
+        if target is None or target[0] != _REF:
+            return False
+        name = target[1]
+        rule = self.m.symbols.get(name)
+        if rule is not None:
+            extra = {}
+            renames = self.m.renames.get(rule.code)
+            rewritable = self.unit.line_map is None  # .ipynb cells are reported, not rewritten
+            if rewritable and isinstance(node, ast.Attribute) and renames and node.attr in renames:
+                unit_line = node.end_lineno or node.lineno
+                start = (node.end_col_offset or 0) - len(node.attr.encode("utf-8"))
+                extra = {
+                    "autofix": True,
+                    "data": {
+                        "rename": [node.attr, renames[node.attr]],
+                        "name_line": self.file_line(unit_line),
+                        "name_column": self._column(unit_line, start),
+                    },
+                }
+            self._report(rule, node, f"{name} — {rule.what}", **extra)
+            return True
+        rule = self.m.module_rule(name)
+        if rule is not None:
+            self._report(rule, node, f"{name} — {rule.what}")
+            return True
+        return False
+
+    # ------------------------------------------------------------------ visitors
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            full = _canon(alias.name)
+            if alias.asname:
+                self.bindings[alias.asname] = (_REF, full)
+            else:
+                root = full.split(".", 1)[0]
+                self.bindings[root] = (_REF, root)
+            rule = self.m.module_rule(full)
+            if rule is not None:
+                self._report(rule, alias, f"import {alias.name} — {rule.what}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level or not node.module:
+            return  # relative imports are the project's own code
+        module = _canon(node.module)
+        rule = self.m.module_rule(module)
+        if rule is not None:
+            self._report(rule, node, f"from {node.module} import … — {rule.what}")
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            full = _canon(f"{module}.{alias.name}")
+            self.bindings[alias.asname or alias.name] = (_REF, full)
+            rule = self.m.symbols.get(full) or self.m.module_rule(full)
+            if rule is not None:
+                self._report(rule, alias, f"{full} — {rule.what}")
+
+    def _bind(self, target: ast.expr, value: tuple[int, str] | None) -> None:
+        key = self._key(target)
+        if key is None:
+            if isinstance(target, ast.Tuple | ast.List):
+                for element in target.elts:
+                    self._bind(element, None)
+            return
+        if value is None:
+            self.bindings.pop(key, None)
+        else:
+            self.bindings[key] = value
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        value = self.resolve(node.value)
+        for target in node.targets:
+            if not isinstance(target, ast.Name):
+                self.visit(target)
+            self._bind(target, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
+            value = self.resolve(node.value)
+        else:
+            value = self._instance_of(node.annotation)
+        self._bind(node.target, value)
+
+    def _instance_of(self, annotation: ast.expr | None) -> tuple[int, str] | None:
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        target = self.resolve(annotation)
+        if target is not None and target[0] == _REF and target[1] in RETURNS:
+            return (_INST, target[1])
+        return None
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        args = node.args
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self.visit(default)
+        typed: dict[str, tuple[int, str] | None] = {}
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+            if arg.annotation is not None:
+                self.visit(arg.annotation)
+            typed[arg.arg] = self._instance_of(arg.annotation)
+        if node.returns is not None:
+            self.visit(node.returns)
+        # Plain names bound inside a function are its locals: restore the outer ones afterwards.
+        # Attribute bindings (self.client = ...) outlive the call, so they are kept.
+        outer = self.bindings
+        self.bindings = dict(outer)
+        for name, value in typed.items():  # parameters shadow outer names
+            if value is None:
+                self.bindings.pop(name, None)
+            else:
+                self.bindings[name] = value
+        for statement in node.body:
+            self.visit(statement)
+        inner = self.bindings
+        self.bindings = outer
+        for key, value in inner.items():
+            if "." in key:
+                outer[key] = value
+
+    visit_FunctionDef = _visit_function
+    visit_AsyncFunctionDef = _visit_function
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if not self._check_name(node):
+            self.visit(node.value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in self.bindings:
+            self._check_name(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if node.keywords:
+            target = self.resolve(node.func)
+            if target is not None and target[0] == _REF:
+                for keyword, rule in self.m.kwargs.get(target[1], ()):
+                    for kw in node.keywords:
+                        if kw.arg == keyword:
+                            self._report(rule, kw, f"{target[1]}({keyword}=…) — {rule.what}")
+        self.generic_visit(node)
+
+
+@dataclass
+class PythonSource:
+    """One unit of Python to scan: a whole file, or one notebook cell placed at ``first_line``."""
+
+    text: str
+    first_line: int = 1
+    # For units whose lines are not consecutive in the file (.ipynb): file line of each line.
+    line_map: list[int] | None = None
+
+    def file_line(self, unit_line: int) -> int:
+        if self.line_map is not None:
+            if not self.line_map:
+                return 1
+            return self.line_map[min(max(unit_line, 1), len(self.line_map)) - 1]
+        return unit_line + self.first_line - 1
+
+
+def scan_python(
+    path: str,
+    units: list[PythonSource],
+    matchers: Matchers,
+    parse_error: Rule | None,
+) -> list[Finding]:
+    """Scan the units in order with one shared namespace; a unit that does not parse gives one
+    CPT001 finding at the reported line (mapped into the file) and the rest still scan."""
+    resolver = _Resolver(matchers, path)
+    for unit in units:
+        try:
+            tree = ast.parse(unit.text, filename=path)
+        except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+            if parse_error is not None:
+                line = unit.file_line(getattr(exc, "lineno", None) or 1)
+                column = getattr(exc, "offset", None) or 1
+                reason = getattr(exc, "msg", None) or str(exc)
+                resolver.findings.append(
+                    make(
+                        parse_error,
+                        path,
+                        line,
+                        column,
+                        f"cannot parse as Python: {reason}",
+                    )
+                )
+            continue
+        if matchers.trigger is None or not matchers.trigger.search(unit.text):
+            continue  # nothing any rule could resolve to: parsing was the whole check
+        resolver.unit = unit
+        resolver._unit_lines = None
+        try:
+            resolver.visit(tree)
+        except RecursionError:
+            # Pathologically deep expressions: report rather than crash.
+            if parse_error is not None:
+                resolver.findings.append(
+                    make(parse_error, path, unit.file_line(1), 1, "too deeply nested to scan")
+                )
+    return resolver.findings

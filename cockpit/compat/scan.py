@@ -1,0 +1,209 @@
+"""Walk paths and run the right scanner on each file; apply suppressions; collect jobs.
+
+Which files are read: ``*.py`` (Databricks notebook source when it starts with the header),
+``*.ipynb``, ``requirements*.txt``, ``pyproject.toml``, ``setup.cfg``, ``databricks.yml`` /
+``databricks.yaml`` (with their ``include:`` files) and ``*.json`` that look like Jobs API
+exports. Other files are ignored; a file that cannot be read or parsed is a CPT001 finding.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cockpit.compat import jobs as jobs_mod
+from cockpit.compat import notebooks, requirements, suppress
+from cockpit.compat.findings import Finding, make, sort_key
+from cockpit.compat.jobs import JobChecker, JobInfo
+from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
+from cockpit.compat.requirements import RequirementChecker
+from cockpit.compat.rules import Crossing, Rule, catalog
+from cockpit.errors import CockpitError
+
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".databricks"}
+)
+
+
+@dataclass
+class ScanResult:
+    crossing: Crossing
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[suppress.Suppressed] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    jobs: list[JobInfo] = field(default_factory=list)
+    # %run targets per notebook, so a job's pipeline can include what its notebook runs.
+    runs: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "blocking")
+
+    def counts(self) -> dict[str, int]:
+        out = {"blocking": 0, "warning": 0, "info": 0}
+        for f in self.findings:
+            out[f.severity] = out.get(f.severity, 0) + 1
+        return out
+
+
+class Scanner:
+    """Scans files for one crossing. Build once, scan many files (the matchers are reused)."""
+
+    def __init__(self, crossing: Crossing, rules: dict[str, Rule] | None = None) -> None:
+        every = rules if rules is not None else catalog()
+        self.crossing = crossing
+        self.rules = {code: rule for code, rule in every.items() if crossing.applies(rule)}
+        self.names = {code: rule.name for code, rule in every.items()}
+        self.matchers = Matchers.build(self.rules.values())
+        self.parse_error = self.rules.get("CPT001")
+        self.requirements = RequirementChecker(crossing, self.rules)
+        self.jobs = JobChecker(crossing, self.rules)
+
+    # ----------------------------------------------------------------- kinds
+    @staticmethod
+    def kind(path: Path) -> str | None:
+        name = path.name.lower()
+        if name.endswith(".py"):
+            return "python"
+        if name.endswith(".ipynb"):
+            return "ipynb"
+        if name.startswith("requirements") and name.endswith(".txt"):
+            return "requirements"
+        if name == "pyproject.toml":
+            return "pyproject"
+        if name == "setup.cfg":
+            return "setup.cfg"
+        if name in jobs_mod.BUNDLE_NAMES:
+            return "bundle"
+        if name.endswith(".json"):
+            return "json"
+        return None
+
+    def scan_text(self, path: str, text: str, kind: str, result: ScanResult) -> None:
+        """Scan one file's text; findings (after suppression) go into ``result``."""
+        found: list[Finding] = []
+        extra_files: list[str] = []
+        if kind == "python":
+            if notebooks.is_databricks_source(text):
+                parts = notebooks.split_databricks_source(text)
+                found += self._notebook(path, parts, result)
+            else:
+                found += scan_python(path, [PythonSource(text)], self.matchers, self.parse_error)
+        elif kind == "ipynb":
+            try:
+                parts = notebooks.split_ipynb(text)
+            except notebooks.NotebookError as exc:
+                if self.parse_error is not None:
+                    found.append(make(self.parse_error, path, exc.line, 1, str(exc)))
+            else:
+                found += self._notebook(path, parts, result)
+        elif kind == "requirements":
+            found += requirements.scan_requirements_txt(path, text, self.requirements)
+        elif kind == "pyproject":
+            found += requirements.scan_pyproject(path, text, self.requirements, self.parse_error)
+        elif kind == "setup.cfg":
+            found += requirements.scan_setup_cfg(path, text, self.requirements, self.parse_error)
+        elif kind == "bundle":
+            scan = jobs_mod.scan_bundle(path, text, self.jobs, self.parse_error)
+            found += scan.findings
+            result.jobs += scan.jobs
+            extra_files = scan.files[1:]
+        elif kind == "json":
+            if not jobs_mod.looks_like_job_json(text):
+                return
+            scan = jobs_mod.scan_job_json(path, text, self.jobs, self.parse_error)
+            found += scan.findings
+            result.jobs += scan.jobs
+        result.files.append(path)
+        result.files += [f for f in extra_files if f not in result.files]
+        self._suppress(path, text, found, result)
+
+    def _notebook(self, path: str, parts: notebooks.NotebookParts, result: ScanResult):
+        found = scan_python(path, parts.units, self.matchers, self.parse_error)
+        for pip in parts.pip:
+            found += requirements.scan_pip_args(path, pip.line, pip.args, self.requirements)
+        if parts.runs:
+            base = Path(path).parent
+            targets = []
+            for _line, target in parts.runs:
+                targets += jobs_mod._existing(base, target)
+            result.runs[path] = targets
+        return found
+
+    def _suppress(self, path: str, text: str, found: list[Finding], result: ScanResult) -> None:
+        by_path: dict[str, list[Finding]] = {}
+        for finding in found:
+            by_path.setdefault(finding.path, []).append(finding)
+        for file_path, items in by_path.items():
+            if file_path == path:
+                file_text = text
+            else:  # findings in a bundle's include files
+                try:
+                    file_text = Path(file_path).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    file_text = ""
+            kept, dropped = suppress.apply(items, file_text.splitlines(), self.names)
+            result.findings += kept
+            result.suppressed += dropped
+
+    # ----------------------------------------------------------------- files
+    def scan_file(self, path: Path, result: ScanResult, kind: str | None = None) -> None:
+        kind = kind or self.kind(path)
+        if kind is None:
+            return
+        shown = _display(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            if self.parse_error is not None:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                result.findings.append(
+                    make(self.parse_error, shown, 1, 1, f"cannot read the file: {reason}")
+                )
+            result.files.append(shown)
+            return
+        self.scan_text(shown, text, kind, result)
+
+    def scan_paths(self, paths: list[str | os.PathLike[str]]) -> ScanResult:
+        result = ScanResult(self.crossing)
+        files: list[tuple[Path, str]] = []
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                files += _walk(path)
+            elif path.is_file():
+                kind = self.kind(path)
+                if kind is None:
+                    raise CockpitError(
+                        f"{path}: not a file `cockpit check` reads (Python, notebook, "
+                        "requirements, pyproject.toml, setup.cfg, databricks.yml, job JSON)"
+                    )
+                files.append((path, kind))
+            else:
+                raise CockpitError(f"{path}: no such file or folder")
+        for path, kind in files:
+            self.scan_file(path, result, kind)
+        result.findings.sort(key=sort_key)
+        return result
+
+
+def _display(path: Path) -> str:
+    """Paths as the user wrote them (relative stays relative), always with forward slashes."""
+    return os.path.normpath(path).replace(os.sep, "/")
+
+
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    out: list[tuple[Path, str]] = []
+    bundle_yaml: list[tuple[Path, str]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            kind = Scanner.kind(path)
+            if kind == "bundle":
+                bundle_yaml.append((path, kind))
+            elif kind is not None:
+                out.append((path, kind))
+    # Bundles first, so their include files are known before anything else is scanned.
+    return bundle_yaml + out

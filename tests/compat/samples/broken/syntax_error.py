@@ -1,0 +1,4 @@
+import mlflow
+
+def f(:  # expect: CPT001
+    mlflow.list_experiments()

@@ -1,0 +1,4 @@
+import pandas as pd
+
+frame = pd.read_parquet("history.parquet")
+print(frame.describe())

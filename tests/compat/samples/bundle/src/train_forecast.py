@@ -1,0 +1,4 @@
+# Databricks notebook source
+import mlflow
+
+mlflow.list_experiments()  # expect: MLF101

