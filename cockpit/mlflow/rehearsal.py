@@ -9,6 +9,7 @@ before and after, and each alembic step it ran.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit import secrets
 from cockpit.errors import CockpitError
 from cockpit.mlflow import schema, servers
 
@@ -222,22 +224,34 @@ def rehearse_db_upgrade(
         shutil.rmtree(work, ignore_errors=True)
     sha_after = schema.file_sha256(original)
 
-    row = {
-        "started_at": started_at,
-        "source_uri": db_uri,
-        "source_sha256": sha_before,
-        "source_unchanged": sha_after == sha_before,
-        "target_version": to_version,
-        "ok": ok,
-        "error": error,
-        "duration_s": round(duration, 3),
-        "revision_before": revision_before,
-        "revision_after": revision_after,
-        "migrations": steps,
-        "row_counts_before": counts_before,
-        "row_counts_after": counts_after,
-        "copy_path": kept,
-    }
+    measured = RehearsalResult(
+        id=0,
+        started_at=started_at,
+        source_uri=db_uri,
+        source_sha256=sha_before,
+        source_unchanged=sha_after == sha_before,
+        target_version=to_version,
+        ok=ok,
+        error=error,
+        duration_s=round(duration, 3),
+        revision_before=revision_before,
+        revision_after=revision_after,
+        migrations=steps,
+        row_counts_before=counts_before,
+        row_counts_after=counts_after,
+        copy_path=kept,
+    )
+    return record_rehearsal(store, measured, source=source)
+
+
+def record_rehearsal(
+    store: StateStore, result: RehearsalResult, *, source: str = "cli"
+) -> RehearsalResult:
+    """Store a rehearsal (its row and its event, in one transaction); returns it with its id.
+
+    Separate from :func:`rehearse_db_upgrade` so the sample-state builder can record the
+    figures of a rehearsal measured elsewhere, through the same code.
+    """
     with store.write() as tx:
         cur = tx.execute(
             "INSERT INTO mlflow_db_rehearsals (started_at, source_uri, source_sha256, "
@@ -245,43 +259,43 @@ def rehearse_db_upgrade(
             "revision_after, migrations, row_counts_before, row_counts_after, copy_path) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                started_at,
-                db_uri,
-                sha_before,
-                int(row["source_unchanged"]),
-                to_version,
-                int(ok),
-                error,
-                row["duration_s"],
-                revision_before,
-                revision_after,
-                json.dumps(steps),
-                json.dumps(counts_before, sort_keys=True),
-                json.dumps(counts_after, sort_keys=True),
-                kept,
+                result.started_at,
+                secrets.scrub_text(result.source_uri),
+                result.source_sha256,
+                int(result.source_unchanged),
+                result.target_version,
+                int(result.ok),
+                result.error,
+                result.duration_s,
+                result.revision_before,
+                result.revision_after,
+                json.dumps([list(m) for m in result.migrations]),
+                json.dumps(result.row_counts_before, sort_keys=True),
+                json.dumps(result.row_counts_after, sort_keys=True),
+                result.copy_path,
             ),
         )
-        rehearsal = RehearsalResult(id=int(cur.lastrowid or 0), **row)  # type: ignore[arg-type]
+        stored = dataclasses.replace(result, id=int(cur.lastrowid or 0))
         store.append_event(
-            "mlflow.rehearsal.finished" if rehearsal.clean else "mlflow.rehearsal.failed",
+            "mlflow.rehearsal.finished" if stored.clean else "mlflow.rehearsal.failed",
             {
-                "id": rehearsal.id,
-                "db_uri": db_uri,
-                "to_version": to_version,
-                "ok": rehearsal.clean,
-                "upgrade_ok": ok,
-                "error": error,
-                "duration_s": rehearsal.duration_s,
-                "revision_before": revision_before,
-                "revision_after": revision_after,
-                "migrations": len(steps),
-                "rows_lost": [c.table for c in rehearsal.rows_lost()],
-                "source_unchanged": rehearsal.source_unchanged,
+                "id": stored.id,
+                "db_uri": stored.source_uri,
+                "to_version": stored.target_version,
+                "ok": stored.clean,
+                "upgrade_ok": stored.ok,
+                "error": stored.error,
+                "duration_s": stored.duration_s,
+                "revision_before": stored.revision_before,
+                "revision_after": stored.revision_after,
+                "migrations": len(stored.migrations),
+                "rows_lost": [c.table for c in stored.rows_lost()],
+                "source_unchanged": stored.source_unchanged,
             },
             source=source,
             conn=tx,
         )
-    return rehearsal
+    return stored
 
 
 def load_rehearsals(store: StateStore, *, until_ts: float | None = None) -> list[RehearsalResult]:
@@ -307,7 +321,7 @@ def _from_row(row) -> RehearsalResult:
         duration_s=row["duration_s"],
         revision_before=row["revision_before"],
         revision_after=row["revision_after"],
-        migrations=[tuple(m) for m in json.loads(row["migrations"])],
+        migrations=[(m[0], m[1]) for m in json.loads(row["migrations"])],
         row_counts_before=json.loads(row["row_counts_before"]),
         row_counts_after=json.loads(row["row_counts_after"]),
         copy_path=row["copy_path"],

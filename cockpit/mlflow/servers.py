@@ -195,6 +195,15 @@ def install(version: str, *, progress: Progress = _quiet) -> InstalledServer:
     done = installed(version)
     if done is not None:
         return done
+    try:
+        return _install_locked(version, progress)
+    except OSError as exc:  # an unwritable or full cache folder: one line, not a traceback
+        raise CockpitError(
+            f"cannot install mlflow {version} under {servers_root()}: {exc}"
+        ) from None
+
+
+def _install_locked(version: str, progress: Progress) -> InstalledServer:
     with install_lock(version):
         done = installed(version)  # someone else finished it while we waited
         if done is not None:
@@ -438,6 +447,16 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -546,6 +565,8 @@ def start_server(
         log_config = logs / "uvicorn-log-config.json"
         log_config.write_text(json.dumps(_uvicorn_log_config(access_log)), encoding="utf-8")
 
+    if port and not port_free(port):
+        raise SourceUnavailableError(f"port {port} is already in use on 127.0.0.1")
     attempts = 1 if port else 3
     last_error: CockpitError | None = None
     for _ in range(attempts):
@@ -646,7 +667,9 @@ def _wait_ready(
             with stderr_log.open("rb") as fh:
                 fh.seek(log_offset)
                 text = fh.read().decode("utf-8", errors="replace")
-            if "address already in use" in text.lower():
+            lowered = text.lower()
+            # uvicorn says "address already in use"; gunicorn "Connection in use" (5 retries).
+            if "address already in use" in lowered or "connection in use" in lowered:
                 raise _PortTaken(str(port))
             tail = _last_line(text) or f"exit code {proc.returncode}"
             raise SourceUnavailableError(

@@ -222,6 +222,26 @@ def test_cli_install_list_remove(cli, tmp_path):
     twice = cli("servers", "remove", "2.0.1", env=env)
     assert twice.returncode == 2 and "not installed" in twice.stderr
 
+    # A cache folder that cannot be created: one line, exit 2, no traceback.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    unusable = cli("servers", "install", "1.30.1", env={servers.CACHE_ENV: str(blocker / "x")})
+    assert unusable.returncode == 2 and unusable.stderr.count("\n") == 1
+    assert "cannot install mlflow 1.30.1" in unusable.stderr
+
+
+def test_cli_start_on_a_taken_port_is_a_one_line_error(cli, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        out = cli("servers", "start", "1.30.1", "--port", str(port), "--data", str(tmp_path / "d"))
+    assert out.returncode == 3, out.stderr
+    assert "already in use" in out.stderr and out.stderr.count("\n") <= 4
+    assert out.stderr.strip().splitlines()[-1].startswith("cockpit: error:")
+
 
 def test_cli_start_serves_until_ctrl_c_then_stops_every_worker(tmp_path):
     data = tmp_path / "old-server"
