@@ -378,8 +378,12 @@ class ServerHandle:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def access_records(self) -> list[AccessRecord]:
-        """Every request the server logged so far, in order."""
+    def access_records(self, since: int = 0) -> list[AccessRecord]:
+        """Requests the server logged so far, in order; ``since`` skips that many first ones.
+
+        Take ``mark = len(handle.access_records())`` before an action, then
+        ``handle.write_requests(since=mark)`` is exactly what the action wrote.
+        """
         try:
             text = self.access_log.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -389,10 +393,10 @@ class ServerHandle:
             match = ACCESS_LINE.search(line)
             if match:
                 out.append(AccessRecord(match["method"], match["path"], int(match["status"])))
-        return out
+        return out[since:]
 
-    def write_requests(self) -> list[AccessRecord]:
-        return [r for r in self.access_records() if r.is_write]
+    def write_requests(self, since: int = 0) -> list[AccessRecord]:
+        return [r for r in self.access_records(since) if r.is_write]
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the whole process group (the CLI, gunicorn/uvicorn and their workers)."""
