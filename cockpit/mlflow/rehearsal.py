@@ -60,8 +60,13 @@ class RehearsalResult:
 
     @property
     def clean(self) -> bool:
-        """The upgrade ran, lost no rows, and the original was left byte for byte as it was."""
-        return self.ok and self.source_unchanged and not self.rows_lost()
+        """The upgrade ran, lost no rows, and nothing migrated the original meanwhile.
+
+        ``source_unchanged`` (the original's checksum) is not part of it: a production backend
+        keeps being written by its own server during a rehearsal, which changes the bytes but
+        not the schema. The rehearsal itself only ever opens the original read-only.
+        """
+        return self.ok and self.error is None and not self.rows_lost()
 
     def table_changes(self) -> list[TableChange]:
         """Every table whose presence or row count differs between before and after."""
@@ -223,6 +228,14 @@ def rehearse_db_upgrade(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sha_after = schema.file_sha256(original)
+    # The original's schema must not have moved (that is what breaks the old server); its rows
+    # may have, if its server is live.
+    original_revision = schema.read_revision(original)
+    if ok and original_revision != revision_before:
+        error = (
+            f"the original's schema revision changed during the rehearsal ({revision_before} -> "
+            f"{original_revision}): something else migrated it in place"
+        )
 
     measured = RehearsalResult(
         id=0,

@@ -15,8 +15,8 @@ REHEARSE_EPILOG = """\
 The original database is opened read-only and copied with SQLite's backup API; only the copy is
 upgraded, and the original's checksum is compared before and after. The target release is
 installed into its own virtualenv on first use (`cockpit servers install VERSION`).
-Exit codes: 0 clean (upgrade ran, no table lost rows, original unchanged), 1 not clean,
-2 usage or input error.
+Exit codes: 0 clean (upgrade ran, no table lost rows, the original's schema revision untouched),
+1 not clean, 2 usage or input error. A live original may gain rows meanwhile (its own server).
 
 examples:
   cockpit mlflow rehearse-db-upgrade --to 2.22.5        (--db from [mlflow.old] db_uri)
@@ -123,10 +123,12 @@ def run_rehearse(ctx) -> int:
     c.print(f"[bold]DB-upgrade rehearsal[/] → mlflow {result.target_version}: {verdict}")
     c.print(
         f"source   {result.source_uri} (sha256 {result.source_sha256[:12]}…, "
-        f"{'unchanged' if result.source_unchanged else '[bold red]CHANGED[/]'})"
+        f"{'unchanged' if result.source_unchanged else 'written by its live server meanwhile'})"
     )
     if result.ok:
         c.print(f"upgrade  {result.duration_s:.1f} s, {len(result.migrations)} migrations")
+        if result.error:
+            c.print(f"[bold red]{result.error}[/]")
     else:
         c.print(f"upgrade  [bold red]failed[/] after {result.duration_s:.1f} s: {result.error}")
     c.print(

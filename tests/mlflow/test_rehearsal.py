@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import threading
 import time
 import urllib.request
 
@@ -199,3 +200,42 @@ def test_cli_rehearse_json_and_exit_codes(v1_backend, tmp_path, cli):
         "--state", str(tmp_path / "never.db"), "mlflow", "rehearse-db-upgrade", "--to", "2.22.5"
     )
     assert missing.returncode == 2 and "db_uri" in missing.stderr
+
+
+def test_rehearsal_of_a_backend_its_server_keeps_writing_to(v1_backend):
+    """Production keeps logging during the rehearsal: the copy is a consistent snapshot and the
+    rehearsal is clean even though the original's bytes change under it."""
+    exp = _call(v1_backend.url, "experiments/create", {"name": f"live-{time.time_ns()}"})
+    run = _call(
+        v1_backend.url, "runs/create", {"experiment_id": exp["experiment_id"], "start_time": 1}
+    )["run"]["info"]["run_id"]
+    stop = threading.Event()
+    written = []
+
+    def writer() -> None:
+        step = 0
+        while not stop.is_set():
+            body = {"run_id": run, "key": "live", "value": step, "timestamp": 1, "step": step}
+            _call(v1_backend.url, "runs/log-metric", body)
+            written.append(step)
+            step += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(written) < 5:
+            time.sleep(0.05)
+        store = StateStore.create_in_memory()
+        result = rehearse_db_upgrade(store, v1_backend.backend_uri, servers.MLFLOW_V2)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert result.clean, result.error
+    assert result.revision_after == V2_HEAD and result.rows_lost() == []
+    # Every row of the snapshot survived the upgrade; the original meanwhile kept growing.
+    snap_metrics = result.row_counts_before["metrics"]
+    assert result.row_counts_after["metrics"] == snap_metrics
+    assert schema.table_counts(v1_backend.backend_db_path)["metrics"] >= snap_metrics
+    assert schema.read_revision(v1_backend.backend_db_path) == V1_HEAD
+    [event] = store.events(kind_prefix="mlflow.rehearsal")
+    assert event.kind == "mlflow.rehearsal.finished" and event.payload["ok"] is True
