@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", metavar="PATH", nargs="+", help="files or folders to scan")
     add_crossing_options(parser)
     parser.add_argument("--format", choices=("table", "json", "sarif", "markdown"), default="table")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also store the findings as the pipelines checklist in the state file "
+        "(manual statuses, notes and sign-offs are kept)",
+    )
     parser.set_defaults(handler=run_check)
 
 
@@ -64,4 +70,17 @@ def run_check(ctx) -> int:
         from cockpit.compat.report import render_table
 
         render_table(result, ctx.console)
+    if ctx.args.record:
+        from cockpit.compat.checklist import record_scan
+
+        store = ctx.open_store()
+        try:
+            summary = record_scan(store, result, ctx.config, roots=list(ctx.args.paths))
+        finally:
+            store.close()
+        print(
+            f"recorded scan {summary.scan_id}: {summary.pipelines} pipelines, "
+            f"{summary.findings} findings in {ctx.state_path()}",
+            file=sys.stderr,
+        )
     return EXIT_FINDINGS if result.blocking else EXIT_OK

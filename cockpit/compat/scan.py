@@ -35,6 +35,8 @@ class ScanResult:
     jobs: list[JobInfo] = field(default_factory=list)
     # %run targets per notebook, so a job's pipeline can include what its notebook runs.
     runs: dict[str, list[str]] = field(default_factory=dict)
+    # Bundle and job JSON files: their findings belong to the jobs they define.
+    job_files: set[str] = field(default_factory=set)
 
     @property
     def blocking(self) -> int:
@@ -108,6 +110,7 @@ class Scanner:
             scan = jobs_mod.scan_bundle(path, text, self.jobs, self.parse_error)
             found += scan.findings
             result.jobs += scan.jobs
+            result.job_files.update(scan.files)
             extra_files = scan.files[1:]
         elif kind == "json":
             if not jobs_mod.looks_like_job_json(text):
@@ -115,6 +118,7 @@ class Scanner:
             scan = jobs_mod.scan_job_json(path, text, self.jobs, self.parse_error)
             found += scan.findings
             result.jobs += scan.jobs
+            result.job_files.update(scan.files)
         result.files.append(path)
         result.files += [f for f in extra_files if f not in result.files]
         self._suppress(path, text, found, result)

@@ -1,0 +1,587 @@
+"""The per-pipeline checklist in the state store.
+
+Automatic items come from findings (one per rule a pipeline has ever had); manual items come
+from the ``[checklist]`` template. A re-scan updates automatic items and never touches what a
+person decided: manual statuses, notes, owners, waivers and sign-offs survive it. Every change is
+an event (``compat.*``), which is the history shown in the tab and what time travel replays.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cockpit.compat.pipelines import Pipeline, rollup
+from cockpit.compat.scan import ScanResult
+from cockpit.errors import CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
+
+STATUSES = ("todo", "pass", "fail", "waived")
+SCAN_ACTOR = "scan"
+DEFAULT_MANUAL_ITEMS = (
+    "ran green on the target runtime",
+    "tracking URI switched to the new server",
+    "owner signed off",
+)
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    scan_id: int
+    pipelines: int
+    findings: int
+    blocking: int
+
+
+@dataclass
+class Item:
+    pipeline_id: str
+    item_key: str
+    kind: str
+    title: str
+    code: str | None
+    severity: str | None
+    status: str
+    owner: str | None
+    note: str
+    finding_count: int
+    updated_at: float
+    updated_by: str
+
+
+@dataclass
+class PipelineView:
+    pipeline_id: str
+    name: str
+    kind: str
+    origin: str
+    owner: str | None
+    tracking_uri: str | None
+    signed_off_by: str | None
+    signed_off_at: float | None
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        """Every item passed or waived, and signed off."""
+        return bool(self.signed_off_by) and all(i.status in ("pass", "waived") for i in self.items)
+
+    @property
+    def blocking_open(self) -> int:
+        return sum(1 for i in self.items if i.status == "fail" and i.severity == "blocking")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+
+
+def has_checklist(store: StateStore) -> bool:
+    row = store.query_one(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checklist_items'"
+    )
+    return row is not None
+
+
+def _auto_status(current: str | None, set_by_person: bool, severity: str, count: int) -> str:
+    if count == 0:
+        return "pass"
+    if severity == "blocking":
+        return "waived" if current == "waived" else "fail"
+    if severity == "warning":
+        # A person who reviewed a warning and passed or waived it keeps that decision.
+        return current if set_by_person and current in ("pass", "waived") else "todo"
+    return "pass"  # info: nothing to do but know it
+
+
+# --------------------------------------------------------------------------- recording a scan
+def record_scan(
+    store: StateStore,
+    result: ScanResult,
+    config: CockpitConfig | None,
+    *,
+    roots: list[str] | None = None,
+    source: str = "cli",
+) -> RecordSummary:
+    """Store a scan: pipelines, their findings, and the automatic checklist items."""
+    pipelines = rollup(result, roots or ["."], config)
+    manual = list(config.checklist.manual_items) if config is not None else DEFAULT_MANUAL_ITEMS
+    now = store.clock()
+    with store.write() as tx:
+        scan_id = int(
+            tx.execute(
+                "INSERT INTO compat_scans (ts, from_runtime, to_runtime, paths, files, findings,"
+                " blocking) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    result.crossing.from_runtime,
+                    result.crossing.to_runtime,
+                    json.dumps(roots or ["."]),
+                    len(result.files),
+                    len(result.findings),
+                    result.blocking,
+                ),
+            ).lastrowid
+            or 0
+        )
+        seen = set()
+        for pipeline in pipelines:
+            seen.add(pipeline.pipeline_id)
+            _record_pipeline(store, tx, scan_id, pipeline, manual, now)
+        gone = [
+            r["pipeline_id"]
+            for r in tx.execute("SELECT pipeline_id FROM compat_pipelines WHERE present = 1")
+            if r["pipeline_id"] not in seen
+        ]
+        for pipeline_id in gone:
+            tx.execute(
+                "UPDATE compat_pipelines SET present = 0, last_scan_id = ? WHERE pipeline_id = ?",
+                (scan_id, pipeline_id),
+            )
+            store.append_event(
+                "compat.pipeline.gone", {"pipeline": pipeline_id}, source=source, ts=now, conn=tx
+            )
+        store.append_event(
+            "compat.scan.recorded",
+            {
+                "scan_id": scan_id,
+                "from": result.crossing.from_runtime,
+                "to": result.crossing.to_runtime,
+                "files": len(result.files),
+                "findings": len(result.findings),
+                "blocking": result.blocking,
+                "pipelines": len(pipelines),
+            },
+            source=source,
+            ts=now,
+            conn=tx,
+        )
+    return RecordSummary(scan_id, len(pipelines), len(result.findings), result.blocking)
+
+
+def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: float) -> None:
+    existing = tx.execute(
+        "SELECT * FROM compat_pipelines WHERE pipeline_id = ?", (pipeline.pipeline_id,)
+    ).fetchone()
+    if existing is None:
+        tx.execute(
+            "INSERT INTO compat_pipelines (pipeline_id, name, kind, origin, owner, tracking_uri,"
+            " first_seen, last_scan_id, present) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                pipeline.pipeline_id,
+                pipeline.name,
+                pipeline.kind,
+                pipeline.origin,
+                pipeline.owner,
+                pipeline.tracking_uri,
+                now,
+                scan_id,
+            ),
+        )
+        store.append_event(
+            "compat.pipeline.added",
+            {"pipeline": pipeline.pipeline_id, "name": pipeline.name, "kind": pipeline.kind},
+            source=SCAN_ACTOR,
+            ts=now,
+            conn=tx,
+        )
+    else:
+        # The owner is a person's decision once set; a config owner only fills a gap.
+        tx.execute(
+            "UPDATE compat_pipelines SET name = ?, kind = ?, origin = ?, tracking_uri = ?,"
+            " owner = COALESCE(owner, ?), last_scan_id = ?, present = 1 WHERE pipeline_id = ?",
+            (
+                pipeline.name,
+                pipeline.kind,
+                pipeline.origin,
+                pipeline.tracking_uri,
+                pipeline.owner,
+                scan_id,
+                pipeline.pipeline_id,
+            ),
+        )
+    for f in pipeline.findings:
+        tx.execute(
+            "INSERT INTO compat_findings (scan_id, pipeline_id, code, name, severity, path, line,"
+            " col, message, fix, source, autofix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                scan_id,
+                pipeline.pipeline_id,
+                f.code,
+                f.name,
+                f.severity,
+                f.path,
+                f.line,
+                f.column,
+                f.message,
+                f.fix,
+                f.source,
+                int(f.autofix),
+            ),
+        )
+    items = {
+        r["item_key"]: r
+        for r in tx.execute(
+            "SELECT * FROM checklist_items WHERE pipeline_id = ?", (pipeline.pipeline_id,)
+        )
+    }
+    counts: dict[str, tuple[int, Any]] = {}
+    for f in pipeline.findings:
+        n, first = counts.get(f.code, (0, f))
+        counts[f.code] = (n + 1, first)
+    codes = sorted(set(counts) | {r["code"] for r in items.values() if r["kind"] == "auto"})
+    position = 0
+    for code in codes:
+        key = f"rule:{code}"
+        count, first = counts.get(code, (0, None))
+        row = items.get(key)
+        severity = first.severity if first is not None else (row["severity"] if row else "info")
+        current = row["status"] if row else None
+        by_person = bool(row) and row["updated_by"] != SCAN_ACTOR
+        status = _auto_status(current, by_person, severity, count)
+        if row is None:
+            title = f"{code} {first.name}"
+            tx.execute(
+                "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, code, severity,"
+                " status, finding_count, position, created_at, updated_at, updated_by)"
+                " VALUES (?, ?, 'auto', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pipeline.pipeline_id,
+                    key,
+                    title,
+                    code,
+                    severity,
+                    status,
+                    count,
+                    position,
+                    now,
+                    now,
+                    SCAN_ACTOR,
+                ),
+            )
+            _item_event(store, tx, pipeline.pipeline_id, key, "status", None, status, now)
+        else:
+            changed = status != current
+            tx.execute(
+                "UPDATE checklist_items SET status = ?, finding_count = ?, position = ?,"
+                " severity = ?, updated_at = CASE WHEN ? THEN ? ELSE updated_at END,"
+                " updated_by = CASE WHEN ? THEN ? ELSE updated_by END"
+                " WHERE pipeline_id = ? AND item_key = ?",
+                (
+                    status,
+                    count,
+                    position,
+                    severity,
+                    changed,
+                    now,
+                    changed,
+                    SCAN_ACTOR,
+                    pipeline.pipeline_id,
+                    key,
+                ),
+            )
+            if changed:
+                _item_event(store, tx, pipeline.pipeline_id, key, "status", current, status, now)
+        position += 1
+    for title in manual:
+        key = f"manual:{slug(title)}"
+        if key not in items:
+            tx.execute(
+                "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, status, position,"
+                " created_at, updated_at, updated_by) VALUES (?, ?, 'manual', ?, 'todo', ?, ?, ?, ?)",
+                (pipeline.pipeline_id, key, title, position, now, now, SCAN_ACTOR),
+            )
+            _item_event(store, tx, pipeline.pipeline_id, key, "status", None, "todo", now)
+        else:
+            tx.execute(
+                "UPDATE checklist_items SET position = ? WHERE pipeline_id = ? AND item_key = ?",
+                (position, pipeline.pipeline_id, key),
+            )
+        position += 1
+
+
+def _item_event(store, tx, pipeline_id, key, what, old, new, now, by=SCAN_ACTOR, source="scan"):
+    store.append_event(
+        f"compat.item.{what}",
+        {"pipeline": pipeline_id, "item": key, "old": old, "new": new, "by": by},
+        source=source,
+        ts=now,
+        conn=tx,
+    )
+
+
+# --------------------------------------------------------------------------- people's changes
+def _item_row(store: StateStore, pipeline_id: str, item_key: str):
+    row = store.query_one(
+        "SELECT * FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
+        (pipeline_id, item_key),
+    )
+    if row is None:
+        raise CockpitError(f"no checklist item {item_key!r} for pipeline {pipeline_id!r}")
+    return row
+
+
+def set_item(
+    store: StateStore,
+    pipeline_id: str,
+    item_key: str,
+    *,
+    by: str,
+    status: str | None = None,
+    note: str | None = None,
+    owner: str | None = None,
+    source: str = "cli",
+) -> None:
+    """Change an item's status, note or owner; each change becomes a ``compat.item.*`` event."""
+    if status is not None and status not in STATUSES:
+        raise CockpitError(f"status must be one of {', '.join(STATUSES)} (got {status!r})")
+    if not by.strip():
+        raise CockpitError("say who is making the change")
+    row = _item_row(store, pipeline_id, item_key)
+    if (
+        status == "pass"
+        and row["kind"] == "auto"
+        and row["finding_count"]
+        and (row["severity"] == "blocking")
+    ):
+        raise CockpitError(
+            f"{item_key} still has {row['finding_count']} blocking finding(s): fix them, or waive "
+            "the item with a note saying why"
+        )
+    changes = {
+        k: v
+        for k, v in (("status", status), ("note", note), ("owner", owner))
+        if v is not None and v != row[k]
+    }
+    if not changes:
+        return
+    now = store.clock()
+    with store.write() as tx:
+        for column, value in changes.items():
+            tx.execute(
+                f"UPDATE checklist_items SET {column} = ?, updated_at = ?, updated_by = ?"
+                " WHERE pipeline_id = ? AND item_key = ?",
+                (value, now, by, pipeline_id, item_key),
+            )
+            _item_event(
+                store, tx, pipeline_id, item_key, column, row[column], value, now, by, source
+            )
+
+
+def sign_off(
+    store: StateStore, pipeline_id: str, *, by: str, note: str = "", source: str = "cli"
+) -> None:
+    """Record that ``by`` signed the pipeline off (and pass a manual "signed off" item)."""
+    if not by.strip():
+        raise CockpitError("say who signs off")
+    row = store.query_one("SELECT * FROM compat_pipelines WHERE pipeline_id = ?", (pipeline_id,))
+    if row is None:
+        raise CockpitError(f"no pipeline {pipeline_id!r} in the checklist")
+    open_items = store.query(
+        "SELECT item_key FROM checklist_items WHERE pipeline_id = ? AND status IN ('fail', 'todo')"
+        " AND item_key NOT LIKE 'manual:%sign%'",
+        (pipeline_id,),
+    )
+    if open_items:
+        keys = ", ".join(r["item_key"] for r in open_items)
+        raise CockpitError(f"{pipeline_id} has open items ({keys}): pass or waive them first")
+    now = store.clock()
+    with store.write() as tx:
+        tx.execute(
+            "UPDATE compat_pipelines SET signed_off_by = ?, signed_off_at = ? WHERE pipeline_id = ?",
+            (by, now, pipeline_id),
+        )
+        for item in tx.execute(
+            "SELECT item_key, status FROM checklist_items WHERE pipeline_id = ?"
+            " AND kind = 'manual' AND item_key LIKE 'manual:%sign%' AND status != 'pass'",
+            (pipeline_id,),
+        ).fetchall():
+            tx.execute(
+                "UPDATE checklist_items SET status = 'pass', updated_at = ?, updated_by = ?"
+                " WHERE pipeline_id = ? AND item_key = ?",
+                (now, by, pipeline_id, item["item_key"]),
+            )
+            _item_event(
+                store,
+                tx,
+                pipeline_id,
+                item["item_key"],
+                "status",
+                item["status"],
+                "pass",
+                now,
+                by,
+                source,
+            )
+        store.append_event(
+            "compat.pipeline.signed_off",
+            {"pipeline": pipeline_id, "by": by, "note": note},
+            source=source,
+            ts=now,
+            conn=tx,
+        )
+
+
+# --------------------------------------------------------------------------- reading
+def _latest_scan(store: StateStore, as_of: float | None) -> int | None:
+    if as_of is None:
+        row = store.query_one("SELECT MAX(id) AS id FROM compat_scans")
+    else:
+        row = store.query_one("SELECT MAX(id) AS id FROM compat_scans WHERE ts <= ?", (as_of,))
+    return int(row["id"]) if row and row["id"] is not None else None
+
+
+def load_checklist(store: StateStore, as_of: float | None = None) -> list[PipelineView]:
+    """Pipelines with their items, now or as they were at ``as_of`` (replayed from events)."""
+    if not has_checklist(store):
+        return []
+    views = {
+        r["pipeline_id"]: PipelineView(
+            pipeline_id=r["pipeline_id"],
+            name=r["name"],
+            kind=r["kind"],
+            origin=r["origin"],
+            owner=r["owner"],
+            tracking_uri=r["tracking_uri"],
+            signed_off_by=r["signed_off_by"],
+            signed_off_at=r["signed_off_at"],
+        )
+        for r in store.query(
+            "SELECT * FROM compat_pipelines WHERE "
+            + ("present = 1" if as_of is None else "first_seen <= ?")
+            + " ORDER BY pipeline_id",
+            () if as_of is None else (as_of,),
+        )
+    }
+    rows = store.query(
+        "SELECT * FROM checklist_items ORDER BY pipeline_id, position, item_key"
+        if as_of is None
+        else "SELECT * FROM checklist_items WHERE created_at <= ? ORDER BY pipeline_id,"
+        " position, item_key",
+        () if as_of is None else (as_of,),
+    )
+    items = {
+        (r["pipeline_id"], r["item_key"]): Item(
+            pipeline_id=r["pipeline_id"],
+            item_key=r["item_key"],
+            kind=r["kind"],
+            title=r["title"],
+            code=r["code"],
+            severity=r["severity"],
+            status=r["status"],
+            owner=r["owner"],
+            note=r["note"],
+            finding_count=r["finding_count"],
+            updated_at=r["updated_at"],
+            updated_by=r["updated_by"],
+        )
+        for r in rows
+    }
+    if as_of is not None:
+        _replay(store, as_of, views, items)
+    for item in items.values():
+        view = views.get(item.pipeline_id)
+        if view is not None:
+            view.items.append(item)
+    return list(views.values())
+
+
+def _replay(store, as_of, views, items) -> None:
+    """Rewind statuses, notes, owners and sign-offs to ``as_of`` from the event log."""
+    for item in items.values():
+        item.status, item.note, item.owner = "todo", "", None
+    for view in views.values():
+        view.signed_off_by = view.signed_off_at = None
+    scan_id = _latest_scan(store, as_of)
+    if scan_id is not None:
+        counts = {
+            (r["pipeline_id"], r["code"]): r["n"]
+            for r in store.query(
+                "SELECT pipeline_id, code, COUNT(*) AS n FROM compat_findings WHERE scan_id = ?"
+                " GROUP BY pipeline_id, code",
+                (scan_id,),
+            )
+        }
+        for item in items.values():
+            if item.code:
+                item.finding_count = counts.get((item.pipeline_id, item.code), 0)
+    for event in store.events(kind_prefix="compat.", until_ts=as_of):
+        p = event.payload
+        if event.kind.startswith("compat.item."):
+            item = items.get((p.get("pipeline"), p.get("item")))
+            if item is None:
+                continue
+            field_name = event.kind.rsplit(".", 1)[1]
+            if field_name in ("status", "note", "owner"):
+                value = p.get("new")
+                setattr(
+                    item, field_name, value if value is not None or field_name == "owner" else ""
+                )
+                item.updated_at, item.updated_by = event.ts, str(p.get("by") or "")
+        elif event.kind == "compat.pipeline.signed_off":
+            view = views.get(p.get("pipeline"))
+            if view is not None:
+                view.signed_off_by, view.signed_off_at = p.get("by"), event.ts
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    code: str
+    name: str
+    severity: str
+    path: str
+    line: int
+    column: int
+    message: str
+    fix: str
+    source: str
+    autofix: bool
+
+
+def findings_for(
+    store: StateStore, pipeline_id: str, code: str | None = None, as_of: float | None = None
+) -> list[StoredFinding]:
+    scan_id = _latest_scan(store, as_of)
+    if scan_id is None:
+        return []
+    sql = "SELECT * FROM compat_findings WHERE scan_id = ? AND pipeline_id = ?"
+    params: list[Any] = [scan_id, pipeline_id]
+    if code:
+        sql += " AND code = ?"
+        params.append(code)
+    return [
+        StoredFinding(
+            r["code"],
+            r["name"],
+            r["severity"],
+            r["path"],
+            r["line"],
+            r["col"],
+            r["message"],
+            r["fix"],
+            r["source"],
+            bool(r["autofix"]),
+        )
+        for r in store.query(sql + " ORDER BY path, line, col", params)
+    ]
+
+
+def history(store: StateStore, pipeline_id: str, item_key: str | None = None, as_of=None):
+    """Who changed what when, newest first."""
+    out = []
+    for event in store.events(kind_prefix="compat.", until_ts=as_of, newest_first=True):
+        if event.payload.get("pipeline") != pipeline_id:
+            continue
+        if item_key is not None and event.payload.get("item") not in (item_key, None):
+            continue
+        out.append(event)
+    return out
+
+
+def progress(views: list[PipelineView]) -> tuple[int, int]:
+    """(ready, total) pipelines: the "9 of 14 pipelines ready" line."""
+    return sum(1 for v in views if v.ready), len(views)
