@@ -22,6 +22,7 @@ from cockpit.bench.data import DURATION, MetricDef, Sample, record_samples
 from cockpit.errors import CockpitError
 
 SHADOW_TAG = "cockpit_shadow"
+DEFAULT_RERUNS = 3
 RUN_NAME_PREFIX = "[cockpit-shadow]"
 _KEY = re.compile(r"^\d+\.\d+\.x-")
 
@@ -277,7 +278,7 @@ def shadow_rerun(
     pipeline: str,
     *,
     runtime: str,
-    count: int = 3,
+    count: int = DEFAULT_RERUNS,
     poll_interval_s: float = 5.0,
     timeout_s: float = 4 * 3600.0,
     progress: Callable[[str], None] = lambda _m: None,

@@ -28,6 +28,7 @@ from cockpit.bench.report import (
     fmt_value,
     metric_label,
 )
+from cockpit.bench.rerun import DEFAULT_RERUNS
 from cockpit.bench.stats import Comparison
 from cockpit.errors import CockpitError
 from screens.tabs.base import CockpitTab, ViewContext
@@ -83,6 +84,7 @@ class BenchmarksTab(CockpitTab):
     #bench-summary { height: auto; padding: 0 1; }
     #bench-table { height: auto; max-height: 14; border: round $primary; }
     #bench-detail { height: auto; max-height: 4; padding: 0 1; }
+    #bench-progress { height: auto; padding: 0 1; color: $warning; }
     #bench-charts { height: 1fr; min-height: 12; }
     #bench-bars { width: 2fr; border: round $secondary; }
     #bench-time { width: 3fr; border: round $secondary; }
@@ -90,10 +92,16 @@ class BenchmarksTab(CockpitTab):
     BINDINGS: ClassVar = [
         Binding("m", "next_metric", "Next metric", id="benchmarks.metric"),
         Binding("n", "next_pipeline", "Next pipeline", id="benchmarks.pipeline"),
+        Binding("r", "rerun", "Shadow re-run", id="benchmarks.rerun"),
     ]
     COMMANDS: ClassVar = [
         ("Next metric of this pipeline", "chart another metric", "next_metric"),
         ("Next pipeline", "move to the next pipeline in the table", "next_pipeline"),
+        (
+            "Shadow re-run the selected pipeline",
+            f"submit {DEFAULT_RERUNS} runs of its job on the target runtime",
+            "rerun",
+        ),
     ]
 
     def __init__(self, view: ViewContext) -> None:
@@ -103,6 +111,7 @@ class BenchmarksTab(CockpitTab):
         self._rows: list[Comparison] = []
         self._generation = 0
         self._shown_generation = 0
+        self.rerunning: str | None = None  # pipeline whose shadow runs are going
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -121,6 +130,7 @@ class BenchmarksTab(CockpitTab):
             )
             yield table
             yield Static(id="bench-detail")
+            yield Static(id="bench-progress")
             with Horizontal(id="bench-charts"):
                 yield PlotextPlot(id="bench-bars")
                 yield PlotextPlot(id="bench-time")
@@ -239,6 +249,59 @@ class BenchmarksTab(CockpitTab):
         if not any((c.pipeline, c.metric) == wanted for c in self._rows):
             wanted = next((c.pipeline, c.metric) for c in self._rows if c.pipeline == following)
         self._select(wanted)
+
+    # ------------------------------------------------------------------ shadow re-runs
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rerun":
+            # Live only: a review of a saved file never submits anything to a workspace.
+            return not self.view.offline and self.view.config is not None
+        return True
+
+    def action_rerun(self) -> None:
+        if self.view.offline or self.view.config is None:
+            self.app.notify("Shadow re-runs need a live session with a config", severity="warning")
+            return
+        if self.rerunning is not None:
+            self.app.notify(f"Shadow runs of {self.rerunning} are still going", severity="warning")
+            return
+        if self.selected is None:
+            return
+        pipeline = self.selected[0]
+        runtime = self.view.migration_to or self.view.config.migration.to_runtime
+        self.rerunning = pipeline
+        self._progress(f"{pipeline}: submitting {DEFAULT_RERUNS} shadow runs on {runtime}…")
+        self._rerun(pipeline, runtime)
+
+    @work(thread=True, group="bench-rerun", exit_on_error=False)
+    def _rerun(self, pipeline: str, runtime: str) -> None:
+        from cockpit.bench.rerun import connect, shadow_rerun
+
+        try:
+            result = shadow_rerun(
+                self.view.store,
+                connect(self.view.config),
+                pipeline,
+                runtime=runtime,
+                count=DEFAULT_RERUNS,
+                progress=lambda m: self.app.call_from_thread(self._progress, f"{pipeline}: {m}"),
+            )
+            message = (
+                f"{pipeline}: {result.succeeded}/{len(result.runs)} shadow runs succeeded, "
+                f"{result.samples_added} durations added"
+            )
+            severity = "information" if result.succeeded == len(result.runs) else "warning"
+        except CockpitError as exc:
+            message, severity = f"{pipeline}: {exc.message}", "error"
+        self.app.call_from_thread(self._rerun_done, message, severity)
+
+    def _progress(self, message: str) -> None:
+        self.query_one("#bench-progress", Static).update(message)
+
+    def _rerun_done(self, message: str, severity: str) -> None:
+        self.rerunning = None
+        self._progress("")
+        self.app.notify(message, severity=severity)  # type: ignore[arg-type]
+        self.refresh_view(self.view)
 
     def current(self) -> Comparison | None:
         return next((c for c in self._rows if (c.pipeline, c.metric) == self.selected), None)

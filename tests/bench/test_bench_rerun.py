@@ -238,3 +238,39 @@ def test_task_override_rules():
         shadow_tasks(shared, "16.4-lts-ml")
     with pytest.raises(CockpitError, match="no tasks"):
         shadow_tasks({}, "16.4-lts-ml")
+
+
+async def test_tab_starts_a_shadow_rerun_and_shows_the_new_runs(
+    tmp_path: Path, simulator, monkeypatch
+):
+    from cockpit.config import parse_config
+    from screens.app import CockpitApp
+    from screens.tabs.benchmarks import BenchmarksTab
+
+    monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
+    store = history_store(tmp_path / "state.db", simulator)
+    config = parse_config(
+        f'[migration]\nname = "k"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        f'[databricks]\nhost = "{simulator.url}"\n'
+    )
+    app = CockpitApp(
+        store=store, config=config, offline=False, tab_classes=[BenchmarksTab], sources=[]
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        tab = app.query_one(BenchmarksTab)
+        assert tab.current().n_new == 0
+        await pilot.press("r")
+        await pilot.pause()
+        assert tab.rerunning == "kyros-fraud-score"
+        for _ in range(100):  # the shadow runs take ~1.3 s on the simulator
+            await pilot.pause(0.1)
+            if tab.rerunning is None:
+                break
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert tab.rerunning is None
+        assert tab.current().n_new == 3  # DEFAULT_RERUNS shadow runs, now in the verdict
+    store.close()
