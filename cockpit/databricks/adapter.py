@@ -97,9 +97,14 @@ class WorkspaceAdapter:
             config = Config(**kwargs)
         except ValueError as exc:
             secrets.register_secret(_token_from_env_or_profile(options))
+            reason = _first_line(exc)
+            if "cannot configure default credentials" in reason:
+                reason = "no credentials found"
+            else:
+                reason = reason.split(". Config:")[0]
             raise WorkspaceInputError(
-                f"cannot set up Databricks auth: {_first_line(exc)} (give a profile, "
-                "DATABRICKS_HOST + DATABRICKS_TOKEN, or host + token)"
+                f"cannot set up Databricks auth: {reason} (set [databricks] profile or host in "
+                "cockpit.toml, or DATABRICKS_HOST + DATABRICKS_TOKEN)"
             ) from None
         secrets.register_secret(config.token)
         return cls(WorkspaceClient(config=config), config.host or "")

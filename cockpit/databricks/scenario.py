@@ -91,7 +91,11 @@ def parse_scenario(data: Any, *, source: str = "scenario") -> Scenario:
         job_ids.add(job["job_id"])
     run_ids = set()
     for i, run in enumerate(data.get("runs", [])):
-        missing = [k for k in ("run_id", "job_id", "start_time", "duration_ms") if k not in run]
+        # A run the scenario marks active (life_cycle_state RUNNING, ...) has no duration yet.
+        needed = ("run_id", "job_id", "start_time")
+        if run.get("life_cycle_state") in (None, "TERMINATED"):
+            needed += ("duration_ms",)
+        missing = [k for k in needed if k not in run]
         if missing:
             raise fail(f"runs[{i}]: {missing[0]} is required")
         if run["job_id"] not in job_ids:

@@ -131,23 +131,50 @@ class WorkspaceSimulator:
         self._lock = threading.Lock()
         self._jobs = {j["job_id"]: j for j in scenario.jobs}
         self._job_order = sorted(self._jobs)
-        # Newest first, as runs/list answers; negated starts let bisect find time windows.
-        self._runs = sorted(scenario.runs, key=lambda r: (-r["start_time"], -r["run_id"]))
-        self._neg_starts = [-r["start_time"] for r in self._runs]
-        self._runs_by_id = {r["run_id"]: r for r in self._runs}
-        self._runs_by_job: dict[int, list[dict[str, Any]]] = {}
-        for run in self._runs:
-            self._runs_by_job.setdefault(run["job_id"], []).append(run)
-        self._neg_starts_by_job = {
-            job_id: [-r["start_time"] for r in runs] for job_id, runs in self._runs_by_job.items()
-        }
+        self._index_runs(list(scenario.runs))
         self._submitted: dict[int, _Submitted] = {}
         self._task_parent: dict[int, int] = {}
         self._idempotency: dict[str, int] = {}
-        self._next_run_id = max([r["run_id"] for r in self._runs] + [900_000_000]) + 1
+        self._next_run_id = max([r["run_id"] for r in scenario.runs] + [900_000_000]) + 1
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def _index_runs(self, runs: list[dict[str, Any]]) -> None:
+        """Job runs: finished ones indexed newest first (negated starts let bisect find time
+        windows); runs a scenario marks active (``life_cycle_state`` RUNNING...) kept apart."""
+        active = [r for r in runs if r.get("life_cycle_state") in ACTIVE]
+        done = [r for r in runs if r.get("life_cycle_state") not in ACTIVE]
+        ordered = sorted(done, key=lambda r: (-r["start_time"], -r["run_id"]))
+        by_job: dict[int, list[dict[str, Any]]] = {}
+        for run in ordered:
+            by_job.setdefault(run["job_id"], []).append(run)
+        self._runs = ordered
+        self._neg_starts = [-r["start_time"] for r in ordered]
+        self._runs_by_job = by_job
+        self._neg_starts_by_job = {
+            job_id: [-r["start_time"] for r in job_runs] for job_id, job_runs in by_job.items()
+        }
+        self._active_runs = sorted(active, key=lambda r: -r["start_time"])
+        self._runs_by_id = {r["run_id"]: r for r in runs}
+
+    def add_runs(self, runs: list[dict[str, Any]]) -> None:
+        """More job runs appear in the workspace (scenario run shape); for incremental tests."""
+        with self._lock:
+            self._index_runs([*self._runs, *self._active_runs, *runs])
+
+    def finish_run(self, run_id: int, *, duration_ms: int, result_state: str = "SUCCESS") -> None:
+        """A run the scenario started as active terminates now."""
+        with self._lock:
+            runs = [*self._runs, *self._active_runs]
+            for i, run in enumerate(runs):
+                if run["run_id"] == run_id:
+                    runs[i] = {
+                        **{k: v for k, v in run.items() if k != "life_cycle_state"},
+                        "duration_ms": duration_ms,
+                        "result_state": result_state,
+                    }
+            self._index_runs(runs)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -283,14 +310,17 @@ class WorkspaceSimulator:
     def _history_run_json(self, run: dict[str, Any], *, expand: bool) -> dict[str, Any]:
         job = self._jobs[run["job_id"]]
         settings = job["settings"]
-        start, duration = int(run["start_time"]), int(run["duration_ms"])
+        start, duration = int(run["start_time"]), int(run.get("duration_ms", 0))
         result = run.get("result_state", "SUCCESS")
-        state = {
-            "life_cycle_state": "TERMINATED",
+        life = run.get("life_cycle_state", "TERMINATED")
+        state: dict[str, Any] = {
+            "life_cycle_state": life,
             "result_state": result,
             "state_message": "" if result == "SUCCESS" else f"Run {result.lower()}",
             "user_cancelled_or_timedout": result in ("CANCELED", "TIMEDOUT"),
         }
+        if life in ACTIVE:
+            state = {"life_cycle_state": life, "state_message": "In run"}
         out: dict[str, Any] = {
             "job_id": run["job_id"],
             "run_id": run["run_id"],
@@ -306,6 +336,9 @@ class WorkspaceSimulator:
             "cleanup_duration": 0,
             "state": state,
         }
+        if life in ACTIVE:
+            for key in ("end_time", "run_duration", "execution_duration", "cleanup_duration"):
+                del out[key]
         if expand:
             version = run.get("spark_version")
             clusters = []
@@ -400,10 +433,21 @@ class WorkspaceSimulator:
             if q.get("page_token")
             else _int(q, "offset", 0)
         )
-        # Submitted one-time runs belong to no job; they come first (newest), then history.
+        # Active runs come first (newest), then finished history: submitted one-time runs
+        # (they belong to no job) and job runs the scenario marks active.
         with self._lock:
             submitted = sorted(self._submitted.values(), key=lambda s: -s.start_ms)
+            active_runs = list(self._active_runs)
         head: list[dict[str, Any]] = []
+        if not completed_only and run_type in (None, "JOB_RUN"):
+            for run in active_runs:
+                if job_id is not None and run["job_id"] != job_id:
+                    continue
+                if start_from is not None and run["start_time"] < start_from:
+                    continue
+                if start_to is not None and run["start_time"] > start_to:
+                    continue
+                head.append(self._history_run_json(run, expand=expand))
         if job_id is None and run_type in (None, "SUBMIT_RUN"):
             for sub in submitted:
                 if start_from is not None and sub.start_ms < start_from:
@@ -417,8 +461,11 @@ class WorkspaceSimulator:
         if active_only or run_type == "SUBMIT_RUN":
             runs, lo, hi = [], 0, 0
         else:
-            runs = self._runs if job_id is None else self._runs_by_job.get(job_id, [])
-            keys = self._neg_starts if job_id is None else self._neg_starts_by_job.get(job_id, [])
+            with self._lock:
+                runs = self._runs if job_id is None else self._runs_by_job.get(job_id, [])
+                keys = (
+                    self._neg_starts if job_id is None else self._neg_starts_by_job.get(job_id, [])
+                )
             lo = 0 if start_to is None else bisect.bisect_left(keys, -start_to)
             hi = len(runs) if start_from is None else bisect.bisect_right(keys, -start_from)
         total = len(head) + max(0, hi - lo)
@@ -441,8 +488,8 @@ class WorkspaceSimulator:
                 return "submitted", self._submitted[run_id]
             if run_id in self._task_parent:
                 return "task", self._submitted[self._task_parent[run_id]]
-        if run_id in self._runs_by_id:
-            return "history", self._runs_by_id[run_id]
+            if run_id in self._runs_by_id:
+                return "history", self._runs_by_id[run_id]
         raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
 
     def _runs_get(self, q: dict[str, Any]) -> dict[str, Any]:
@@ -612,6 +659,8 @@ def _handler_for(sim: WorkspaceSimulator) -> type[BaseHTTPRequestHandler]:
                 self._send(200, sim.handle(method, path, query, body, role))
             except ApiError as err:
                 self._send(err.status, {"error_code": err.code, "message": err.message})
+            except Exception as exc:  # a simulator bug: answer 500 rather than drop the client
+                self._send(500, {"error_code": "INTERNAL_ERROR", "message": repr(exc)})
 
         def _role(self) -> str | None:
             auth = self.headers.get("Authorization", "")

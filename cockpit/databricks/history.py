@@ -1,0 +1,176 @@
+"""Run history in the state file: completed job runs with start, end, duration, result state and
+the runtime each ran on, fetched incrementally and read back by the benchmarks feature.
+
+Incremental: a watermark (``cockpit_meta`` key ``databricks.runs_watermark``, seconds since the
+epoch) remembers where the next poll starts. It is the start of the newest stored run, or of the
+oldest run still active at the last poll, whichever is earlier, so a long run that finishes
+later is not skipped. Runs are written once (``INSERT OR IGNORE`` on the run id): refetching the
+boundary is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cockpit.databricks.models import JobRun
+
+if TYPE_CHECKING:
+    from cockpit.databricks.adapter import WorkspaceAdapter
+    from cockpit.store import StateStore
+
+WATERMARK_KEY = "databricks.runs_watermark"
+BATCH = 2000  # rows per executemany: bounded memory on a 100,000-run first sync
+
+
+@dataclass(frozen=True)
+class HistorySync:
+    new_runs: int
+    fetched: int
+    active: int
+    watermark: float | None
+
+
+def sync_history(
+    adapter: WorkspaceAdapter,
+    store: StateStore,
+    *,
+    job_names: dict[int, str] | None = None,
+    source: str = "cli",
+) -> HistorySync:
+    """Fetch runs newer than the watermark, store the completed ones, move the watermark."""
+    raw = store.get_meta(WATERMARK_KEY)
+    watermark = float(raw) if raw else None
+    names = job_names if job_names is not None else _stored_names(store)
+    # Active runs first: one still running now must hold the watermark back until it finishes.
+    active = adapter.list_runs(active_only=True, completed_only=False, job_names=names)
+    fetched = new = 0
+    newest: float | None = None
+    batch: list[JobRun] = []
+
+    def flush() -> None:
+        nonlocal new
+        if batch:
+            new += _insert(store, batch)
+            batch.clear()
+
+    def stream() -> None:
+        nonlocal fetched, newest
+        for run in adapter.iter_runs(start_time_from=watermark, job_names=names):
+            fetched += 1
+            newest = run.start if newest is None else max(newest, run.start)
+            batch.append(run)
+            if len(batch) >= BATCH:
+                flush()
+        flush()
+
+    adapter.guard("list job runs", stream)
+    candidates = [t for t in (newest, watermark) if t is not None]
+    next_mark = max(candidates) if candidates else None
+    if active:
+        oldest_active = min(r.start for r in active)
+        next_mark = oldest_active if next_mark is None else min(next_mark, oldest_active)
+    with store.write() as tx:
+        if next_mark is not None:
+            store.set_meta(WATERMARK_KEY, repr(next_mark), conn=tx)
+        store.append_event(
+            "databricks.runs",
+            {"new": new, "fetched": fetched, "active": len(active), "watermark": next_mark},
+            source=source,
+            conn=tx,
+        )
+    return HistorySync(new_runs=new, fetched=fetched, active=len(active), watermark=next_mark)
+
+
+def _insert(store: StateStore, runs: list[JobRun]) -> int:
+    now = store.clock()
+    with store.write() as tx:
+        before = tx.total_changes
+        tx.executemany(
+            "INSERT OR IGNORE INTO workspace_runs (run_id, job_id, job_name, start_ts, end_ts, "
+            "duration_s, result_state, spark_version, runtime, tags, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.run_id,
+                    r.job_id,
+                    r.job_name,
+                    r.start,
+                    r.end,
+                    r.duration_s,
+                    r.result_state,
+                    r.spark_version,
+                    r.runtime,
+                    json.dumps(r.tags, sort_keys=True),
+                    now,
+                )
+                for r in runs
+            ],
+        )
+        return tx.total_changes - before
+
+
+def _stored_names(store: StateStore) -> dict[int, str]:
+    return {r["job_id"]: r["name"] for r in store.query("SELECT job_id, name FROM workspace_jobs")}
+
+
+def store_runs(store: StateStore, runs: list[JobRun]) -> int:
+    """Write runs (e.g. from a shadow re-run) the same way a poll does; returns how many new."""
+    return _insert(store, list(runs))
+
+
+def read_runs(
+    store: StateStore,
+    *,
+    job_name: str | None = None,
+    runtime: str | None = None,
+    result_state: str | None = None,
+    as_of: float | None = None,
+) -> list[JobRun]:
+    """Completed runs oldest first, as known at ``as_of`` (``recorded_at <= as_of``)."""
+    row = store.query_one(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workspace_runs'"
+    )
+    if row is None:
+        return []
+    where, params = [], []
+    for column, value in (
+        ("job_name", job_name),
+        ("runtime", runtime),
+        ("result_state", result_state),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if as_of is not None:
+        where.append("recorded_at <= ?")
+        params.append(as_of)
+    sql = "SELECT * FROM workspace_runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY start_ts, run_id"
+    return [
+        JobRun(
+            job_id=r["job_id"],
+            run_id=r["run_id"],
+            job_name=r["job_name"],
+            start=r["start_ts"],
+            end=r["end_ts"],
+            duration_s=r["duration_s"],
+            result_state=r["result_state"],
+            spark_version=r["spark_version"],
+            runtime=r["runtime"],
+            tags=json.loads(r["tags"]),
+        )
+        for r in store.query(sql, params)
+    ]
+
+
+def runs_per_job_and_runtime(store: StateStore) -> dict[str, dict[str, int]]:
+    """{job name: {runtime: completed runs}}, for summaries."""
+    out: dict[str, dict[str, int]] = {}
+    for run in read_runs(store):
+        per = out.setdefault(run.job_name, {})
+        per[run.runtime] = per.get(run.runtime, 0) + 1
+    return out

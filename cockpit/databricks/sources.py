@@ -1,0 +1,75 @@
+"""The workspace as a poll source (see :mod:`cockpit.polling`): each poll refreshes the inventory
+and fetches the runs newer than the last poll. The TUI and ``cockpit record`` drive it through
+:class:`cockpit.polling.Poller`, which keeps polls from overlapping and backs off on failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cockpit.databricks.adapter import ConnectOptions
+
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig, DatabricksSection
+    from cockpit.databricks.adapter import WorkspaceAdapter
+    from cockpit.store import StateStore
+
+SOURCE_NAME = "databricks"
+
+
+def sync_workspace(
+    adapter: WorkspaceAdapter, store: StateStore, *, history: bool = True, source: str = "cli"
+) -> dict[str, Any]:
+    """One full refresh: inventory (jobs, versions, clusters), then new runs. Returns a summary."""
+    from cockpit.databricks.history import sync_history
+    from cockpit.databricks.inventory import fetch_inventory, record_inventory
+
+    inventory = fetch_inventory(adapter)
+    summary = record_inventory(store, inventory, source=source)
+    if history:
+        names = {j.job_id: j.name for j in inventory.jobs}
+        runs = sync_history(adapter, store, job_names=names, source=source)
+        summary["new_runs"] = runs.new_runs
+        summary["active_runs"] = runs.active
+    return summary
+
+
+@dataclass
+class WorkspaceSource:
+    """A :class:`cockpit.polling.PollSource` for one workspace."""
+
+    options: ConnectOptions
+    interval_s: float = 60.0
+    name: str = SOURCE_NAME
+    history: bool = True
+    _adapter: WorkspaceAdapter | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def adapter(self) -> WorkspaceAdapter:
+        # Connect once (SDK import, auth resolution); a failed connect is retried next poll.
+        with self._lock:
+            if self._adapter is None:
+                from cockpit.databricks.adapter import WorkspaceAdapter
+
+                self._adapter = WorkspaceAdapter.connect(self.options)
+            return self._adapter
+
+    def poll(self, store: StateStore) -> dict[str, Any]:
+        return sync_workspace(
+            self.adapter(), store, history=self.history, source=f"poller:{self.name}"
+        )
+
+
+def options_from_config(section: DatabricksSection, **overrides: Any) -> ConnectOptions:
+    values: dict[str, Any] = {"host": section.host, "profile": section.profile}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return ConnectOptions(**values)
+
+
+def poll_sources(config: CockpitConfig) -> list[WorkspaceSource]:
+    section = config.databricks
+    if not (section.host or section.profile):
+        return []
+    return [WorkspaceSource(options_from_config(section), interval_s=section.poll_interval_s)]

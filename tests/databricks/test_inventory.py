@@ -1,0 +1,146 @@
+"""Inventory and run history in the state file, through the real SDK and the simulator."""
+
+from __future__ import annotations
+
+from ws_helpers import ADMIN, connect, scenario_json
+
+from cockpit.databricks.history import WATERMARK_KEY, read_runs, sync_history
+from cockpit.databricks.inventory import (
+    fetch_inventory,
+    read_jobs,
+    record_inventory,
+    requirements,
+)
+from cockpit.databricks.scenario import parse_scenario
+from cockpit.databricks.simulator import WorkspaceSimulator
+from cockpit.databricks.sources import sync_workspace
+from cockpit.store import StateStore
+
+
+def test_inventory_summaries_and_event(adapter):
+    store = StateStore.create_in_memory()
+    summary = record_inventory(store, fetch_inventory(adapter))
+    assert summary["jobs_per_runtime"] == {
+        "14.3-lts": 1,
+        "14.3-lts-ml": 9,
+        "16.4-lts": 1,
+        "16.4-lts-ml": 3,
+    }
+    assert summary["jobs_per_tracking_server"] == {
+        "(none)": 3,
+        "https://mlflow-new.kyros.example": 3,
+        "https://mlflow-old.kyros.example": 8,
+    }
+    event = store.events(kinds=["databricks.inventory"])[-1]
+    assert event.payload["jobs_per_runtime"] == summary["jobs_per_runtime"]
+    jobs = {j.name: j for j in read_jobs(store)}
+    assert len(jobs) == 14
+    assert requirements(jobs["kyros-recsys-train"]) == ["horovod==0.28.1"]
+    assert jobs["kyros-image-embed"].init_scripts
+
+
+def test_a_job_moving_runtime_and_a_removed_job_are_recorded(sim, adapter):
+    store = StateStore.create_in_memory()
+    inventory = fetch_inventory(adapter)
+    record_inventory(store, inventory)
+    churn = next(j for j in inventory.jobs if j.name == "kyros-churn-train")
+    from dataclasses import replace
+
+    moved_task = replace(
+        churn.tasks[0], spark_version="16.4.x-cpu-ml-scala2.12", runtime="16.4-lts-ml"
+    )
+    moved = replace(churn, tasks=(moved_task,))
+    others = tuple(
+        j for j in inventory.jobs if j.name not in ("kyros-churn-train", "kyros-etl-orders")
+    )
+    summary = record_inventory(store, replace(inventory, jobs=(*others, moved)))
+    assert summary["removed"] == 1
+    change = store.events(kinds=["databricks.job_runtime_changed"])
+    assert [e.payload for e in change] == [
+        {
+            "job": "kyros-churn-train",
+            "job_id": churn.job_id,
+            "from": "14.3-lts-ml",
+            "to": "16.4-lts-ml",
+        }
+    ]
+    assert "kyros-etl-orders" not in {j.name for j in read_jobs(store)}
+
+
+def test_history_is_incremental_and_complete(adapter):
+    store = StateStore.create_in_memory()
+    first = sync_workspace(adapter, store)
+    assert first["new_runs"] == 140
+    churn = read_runs(store, job_name="kyros-churn-train")
+    assert {r.runtime for r in churn} == {"14.3-lts-ml", "16.4-lts-ml"}
+    assert len(read_runs(store, job_name="kyros-fraud-score", runtime="16.4-lts-ml")) == 2
+    assert all(r.duration_s > 0 and r.end > r.start for r in churn)
+    again = sync_workspace(adapter, store)
+    assert again["new_runs"] == 0
+    assert len(read_runs(store)) == 140
+
+
+def _small_scenario(runs):
+    data = scenario_json()
+    data["runs"] = runs
+    return parse_scenario(data)
+
+
+def test_later_polls_fetch_only_newer_runs_and_wait_for_active_ones():
+    base = 1_790_000_000_000
+    job = 100  # kyros-churn-train in the Kyros scenario
+    runs = [
+        {"run_id": i, "job_id": job, "start_time": base + i * 60_000, "duration_ms": 30_000}
+        for i in range(1, 61)
+    ]
+    # Run 61 started early and is still running: the watermark must not pass it.
+    runs.append(
+        {
+            "run_id": 61,
+            "job_id": job,
+            "start_time": base + 30 * 60_000 + 1,
+            "life_cycle_state": "RUNNING",
+        }
+    )
+    with WorkspaceSimulator(_small_scenario(runs)) as sim:
+        adapter = connect(sim)
+        store = StateStore.create_in_memory()
+        first = sync_history(adapter, store)
+        assert (first.new_runs, first.active) == (60, 1)
+        assert float(store.get_meta(WATERMARK_KEY)) == (base + 30 * 60_000 + 1) / 1000
+
+        sim.finish_run(61, duration_ms=45_000)
+        sim.add_runs(
+            [{"run_id": 62, "job_id": job, "start_time": base + 90 * 60_000, "duration_ms": 1_000}]
+        )
+        pages = sim.api_requests("/api/2.2/jobs/runs/list")
+        second = sync_history(adapter, store)
+        assert second.new_runs == 2  # the run that finished and the new one
+        assert second.fetched < 40  # from the watermark on, not the whole history
+        assert sim.api_requests("/api/2.2/jobs/runs/list") - pages <= 3
+        assert float(store.get_meta(WATERMARK_KEY)) == (base + 90 * 60_000) / 1000
+        assert {r.run_id for r in read_runs(store)} == set(range(1, 63))
+
+
+def test_history_read_honours_as_of():
+    store = StateStore.create_in_memory()
+    assert read_runs(store) == []
+    clock = iter([100.0, 200.0, 300.0, 400.0, 500.0, 600.0])
+    store.clock = lambda: next(clock)
+    from cockpit.databricks.history import store_runs
+    from cockpit.databricks.models import JobRun
+
+    run = JobRun(1, 10, "a", 1.0, 2.0, 1.0, "SUCCESS", "16.4.x-cpu-ml-scala2.12", "16.4-lts-ml")
+    store_runs(store, [run])
+    store_runs(store, [JobRun(1, 11, "a", 3.0, 5.0, 2.0, "FAILED", "", "")])
+    assert [r.run_id for r in read_runs(store, as_of=150.0)] == [10]
+    assert [r.run_id for r in read_runs(store, result_state="FAILED")] == [11]
+
+
+def test_token_never_reaches_the_state_file(tmp_path, sim):
+    path = tmp_path / "s.db"
+    store = StateStore.open(path, create=True)
+    sync_workspace(connect(sim), store)
+    store.checkpoint()
+    store.close()
+    assert ADMIN.encode() not in path.read_bytes()
