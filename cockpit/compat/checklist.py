@@ -372,6 +372,30 @@ def set_item(
             )
 
 
+def set_pipeline_owner(
+    store: StateStore, pipeline_id: str, owner: str, *, by: str, source: str = "cli"
+) -> None:
+    """Assign the person answerable for a pipeline (event ``compat.pipeline.owner``)."""
+    row = store.query_one(
+        "SELECT owner FROM compat_pipelines WHERE pipeline_id = ?", (pipeline_id,)
+    )
+    if row is None:
+        raise CockpitError(f"no pipeline {pipeline_id!r} in the checklist")
+    owner = owner.strip()
+    if not owner or owner == row["owner"]:
+        return
+    with store.write() as tx:
+        tx.execute(
+            "UPDATE compat_pipelines SET owner = ? WHERE pipeline_id = ?", (owner, pipeline_id)
+        )
+        store.append_event(
+            "compat.pipeline.owner",
+            {"pipeline": pipeline_id, "old": row["owner"], "new": owner, "by": by},
+            source=source,
+            conn=tx,
+        )
+
+
 def sign_off(
     store: StateStore, pipeline_id: str, *, by: str, note: str = "", source: str = "cli"
 ) -> None:
@@ -522,6 +546,10 @@ def _replay(store, as_of, views, items) -> None:
                     item, field_name, value if value is not None or field_name == "owner" else ""
                 )
                 item.updated_at, item.updated_by = event.ts, str(p.get("by") or "")
+        elif event.kind == "compat.pipeline.owner":
+            view = views.get(p.get("pipeline"))
+            if view is not None:
+                view.owner = p.get("new")
         elif event.kind == "compat.pipeline.signed_off":
             view = views.get(p.get("pipeline"))
             if view is not None:

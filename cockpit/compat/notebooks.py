@@ -20,7 +20,14 @@ _MAGIC = re.compile(r"^# MAGIC ?(.*)$")
 _PIP = re.compile(r"^\s*[%!]\s*pip3?\s+install\s+(.*)$")
 _RUN = re.compile(r"^\s*%run\s+(\S+)")
 # Cell magics whose body is another language: the whole cell is skipped.
-_OTHER_LANGUAGE = ("%sql", "%scala", "%r", "%sh", "%md", "%fs", "%%", "%pip", "%run")
+_OTHER_LANGUAGE = frozenset({"%sql", "%scala", "%r", "%sh", "%md", "%md-sandbox", "%fs"})
+
+
+def _other_language(line: str) -> bool:
+    """True for a cell's first line that switches the cell to another language. The magic word
+    is compared whole: ``%run`` is not ``%r``."""
+    words = line.split(None, 1)
+    return bool(words) and (words[0] in _OTHER_LANGUAGE or words[0].startswith("%%"))
 
 
 @dataclass
@@ -44,8 +51,7 @@ def _cell_lines(lines: list[tuple[int, str]], parts: NotebookParts) -> None:
     """Turn one cell's (file line, text) pairs into a Python unit, collecting magics."""
     if not lines:
         return
-    first = lines[0][1].strip()
-    if first.startswith(("%%", *(m for m in _OTHER_LANGUAGE if m not in ("%pip", "%run")))):
+    if _other_language(lines[0][1].strip()):
         return
     body: list[str] = []
     for number, text in lines:
@@ -85,7 +91,7 @@ def split_databricks_source(text: str) -> NotebookParts:
             stripped = content.strip()
             # A cell whose first MAGIC line is a language switch is not Python at all.
             first_in_cell = not cell or all(not t.strip() for _, t in cell)
-            if first_in_cell and stripped.startswith(("%md", "%sql", "%scala", "%r", "%sh", "%fs")):
+            if first_in_cell and _other_language(stripped):
                 magic_cell = True
             if magic_cell:
                 cell.append((number, ""))
@@ -173,8 +179,7 @@ def _ipynb_cell(mapped: list[tuple[int, str]], parts: NotebookParts) -> None:
     the unit is scanned with a line table instead of an offset."""
     if not mapped:
         return
-    first = mapped[0][1].strip()
-    if first.startswith("%%"):
+    if _other_language(mapped[0][1].strip()):
         return
     body: list[str] = []
     for number, text in mapped:

@@ -75,11 +75,12 @@ def rollup(
         own = [f for f in result.findings if f.job == job.key]
         linked = [f for path in files for f in by_path.get(path, []) if f.job is None]
         pipeline = Pipeline(
-            pipeline_id=f"job:{job.key}",
+            # By name: the workspace inventory knows jobs by name, so both sources meet here.
+            pipeline_id=f"job:{job.name}",
             name=job.name,
             kind=kind,
             origin=job.path,
-            owner=owners.get(job.key),
+            owner=owners.get(job.name) or owners.get(job.key),
             tracking_uri=job.tracking_uris[0] if job.tracking_uris else None,
             findings=own + linked,
         )

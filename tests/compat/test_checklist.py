@@ -82,9 +82,9 @@ def test_rollup_jobs_files_and_manual_items(workspace):
     _, config, store, _ = workspace
     summary = record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     views = {v.pipeline_id: v for v in load_checklist(store)}
-    assert set(views) == {"job:forecast_daily", "job:forecast_backfill", "job:churn-nightly"}
+    assert set(views) == {"job:forecast-daily", "job:forecast-backfill", "job:churn-nightly"}
     assert summary.pipelines == 3
-    daily = views["job:forecast_daily"]
+    daily = views["job:forecast-daily"]
     assert daily.kind == "bundle-job"
     assert daily.tracking_uri == "https://mlflow-old.kyros.example"
     keys = [i.item_key for i in daily.items]
@@ -100,7 +100,7 @@ def test_rollup_jobs_files_and_manual_items(workspace):
     ]
     status = {i.item_key: i.status for i in daily.items}
     assert status["rule:JOB101"] == "fail" and status["rule:JOB108"] == "todo"
-    paths = {f.path for f in findings_for(store, "job:forecast_daily")}
+    paths = {f.path for f in findings_for(store, "job:forecast-daily")}
     assert paths == {
         "bundle/databricks.yml",
         "bundle/resources/forecast.yml",
@@ -114,7 +114,7 @@ def test_rescan_keeps_decisions_and_updates_automatic_items(workspace):
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     set_item(
         store,
-        "job:forecast_daily",
+        "job:forecast-daily",
         "rule:JOB102",
         by="ana",
         status="waived",
@@ -122,7 +122,7 @@ def test_rescan_keeps_decisions_and_updates_automatic_items(workspace):
     )
     set_item(
         store,
-        "job:forecast_daily",
+        "job:forecast-daily",
         "manual:ran-green-on-the-target-runtime",
         by="ana",
         status="pass",
@@ -130,7 +130,7 @@ def test_rescan_keeps_decisions_and_updates_automatic_items(workspace):
     )
     set_item(
         store,
-        "job:forecast_daily",
+        "job:forecast-daily",
         "rule:REQ102",
         by="li",
         status="pass",
@@ -140,7 +140,7 @@ def test_rescan_keeps_decisions_and_updates_automatic_items(workspace):
     nb = root / "bundle/src/train_forecast.py"
     nb.write_text(nb.read_text().replace("list_experiments", "search_experiments"))
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
-    items, _ = items_of(store, "job:forecast_daily")
+    items, _ = items_of(store, "job:forecast-daily")
     assert items["rule:MLF101"].status == "pass" and items["rule:MLF101"].finding_count == 0
     assert items["rule:JOB102"].status == "waived"
     assert items["rule:JOB102"].note == "wheel moves to a volume in week 2"
@@ -155,14 +155,14 @@ def test_history_records_who_changed_what(workspace):
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     set_item(
         store,
-        "job:forecast_backfill",
+        "job:forecast-backfill",
         "rule:JOB105",
         by="ana",
         status="waived",
         note="gdal script moves with the volume migration",
         source="tui",
     )
-    events = history(store, "job:forecast_backfill", "rule:JOB105")
+    events = history(store, "job:forecast-backfill", "rule:JOB105")
     kinds = [
         (e.kind, e.payload["new"], e.payload["by"], e.source)
         for e in events
@@ -179,21 +179,21 @@ def test_sign_off_needs_open_items_closed(workspace):
     _, config, store, _ = workspace
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     with pytest.raises(CockpitError, match="open items"):
-        sign_off(store, "job:forecast_backfill", by="ana")
+        sign_off(store, "job:forecast-backfill", by="ana")
     with pytest.raises(CockpitError, match="blocking finding"):
-        set_item(store, "job:forecast_daily", "rule:JOB101", by="ana", status="pass")
+        set_item(store, "job:forecast-daily", "rule:JOB101", by="ana", status="pass")
     with pytest.raises(CockpitError, match="status must be one of"):
-        set_item(store, "job:forecast_daily", "rule:JOB101", by="ana", status="done")
-    set_item(store, "job:forecast_backfill", "rule:JOB105", by="ana", status="waived")
+        set_item(store, "job:forecast-daily", "rule:JOB101", by="ana", status="done")
+    set_item(store, "job:forecast-backfill", "rule:JOB105", by="ana", status="waived")
     set_item(
         store,
-        "job:forecast_backfill",
+        "job:forecast-backfill",
         "manual:ran-green-on-the-target-runtime",
         by="ana",
         status="pass",
     )
-    sign_off(store, "job:forecast_backfill", by="ana", note="walked through with Kyros")
-    items, view = items_of(store, "job:forecast_backfill")
+    sign_off(store, "job:forecast-backfill", by="ana", note="walked through with Kyros")
+    items, view = items_of(store, "job:forecast-backfill")
     assert view.signed_off_by == "ana" and view.ready
     assert items["manual:owner-signed-off"].status == "pass"
     assert progress(load_checklist(store)) == (1, 3)
@@ -204,11 +204,11 @@ def test_time_travel_replays_statuses(workspace):
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     before = clock.now
     clock.now += 100
-    set_item(store, "job:forecast_backfill", "rule:JOB105", by="ana", status="waived", note="n")
+    set_item(store, "job:forecast-backfill", "rule:JOB105", by="ana", status="waived", note="n")
     then = {
         i.item_key: i
         for v in load_checklist(store, as_of=before)
-        if v.pipeline_id == "job:forecast_backfill"
+        if v.pipeline_id == "job:forecast-backfill"
         for i in v.items
     }
     assert then["rule:JOB105"].status == "todo" and then["rule:JOB105"].note == ""
@@ -224,7 +224,7 @@ def test_cli_record_show_set_sign_off(workspace, cli):
     ok = cli(
         "checklist",
         "set",
-        "job:forecast_backfill",
+        "job:forecast-backfill",
         "rule:JOB105",
         "--status",
         "waived",
@@ -238,7 +238,7 @@ def test_cli_record_show_set_sign_off(workspace, cli):
     bad = cli("checklist", "set", "job:nope", "rule:JOB105", "--status", "pass", cwd=root)
     assert bad.returncode == 2 and "no checklist item" in bad.stderr
     shown = json.loads(cli("checklist", "show", "--format", "json", cwd=root).stdout)
-    backfill = next(p for p in shown["pipelines"] if p["id"] == "job:forecast_backfill")
+    backfill = next(p for p in shown["pipelines"] if p["id"] == "job:forecast-backfill")
     job105 = next(i for i in backfill["items"] if i["key"] == "rule:JOB105")
     assert job105["status"] == "waived" and job105["note"] == "moves with volumes"
     assert shown["total"] == 3

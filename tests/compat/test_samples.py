@@ -75,3 +75,9 @@ def test_bundle_jobs_and_their_files():
     job101 = [f for f in result.findings if f.code == "JOB101"]
     assert [(f.path, f.job) for f in job101] == [("databricks.yml", "forecast_daily")]
     assert job101[0].autofix and job101[0].data["new"] == "16.4.x-cpu-ml-scala2.12"
+
+
+def test_notebook_run_targets_are_resolved():
+    # `%run ./shared_setup` (not an R cell, although it starts with "%r") names a repo notebook.
+    result = scan_folder(next(f for f in FOLDERS if f.name == "notebooks"))
+    assert result.runs == {"train_notebook.py": ["shared_setup.py"]}

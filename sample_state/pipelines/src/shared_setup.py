@@ -1,0 +1,4 @@
+# Databricks notebook source
+import mlflow
+
+mlflow.set_experiment("/Kyros/shared")
