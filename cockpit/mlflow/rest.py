@@ -174,6 +174,15 @@ class RestClient:
         """Upload a file's bytes (streamed from disk); a PUT to a path is idempotent."""
         self._check_write("PUT", path)
 
+        fh.seek(0, 2)
+        empty = fh.tell() == 0
+        fh.seek(0)
+        if empty:
+            # requests sends an empty file object chunked; some proxies and servers then wait
+            # for a body that never comes. An empty bytes body goes out as Content-Length: 0.
+            self._send("PUT", path, data=b"", idempotent=True)
+            return
+
         def rewind() -> None:
             fh.seek(0)
 
