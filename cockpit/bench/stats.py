@@ -248,8 +248,9 @@ def compare_frame(
     rules = rules or {}
     default_rule = default_rule or Rule()
     wanted = samples[samples["runtime"].isin([old_runtime, new_runtime])]
-    # Pipelines with data only on other runtimes still get a row (insufficient data).
-    keys = sorted({(p, m) for p, m in zip(samples["pipeline"], samples["metric"], strict=True)})
+    # A pipeline with runs on one of the two runtimes gets a row (insufficient data: it needs
+    # shadow re-runs); one that never ran on either (another route, e.g. non-ML) is not judged.
+    keys = sorted({(p, m) for p, m in zip(wanted["pipeline"], wanted["metric"], strict=True)})
     groups = {key: frame for key, frame in wanted.groupby(["pipeline", "metric"], sort=True)}
     out = []
     for pipeline, metric in keys:
