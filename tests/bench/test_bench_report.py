@@ -236,3 +236,14 @@ def test_walkthrough_section_renders_offline(kyros_bench: Path):
     assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
     for pipeline in KYROS_PIPELINES:
         assert pipeline in page
+
+
+def test_shipped_sample_has_the_four_kyros_stories(sample_state: Path):
+    with StateStore.open(sample_state, readonly=True) as store:
+        verdicts = {
+            c.pipeline: c.verdict for c in compare_store(store, None) if c.metric == DURATION
+        }
+    assert verdicts["kyros-churn-train"] == "regression"
+    assert verdicts["kyros-demand-forecast"] == "improvement"
+    assert verdicts["kyros-feature-pipeline"] == "no change"
+    assert verdicts["kyros-fraud-score"] == "insufficient data"
