@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -108,7 +108,7 @@ class _Submitted:
     pending_s: float
     running_s: float
     cancelled_at: float | None = None
-    files: dict[str, str] = field(default_factory=dict)
+    error: str = ""  # why the run will fail (e.g. its python_file does not exist)
 
 
 class WorkspaceSimulator:
@@ -379,6 +379,8 @@ class WorkspaceSimulator:
         if elapsed < sub.pending_s + sub.running_s:
             return "RUNNING", "", "In run", None
         end = sub.start_ms + int((sub.pending_s + sub.running_s) * 1000)
+        if sub.error:
+            return "TERMINATED", "FAILED", sub.error, end
         output = self.scenario.outputs.get(sub.spark_version)
         if output is None:
             return "TERMINATED", "FAILED", "the scenario defines no output for this runtime", end
@@ -551,6 +553,12 @@ class WorkspaceSimulator:
             if version not in self.scenario.spark_version_keys:
                 raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid spark version {version}.")
             versions.append(version)
+        error = ""
+        python = tasks[0].get("spark_python_task") or {}
+        if python.get("source") == "WORKSPACE":
+            with self._lock:
+                if python.get("python_file") not in self.files:
+                    error = f"FileNotFoundError: {python.get('python_file')} does not exist"
         with self._lock:
             run_id = self._next_run_id
             task_ids = [run_id + 1 + i for i in range(len(tasks))]
@@ -565,6 +573,7 @@ class WorkspaceSimulator:
                 start_ms=int(time.time() * 1000),
                 pending_s=self.pending_s,
                 running_s=self.running_s,
+                error=error,
             )
             self._submitted[run_id] = sub
             for task_id in task_ids:

@@ -1,0 +1,112 @@
+"""``cockpit probe SPARK_VERSION``: measure what a runtime really has installed, on a cluster."""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.errors import EXIT_OK
+
+ORDER = 35
+
+EPILOG = """\
+Submits a one-time single-node run (a write call: it starts a cluster and is billed) that prints
+the Python libraries and system facts as JSON, waits for it, and stores the result as runtime
+PROBE-ID (default probe-SPARK_VERSION) in the state file. Ctrl-C cancels the run.
+
+examples:
+  cockpit probe 16.4.x-cpu-ml-scala2.12
+  cockpit runtimes diff 16.4-lts-ml probe-16.4.x-cpu-ml-scala2.12   (what the docs missed)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from cockpit.commands.inventory import add_connection_args
+
+    parser = sub.add_parser(
+        "probe",
+        help="run a one-time probe on a spark_version and store what it has installed",
+        description="Live runtime probe: submit a single-node run on SPARK_VERSION that prints its "
+        "libraries and system facts, and store them as a runtime manifest you can diff.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "spark_version", metavar="SPARK_VERSION", help="e.g. 16.4.x-cpu-ml-scala2.12"
+    )
+    parser.add_argument("--name", metavar="PROBE-ID", help="runtime id to store it under")
+    parser.add_argument("--node-type", default="i3.xlarge", help="node type of the single node")
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, metavar="S", help="cancel the run after S seconds"
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=5.0, metavar="S", help="seconds between polls"
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_connection_args(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(ctx) -> int:
+    import signal
+    import sys
+    import threading
+    import time
+
+    from cockpit.commands.inventory import connect
+    from cockpit.databricks.probe import ProbeOptions, probe_runtime
+    from cockpit.errors import CockpitError
+
+    args = ctx.args
+    if args.timeout <= 0 or args.poll_interval <= 0:
+        raise CockpitError("--timeout and --poll-interval must be positive")
+    adapter = connect(ctx)
+    cancel = threading.Event()
+    started = time.monotonic()
+    last = [""]
+
+    def progress(status) -> None:
+        if status.life_cycle_state != last[0]:
+            last[0] = status.life_cycle_state
+            print(
+                f"run {status.run_id}: {status.life_cycle_state} "
+                f"({time.monotonic() - started:.0f}s) {status.state_message}".rstrip(),
+                file=sys.stderr,
+                flush=True,
+            )
+
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        with ctx.open_store() as store:
+            result = probe_runtime(
+                adapter,
+                store,
+                args.spark_version,
+                runtime_id=args.name,
+                options=ProbeOptions(
+                    node_type_id=args.node_type,
+                    poll_interval_s=args.poll_interval,
+                    timeout_s=args.timeout,
+                ),
+                on_progress=progress,
+                cancel=cancel,
+            )
+            where = store.path
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.format == "json":
+        ctx.print_json(
+            {
+                "runtime_id": result.runtime_id,
+                "spark_version": result.spark_version,
+                "run_id": result.run_id,
+                "libraries": result.libraries,
+                "system": result.manifest["system"],
+            }
+        )
+        return EXIT_OK
+    print(
+        f"probed {result.spark_version} in run {result.run_id}: {result.libraries} libraries, "
+        f"python {result.manifest['system'].get('python')}; stored as {result.runtime_id} in {where}"
+    )
+    print(f"next: cockpit runtimes diff <runtime> {result.runtime_id}")
+    return EXIT_OK
