@@ -1,0 +1,68 @@
+"""``cockpit fix PATH... [--apply]``: safe mechanical rewrites, shown as a diff first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cockpit.errors import EXIT_OK
+
+ORDER = 23
+
+EPILOG = """\
+What is rewritten: renamed MLflow / Python / pandas APIs whose rule is marked autofix
+(`cockpit rules list` shows them) and spark_version in bundles and job JSON (to the target's key
+of the same flavour). Python keeps its formatting and comments (libcst); YAML keeps comments and
+order. Anything not certain is left alone and listed.
+
+examples:
+  cockpit fix pipelines/ --mlflow-from 1.30.1          show the diff
+  cockpit fix pipelines/ --mlflow-from 1.30.1 --apply  write it
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from cockpit.compat.crossing_args import add_crossing_options
+
+    parser = sub.add_parser(
+        "fix",
+        help="rewrite what is safe to rewrite (diff by default, --apply writes)",
+        description="Apply the mechanical fixes for findings of `cockpit check`.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", metavar="PATH", nargs="+")
+    add_crossing_options(parser)
+    parser.add_argument("--apply", action="store_true", help="write the changes")
+    parser.set_defaults(handler=run_fix)
+
+
+def run_fix(ctx) -> int:
+    from cockpit.compat import autofix
+    from cockpit.compat.crossing_args import crossing_from_args
+    from cockpit.compat.scan import Scanner
+
+    result = Scanner(crossing_from_args(ctx)).scan_paths(ctx.args.paths)
+    fixes = autofix.plan(result)
+    changed = [f for f in fixes if f.changed]
+    if not ctx.args.apply:
+        for fix in changed:
+            sys.stdout.write(fix.diff())
+    for fix in fixes:
+        for finding, why in fix.skipped:
+            print(
+                f"left alone: {finding.path}:{finding.line}:{finding.column} {finding.code}: {why}",
+                file=sys.stderr,
+            )
+    count = sum(len(f.fixed) for f in fixes)
+    if ctx.args.apply:
+        written = autofix.apply(changed)
+        print(f"fixed {count} findings in {written} files", file=sys.stderr)
+    elif changed:
+        print(
+            f"{count} findings in {len(changed)} files can be fixed: run again with --apply",
+            file=sys.stderr,
+        )
+    else:
+        print("nothing to fix", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,210 @@
+"""``cockpit fix``: mechanical rewrites for findings whose rule says it is safe.
+
+* Python (files and Databricks notebook source): renamed APIs (``list_experiments`` ->
+  ``search_experiments`` ...), rewritten with libcst so formatting and comments stay as they were.
+  Only attribute accesses the scanner resolved are touched; ``from mlflow import
+  list_experiments`` would need the local name changed too, so the scanner never marks it fixable.
+* Bundles (YAML) and job JSON: ``spark_version`` retargeted to the same-flavour key of the target
+  runtime, at the exact characters ruamel.yaml located, so comments, order and quoting stay.
+
+Every edit is checked against the text it replaces first; anything that does not match exactly
+is left alone and reported, never guessed at.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cockpit.compat.findings import Finding
+from cockpit.compat.scan import ScanResult
+
+
+@dataclass
+class FileFix:
+    path: str
+    before: str
+    after: str
+    fixed: list[Finding] = field(default_factory=list)
+    skipped: list[tuple[Finding, str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a/{self.path.lstrip('/')}",
+                tofile=f"b/{self.path.lstrip('/')}",
+            )
+        )
+
+
+def plan(result: ScanResult) -> list[FileFix]:
+    """What `cockpit fix` would change, file by file (nothing is written)."""
+    by_path: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        if finding.autofix:
+            by_path.setdefault(finding.path, []).append(finding)
+    fixes = []
+    for path, findings in sorted(by_path.items()):
+        try:
+            # newline="" keeps \r\n as it is: an untouched line must stay byte-identical.
+            with open(path, encoding="utf-8", newline="") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            fix = FileFix(path, "", "")
+            fix.skipped = [(f, f"cannot read the file: {exc}") for f in findings]
+            fixes.append(fix)
+            continue
+        if any("rename" in f.data for f in findings):
+            fixes.append(_fix_python(path, text, findings))
+        else:
+            fixes.append(_fix_spark_versions(path, text, findings))
+    return fixes
+
+
+def apply(fixes: list[FileFix]) -> int:
+    """Write every changed file atomically; returns how many files were written."""
+    written = 0
+    for fix in fixes:
+        if not fix.changed:
+            continue
+        target = Path(fix.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(fix.after)
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written += 1
+    return written
+
+
+# --------------------------------------------------------------------------- Python (libcst)
+def _segments(text: str) -> list[tuple[int, str]]:
+    """(first line, text) pieces rewritten independently: the cells of a Databricks notebook
+    (so one cell that does not parse does not block the others), or the whole file."""
+    from cockpit.compat.notebooks import _COMMAND, is_databricks_source
+
+    if not is_databricks_source(text):
+        return [(1, text)]
+    pieces: list[tuple[int, str]] = []
+    start, current = 1, []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        if _COMMAND.match(line.rstrip("\r\n")):
+            pieces.append((start, "".join(current)))
+            pieces.append((number, line))  # the separator itself, untouched
+            start, current = number + 1, []
+        else:
+            current.append(line)
+    pieces.append((start, "".join(current)))
+    return pieces
+
+
+def _fix_python(path: str, text: str, findings: list[Finding]) -> FileFix:
+    fix = FileFix(path, text, text)
+    wanted: dict[tuple[int, int], Finding] = {}
+    for f in findings:
+        if "rename" in f.data:
+            wanted[(f.data["name_line"], f.data["name_column"])] = f
+        else:
+            fix.skipped.append((f, "not a rename"))
+    done: set[tuple[int, int]] = set()
+    out = []
+    for first, piece in _segments(text):
+        end = first + piece.count("\n")
+        local = {
+            (line - first + 1, column): finding
+            for (line, column), finding in wanted.items()
+            if first <= line <= end
+        }
+        if not local:
+            out.append(piece)
+            continue
+        rewritten, hit, error = _rename(piece, local)
+        if error:
+            fix.skipped += [(f, f"libcst cannot parse it ({error})") for f in local.values()]
+        done.update((line + first - 1, column) for line, column in hit)
+        out.append(rewritten)
+    fix.after = "".join(out)
+    for key, finding in wanted.items():
+        if key in done:
+            fix.fixed.append(finding)
+        elif not any(finding is f for f, _ in fix.skipped):
+            fix.skipped.append((finding, "the attribute was not where the scan found it"))
+    return fix
+
+
+def _rename(
+    source: str, wanted: dict[tuple[int, int], Finding]
+) -> tuple[str, set[tuple[int, int]], str | None]:
+    """Rename the attributes at ``wanted`` positions (line, 1-based column) in ``source``."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return source, set(), exc.message
+    done: set[tuple[int, int]] = set()
+
+    class Renamer(cst.CSTTransformer):
+        METADATA_DEPENDENCIES = (PositionProvider,)
+
+        def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+            start = self.get_metadata(PositionProvider, original.attr).start
+            key = (start.line, start.column + 1)
+            finding = wanted.get(key)
+            if finding is None:
+                return updated
+            old, new = finding.data["rename"]
+            if original.attr.value != old:
+                return updated
+            done.add(key)
+            return updated.with_changes(attr=updated.attr.with_changes(value=new))
+
+    return MetadataWrapper(module).visit(Renamer()).code, done, None
+
+
+# --------------------------------------------------------------------------- YAML / JSON
+def _fix_spark_versions(path: str, text: str, findings: list[Finding]) -> FileFix:
+    fix = FileFix(path, text, text)
+    lines = text.splitlines(keepends=True)
+    edits: dict[tuple[int, int], tuple[str, str, list[Finding]]] = {}
+    for f in findings:
+        old, new = f.data.get("old"), f.data.get("new")
+        if not old or not new:
+            fix.skipped.append((f, "no safe target value"))
+            continue
+        key = (f.line, f.column)
+        if key in edits:
+            edits[key][2].append(f)  # one variable default shared by several jobs
+        else:
+            edits[key] = (old, new, [f])
+    # Right to left within a line, so earlier columns stay valid.
+    for (line, column), (old, new, items) in sorted(edits.items(), reverse=True):
+        index = line - 1
+        if not 0 <= index < len(lines):
+            fix.skipped += [(f, "line out of range") for f in items]
+            continue
+        current = lines[index]
+        start = column - 1
+        if current[start : start + 1] in ("'", '"'):
+            start += 1
+        if current[start : start + len(old)] != old:
+            fix.skipped += [(f, f"expected {old!r} at {line}:{column}") for f in items]
+            continue
+        lines[index] = current[:start] + new + current[start + len(old) :]
+        fix.fixed += items
+    fix.after = "".join(lines)
+    return fix

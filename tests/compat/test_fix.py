@@ -1,0 +1,119 @@
+"""`cockpit fix` round-trips: after --apply a re-check finds nothing auto-fixable, untouched
+files stay byte-identical, comments and formatting survive, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cockpit.compat import autofix
+from cockpit.compat.rules import build_crossing
+from cockpit.compat.scan import Scanner
+
+HERE = Path(__file__).resolve().parent
+SOURCES = {
+    "samples": HERE / "samples",
+    "kyros": HERE.parent.parent / "sample_state" / "pipelines",
+}
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def check_json(cli, root: Path) -> dict:
+    proc = cli("check", ".", "--mlflow-from", "1.30.1", "--format", "json", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_apply_then_recheck_leaves_nothing_fixable(cli, tmp_path, name):
+    root = tmp_path / name
+    shutil.copytree(SOURCES[name], root)
+    before_check = check_json(cli, root)
+    fixable = [f for f in before_check["findings"] if f["autofix"]]
+    assert fixable, "the sample should exercise autofix"
+    before = snapshot(root)
+
+    shown = cli("fix", ".", "--mlflow-from", "1.30.1", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "+++ b/" in shown.stdout
+    assert snapshot(root) == before, "without --apply nothing is written"
+
+    applied = cli("fix", ".", "--mlflow-from", "1.30.1", "--apply", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    assert f"fixed {len(fixable)} findings" in applied.stderr
+
+    after_check = check_json(cli, root)
+    assert [f for f in after_check["findings"] if f["autofix"]] == []
+    # Only the fixable findings went away; everything else is still reported.
+    remaining = {(f["path"], f["line"], f["code"]) for f in after_check["findings"]}
+    expected = {
+        (f["path"], f["line"], f["code"]) for f in before_check["findings"] if not f["autofix"]
+    }
+    assert remaining == expected
+
+    after = snapshot(root)
+    touched = {f["path"].removeprefix("./") for f in fixable}
+    for path, content in before.items():
+        if path not in touched:
+            assert after[path] == content, f"{path} has nothing to fix and must not change"
+    again = cli("fix", ".", "--mlflow-from", "1.30.1", "--apply", cwd=root)
+    assert "fixed 0 findings in 0 files" in again.stderr
+    assert snapshot(root) == after
+
+
+def fix_text(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml", overrides={"mlflow": ("1.30.1", None)})
+    fixes = autofix.plan(Scanner(crossing).scan_paths([str(path)]))
+    autofix.apply(fixes)
+    return path.read_bytes().decode()
+
+
+def test_python_formatting_and_comments_survive(tmp_path):
+    source = (
+        "import mlflow as mf  # the 1.x client\r\n"
+        "from mlflow.tracking import MlflowClient\r\n"
+        "\r\n"
+        "c = MlflowClient()\r\n"
+        "names = [e.name for e in c.list_experiments(  # all of them\r\n"
+        "    view_type=1)]\r\n"
+        "mf . list_experiments ()   # odd spacing stays odd\r\n"
+        "from mlflow import list_experiments  # not rewritten: the local name would change\r\n"
+        "list_experiments()\r\n"
+    )
+    fixed = fix_text(tmp_path, "client.py", source)
+    assert fixed == source.replace("c.list_experiments(", "c.search_experiments(").replace(
+        "mf . list_experiments ()", "mf . search_experiments ()"
+    )
+
+
+def test_yaml_comments_and_quotes_survive(tmp_path):
+    source = (
+        "# bundle\n"
+        "resources:\n"
+        "  jobs:\n"
+        "    j:  # the job\n"
+        "      name: j\n"
+        "      tasks:\n"
+        "        - task_key: t\n"
+        "          new_cluster:\n"
+        "            spark_version: '14.3.x-cpu-ml-scala2.12'   # pinned\n"
+        "            num_workers: 1\n"
+        "        - task_key: u\n"
+        '          new_cluster: {spark_version: "14.3.x-scala2.12", num_workers: 1}\n'
+    )
+    fixed = fix_text(tmp_path, "databricks.yml", source)
+    # The ML key has a same-flavour target; the standard one does not exist on 16.4 ML: untouched.
+    assert fixed == source.replace("'14.3.x-cpu-ml-scala2.12'", "'16.4.x-cpu-ml-scala2.12'")
+
+
+def test_file_without_fixes_is_byte_identical(tmp_path):
+    source = "import mlflow\n\n\nmlflow.search_experiments()   # fine\n"
+    assert fix_text(tmp_path, "fine.py", source) == source
