@@ -1,0 +1,63 @@
+"""The old server's own access log proves the cockpit never wrote to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import seed
+
+from cockpit.mlflow.servers import MLFLOW_V1
+
+pytestmark = pytest.mark.servers
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(config), "mlflow", *args],
+        cwd=config.parent,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_sync_verify_status_mirror_send_no_write_to_the_old_server(
+    mlflow_server_factory, mlflow_v2, tmp_path
+):
+    old = mlflow_server_factory(MLFLOW_V1)
+    seeded = seed.rich(old.url, f"ro-{uuid.uuid4().hex[:6]}", history_steps=300)
+    before = len(old.access_records())
+    assert before > 20 and old.write_requests(), "the seed's own writes must show in the log"
+    config = tmp_path / "cockpit.toml"
+    config.write_text(
+        f"""
+[migration]
+name = "read-only proof"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+[mlflow.old]
+tracking_uri = "{old.url}"
+[mlflow.new]
+tracking_uri = "{mlflow_v2.url}"
+""",
+        encoding="utf-8",
+    )
+    only = [a for name in seeded.experiments for a in ("--experiment", name)]
+    assert _cli(config, "sync", "--dry-run", *only).returncode == 0
+    done = _cli(config, "sync", "--yes", *only)
+    assert done.returncode == 0, done.stderr
+    checked = _cli(config, "verify", *only)
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    assert _cli(config, "status", *only).returncode == 0
+    assert _cli(config, "mirror", "--cycles", "1", "--interval", "0.1", *only).returncode == 0
+
+    after = old.access_records()[before:]
+    assert len(after) > 50
+    assert any(r.method == "POST" for r in after), "read-only search POSTs should be logged"
+    writes = [f"{r.method} {r.path}" for r in after if r.is_write]
+    assert writes == []
