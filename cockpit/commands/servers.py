@@ -20,6 +20,8 @@ Servers listen on 127.0.0.1 only, with a SQLite backend and artifacts served fro
 examples:
   cockpit servers install 1.30.1
   cockpit servers start 1.30.1 --port 5001 --data ./old-server     (Ctrl-C stops it)
+  cockpit servers start 2.22.5 --data ./new-server --detach
+  cockpit servers stop --data ./new-server
   cockpit servers list --format json
 """
 
@@ -58,7 +60,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "temporary folder)",
     )
     start.add_argument("--workers", type=_port, help="server workers (default 2; 3.x: 1)")
+    start.add_argument(
+        "--allow-db-upgrade",
+        action="store_true",
+        help="let this release migrate an older mlflow.db in --data in place (refused otherwise: "
+        "older servers never start on it again)",
+    )
+    start.add_argument(
+        "--detach",
+        action="store_true",
+        help="return once the server is ready and leave it running (stop it with `cockpit "
+        "servers stop --data DIR`)",
+    )
     start.set_defaults(handler=run_start)
+
+    stop = ssub.add_parser("stop", help="stop the server serving a data folder")
+    stop.add_argument("--data", metavar="DIR", required=True, help="the folder it serves")
+    stop.set_defaults(handler=run_stop)
 
     remove = ssub.add_parser("remove", help="delete an installed release's virtualenv")
     remove.add_argument("version", metavar="VERSION")
@@ -151,12 +169,17 @@ def run_start(ctx) -> int:
             data,
             port=ctx.args.port,
             workers=ctx.args.workers,
+            allow_db_upgrade=ctx.args.allow_db_upgrade,
             progress=_progress,
         )
         print(f"mlflow {handle.version} serving at {handle.url}", flush=True)
         print(f"  backend   {handle.backend_uri}", flush=True)
         print(f"  artifacts {handle.artifact_root}", flush=True)
         print(f"  logs      {handle.stderr_log.parent}", flush=True)
+        if ctx.args.detach:
+            print(f"  pid       {handle.pid} (stop: cockpit servers stop --data {handle.data_dir})")
+            handle = None  # left running on purpose
+            return EXIT_OK
         print("Ctrl-C to stop", flush=True)
         while not stop.is_set():
             if not handle.is_running():
@@ -171,6 +194,22 @@ def run_start(ctx) -> int:
             handle.stop()
             print(f"mlflow {handle.version} at {handle.url} stopped", file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
+
+
+def run_stop(ctx) -> int:
+    from pathlib import Path
+
+    from cockpit.mlflow import servers
+
+    data = Path(ctx.args.data)
+    if not data.is_dir():
+        raise CockpitError(f"--data {data} is not a folder")
+    handle = servers.attach(data)
+    if handle is None:
+        raise CockpitError(f"no running server serves {data.resolve()}")
+    handle.stop()
+    print(f"stopped mlflow {handle.version} at {handle.url}")
     return EXIT_OK
 
 

@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING
 from cockpit import secrets
 from cockpit.errors import CockpitError
 from cockpit.mlflow import schema, servers
+from cockpit.mlflow.servers import migration_chain
 
 if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 # Alembic logs each step as "Running upgrade <from> -> <to>, <message>" (<from> empty at the root).
 _STEP = re.compile(r"Running upgrade (?P<src>[0-9a-f]*) -> (?P<dst>[0-9a-f]+)")
-_REVISION = re.compile(r"^revision\s*=\s*[\"'](?P<rev>[0-9a-zA-Z_]+)[\"']", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*[\"'](?P<rev>[0-9a-zA-Z_]+)[\"']", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -106,27 +105,6 @@ class RehearsalResult:
             "rows_lost": [c.table for c in self.rows_lost()],
             "copy_path": self.copy_path,
         }
-
-
-def migration_chain(version: str) -> dict[str, str | None]:
-    """revision -> down_revision for every alembic migration shipped with installed ``version``.
-
-    Read from the migration files' text (never imported), so the steps between two revisions
-    are known even when a release's `db upgrade` logs nothing (3.x is quiet).
-    """
-    server = servers.installed(version)
-    if server is None:
-        return {}
-    chain: dict[str, str | None] = {}
-    for folder in server.path.glob("lib/python*/site-packages/mlflow/store/db_migrations/versions"):
-        for path in folder.glob("*.py"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            rev = _REVISION.search(text)
-            if rev is None:
-                continue
-            down = _DOWN_REVISION.search(text)
-            chain[rev["rev"]] = down["rev"] if down else None
-    return chain
 
 
 def steps_between(

@@ -50,6 +50,8 @@ MLFLOW_V2 = "2.22.5"
 MLFLOW_V3 = "3.17.2"
 
 MARKER = ".cockpit-installed.json"
+# In a server's data folder while it runs: which version serves it, where, and its pid.
+STATE_FILE = "server.json"
 VERSION_RE = re.compile(r"^(?P<major>[1-9])\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 # Where the cache lives can be moved (CI disks, tests of the install logic itself).
 CACHE_ENV = "COCKPIT_SERVERS_DIR"
@@ -106,7 +108,7 @@ def extra_pins(version: str) -> tuple[str, ...]:
 def servers_root() -> Path:
     override = os.environ.get(CACHE_ENV)
     if override:
-        return Path(override)
+        return Path(override).expanduser().resolve()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("migration-cockpit")) / "servers"
@@ -244,6 +246,38 @@ def _install_locked(version: str, progress: Progress) -> InstalledServer:
     return result
 
 
+_REVISION = re.compile(r"^revision\s*=\s*[\"'](?P<rev>[0-9a-zA-Z_]+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*[\"'](?P<rev>[0-9a-zA-Z_]+)[\"']", re.MULTILINE)
+
+
+def migration_chain(version: str) -> dict[str, str | None]:
+    """revision -> down_revision for every alembic migration shipped with installed ``version``.
+
+    Read from the migration files' text (never imported), so the steps between two revisions
+    are known even when a release's `db upgrade` logs nothing (3.x is quiet). Empty when the
+    release is not installed.
+    """
+    server = installed(version)
+    if server is None:
+        return {}
+    chain: dict[str, str | None] = {}
+    for folder in server.path.glob("lib/python*/site-packages/mlflow/store/db_migrations/versions"):
+        for path in folder.glob("*.py"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            rev = _REVISION.search(text)
+            if rev is None:
+                continue
+            down = _DOWN_REVISION.search(text)
+            chain[rev["rev"]] = down["rev"] if down else None
+    return chain
+
+
+def head_revision(chain: dict[str, str | None]) -> str | None:
+    """The one revision no other migration builds on (None if the chain is empty or forked)."""
+    heads = set(chain) - {down for down in chain.values() if down}
+    return heads.pop() if len(heads) == 1 else None
+
+
 def _build_venv(path: Path, requirement: list[str]) -> None:
     import importlib.util
 
@@ -366,6 +400,8 @@ class ServerHandle:
     access_log: Path
     pid: int
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    # True for a handle found through the data folder's state file (see attach()).
+    _attached: bool = field(default=False, repr=False, compare=False)
 
     @property
     def backend_uri(self) -> str:
@@ -376,6 +412,8 @@ class ServerHandle:
         return generation(self.version)
 
     def is_running(self) -> bool:
+        if self._attached:
+            return _group_alive(self.pid)
         return self._process is not None and self._process.poll() is None
 
     def access_records(self, since: int = 0) -> list[AccessRecord]:
@@ -398,31 +436,105 @@ class ServerHandle:
     def write_requests(self, since: int = 0) -> list[AccessRecord]:
         return [r for r in self.access_records(since) if r.is_write]
 
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / STATE_FILE
+
+    def write_state_file(self) -> None:
+        """Say in the data folder which server serves it, so another process can find it."""
+        data = {
+            "version": self.version,
+            "url": self.url,
+            "port": self.port,
+            "pid": self.pid,
+            "started_at": time.time(),
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the whole process group (the CLI, gunicorn/uvicorn and their workers)."""
         proc = self._process
-        if proc is None:
+        if proc is None and not self._attached:
             return
-        if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        pgid = self.pid
+        if proc is not None:
+            if proc.poll() is None:
+                _signal_group(pgid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    _signal_group(pgid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+        else:
+            # Started by another process (`servers start --detach`): not our child to wait on.
+            _signal_group(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         # Workers can outlive the leader by a moment; make sure none keeps the port or the DB
         # (a restart on the same data folder, or a DB copy, must not race a dying worker).
-        _signal_group(proc.pid, signal.SIGKILL)
+        _signal_group(pgid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while _group_alive(proc.pid) and time.monotonic() < deadline:
+        while _group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._process = None
+        self._attached = False
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
 
     def __enter__(self) -> ServerHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def attach(data_dir: Path) -> ServerHandle | None:
+    """The server that is serving ``data_dir`` right now, or None.
+
+    A state file whose process is gone, or whose process is not that version's mlflow (the pid
+    was reused), is stale: it is removed and None returned.
+    """
+    data_dir = Path(data_dir).resolve()
+    path = data_dir / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version, pid, port = str(data["version"]), int(data["pid"]), int(data["port"])
+        parse_version(version)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, CockpitError):
+        path.unlink(missing_ok=True)
+        return None
+    if not _group_alive(pid) or not _is_mlflow_of(pid, version):
+        path.unlink(missing_ok=True)
+        return None
+    logs = data_dir / "logs"
+    return ServerHandle(
+        version=version,
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        backend_db_path=data_dir / "mlflow.db",
+        artifact_root=data_dir / "artifacts",
+        data_dir=data_dir,
+        stdout_log=logs / "stdout.log",
+        stderr_log=logs / "stderr.log",
+        access_log=logs / "access.log",
+        pid=pid,
+        _attached=True,
+    )
+
+
+def _is_mlflow_of(pid: int, version: str) -> bool:
+    if not Path("/proc").is_dir():
+        return True  # not Linux: trust the live process group named in the state file
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return str(venv_dir(version)).encode() in cmdline
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -536,6 +648,7 @@ def start_server(
     port: int | None = None,
     workers: int | None = None,
     install_if_missing: bool = True,
+    allow_db_upgrade: bool = False,
     progress: Progress = _quiet,
     timeout: float = START_TIMEOUT_S,
 ) -> ServerHandle:
@@ -543,6 +656,10 @@ def start_server(
 
     ``data_dir`` holds ``mlflow.db``, ``artifacts/`` and ``logs/``; an existing folder is reused
     (same experiments as last time), a missing one is created, None makes a fresh temp folder.
+
+    An existing ``mlflow.db`` at an older schema revision is refused unless
+    ``allow_db_upgrade``: the server would migrate it in place, silently, and a server of the
+    older generation would never start on it again.
     """
     parse_version(version)
     if installed(version) is None:
@@ -556,6 +673,13 @@ def start_server(
     data_dir = Path(data_dir).resolve()
     if data_dir.exists() and not data_dir.is_dir():
         raise CockpitError(f"--data {data_dir} exists and is not a folder")
+    running = attach(data_dir)
+    if running is not None:
+        raise CockpitError(
+            f"mlflow {running.version} already serves {data_dir} at {running.url} "
+            f"(pid {running.pid}); stop it first (`cockpit servers stop --data {data_dir}`)"
+        )
+    check_backend(version, data_dir / "mlflow.db", allow_db_upgrade=allow_db_upgrade)
     artifact_root = data_dir / "artifacts"
     logs = data_dir / "logs"
     artifact_root.mkdir(parents=True, exist_ok=True)
@@ -592,6 +716,33 @@ def start_server(
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
     assert last_error is not None
     raise last_error
+
+
+def check_backend(version: str, db_path: Path, *, allow_db_upgrade: bool = False) -> None:
+    """Refuse a backend that ``version``'s server would migrate in place, or cannot read."""
+    from cockpit.mlflow import schema
+
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        return
+    revision = schema.read_revision(db_path)
+    if revision is None:
+        return
+    chain = migration_chain(version)
+    head = head_revision(chain)
+    if head is None or revision == head:
+        return
+    if revision not in chain:
+        raise CockpitError(
+            f"{db_path} is at schema revision {revision}, which mlflow {version} does not know "
+            "(was it upgraded by a newer release?)"
+        )
+    if not allow_db_upgrade:
+        raise CockpitError(
+            f"{db_path} is at schema revision {schema.describe_revision(revision)}; mlflow "
+            f"{version} would migrate it in place to {head}, after which older servers refuse "
+            "to start on it. Rehearse on a copy (`cockpit mlflow rehearse-db-upgrade`), or pass "
+            "--allow-db-upgrade if this database may be upgraded"
+        )
 
 
 class _PortTaken(Exception):
@@ -680,6 +831,7 @@ def _wait_ready(
                 f"mlflow {version} server exited before it was ready: {tail} (log: {stderr_log})"
             )
         if _healthy(url):
+            handle.write_state_file()
             progress(f"mlflow {version} server ready at {url}")
             return handle
         time.sleep(0.2)

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from cockpit.errors import CockpitError, SourceUnavailableError
+from cockpit.errors import CockpitError
 from cockpit.mlflow import schema, servers
 from cockpit.mlflow.rehearsal import migration_chain, steps_between
 from cockpit.mlflow.schema import SchemaWatch, current_alarm
@@ -47,7 +47,7 @@ def test_a_newer_server_migrating_the_old_db_raises_the_alarm(mlflow_server_fact
     try:
         old.stop()
         # Someone points a 2.x server at the production DB: it migrates it silently, in place.
-        mlflow_server_factory(servers.MLFLOW_V2, data)
+        newer = mlflow_server_factory(servers.MLFLOW_V2, data, allow_db_upgrade=True)
         alarm = watch.wait_for_alarm(timeout=30)
     finally:
         watch.stop()
@@ -66,9 +66,10 @@ def test_a_newer_server_migrating_the_old_db_raises_the_alarm(mlflow_server_fact
     with StateStore.open(tmp_path / "cockpit.db", readonly=True) as viewer:
         assert current_alarm(viewer) == alarm
 
-    # Why it matters: the 1.x server now refuses to start on its own database.
-    with pytest.raises(SourceUnavailableError):
-        servers.start_server(servers.MLFLOW_V1, data, timeout=60)
+    # Why it matters: the 1.x release cannot serve its own database any more.
+    newer.stop()
+    with pytest.raises(CockpitError, match=r"which mlflow 1\.30\.1 does not know"):
+        servers.start_server(servers.MLFLOW_V1, data)
 
 
 def test_watch_records_baseline_once_survives_unreadable_and_acknowledges(tmp_path):

@@ -294,3 +294,57 @@ def _listener_pgid(port: int) -> int | None:
         except OSError:
             continue
     return None
+
+
+def test_cli_detach_stop_and_one_server_per_data_folder(cli, tmp_path):
+    data = tmp_path / "detached"
+    started = cli("servers", "start", "1.30.1", "--data", str(data), "--detach")
+    assert started.returncode == 0, started.stderr
+    url = started.stdout.split("serving at", 1)[1].split()[0]
+    handle = servers.attach(data)
+    assert handle is not None and handle.url == url and handle.is_running()
+    assert _get(f"{url}/health")[0] == 200
+    # A second server on the same SQLite file would corrupt nothing only by luck: refused.
+    twice = cli("servers", "start", "2.22.5", "--data", str(data))
+    assert twice.returncode == 2 and "already serves" in twice.stderr
+
+    stopped = cli("servers", "stop", "--data", str(data))
+    assert stopped.returncode == 0, stopped.stderr
+    assert _group_members(handle.pid) == [] and servers.attach(data) is None
+    again = cli("servers", "stop", "--data", str(data))
+    assert again.returncode == 2 and "no running server" in again.stderr
+
+    # A state file left by a server that died (or a reused pid) is stale, not a running server.
+    (data / servers.STATE_FILE).write_text(
+        json.dumps({"version": "1.30.1", "url": url, "port": 1, "pid": os.getpid()})
+    )
+    assert servers.attach(data) is None and not (data / servers.STATE_FILE).exists()
+
+
+def test_start_refuses_to_migrate_an_older_backend_in_place(cli, tmp_path):
+    data = tmp_path / "prod"
+    data.mkdir()
+    import sqlite3
+
+    with sqlite3.connect(data / "mlflow.db") as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('97727af70f4d')")
+    before = (data / "mlflow.db").read_bytes()
+    for version in ("2.22.5", "3.17.2"):
+        out = cli("servers", "start", version, "--data", str(data))
+        assert out.returncode == 2 and "would migrate it in place" in out.stderr, out.stderr
+        assert out.stderr.count("\n") == 1
+    assert (data / "mlflow.db").read_bytes() == before
+    with pytest.raises(CockpitError, match="does not know"):
+        servers.check_backend("1.30.1", _with_revision(tmp_path / "new.db", "0584bdc529eb"))
+    servers.check_backend("1.30.1", data / "mlflow.db")  # its own head: fine
+    servers.check_backend("2.22.5", data / "mlflow.db", allow_db_upgrade=True)
+
+
+def _with_revision(path: Path, revision: str) -> Path:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+    return path
