@@ -19,9 +19,12 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from cockpit.cutover.gates import Gate
+from cockpit.cutover.gates import evaluate as evaluate_gates
+from cockpit.cutover.gates import record_changes as record_gate_changes
 from cockpit.errors import CockpitError
 from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources
-from screens.tabs.base import CockpitTab, ViewContext
+from screens.tabs.base import CockpitTab, DeferredTab, ViewContext
 from screens.widgets.status_header import StatusHeader
 from screens.widgets.time_travel import TimeTravelBar
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 REFRESH_SECONDS = 1.0
+GATES_FIRST_DELAY_S = 0.5
 
 
 def discover_tabs() -> list[type[CockpitTab]]:
@@ -114,6 +118,8 @@ class CockpitApp(App[int]):
         # Live only: what to poll. None = every feature's sources for the config.
         self._sources = sources
         self.pollers: list[Poller] = []
+        self.gates: list[Gate] | None = None  # latest evaluation, for the moment shown
+        self._gates_as_of: float | None = None
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
@@ -136,9 +142,11 @@ class CockpitApp(App[int]):
         yield StatusHeader(id="status-header")
         view = self.view_context()
         with TabbedContent(id="tabs"):
-            for tab_cls in self.tab_classes:
+            for index, tab_cls in enumerate(self.tab_classes):
                 with TabPane(tab_cls.TITLE, id=f"pane-{tab_cls.TAB_ID}"):
-                    yield tab_cls(view)
+                    # Only the first tab is built now; the others when first shown, so the first
+                    # frame never waits on what a hidden tab loads.
+                    yield tab_cls(view) if index == 0 else DeferredTab(tab_cls)
         if self.offline:
             yield TimeTravelBar(id="time-travel")
         yield Footer()
@@ -150,6 +158,8 @@ class CockpitApp(App[int]):
         self.refresh_tabs()
         self._marker = self.store.change_marker()
         self.set_interval(REFRESH_SECONDS, self._check_store)
+        # Gates read every feature (pandas, scipy): first evaluation after the first frame.
+        self.set_timer(GATES_FIRST_DELAY_S, self._evaluate_gates)
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
         if not self.offline:
@@ -243,6 +253,43 @@ class CockpitApp(App[int]):
             self._marker = marker
             self._update_header()
             self.refresh_tabs()
+            self._evaluate_gates()
+
+    # ------------------------------------------------------------------ gates
+    def _evaluate_gates(self) -> None:
+        self.run_worker(
+            self._gates_in_thread, thread=True, exclusive=True, group="gates", exit_on_error=False
+        )
+
+    def _gates_in_thread(self) -> None:
+        as_of = self.as_of
+        gates = evaluate_gates(self.store, self.config, as_of=as_of)
+        if (
+            as_of is None
+            and not self.store.readonly
+            and record_gate_changes(self.store, gates, source="tui")
+        ):
+            gates = evaluate_gates(self.store, self.config)  # with their new change times
+        self.call_from_thread(self._gates_done, gates, as_of)
+
+    def _gates_done(self, gates: list[Gate], as_of: float | None) -> None:
+        if as_of != self.as_of:
+            return  # the user moved in time meanwhile; a newer evaluation is on its way
+        before = {g.id: g.status for g in self.gates or []}
+        # Notify for changes seen at "latest", not while stepping through history.
+        if before and as_of is None and self._gates_as_of is None:
+            for gate in gates:
+                if before.get(gate.id) not in (None, gate.status):
+                    self.notify(
+                        f"{gate.title}: {before[gate.id]} → {gate.status}. {gate.evidence}",
+                        title="Gate changed",
+                        severity="information" if gate.passed else "warning",
+                    )
+        self.gates = gates
+        self._gates_as_of = as_of
+        for tab in self.query(CockpitTab):
+            if hasattr(tab, "show_gates"):
+                tab.show_gates(gates)
 
     def set_as_of(self, ts: float | None) -> None:
         """Time travel: show every tab as of ``ts`` (None = latest)."""
@@ -250,6 +297,7 @@ class CockpitApp(App[int]):
         self._update_header()
         self._update_time_bar()
         self.refresh_tabs()
+        self._evaluate_gates()
 
     # ------------------------------------------------------------------ time travel
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -305,12 +353,29 @@ class CockpitApp(App[int]):
         for tab in pane.query(CockpitTab):
             tab.focus_default()
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self._materialize(event.pane)
         self.call_after_refresh(self._focus_active_tab)
+
+    async def _materialize(self, pane: TabPane | None) -> CockpitTab | None:
+        if pane is None:
+            return None
+        for deferred in pane.query(DeferredTab):
+            tab = deferred.tab_cls(self.view_context())
+            await deferred.remove()
+            await pane.mount(tab)
+            return tab
+        tabs = pane.query(CockpitTab)
+        return tabs.first() if tabs else None
 
     # ------------------------------------------------------------------ actions
     def show_tab(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = f"pane-{tab_id}"
+
+    async def show_tab_ready(self, tab_id: str) -> CockpitTab | None:
+        """Show a tab and return it built (for actions that need its widgets)."""
+        self.show_tab(tab_id)
+        return await self._materialize(self.query_one(f"#pane-{tab_id}", TabPane))
 
     def action_show_tab_index(self, index: int) -> None:
         if 0 <= index < len(self.tab_classes):
@@ -322,5 +387,6 @@ class CockpitApp(App[int]):
         self.notify("Reloaded from the state file")
 
     async def run_tab_action(self, tab: CockpitTab, action: str) -> None:
-        self.show_tab(tab.TAB_ID)
-        await tab.run_action(action)
+        built = await self.show_tab_ready(tab.TAB_ID)
+        if built is not None:
+            await built.run_action(action)

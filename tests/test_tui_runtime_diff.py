@@ -131,6 +131,14 @@ async def test_viewer_follows_a_file_another_process_writes(sample_copy: Path):
         assert "late-image" in options
 
 
-def test_snapshot_runtime_diff(snap_compare, sample_copy: Path):
-    app = make_app(sample_copy, only_this_tab=True)
+def test_snapshot_runtime_diff(snap_compare, tmp_path: Path):
+    # Its own small state (fixed clock), so growth of the shipped sample never changes the picture.
+    ticks = iter(range(1_793_000_000, 1_793_000_100))
+    path = tmp_path / "snap.db"
+    with StateStore.open(path, create=True, clock=lambda: float(next(ticks))) as store:
+        store.set_meta("migration.name", "Kyros DBR 16.4 + MLflow 2 cutover")
+        store.set_meta("migration.from", "14.3-lts-ml")
+        store.set_meta("migration.to", "16.4-lts-ml")
+        store.append_event("migration.started", {"from": "14.3-lts-ml", "to": "16.4-lts-ml"})
+    app = make_app(path, only_this_tab=True)
     assert snap_compare(app, terminal_size=(160, 48))

@@ -81,7 +81,7 @@ async def test_time_travel_is_off_when_live(tmp_path: Path):
         # Live: a new event shows up in the timeline by itself.
         store.append_event("mlflow.sync.batch", {"runs": 10})
         await pilot.pause(1.5)
-        assert rows(app)[0] == "mlflow.sync.batch"
+        assert "mlflow.sync.batch" in rows(app)
     store.close()
 
 

@@ -72,3 +72,11 @@ class CockpitTab(Container):
         visible; anything slow belongs in a worker.
         """
         self.view = view
+
+
+class DeferredTab(Container):
+    """Stands in for a tab until it is first shown; the app then mounts the real one."""
+
+    def __init__(self, tab_cls: type[CockpitTab]) -> None:
+        super().__init__(id=f"deferred-{tab_cls.TAB_ID}")
+        self.tab_cls = tab_cls

@@ -112,6 +112,7 @@ class BenchmarksTab(CockpitTab):
         self._generation = 0
         self._shown_generation = 0
         self.rerunning: str | None = None  # pipeline whose shadow runs are going
+        self._fingerprint: tuple | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -140,7 +141,15 @@ class BenchmarksTab(CockpitTab):
 
     # ------------------------------------------------------------------ data
     def refresh_view(self, view: ViewContext) -> None:
+        from cockpit.bench.data import samples_fingerprint
+
         super().refresh_view(view)
+        # The statistics cost ~10 ms per pipeline; re-run them only when the samples changed,
+        # not on every write other features make to the state file.
+        fingerprint = samples_fingerprint(view.store, as_of=view.as_of)
+        if fingerprint == self._fingerprint:
+            return
+        self._fingerprint = fingerprint
         self._generation += 1
         self._load(view, self._generation)
 

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Select, Static
 
-from cockpit.cutover.gates import Gate, evaluate, is_go, record_changes
+from cockpit.cutover.gates import Gate, is_go
 from cockpit.store import Event
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.status_header import format_ts
@@ -67,7 +67,6 @@ class CutoverTab(CockpitTab):
         self._events: list[Event] = []
         self._prefixes: tuple[str, ...] = ()
         self.gates: list[Gate] = []
-        self._gates_as_of: float | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cut-board"):
@@ -95,34 +94,14 @@ class CutoverTab(CockpitTab):
 
     # ------------------------------------------------------------------ gates
     def _refresh_gates(self) -> None:
-        # Gates read every feature's data (benchmarks bootstrap their CIs): off the UI thread.
-        self.run_worker(
-            self._evaluate_gates, thread=True, exclusive=True, group="gates", exit_on_error=False
-        )
+        # The app evaluates the gates (in a worker, also when this tab is not shown); draw its
+        # latest result for the moment being shown.
+        gates = getattr(self.app, "gates", None)
+        if gates is not None:
+            self.show_gates(gates)
 
-    def _evaluate_gates(self) -> None:
-        view = self.view
-        gates = evaluate(view.store, view.config, as_of=view.as_of)
-        live = view.as_of is None and not view.store.readonly
-        if live and record_changes(view.store, gates, source="tui"):
-            gates = evaluate(view.store, view.config)  # with their new change times
-        self.app.call_from_thread(self._apply_gates, gates, view.as_of)
-
-    def _apply_gates(self, gates: list[Gate], as_of: float | None) -> None:
-        if as_of != self.view.as_of:
-            return  # the user moved in time meanwhile; a newer evaluation is on its way
-        before = {g.id: g.status for g in self.gates}
-        # Notify only for changes seen at "latest", not while stepping through history.
-        if before and as_of is None and self._gates_as_of is None:
-            for gate in gates:
-                if before.get(gate.id) not in (None, gate.status):
-                    self.app.notify(
-                        f"{gate.title}: {before[gate.id]} → {gate.status}. {gate.evidence}",
-                        title="Gate changed",
-                        severity="information" if gate.passed else "warning",
-                    )
+    def show_gates(self, gates: list[Gate]) -> None:
         self.gates = gates
-        self._gates_as_of = as_of
         self._render_gates()
 
     def _render_gates(self) -> None:
