@@ -66,7 +66,7 @@ class ReadOnlyViolation(CockpitError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 8
+    attempts: int = 6
     base_delay_s: float = 0.05
     max_delay_s: float = 2.0
 
