@@ -237,6 +237,36 @@ def load_samples(
     return pd.DataFrame([tuple(r)[:7] for r in rows], columns=columns)
 
 
+def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[Any, ...]:
+    """A cheap value that changes whenever the samples visible at ``as_of`` change.
+
+    Viewers re-run the statistics (bootstrap, tests) only when it changes, not on every write
+    another feature makes to the state file.
+    """
+    bound = as_of if as_of is not None else float("inf")
+    parts: list[Any] = [as_of]
+    queries = [
+        (
+            "SELECT COUNT(*), MAX(id), MAX(recorded_at) FROM bench_samples WHERE recorded_at <= ?",
+            (bound,),
+        ),
+        # A direction flipped in place changes verdicts without adding a sample.
+        ("SELECT COUNT(*), SUM(direction = 'higher'), MAX(rowid) FROM bench_metrics", ()),
+    ]
+    if _has_table(store, "workspace_runs"):
+        queries.append(
+            (
+                "SELECT COUNT(*), MAX(run_id), MAX(recorded_at) FROM workspace_runs "
+                "WHERE recorded_at <= ?",
+                (bound,),
+            )
+        )
+    for sql, params in queries:
+        row = store.query_one(sql, params)
+        parts.append(tuple(row) if row is not None else None)
+    return tuple(parts)
+
+
 def _has_table(store: StateStore, name: str) -> bool:
     row = store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return row is not None

@@ -247,3 +247,16 @@ def test_shipped_sample_has_the_four_kyros_stories(sample_state: Path):
     assert verdicts["kyros-demand-forecast"] == "improvement"
     assert verdicts["kyros-feature-pipeline"] == "no change"
     assert verdicts["kyros-fraud-score"] == "insufficient data"
+
+
+def test_fingerprint_changes_only_with_the_samples(kyros_bench: Path):
+    from cockpit.bench.data import samples_fingerprint
+
+    with StateStore.open(kyros_bench) as store:
+        before = samples_fingerprint(store)
+        store.append_event("other.feature", {"x": 1})  # someone else writes: no change
+        assert samples_fingerprint(store) == before
+        first = store.query_one("SELECT MIN(recorded_at) AS t FROM bench_samples")["t"]
+        assert samples_fingerprint(store, as_of=first) != before
+        record_samples(store, [Sample("p", DURATION, "16.4-lts-ml", 1.0, 1.0, "shadow", "x1")])
+        assert samples_fingerprint(store) != before
