@@ -16,9 +16,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cockpit import secrets
+from cockpit.config_files import CONFIG_NAME, find_config
 from cockpit.errors import ConfigError
 
-CONFIG_NAME = "cockpit.toml"
+__all__ = ["CONFIG_NAME", "CockpitConfig", "find_config", "load_config", "parse_config"]
 RUNTIME_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -168,17 +169,6 @@ class CockpitConfig(_Section):
 
 
 # ------------------------------------------------------------------------------------- loading
-def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """``--config`` if given, else ``./cockpit.toml`` if present, else None."""
-    if explicit is not None:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} not found")
-        return path
-    candidate = Path(CONFIG_NAME)  # relative, so messages say "cockpit.toml:7", not a long path
-    return candidate if candidate.is_file() else None
-
-
 def load_config(path: str | os.PathLike[str]) -> CockpitConfig:
     path = Path(path)
     try:

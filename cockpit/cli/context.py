@@ -26,10 +26,14 @@ class CliContext:
     @cached_property
     def config(self) -> CockpitConfig | None:
         """The config if one is given or found in the current folder; None otherwise."""
-        from cockpit.config import find_config, load_config
+        from cockpit.config_files import find_config
 
         path = find_config(getattr(self.args, "config", None))
-        return load_config(path) if path else None
+        if path is None:
+            return None
+        from cockpit.config import load_config  # pydantic: only when there is a file to read
+
+        return load_config(path)
 
     def require_config(self) -> CockpitConfig:
         if self.config is None:
