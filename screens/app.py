@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 REFRESH_SECONDS = 1.0
-GATES_FIRST_DELAY_S = 0.5
+GATES_FIRST_DELAY_S = 1.0
 
 
 def discover_tabs() -> list[type[CockpitTab]]:
@@ -158,8 +158,9 @@ class CockpitApp(App[int]):
         self.refresh_tabs()
         self._marker = self.store.change_marker()
         self.set_interval(REFRESH_SECONDS, self._check_store)
-        # Gates read every feature (pandas, scipy): first evaluation after the first frame.
-        self.set_timer(GATES_FIRST_DELAY_S, self._evaluate_gates)
+        # Gates read every feature (pandas, scipy, which hold the GIL while they import): first
+        # evaluation a moment after the first frame has been drawn, never before it.
+        self.call_after_refresh(lambda: self.set_timer(GATES_FIRST_DELAY_S, self._evaluate_gates))
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
         if not self.offline:
