@@ -67,6 +67,8 @@ READ_ONLY_POST_SUFFIXES = (
     "/registered-models/search",
     "/model-versions/search",
     "/logged-models/search",
+    "/datasets/search",
+    "/traces/search",
 )
 
 Progress = Callable[[str], None]
@@ -78,7 +80,7 @@ def _quiet(_message: str) -> None:
 
 # ------------------------------------------------------------------------------ versions & paths
 def parse_version(version: str) -> tuple[int, int, int]:
-    match = VERSION_RE.match(version.strip())
+    match = VERSION_RE.match(version)
     if not match or int(match.group("major")) not in (1, 2, 3):
         raise CockpitError(
             f"{version!r} is not an exact MLflow release between 1.x and 3.x (e.g. {MLFLOW_V1})"
@@ -92,16 +94,15 @@ def generation(version: str) -> int:
 
 def extra_pins(version: str) -> tuple[str, ...]:
     """Requirements installed next to ``mlflow==version`` so its server starts here."""
-    major, minor, _ = parse_version(version)
+    major = generation(version)
     if major == 2:
         # 2.x's SQLAlchemy store fails to import with SQLAlchemy 2.1 (measured with 2.22.5).
         return ("sqlalchemy<2.1",)
     if major == 1:
-        # 1.x imports pkg_resources (gone from setuptools 81, and a venv made without ensurepip
-        # has no setuptools at all). Before 1.30 it also predates numpy 2 / protobuf 4 /
-        # Flask 2.3.
-        old = () if minor >= 30 else ("numpy<2", "protobuf<4", "flask<2.3", "werkzeug<2.3")
-        return ("setuptools<81", *old)
+        # 1.x imports pkg_resources: gone from setuptools 81, and a venv made without ensurepip
+        # has no setuptools at all (measured with 1.30.1). Releases older than 1.30 were not
+        # tried here and may need more.
+        return ("setuptools<81",)
     return ()
 
 
@@ -319,7 +320,10 @@ def _run(cmd: list[str], *, what: str, timeout: float) -> None:
     except OSError as exc:
         raise CockpitError(f"could not {what}: {exc}") from None
     if result.returncode != 0:
-        tail = _last_line(result.stderr) or _last_line(result.stdout) or f"exit {result.returncode}"
+        text = f"{result.stdout}\n{result.stderr}"
+        # pip prints warnings (index locations, resolver notes) after its error; say the error.
+        errors = [line.strip() for line in text.splitlines() if line.strip().startswith("ERROR")]
+        tail = errors[0] if errors else _last_line(text) or f"exit {result.returncode}"
         raise CockpitError(f"could not {what}: {tail}")
 
 

@@ -230,6 +230,17 @@ def test_cli_install_list_remove(cli, tmp_path):
     assert "cannot install mlflow 1.30.1" in unusable.stderr
 
 
+def test_failed_pip_install_is_one_line_and_leaves_nothing_behind(cli, tmp_path):
+    # No index (offline): pip fails at once, without the network.
+    env = {servers.CACHE_ENV: str(tmp_path / "cache"), "PIP_NO_INDEX": "1"}
+    out = cli("servers", "install", "2.22.5", env=env)
+    assert out.returncode == 2, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("cockpit: error: could not pip install mlflow==2.22.5")
+    assert "ERROR" in last and "Traceback" not in out.stderr
+    assert not (tmp_path / "cache" / "mlflow-2.22.5").exists()
+
+
 def test_cli_start_on_a_taken_port_is_a_one_line_error(cli, tmp_path):
     import socket
 
