@@ -1,0 +1,440 @@
+"""MLflow sync tab: both servers side by side, what the new one still lacks, and the actions that
+close the gap (sync selected or all, verify, mirror, rehearse the DB upgrade).
+
+Everything shown comes from the recorded status polls (``mlflow_polls`` and friends) as of the
+moment being viewed, so a saved state file reviews offline exactly as it looked live. Actions
+run in thread workers that write to the store; the app re-renders when the store changes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, ProgressBar, Sparkline, Static
+
+from cockpit.errors import CockpitError
+from cockpit.mlflow.records import (
+    drift_series,
+    last_synced,
+    latest_poll,
+    poll_experiments,
+    poll_models,
+)
+from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.status_header import format_ts
+
+LIVE_ACTIONS = {"sync_selected", "sync_all", "verify", "mirror", "poll", "rehearse"}
+
+
+class MlflowSyncTab(CockpitTab):
+    TAB_ID = "mlflow"
+    TITLE = "MLflow sync"
+    ORDER = 40
+    DEFAULT_FOCUS = "#mlf-experiments"
+    BINDINGS: ClassVar = [
+        Binding("s", "sync_selected", "Sync selected", id="mlflow.sync_selected"),
+        Binding("a", "sync_all", "Sync all", id="mlflow.sync_all"),
+        Binding("v", "verify", "Verify", id="mlflow.verify"),
+        Binding("m", "mirror", "Mirror on/pause", id="mlflow.mirror"),
+        Binding("p", "poll", "Poll now", id="mlflow.poll"),
+        Binding("R", "rehearse", "Rehearse DB upgrade", id="mlflow.rehearse"),
+    ]
+    COMMANDS: ClassVar = [
+        ("Sync the selected experiment", "copy it old -> new", "sync_selected"),
+        ("Sync every experiment", "copy everything old -> new", "sync_all"),
+        ("Verify the copy", "deep compare old vs new", "verify"),
+        ("Start or pause mirroring", "keep copying until cutover", "mirror"),
+        ("Poll both servers now", "record a status poll", "poll"),
+        ("Rehearse the DB upgrade", "upgrade a copy of the old backend DB", "rehearse"),
+    ]
+    DEFAULT_CSS = """
+    MlflowSyncTab { layout: vertical; }
+    #mlf-head { height: auto; padding: 0 1; }
+    #mlf-drift { height: 3; margin: 0 1; }
+    #mlf-body { height: 1fr; }
+    #mlf-experiments { width: 3fr; }
+    #mlf-models { width: 2fr; }
+    #mlf-progress-row { height: 1; padding: 0 1; }
+    #mlf-status { width: 1fr; }
+    """
+
+    def __init__(self, view: ViewContext) -> None:
+        super().__init__(view)
+        self.busy: str | None = None
+        self.mirror = None  # cockpit.mlflow.mirror.Mirror while mirroring
+        self._names: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="mlf-head")
+        yield Sparkline([], id="mlf-drift")
+        with Horizontal(id="mlf-body"):
+            table: DataTable = DataTable(
+                id="mlf-experiments", cursor_type="row", zebra_stripes=True
+            )
+            table.add_columns(
+                "experiment",
+                "old act/del",
+                "new act/del",
+                "missing",
+                "differing",
+                "running",
+                "last synced",
+            )
+            yield table
+            with Vertical(id="mlf-models"):
+                models: DataTable = DataTable(id="mlf-registry", cursor_type="row")
+                models.add_columns("model", "old", "new", "missing", "stages old→new", "aliases")
+                yield models
+        with Horizontal(id="mlf-progress-row"):
+            yield ProgressBar(id="mlf-progress", show_eta=False)
+            yield Static(id="mlf-status")
+
+    def on_mount(self) -> None:
+        self.refresh_view(self.view)
+
+    # ------------------------------------------------------------------ rendering
+    def refresh_view(self, view: ViewContext) -> None:
+        super().refresh_view(view)
+        store, as_of = view.store, view.as_of
+        poll = latest_poll(store, as_of=as_of)
+        series = drift_series(store, as_of=as_of)
+        self.query_one("#mlf-drift", Sparkline).data = series or [0]
+        head = Text()
+        if poll is None:
+            head.append("No MLflow status poll recorded yet", style="bold")
+            head.append("  (live: press p to poll, a to sync everything)", style="dim")
+        else:
+            drift = poll["missing"] + poll["differing"] + poll["versions_missing"]
+            head.append("old ", style="bold")
+            head.append(f"{poll['old_url']} (MLflow {poll['old_version']}")
+            head.append(f", schema {poll['old_schema']})" if poll["old_schema"] else ")")
+            head.append("   new ", style="bold")
+            head.append(f"{poll['new_url']} (MLflow {poll['new_version']}")
+            head.append(f", schema {poll['new_schema']})" if poll["new_schema"] else ")")
+            head.append("\nlast poll ", style="bold")
+            head.append(f"{format_ts(poll['ts'])} ({poll['duration_s']:.1f} s)   ")
+            head.append(
+                f"drift {drift}",
+                style="bold green" if drift == 0 else "bold red",
+            )
+            head.append(
+                f"  ({poll['missing']} runs missing, {poll['differing']} differing, "
+                f"{poll['versions_missing']} model versions missing; "
+                f"{poll['old_runs']} runs old, {poll['new_runs']} new)"
+            )
+            head.append(f"   drift over the last {len(series)} polls ↓", style="dim")
+        verification = store.query_one(
+            "SELECT * FROM mlflow_verifications WHERE (? IS NULL OR ts <= ?) ORDER BY id DESC LIMIT 1",
+            (as_of, as_of),
+        )
+        if verification is not None:
+            n = verification["differences"]
+            head.append("\nlast verify ", style="bold")
+            head.append(f"{format_ts(verification['ts'])}: ")
+            head.append(
+                f"{n} differences" if n else "clean",
+                style="bold red" if n else "bold green",
+            )
+            head.append(
+                f" ({verification['runs']} runs, {verification['artifacts']} artifacts, "
+                f"{verification['models']} models)"
+            )
+        if self.mirror is not None:
+            head.append("\nmirroring ", style="bold")
+            head.append(
+                "paused" if self.mirror.paused else "on",
+                style="yellow" if self.mirror.paused else "green",
+            )
+        self.query_one("#mlf-head", Static).update(head)
+        self._render_experiments(poll)
+        self._render_models(poll)
+
+    def _render_experiments(self, poll) -> None:
+        table = self.query_one("#mlf-experiments", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        self._names = []
+        if poll is None:
+            return
+        synced = last_synced(self.view.store, as_of=self.view.as_of)
+        for row in poll_experiments(self.view.store, poll["id"]):
+            self._names.append(row["name"])
+            name = Text(row["name"])
+            if row["old_deleted_experiment"]:
+                name.append(" (deleted)", style="dim")
+            when = synced.get(row["name"])
+            table.add_row(
+                name,
+                f"{row['old_active']}/{row['old_deleted']}",
+                f"{row['new_active']}/{row['new_deleted']}",
+                Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
+                Text(str(row["differing"]), style="bold red" if row["differing"] else "green"),
+                str(row["running"]),
+                format_ts(when).removesuffix(" UTC") if when else "never",
+                key=row["source_id"],
+            )
+        if self._names:
+            table.move_cursor(row=min(max(cursor, 0), len(self._names) - 1))
+
+    def _render_models(self, poll) -> None:
+        table = self.query_one("#mlf-registry", DataTable)
+        table.clear()
+        if poll is None:
+            return
+        for row in poll_models(self.view.store, poll["id"]):
+            old_stages = json.loads(row["old_stages"])
+            new_stages = json.loads(row["new_stages"])
+            aliases = json.loads(row["new_aliases"])
+            stages = ", ".join(
+                f"v{v}:{s}→{new_stages.get(v, '?')}"
+                for v, s in sorted(old_stages.items(), key=lambda i: int(i[0]))
+            )
+            table.add_row(
+                row["name"],
+                str(row["old_versions"]),
+                str(row["new_versions"]),
+                Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
+                stages,
+                ", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items())),
+            )
+
+    def selected_experiment(self) -> str | None:
+        table = self.query_one("#mlf-experiments", DataTable)
+        if not self._names or table.cursor_row < 0:
+            return None
+        return self._names[min(table.cursor_row, len(self._names) - 1)]
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in LIVE_ACTIONS:
+            return self._live_config() is not None
+        return True
+
+    def _live_config(self):
+        config = self.view.config
+        if self.view.offline or config is None:
+            return None
+        if config.mlflow.old is None or config.mlflow.new is None:
+            return None
+        return config
+
+    def _start(self, what: str) -> bool:
+        if self._live_config() is None:
+            self.app.notify(
+                "MLflow actions need a live session with [mlflow.old] and [mlflow.new] configured",
+                severity="warning",
+            )
+            return False
+        if self.busy is not None:
+            self.app.notify(f"{self.busy} is still running", severity="warning")
+            return False
+        self.busy = what
+        self._status(f"{what}…")
+        return True
+
+    def action_sync_selected(self) -> None:
+        name = self.selected_experiment()
+        if name is None:
+            self.app.notify("No experiment selected (poll first: p)", severity="warning")
+            return
+        if self._start(f"sync of {name}"):
+            self._sync([name])
+
+    def action_sync_all(self) -> None:
+        if self._start("sync of every experiment"):
+            self._sync(None)
+
+    def action_verify(self) -> None:
+        if self._start("verify"):
+            self._verify()
+
+    def action_poll(self) -> None:
+        if self._start("poll"):
+            self._poll()
+
+    def action_rehearse(self) -> None:
+        config = self._live_config()
+        if config is not None and not config.mlflow.old.db_uri:
+            self.app.notify(
+                "Set [mlflow.old] db_uri to rehearse the DB upgrade", severity="warning"
+            )
+            return
+        if self._start("DB upgrade rehearsal"):
+            self._rehearse()
+
+    def action_mirror(self) -> None:
+        if self.mirror is not None:
+            if self.mirror.paused:
+                self.mirror.resume()
+                self.app.notify("Mirroring resumed")
+            else:
+                self.mirror.pause()
+                self.app.notify("Mirroring paused (after the cycle in flight)")
+            self.refresh_view(self.view)
+            return
+        if self._live_config() is None:
+            self._start("mirror")  # explains why not
+            return
+        self._mirror()
+
+    # ------------------------------------------------------------------ workers
+    def _connect(self):
+        from cockpit.mlflow.adapter import connect_new, connect_old
+
+        config = self._live_config()
+        old_cfg, new_cfg = config.mlflow.old, config.mlflow.new
+        return (
+            config,
+            connect_old(old_cfg.tracking_uri, token=old_cfg.token()),
+            connect_new(new_cfg.tracking_uri, token=new_cfg.token()),
+        )
+
+    @work(thread=True, group="mlflow-action", exit_on_error=False)
+    def _sync(self, names: list[str] | None) -> None:
+        from cockpit.mlflow.status import poll_and_record
+        from cockpit.mlflow.sync import Syncer, SyncOptions
+
+        try:
+            config, old, new = self._connect()
+            syncer = Syncer(
+                old,
+                new,
+                store=self.view.store,
+                options=SyncOptions(
+                    experiments=names, map_stages_to_aliases=config.mlflow.map_stages_to_aliases
+                ),
+                progress=lambda done, total, label: self.app.call_from_thread(
+                    self._progress, done, total, label
+                ),
+                source="tui",
+            )
+            result = syncer.run()
+            poll_and_record(
+                self.view.store,
+                old,
+                new,
+                source="tui",
+                old_db_uri=config.mlflow.old.db_uri,
+                new_db_uri=config.mlflow.new.db_uri,
+            )
+            message = (
+                f"Synced: {result.runs_created} new, {result.runs_updated} changed runs, "
+                f"{result.versions_created} model versions ({result.duration_s:.1f} s)"
+            )
+            severity = "warning" if result.errors else "information"
+            if result.errors:
+                message += f"; {len(result.errors)} errors, first: {result.errors[0]}"
+        except CockpitError as exc:
+            message, severity = f"Sync failed: {exc.message}", "error"
+        self.app.call_from_thread(self._done, message, severity)
+
+    @work(thread=True, group="mlflow-action", exit_on_error=False)
+    def _verify(self) -> None:
+        from cockpit.mlflow.records import record_verification
+        from cockpit.mlflow.verify import verify
+
+        try:
+            config, old, new = self._connect()
+            report = verify(old, new, map_stages_to_aliases=config.mlflow.map_stages_to_aliases)
+            record_verification(
+                self.view.store,
+                duration_s=report.duration_s,
+                experiments=report.experiments,
+                runs=report.runs,
+                artifacts=report.artifacts,
+                models=report.models,
+                differences=report.differences,
+                source="tui",
+            )
+            n = len(report.differences)
+            message = f"Verify: {n} differences" if n else "Verify: clean, zero differences"
+            severity = "error" if n else "information"
+        except CockpitError as exc:
+            message, severity = f"Verify failed: {exc.message}", "error"
+        self.app.call_from_thread(self._done, message, severity)
+
+    @work(thread=True, group="mlflow-action", exit_on_error=False)
+    def _poll(self) -> None:
+        from cockpit.mlflow.status import poll_and_record
+
+        try:
+            config, old, new = self._connect()
+            _, summary = poll_and_record(
+                self.view.store,
+                old,
+                new,
+                source="tui",
+                old_db_uri=config.mlflow.old.db_uri,
+                new_db_uri=config.mlflow.new.db_uri,
+            )
+            message, severity = f"Polled: drift {summary.drift}", "information"
+        except CockpitError as exc:
+            message, severity = f"Poll failed: {exc.message}", "error"
+        self.app.call_from_thread(self._done, message, severity)
+
+    @work(thread=True, group="mlflow-rehearse", exit_on_error=False)
+    def _rehearse(self) -> None:
+        from cockpit.mlflow.rehearsal import rehearse_db_upgrade
+
+        try:
+            config, _, new = self._connect()
+            target = new.info.version
+            if target is None:
+                raise CockpitError("the new server does not say its version; use the CLI")
+            result = rehearse_db_upgrade(
+                self.view.store, config.mlflow.old.db_uri, target, source="tui"
+            )
+            message = f"Rehearsal to {target}: {'ok' if result.ok else 'FAILED'}"
+            severity = "information" if result.ok else "error"
+        except CockpitError as exc:
+            message, severity = f"Rehearsal failed: {exc.message}", "error"
+        self.app.call_from_thread(self._done, message, severity)
+
+    @work(thread=True, group="mlflow-mirror", exit_on_error=False)
+    def _mirror(self) -> None:
+        from cockpit.mlflow.mirror import Mirror
+        from cockpit.mlflow.sync import SyncOptions
+
+        try:
+            config, old, new = self._connect()
+            self.mirror = Mirror(
+                old,
+                new,
+                self.view.store,
+                interval_s=config.mlflow.old.poll_interval_s,
+                options=SyncOptions(map_stages_to_aliases=config.mlflow.map_stages_to_aliases),
+                old_db_uri=config.mlflow.old.db_uri,
+                new_db_uri=config.mlflow.new.db_uri,
+                source="tui",
+            )
+            self.app.call_from_thread(self.app.notify, "Mirroring started")
+            self.mirror.run()
+        except CockpitError as exc:
+            self.app.call_from_thread(self.app.notify, f"Mirror: {exc.message}", severity="error")
+        finally:
+            self.mirror = None
+
+    def on_unmount(self) -> None:
+        if self.mirror is not None:
+            self.mirror.stop()
+
+    # ------------------------------------------------------------------ feedback
+    def _status(self, message: str) -> None:
+        self.query_one("#mlf-status", Static).update(message)
+
+    def _progress(self, done: int, total: int, label: str) -> None:
+        bar = self.query_one("#mlf-progress", ProgressBar)
+        bar.update(total=max(total, 1), progress=done)
+        self._status(f"{self.busy or 'sync'}: {done}/{total} runs ({label})")
+
+    def _done(self, message: str, severity: str) -> None:
+        self.busy = None
+        self._status("")
+        self.app.notify(message, severity=severity)  # type: ignore[arg-type]
+        self.refresh_view(self.view)
