@@ -10,6 +10,7 @@ each successful run's duration as a ``shadow`` benchmark sample on the target ru
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cockpit.bench.data import DURATION, MetricDef, Sample, record_samples
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, ReadOnlyError
 
 SHADOW_TAG = "cockpit_shadow"
 DEFAULT_RERUNS = 3
@@ -292,25 +293,27 @@ def shadow_rerun(
     """
     if not 1 <= count <= 50:
         raise CockpitError(f"-n must be between 1 and 50 (got {count})")
+    if store.readonly:
+        # Checked before anything is submitted: a run the cockpit cannot record must not start.
+        raise ReadOnlyError(f"{store.path} is open read-only; no shadow run was submitted")
     job_id = job_id_for(store, pipeline, client)
     tasks, spark_version = shadow_tasks(client.get_job_settings(job_id), runtime)
     label = runtime if not _KEY.match(runtime) else _runtime_label(runtime)
     batch = uuid.uuid4().hex[:12]
     result = RerunResult(pipeline, label, spark_version, batch)
-    rows: dict[int, int] = {}
     names: dict[int, str] = {}
-    for i in range(1, count + 1):
-        name = shadow_run_name(pipeline, i, count)
-        run_id = client.submit_run(
-            run_name=name, tasks=tasks, idempotency_token=f"cockpit-shadow-{batch}-{i}"
-        )
-        rows[run_id] = _record_submitted(store, batch, pipeline, job_id, label, run_id, name)
-        names[run_id] = name
-        progress(f"submitted {name} as run {run_id} on {spark_version}")
-    pending = dict(rows)
-    last_state = dict.fromkeys(rows, "submitted")
-    deadline = time.monotonic() + timeout_s
+    pending: dict[int, int] = {}  # run id -> bench_reruns row, for runs not finished yet
+    last_state: dict[int, str] = {}
     try:
+        for i in range(1, count + 1):
+            name = shadow_run_name(pipeline, i, count)
+            run_id = client.submit_run(
+                run_name=name, tasks=tasks, idempotency_token=f"cockpit-shadow-{batch}-{i}"
+            )
+            pending[run_id] = _record_submitted(store, batch, pipeline, job_id, label, run_id, name)
+            names[run_id], last_state[run_id] = name, "submitted"
+            progress(f"submitted {name} as run {run_id} on {spark_version}")
+        deadline = time.monotonic() + timeout_s
         while pending:
             for run_id in list(pending):
                 status = client.get_run(run_id)
@@ -333,19 +336,33 @@ def shadow_rerun(
             if pending:
                 if time.monotonic() > deadline:
                     raise CockpitError(
-                        f"shadow runs still going after {timeout_s:.0f}s: "
-                        f"{', '.join(map(str, pending))} (follow them in the workspace)"
+                        f"shadow runs still going after {timeout_s:.0f}s were cancelled: "
+                        f"{', '.join(map(str, pending))}"
                     )
                 sleep(poll_interval_s)
-    except KeyboardInterrupt:
-        for run_id, row_id in pending.items():
-            client.cancel_run(run_id)
-            run = ShadowRun(run_id, names[run_id], "cancelled", None, "interrupted by the user")
-            _record_finished(store, row_id, pipeline, label, run, None)
-            result.runs.append(run)
+    except BaseException as exc:
+        # Ctrl-C, a timeout or a failure part-way: runs whose end the cockpit would not see are
+        # cancelled (they cost cluster time and their durations could not be recorded).
+        why = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else _why(exc)
+        _cancel_pending(store, client, pending, names, pipeline, label, why, result)
         raise
     result.runs.sort(key=lambda r: r.run_id)
     return result
+
+
+def _why(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, CockpitError) else f"{type(exc).__name__}: {exc}"
+
+
+def _cancel_pending(store, client, pending, names, pipeline, label, why, result) -> None:
+    for run_id, row_id in list(pending.items()):
+        # Best effort: the run is recorded as given up below either way.
+        with contextlib.suppress(CockpitError):
+            client.cancel_run(run_id)
+        run = ShadowRun(run_id, names[run_id], "cancelled", None, why)
+        _record_finished(store, row_id, pipeline, label, run, None)
+        result.runs.append(run)
+        pending.pop(run_id)
 
 
 def _runtime_label(spark_version: str) -> str:

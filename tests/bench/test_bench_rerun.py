@@ -274,3 +274,45 @@ async def test_tab_starts_a_shadow_rerun_and_shows_the_new_runs(
         assert tab.rerunning is None
         assert tab.current().n_new == 3  # DEFAULT_RERUNS shadow runs, now in the verdict
     store.close()
+
+
+def test_interrupt_cancels_submitted_runs_in_the_workspace(tmp_path: Path, simulator):
+    store = history_store(tmp_path / "state.db", simulator)
+    client = AdapterRunClient(
+        WorkspaceAdapter.connect(ConnectOptions(host=simulator.url, token=TOKEN))
+    )
+
+    def ctrl_c(message: str) -> None:
+        if message.startswith("submitted"):
+            raise KeyboardInterrupt  # what Ctrl-C does while the first run is pending
+
+    with pytest.raises(KeyboardInterrupt):
+        shadow_rerun(
+            store,
+            client,
+            "kyros-fraud-score",
+            runtime="16.4-lts-ml",
+            count=3,
+            poll_interval_s=0.1,
+            progress=ctrl_c,
+        )
+    (row,) = reruns(store)
+    assert row["state"] == "cancelled" and row["message"] == "interrupted by the user"
+    status = client.get_run(row["run_id"])
+    assert status.done and status.result_state == "CANCELED"
+    assert len(load_samples(store)) == 8  # nothing added from a cancelled run
+    store.close()
+
+
+def test_read_only_state_submits_nothing(tmp_path: Path, simulator):
+    history_store(tmp_path / "state.db", simulator).close()
+    before = simulator.requests.copy()
+    with StateStore.open(tmp_path / "state.db", readonly=True) as store:
+        client = AdapterRunClient(
+            WorkspaceAdapter.connect(ConnectOptions(host=simulator.url, token=TOKEN))
+        )
+        with pytest.raises(CockpitError, match="read-only"):
+            shadow_rerun(store, client, "kyros-fraud-score", runtime="16.4-lts-ml")
+    submit, get_job = "/api/2.2/jobs/runs/submit", "/api/2.2/jobs/get"
+    assert simulator.requests[submit] == before[submit]
+    assert simulator.requests[get_job] == before[get_job]  # refused before touching the job
