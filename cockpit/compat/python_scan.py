@@ -90,20 +90,21 @@ class Matchers:
         words: set[str] = set()
         for rule in rules:
             match = rule.match
+            # Every resolution starts at an import of a rule's root module, so a file that never
+            # names one of those roots cannot match: only the roots are trigger words.
             for symbol in match.get("symbols", ()):
                 m.symbols[symbol] = rule
-                words.update(symbol.split("."))
+                words.add(symbol.split(".", 1)[0])
             for module in match.get("modules", ()):
                 m.modules[module] = rule
-                words.update(module.split("."))
+                words.add(module.split(".", 1)[0])
             for item in match.get("kwargs", ()):
                 m.kwargs.setdefault(item["call"], []).append((item["keyword"], rule))
-                words.update(item["call"].split("."))
+                words.add(item["call"].split(".", 1)[0])
             if match.get("rename"):
                 m.renames[rule.code] = dict(match["rename"])
         if words:
             words.update(METHOD_RETURNS)
-            words.update(n.rsplit(".", 1)[-1] for n in CANONICAL)
             alternatives = "|".join(sorted(map(re.escape, words)))
             m.trigger = re.compile(rf"\b(?:{alternatives})\b")
         return m
@@ -139,14 +140,56 @@ class _Resolver(ast.NodeVisitor):
     def file_line(self, unit_line: int) -> int:
         return self.unit.file_line(unit_line)
 
+    # ------------------------------------------------------------------ traversal
+    # ast.NodeVisitor looks the method up by name on every node and visits every expr_context and
+    # operator leaf; this dispatch table does the lookup once per node type and skips leaves,
+    # which is most of what keeps the scan within ~2x of ast.parse (bench/scan.py).
+    _dispatch: dict[type, object] = {}
+
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        method = self._dispatch.get(kind)
+        if method is None:
+            method = (
+                _LEAF
+                if kind in _LEAVES
+                else getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            )
+            self._dispatch[kind] = method
+        if method is not _LEAF:
+            method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def _may_matter(self, node: ast.AST) -> bool:
+        """Whether a function's text names anything bound (or a method with a known result):
+        if not, nothing in it can resolve, and its local bindings cannot leak out."""
+        lines = self._lines()
+        start, end = node.lineno - 1, getattr(node, "end_lineno", None) or len(lines)
+        text = "\n".join(lines[start:end])
+        roots = {key.split(".", 1)[0] for key in self.bindings}
+        return any(word in text for word in roots) or any(w in text for w in METHOD_RETURNS)
+
+    def _lines(self) -> list[str]:
+        if self._unit_lines is None:
+            self._unit_lines = self.unit.text.splitlines()
+        return self._unit_lines
+
     # ------------------------------------------------------------------ reporting
     def _column(self, unit_line: int, byte_offset: int) -> int:
         """ast offsets are UTF-8 bytes; findings (and SARIF) count characters."""
-        if self._unit_lines is None:
-            self._unit_lines = self.unit.text.splitlines()
+        lines = self._lines()
         index = unit_line - 1
-        if 0 <= index < len(self._unit_lines):
-            text = self._unit_lines[index]
+        if 0 <= index < len(lines):
+            text = lines[index]
             if not text.isascii():
                 return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
         return byte_offset + 1
@@ -300,6 +343,8 @@ class _Resolver(ast.NodeVisitor):
         return None
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if not node.decorator_list and not self._may_matter(node):
+            return
         for decorator in node.decorator_list:
             self.visit(decorator)
         args = node.args
@@ -349,6 +394,25 @@ class _Resolver(ast.NodeVisitor):
                         if kw.arg == keyword:
                             self._report(rule, kw, f"{target[1]}({keyword}=…) — {rule.what}")
         self.generic_visit(node)
+
+
+_LEAF = object()
+# Node types with nothing inside for the scanner: contexts, operators, constants.
+_LEAVES = frozenset(
+    {
+        ast.Load,
+        ast.Store,
+        ast.Del,
+        ast.Constant,
+        ast.Pass,
+        ast.Break,
+        ast.Continue,
+        *ast.operator.__subclasses__(),
+        *ast.unaryop.__subclasses__(),
+        *ast.cmpop.__subclasses__(),
+        *ast.boolop.__subclasses__(),
+    }
+)
 
 
 @dataclass
