@@ -29,6 +29,8 @@ from cockpit.mlflow.records import (
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.status_header import format_ts
 
+# Stages in one letter so a model's whole history fits the registry panel.
+SHORT_STAGE = {"None": "-", "Staging": "S", "Production": "P", "Archived": "A"}
 LIVE_ACTIONS = {"sync_selected", "sync_all", "verify", "mirror", "poll", "rehearse"}
 
 
@@ -58,8 +60,8 @@ class MlflowSyncTab(CockpitTab):
     #mlf-head { height: auto; padding: 0 1; }
     #mlf-drift { height: 3; margin: 0 1; }
     #mlf-body { height: 1fr; }
-    #mlf-experiments { width: 3fr; }
-    #mlf-models { width: 2fr; }
+    #mlf-experiments { width: 1fr; }
+    #mlf-models { width: 62; }
     #mlf-progress-row { height: 1; padding: 0 1; }
     #mlf-status { width: 1fr; }
     """
@@ -79,17 +81,19 @@ class MlflowSyncTab(CockpitTab):
             )
             table.add_columns(
                 "experiment",
-                "old act/del",
-                "new act/del",
+                "old a/d",
+                "new a/d",
                 "missing",
-                "differing",
+                "differ",
                 "running",
                 "last synced",
             )
             yield table
             with Vertical(id="mlf-models"):
                 models: DataTable = DataTable(id="mlf-registry", cursor_type="row")
-                models.add_columns("model", "old", "new", "missing", "stages old→new", "aliases")
+                models.add_columns(
+                    "model", "old", "new", "missing", "stages old→new (-/S/P/A)", "aliases"
+                )
                 yield models
         with Horizontal(id="mlf-progress-row"):
             yield ProgressBar(id="mlf-progress", show_eta=False)
@@ -128,7 +132,7 @@ class MlflowSyncTab(CockpitTab):
                 f"{poll['versions_missing']} model versions missing; "
                 f"{poll['old_runs']} runs old, {poll['new_runs']} new)"
             )
-            head.append(f"   drift over the last {len(series)} polls ↓", style="dim")
+            head.append(f"   ↓ drift, last {len(series)} polls", style="dim")
         verification = store.query_one(
             "SELECT * FROM mlflow_verifications WHERE (? IS NULL OR ts <= ?) ORDER BY id DESC LIMIT 1",
             (as_of, as_of),
@@ -176,7 +180,7 @@ class MlflowSyncTab(CockpitTab):
                 Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
                 Text(str(row["differing"]), style="bold red" if row["differing"] else "green"),
                 str(row["running"]),
-                format_ts(when).removesuffix(" UTC") if when else "never",
+                format_ts(when)[5:16] if when else "never",
                 key=row["source_id"],
             )
         if self._names:
@@ -191,9 +195,9 @@ class MlflowSyncTab(CockpitTab):
             old_stages = json.loads(row["old_stages"])
             new_stages = json.loads(row["new_stages"])
             aliases = json.loads(row["new_aliases"])
-            stages = ", ".join(
-                f"v{v}:{s}→{new_stages.get(v, '?')}"
-                for v, s in sorted(old_stages.items(), key=lambda i: int(i[0]))
+            stages = " ".join(
+                f"v{v} {SHORT_STAGE.get(st, st)}→{SHORT_STAGE.get(new_stages.get(v, ''), '·')}"
+                for v, st in sorted(old_stages.items(), key=lambda i: int(i[0]))
             )
             table.add_row(
                 row["name"],
