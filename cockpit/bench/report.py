@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit import secrets
 from cockpit.bench.data import DURATION, compare_store, load_samples, load_units, runtimes_compared
+from cockpit.bench.rerun import reruns
 from cockpit.bench.stats import Comparison, summarize
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class BenchReport:
     comparisons: list[Comparison]
     samples: pd.DataFrame
     units: dict[tuple[str, str], str] = field(default_factory=dict)
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # shadow re-runs, newest first
 
     @property
     def counts(self) -> dict[str, int]:
@@ -78,7 +80,39 @@ def build_report(
         comparisons=compare_store(store, config, as_of=as_of, samples=samples),
         samples=samples,
         units=load_units(store),
+        reruns=[_rerun_json(r) for r in reruns(store, as_of=as_of)],
     )
+
+
+RERUN_COLUMNS = ["submitted (UTC)", "pipeline", "runtime", "run id", "state", "duration s", "note"]
+
+
+def _rerun_json(row: Any) -> dict[str, Any]:
+    return {
+        "submitted_at": _iso(row["submitted_at"]),
+        "pipeline": row["pipeline"],
+        "runtime": row["runtime"],
+        "run_id": row["run_id"],
+        "run_name": row["run_name"],
+        "state": row["state"],
+        "duration_s": row["duration_s"],
+        "message": row["message"],
+    }
+
+
+def rerun_rows(report: BenchReport) -> list[list[str]]:
+    return [
+        [
+            r["submitted_at"].replace("T", " ").removesuffix("+00:00"),
+            r["pipeline"],
+            r["runtime"],
+            str(r["run_id"] or "–"),
+            r["state"],
+            fmt_value(r["duration_s"]),
+            r["message"],
+        ]
+        for r in report.reruns
+    ]
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -146,6 +180,7 @@ def to_json(report: BenchReport) -> dict[str, Any]:
             },
             "counts": report.counts,
             "comparisons": [c.to_json() for c in report.comparisons],
+            "shadow_reruns": report.reruns,
         }
     )
 
@@ -207,9 +242,27 @@ U p-value. A change is called only when the ratio is worse (or better) than the 
 p &lt; alpha; fewer runs than the minimum gives <i>insufficient data</i>. ↓ lower is better,
 ↑ higher is better. Rule: {esc(rule_text)}.</p>
 {"".join(charts)}
+{_reruns_html(report)}
 </body></html>
 """
     return secrets.scrub_text(page)
+
+
+def _reruns_html(report: BenchReport) -> str:
+    if not report.reruns:
+        return ""
+    esc = html.escape
+    header = "".join(f"<th>{esc(c)}</th>" for c in RERUN_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>"
+        for row in rerun_rows(report)
+    )
+    return (
+        '<h2>Shadow re-runs</h2><p class="method">One-time runs of each job with its tasks\' '
+        "spark_version set to the target runtime, named [cockpit-shadow] and tagged "
+        "cockpit_shadow=true on their clusters; never counted as production runs.</p>"
+        f'<table id="reruns"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
+    )
 
 
 def _pipelines_in_order(report: BenchReport) -> list[str]:

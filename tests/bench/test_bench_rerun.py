@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.bench.data import compare_store, load_samples
+from cockpit.bench.report import build_report, to_html, to_json
 from cockpit.bench.rerun import (
     RUN_NAME_PREFIX,
     SHADOW_TAG,
@@ -176,6 +177,13 @@ def test_rerun_end_to_end_adds_shadow_runs_to_the_verdict(tmp_path: Path, simula
     assert cluster.custom_tags["team"] == "fraud" and cluster.node_type_id == "i3.xlarge"
     job_runs = client.adapter.list_runs(job_id=JOB_ID)
     assert {r.run_id for r in job_runs}.isdisjoint({r.run_id for r in result.runs})
+
+    # The exported report lists the shadow runs next to the verdict.
+    report = build_report(store, None)
+    assert len(to_json(report)["shadow_reruns"]) == 5
+    page = to_html(report)
+    reruns_table = page[page.index('<table id="reruns">') :]
+    assert all(str(r.run_id) in reruns_table for r in result.runs)
     store.close()
 
 
