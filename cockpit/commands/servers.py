@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data",
         metavar="DIR",
         help="folder for mlflow.db, artifacts/ and logs/ (reused if it exists; default: a new "
-        "temporary folder)",
+        "temporary folder, deleted when the server stops)",
     )
     start.add_argument("--workers", type=_port, help="server workers (default 2; 3.x: 1)")
     start.add_argument(

@@ -406,6 +406,8 @@ class ServerHandle:
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     # True for a handle found through the data folder's state file (see attach()).
     _attached: bool = field(default=False, repr=False, compare=False)
+    # True when start_server made data_dir itself (no folder given): removed by stop().
+    _temporary: bool = field(default=False, repr=False, compare=False)
 
     @property
     def backend_uri(self) -> str:
@@ -487,6 +489,8 @@ class ServerHandle:
         self._attached = False
         with contextlib.suppress(FileNotFoundError):
             self.state_file.unlink()
+        if self._temporary:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -672,6 +676,7 @@ def start_server(
                 f"mlflow {version} is not installed (`cockpit servers install {version}`)"
             )
         install(version, progress=progress)
+    temporary = data_dir is None
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix=f"cockpit-mlflow-{version}-"))
     data_dir = Path(data_dir).resolve()
@@ -715,6 +720,7 @@ def start_server(
                 log_config,
                 timeout,
                 progress,
+                temporary,
             )
         except _PortTaken as exc:
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
@@ -764,6 +770,7 @@ def _launch(
     log_config: Path | None,
     timeout: float,
     progress: Progress,
+    temporary: bool = False,
 ) -> ServerHandle:
     db_path = data_dir / "mlflow.db"
     cmd = server_command(
@@ -802,6 +809,7 @@ def _launch(
         access_log=access_log,
         pid=proc.pid,
         _process=proc,
+        _temporary=temporary,
     )
     try:
         return _wait_ready(handle, proc, timeout, progress, offset)
@@ -819,9 +827,12 @@ def _wait_ready(
     log_offset: int,
 ) -> ServerHandle:
     version, port, url, stderr_log = handle.version, handle.port, handle.url, handle.stderr_log
+    # A server that fails to start keeps its folder, temporary or not: the log says why, and
+    # a retry on another port reuses it.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            handle._temporary = False
             handle.stop()
             with stderr_log.open("rb") as fh:
                 fh.seek(log_offset)
@@ -839,6 +850,7 @@ def _wait_ready(
             progress(f"mlflow {version} server ready at {url}")
             return handle
         time.sleep(0.2)
+    handle._temporary = False
     handle.stop()
     raise SourceUnavailableError(
         f"mlflow {version} server did not answer /health within {timeout:.0f} s (log: {stderr_log})"

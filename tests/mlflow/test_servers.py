@@ -124,6 +124,15 @@ def test_stop_ends_the_whole_process_group_and_frees_the_port(mlflow_server_fact
     assert _get(f"{again.url}/health")[0] == 200
 
 
+def test_a_server_without_a_data_folder_cleans_up_after_itself():
+    server = servers.start_server(servers.MLFLOW_V1)
+    try:
+        assert server.data_dir.is_dir() and (server.data_dir / servers.STATE_FILE).is_file()
+    finally:
+        server.stop()
+    assert not server.data_dir.exists()
+
+
 def _can_bind(port: int) -> bool:
     import socket
 
