@@ -157,16 +157,19 @@ def run_rehearse(ctx) -> int:
 
 def run_schema_watch(ctx) -> int:
     import sys
+    import time
 
-    from cockpit.mlflow.schema import SchemaWatch, describe_revision
+    from cockpit.mlflow.schema import SchemaWatch, describe_revision, sqlite_path
 
     db_uri = _db_uri(ctx)
+    sqlite_path(db_uri)  # a URI we cannot watch is refused before a state file is created
     with ctx.open_store() as store:
         watch = SchemaWatch(store, db_uri, label="old", source="cli")
         if ctx.args.acknowledge:
             watch.acknowledge()
             print(f"baseline is now {describe_revision(watch.baseline())}")
             return EXIT_OK
+        last_error = None
         try:
             while True:
                 check = watch.check()
@@ -182,12 +185,14 @@ def run_schema_watch(ctx) -> int:
                 if check.error:
                     if ctx.args.once:
                         raise CockpitError(check.error)
-                    print(f"cockpit: cannot read {db_uri} now: {check.error}", file=sys.stderr)
-                elif ctx.args.once:
-                    print(f"{db_uri}: {describe_revision(check.revision)} (baseline unchanged)")
-                    return EXIT_OK
-                import time
-
+                    if check.error != last_error:  # once per new problem, not every poll
+                        print(f"cockpit: cannot read {db_uri} now: {check.error}", file=sys.stderr)
+                    last_error = check.error
+                else:
+                    last_error = None
+                    if ctx.args.once:
+                        print(f"{db_uri}: {describe_revision(check.revision)} (baseline unchanged)")
+                        return EXIT_OK
                 time.sleep(ctx.args.interval)
         except KeyboardInterrupt:
             return EXIT_OK

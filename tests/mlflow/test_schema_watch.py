@@ -148,8 +148,10 @@ def test_cli_schema_watch(tmp_path, cli):
     ack = cli("--state", state, "mlflow", "schema-watch", "--db", uri, "--acknowledge")
     assert ack.returncode == 0 and V2_HEAD in ack.stdout
     assert cli("--state", state, "mlflow", "schema-watch", "--db", uri, "--once").returncode == 0
-    bad = cli("--state", state, "mlflow", "schema-watch", "--db", "mysql://h/db", "--once")
+    never = str(tmp_path / "never.db")
+    bad = cli("--state", never, "mlflow", "schema-watch", "--db", "mysql://h/db", "--once")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert not (tmp_path / "never.db").exists()
 
 
 def test_no_write_request_from_the_cockpit_reaches_the_old_server(
