@@ -1,4 +1,4 @@
-"""``cockpit bench report|rerun``: is each pipeline slower or worse on the new runtime?"""
+"""``cockpit bench report|collect|rerun``: is each pipeline slower or worse on the new runtime?"""
 
 from __future__ import annotations
 
@@ -40,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("--format", choices=("table", "json", "html"), default="table")
-    report.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here instead of stdout (the table format is written as CSV)",
+    )
     report.set_defaults(handler=run_report)
 
     collect = bsub.add_parser(

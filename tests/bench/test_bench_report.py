@@ -260,3 +260,13 @@ def test_fingerprint_changes_only_with_the_samples(kyros_bench: Path):
         assert samples_fingerprint(store, as_of=first) != before
         record_samples(store, [Sample("p", DURATION, "16.4-lts-ml", 1.0, 1.0, "shadow", "x1")])
         assert samples_fingerprint(store) != before
+
+
+def test_cli_table_to_file_is_csv(kyros_bench: Path, tmp_path: Path, cli):
+    import csv
+
+    target = tmp_path / "bench.csv"
+    result = cli("--state", str(kyros_bench), "bench", "report", "-o", str(target))
+    assert result.returncode == 1, result.stderr
+    rows = list(csv.reader(target.open(encoding="utf-8")))
+    assert rows[0][:3] == ["pipeline", "metric", "verdict"] and len(rows) == 1 + len(EXPECTED)
