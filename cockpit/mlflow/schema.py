@@ -38,6 +38,10 @@ KNOWN_HEADS = {
 }
 
 
+# How stale mlflow_schema_watch.last_checked_at may get while nothing changes.
+CHECKED_AT_REFRESH_S = 60.0
+
+
 class SchemaReadError(CockpitError):
     """The backend database could not be read (missing, not SQLite, locked, not MLflow's)."""
 
@@ -223,6 +227,20 @@ class SchemaWatch:
                 )
             return SchemaCheck(self.db_uri, now, None, self.baseline(), error=exc.message)
         self._last_error = None
+        # Most checks see nothing new: answer those from a read, so a watch polling every
+        # second does not commit to the state file (and wake every viewer) every second.
+        seen = self.store.query_one(
+            "SELECT baseline_revision, last_revision, last_checked_at, alarm "
+            "FROM mlflow_schema_watch WHERE db_uri = ?",
+            (self.db_uri,),
+        )
+        if (
+            seen is not None
+            and seen["last_revision"] == revision
+            and (revision == seen["baseline_revision"] or seen["alarm"])
+            and now - (seen["last_checked_at"] or 0) < CHECKED_AT_REFRESH_S
+        ):
+            return SchemaCheck(self.db_uri, now, revision, seen["baseline_revision"])
         raised: SchemaAlarm | None = None
         with self.store.write() as tx:
             row = tx.execute(

@@ -79,8 +79,14 @@ def test_watch_records_baseline_once_survives_unreadable_and_acknowledges(tmp_pa
         conn.execute("INSERT INTO alembic_version VALUES (?)", (V1_HEAD,))
     store = StateStore.create_in_memory()
     watch = SchemaWatch(store, f"sqlite:///{db}")
+    assert not watch.check().changed
+    marker = store.change_marker()
+    total_changes = store.query_one("SELECT total_changes() AS n")["n"]
     for _ in range(3):
         assert not watch.check().changed
+    # Polls that see nothing new write nothing.
+    assert store.query_one("SELECT total_changes() AS n")["n"] == total_changes
+    assert store.change_marker() == marker
     assert [e.kind for e in store.events(kind_prefix="mlflow.schema")] == ["mlflow.schema.baseline"]
 
     # A file that vanishes for a moment is reported once, and is not an alarm.
