@@ -480,17 +480,27 @@ class NewServer(_Reader):
         metrics: list[MetricPoint] = (),  # type: ignore[assignment]
         params: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        final_tags: dict[str, str] | None = None,
     ) -> int:
-        """Log in batches within the servers' limits; returns the number of requests sent."""
+        """Log in batches within the servers' limits; returns the number of requests sent.
+
+        ``final_tags`` go in the last request, so they land only after everything else did.
+        """
         param_items = list((params or {}).items())
         tag_items = list((tags or {}).items())
+        final_items = list((final_tags or {}).items())
         metric_items = list(metrics)
         sent = 0
-        while param_items or tag_items or metric_items:
+        while param_items or tag_items or metric_items or final_items:
             p, param_items = param_items[:MAX_BATCH_PARAMS], param_items[MAX_BATCH_PARAMS:]
             t, tag_items = tag_items[:MAX_BATCH_TAGS], tag_items[MAX_BATCH_TAGS:]
-            room = MAX_BATCH_ITEMS - len(p) - len(t)
+            room = MAX_BATCH_ITEMS - len(p) - len(t) - len(final_items)
             m, metric_items = metric_items[:room], metric_items[room:]
+            last = not (param_items or tag_items or metric_items)
+            if last and len(t) + len(final_items) > MAX_BATCH_TAGS:
+                last = False  # no room: the final tags get a request of their own
+            if last:
+                t, final_items = t + final_items, []
             body = {
                 "run_id": run_id,
                 "params": [{"key": k, "value": v} for k, v in p],

@@ -86,8 +86,14 @@ def run_differences(
 
 
 def is_complete(source: Run, dest: Run) -> bool:
-    """The copy was finished for the source as it is now (the marker is written last)."""
-    return dest.tags.get(TAG_FINGERPRINT) == fingerprint(source)
+    """The copy was finished for the source as it is now: its marker (written after all data)
+    matches, and so do the status, end time and name (written after the marker)."""
+    return (
+        dest.tags.get(TAG_FINGERPRINT) == fingerprint(source)
+        and dest.status == source.status
+        and dest.end_time == source.end_time
+        and (not source.run_name or dest.run_name == source.run_name)
+    )
 
 
 def history_differences(

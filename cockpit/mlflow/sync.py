@@ -493,12 +493,21 @@ class Syncer:
                 have = {p.identity() for p in new.metric_history(dest.run_id, key)}
                 history = [p for p in history if p.identity() not in have]
             points += history
-        if points or params or tags:
-            new.log_batch(dest.run_id, metrics=points, params=params, tags=tags)
         stale = set(compare.comparable_dest_tags(src, dest)) - set(wanted)
         for key in sorted(stale):
             new.delete_tag(dest.run_id, key)
         files, size = self._copy_artifacts(src, dest, fresh)
+        # The fingerprint rides in the last batch (batches go one after another), so it lands
+        # only once everything before it has; status and times follow, and a run counts as done
+        # only when the marker and those match (compare.is_complete).
+        fingerprint = compare.fingerprint(src)
+        new.log_batch(
+            dest.run_id,
+            metrics=points,
+            params=params,
+            tags=tags,
+            final_tags={TAG_FINGERPRINT: fingerprint},
+        )
         if (
             dest.status != src.status
             or dest.end_time != src.end_time
@@ -507,8 +516,6 @@ class Syncer:
             new.update_run(
                 dest.run_id, status=src.status, end_time=src.end_time, run_name=src.run_name
             )
-        fingerprint = compare.fingerprint(src)
-        new.set_tag(dest.run_id, TAG_FINGERPRINT, fingerprint)  # done: written last
         if src.deleted:
             new.delete_run(dest.run_id)
         self._count(metric_points=len(points), artifacts=files, artifact_bytes=size)
