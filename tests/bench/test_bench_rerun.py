@@ -269,11 +269,12 @@ async def test_tab_starts_a_shadow_rerun_and_shows_the_new_runs(
         await app.workers.wait_for_complete()
         await pilot.pause()
         tab = app.query_one(BenchmarksTab)
+        tab.RERUN_POLL_S = 0.1  # the simulator's runs end in ~1.3 s
         assert tab.current().n_new == 0
         await pilot.press("r")
         await pilot.pause()
         assert tab.rerunning == "kyros-fraud-score"
-        for _ in range(100):  # the shadow runs take ~1.3 s on the simulator
+        for _ in range(300):  # the shadow runs take ~1.3 s on the simulator
             await pilot.pause(0.1)
             if tab.rerunning is None:
                 break
