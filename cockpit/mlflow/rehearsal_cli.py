@@ -91,7 +91,11 @@ def _db_uri(ctx) -> str:
         raise ConfigError(
             "give --db sqlite:///PATH or set db_uri under [mlflow.old] in cockpit.toml"
         )
-    return old.db_uri
+    from cockpit.mlflow.schema import sqlite_path
+
+    path = sqlite_path(old.db_uri)
+    # A relative path in cockpit.toml is relative to that file, like every path in it.
+    return old.db_uri if path.is_absolute() else f"sqlite:///{config.resolve(str(path))}"
 
 
 def _progress(message: str) -> None:

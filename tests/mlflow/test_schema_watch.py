@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,33 @@ def test_reading_the_schema_never_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]  # no journal, no -wal
     with pytest.raises(CockpitError, match="only SQLite"):
         SchemaWatch(StateStore.create_in_memory(), "postgresql://u@h/mlflow")
+
+
+def test_sqlite_uris():
+    assert schema.sqlite_path("sqlite:////srv/mlflow/mlflow.db") == Path("/srv/mlflow/mlflow.db")
+    assert schema.sqlite_path("sqlite:///mlflow.db") == Path("mlflow.db")
+    assert schema.sqlite_path("sqlite:////tmp/a%20b.db?mode=ro") == Path("/tmp/a b.db")
+    for bad in ("sqlite:///:memory:", "sqlite://", "postgresql://u@h/db", "/srv/mlflow.db"):
+        with pytest.raises(CockpitError):
+            schema.sqlite_path(bad)
+    assert schema.describe_revision("0584bdc529eb") == "0584bdc529eb (MLflow 2.22 head)"
+    assert schema.describe_revision(None) == "no MLflow schema"
+
+
+def test_cli_relative_db_uri_is_relative_to_the_config(tmp_path, cli):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    with sqlite3.connect(folder / "prod.db") as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES (?)", (V1_HEAD,))
+    (folder / "cockpit.toml").write_text(
+        '[migration]\nname = "m"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        '[mlflow.old]\ntracking_uri = "http://127.0.0.1:1"\ndb_uri = "sqlite:///prod.db"\n',
+        encoding="utf-8",
+    )
+    out = cli("--config", str(folder / "cockpit.toml"), "mlflow", "schema-watch", "--once")
+    assert out.returncode == 0, out.stderr
+    assert V1_HEAD in out.stdout and str(folder / "prod.db") in out.stdout
 
 
 def test_cli_schema_watch(tmp_path, cli):
