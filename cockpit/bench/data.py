@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 DURATION = "duration_s"
 ORIGINS = ("history", "shadow", "mlflow:old", "mlflow:new")
-_METRIC_KEYS = {"name", "direction", "unit"}
+_METRIC_KEYS = {"name", "direction", "unit", "threshold"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class MetricDef:
     name: str
     direction: Direction = "lower"
     unit: str = ""
+    # A metric's own factor (e.g. 1.02 for AUC, where a 10% drop would be far too coarse).
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,21 @@ def metric_defs(config: CockpitConfig | None, pipeline: str) -> list[MetricDef]:
         direction = raw.get("direction", "lower")
         if direction not in DIRECTIONS:
             raise ConfigError(f"{where}: direction must be 'lower' or 'higher' (got {direction!r})")
-        defs.append(MetricDef(name, direction, str(raw.get("unit", ""))))
+        threshold = raw.get("threshold")
+        if threshold is not None and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not threshold > 1.0
+        ):
+            raise ConfigError(f"{where}: threshold must be a number above 1.0 (got {threshold!r})")
+        defs.append(
+            MetricDef(
+                name,
+                direction,
+                str(raw.get("unit", "")),
+                float(threshold) if threshold is not None else None,
+            )
+        )
     return defs
 
 
@@ -303,11 +319,18 @@ def compare_store(
             for m in metric_defs(config, pipeline):
                 directions[(pipeline, m.name)] = m.direction
     pipelines = set(frame["pipeline"])
+    rules: dict[Any, Rule] = {p: rule_for(config, p) for p in pipelines}
+    if config is not None:
+        for pipeline in pipelines:
+            base = rules[pipeline]
+            for m in metric_defs(config, pipeline):
+                if m.threshold is not None:
+                    rules[(pipeline, m.name)] = Rule(m.threshold, base.alpha, base.min_runs)
     return compare_frame(
         frame,
         old_runtime=old,
         new_runtime=new,
         directions=directions,
-        rules={p: rule_for(config, p) for p in pipelines},
+        rules=rules,
         default_rule=rule_for(config, ""),
     )

@@ -235,14 +235,15 @@ def compare_frame(
     old_runtime: str,
     new_runtime: str,
     directions: dict[tuple[str, str], Direction] | None = None,
-    rules: dict[str, Rule] | None = None,
+    rules: dict[Any, Rule] | None = None,
     default_rule: Rule | None = None,
 ) -> list[Comparison]:
     """Every (pipeline, metric) in a long frame of samples, sorted worst first.
 
     ``samples`` has columns ``pipeline``, ``metric``, ``runtime``, ``value``; rows on runtimes
     other than the two compared are ignored. ``directions`` maps (pipeline, metric) to
-    lower/higher (default lower); ``rules`` maps a pipeline to its own thresholds.
+    lower/higher (default lower); ``rules`` maps a pipeline, or a (pipeline, metric) pair, to its
+    own thresholds (the pair wins).
     """
     directions = directions or {}
     rules = rules or {}
@@ -266,7 +267,7 @@ def compare_frame(
                 direction=directions.get((pipeline, metric), "lower"),
                 old_runtime=old_runtime,
                 new_runtime=new_runtime,
-                rule=rules.get(pipeline, default_rule),
+                rule=rules.get((pipeline, metric)) or rules.get(pipeline, default_rule),
             )
         )
     return sorted(out, key=Comparison.sort_key)

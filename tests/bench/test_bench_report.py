@@ -88,6 +88,14 @@ def test_config_overrides_threshold_and_validates_metrics(kyros_bench: Path):
     bad = CONFIG.replace('direction = "higher"', 'direction = "up"')
     with pytest.raises(ConfigError, match=r"metrics\[0\]: direction"):
         metric_defs(parse_config(bad), "kyros-churn-train")
+    tight = CONFIG.replace('direction = "higher"', 'direction = "higher", threshold = 1.02')
+    assert metric_defs(parse_config(tight), "kyros-churn-train")[1].threshold == 1.02
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        auc = next(c for c in compare_store(store, parse_config(tight)) if c.metric == "auc")
+    assert auc.threshold == 1.02 and auc.min_runs == 5
+    loose = CONFIG.replace('direction = "higher"', 'direction = "higher", threshold = 0.9')
+    with pytest.raises(ConfigError, match=r"threshold must be a number above 1\.0"):
+        metric_defs(parse_config(loose), "kyros-churn-train")
     nameless = CONFIG.replace('name = "auc", ', "")
     with pytest.raises(ConfigError, match="name is required"):
         metric_defs(parse_config(nameless), "kyros-churn-train")

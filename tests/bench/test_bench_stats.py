@@ -122,3 +122,16 @@ def test_rule_rejects_nonsense():
         Rule(alpha=1.5)
     with pytest.raises(ValueError):
         compare_samples([1, 2], [1, 2], direction="sideways")
+
+
+def test_a_metric_can_have_its_own_threshold():
+    import pandas as pd
+
+    rows = [("p", "auc", "old", 0.84 + 0.001 * i) for i in range(8)]
+    rows += [("p", "auc", "new", 0.80 + 0.001 * i) for i in range(8)]  # ~5% worse, significant
+    frame = pd.DataFrame(rows, columns=["pipeline", "metric", "runtime", "value"])
+    kwargs = {"old_runtime": "old", "new_runtime": "new", "directions": {("p", "auc"): "higher"}}
+    (coarse,) = compare_frame(frame, **kwargs)
+    assert coarse.verdict == NO_CHANGE  # within the default ×1.10
+    (fine,) = compare_frame(frame, rules={("p", "auc"): Rule(threshold=1.02)}, **kwargs)
+    assert fine.verdict == REGRESSION and fine.threshold == 1.02
