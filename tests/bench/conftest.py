@@ -13,12 +13,6 @@ import pytest
 from cockpit.store import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
-KYROS_PIPELINES = (
-    "kyros-churn-train",
-    "kyros-demand-forecast",
-    "kyros-feature-pipeline",
-    "kyros-fraud-score",
-)
 
 
 def _load(path: Path, name: str):

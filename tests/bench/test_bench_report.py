@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import KYROS_PIPELINES
 
 from cockpit.bench.data import (
     DURATION,
@@ -24,6 +23,12 @@ from cockpit.config import parse_config
 from cockpit.errors import ConfigError
 from cockpit.store import StateStore
 
+KYROS_PIPELINES = (
+    "kyros-churn-train",
+    "kyros-demand-forecast",
+    "kyros-feature-pipeline",
+    "kyros-fraud-score",
+)
 EXPECTED = {
     ("kyros-churn-train", "duration_s"): "regression",
     ("kyros-demand-forecast", "duration_s"): "improvement",
