@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK
@@ -75,7 +76,9 @@ def run_check(ctx) -> int:
 
         store = ctx.open_store()
         try:
-            summary = record_scan(store, result, ctx.config, roots=list(ctx.args.paths))
+            summary = record_scan(
+                store, result, ctx.config, roots=list(ctx.args.paths), base_dir=os.getcwd()
+            )
         finally:
             store.close()
         print(

@@ -105,6 +105,7 @@ def record_scan(
     config: CockpitConfig | None,
     *,
     roots: list[str] | None = None,
+    base_dir: str = "",
     source: str = "cli",
 ) -> RecordSummary:
     """Store a scan: pipelines, their findings, and the automatic checklist items."""
@@ -114,13 +115,17 @@ def record_scan(
     with store.write() as tx:
         scan_id = int(
             tx.execute(
-                "INSERT INTO compat_scans (ts, from_runtime, to_runtime, paths, files, findings,"
-                " blocking) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO compat_scans (ts, from_runtime, to_runtime, paths, base_dir,"
+                " mlflow_from, old_tracking_uri, files, findings, blocking)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now,
                     result.crossing.from_runtime,
                     result.crossing.to_runtime,
                     json.dumps(roots or ["."]),
+                    base_dir,
+                    result.crossing.versions.get("mlflow", (None, None))[0],
+                    result.crossing.old_tracking_uri,
                     len(result.files),
                     len(result.findings),
                     result.blocking,

@@ -34,6 +34,12 @@ def add_crossing_options(parser: argparse.ArgumentParser) -> None:
         "from-runtime's preinstalled MLflow)",
     )
     parser.add_argument(
+        "--old-server",
+        metavar="URI",
+        help="the old MLflow tracking server, to flag jobs still writing to it "
+        "(default: [mlflow.old] tracking_uri)",
+    )
+    parser.add_argument(
         "--mlflow-to",
         metavar="VERSION",
         help="MLflow client after the migration (default: the to-runtime's preinstalled MLflow)",
@@ -49,7 +55,9 @@ def crossing_from_args(ctx: CliContext) -> Crossing:
     overrides = {}
     if mlflow_from or args.mlflow_to:
         overrides["mlflow"] = (mlflow_from, args.mlflow_to)
-    old_uri = config.mlflow.old.tracking_uri if config and config.mlflow.old else None
+    old_uri = args.old_server or (
+        config.mlflow.old.tracking_uri if config and config.mlflow.old else None
+    )
     store = ctx.maybe_store()
     try:
         return build_crossing(

@@ -34,7 +34,8 @@ def build(ctx) -> None:
         result = Scanner(crossing).scan_paths(["pipelines"])
     finally:
         os.chdir(cwd)
-    record_scan(store, result, None, roots=["pipelines"], source="sample")
+    # base_dir "" = next to the state file, so a re-scan from the TUI finds sample_state/pipelines.
+    record_scan(store, result, None, roots=["pipelines"], base_dir="", source="sample")
     ctx.clock.advance(1800)
 
     ran_green = "manual:ran-green-on-the-target-runtime"

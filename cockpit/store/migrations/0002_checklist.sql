@@ -7,6 +7,9 @@ CREATE TABLE compat_scans (
     from_runtime TEXT    NOT NULL,
     to_runtime   TEXT    NOT NULL,
     paths        TEXT    NOT NULL DEFAULT '[]',  -- JSON list of what was scanned
+    base_dir     TEXT    NOT NULL DEFAULT '',    -- the paths are relative to this folder
+    mlflow_from  TEXT,                           -- the MLflow client override, if any
+    old_tracking_uri TEXT,                       -- the old server, to tell JOB108 from JOB107
     files        INTEGER NOT NULL,
     findings     INTEGER NOT NULL,
     blocking     INTEGER NOT NULL

@@ -1,0 +1,183 @@
+"""The Checklist tab, driven with keys: set a status, add a note, assign an owner, sign off,
+filter, re-scan; every change lands in the store with its history."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static, Tree
+
+from cockpit.compat.checklist import history, load_checklist, record_scan
+from cockpit.compat.rules import build_crossing
+from cockpit.compat.scan import Scanner
+from cockpit.store import StateStore
+from screens.app import CockpitApp
+from screens.tabs.checklist import ChecklistTab
+
+PIPELINES = Path(__file__).resolve().parents[2] / "sample_state" / "pipelines"
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch) -> Path:
+    """A state file with the Kyros sample pipelines scanned, next to a copy of their sources."""
+    shutil.copytree(PIPELINES, tmp_path / "pipelines")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COCKPIT_USER", "dana")
+    crossing = build_crossing(
+        "14.3-lts-ml",
+        "16.4-lts-ml",
+        overrides={"mlflow": ("1.30.1", None)},
+        old_tracking_uri="https://mlflow-old.kyros.example",
+    )
+    path = tmp_path / "state.db"
+    with StateStore.open(path, create=True) as store:
+        result = Scanner(crossing).scan_paths(["pipelines"])
+        record_scan(store, result, None, roots=["pipelines"], base_dir="")
+    return path
+
+
+def tree_labels(app) -> list[str]:
+    tree = app.query_one("#cl-tree", Tree)
+    out = []
+    for node in tree.root.children:
+        out.append(str(node.label))
+        out += ["  " + str(child.label) for child in node.children]
+    return out
+
+
+async def select(pilot, app, pipeline: str, item: str | None = None) -> None:
+    tree = app.query_one("#cl-tree", Tree)
+    for node in tree.root.children:
+        if node.data == (pipeline, None):
+            node.expand()
+            await pilot.pause()
+            target = node
+            if item is not None:
+                target = next(c for c in node.children if c.data == (pipeline, item))
+            tree.move_cursor(target)
+            tree.focus()
+            await pilot.pause()
+            return
+    raise AssertionError(f"{pipeline} is not in the tree")
+
+
+async def test_walk_the_checklist_with_keys(state: Path):
+    store = StateStore.open(state)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot.pause()
+        progress = str(app.query_one("#cl-progress", Static).render())
+        assert "0 of 10 pipelines ready" in progress
+        assert any("kyros-churn-train" in label for label in tree_labels(app))
+
+        # Waive a warning with a note, on the fraud job.
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
+        detail = str(app.query_one("#cl-detail", Static).render())
+        assert "JOB105 dbfs-init-script" in detail and "source: https://" in detail
+        assert "dbfs:/kyros/init/install-odbc.sh" in detail  # the code excerpt
+        await pilot.press("w")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.query_one("#cl-prompt", Input).has_focus
+        await pilot.press(*"moves with the volume migration", "enter")
+        await pilot.pause()
+
+        # A blocking check cannot be passed while its findings are there.
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB101")
+        await pilot.press("p")
+        await pilot.pause()
+        items = {
+            i.item_key: i
+            for v in load_checklist(store)
+            for i in v.items
+            if v.pipeline_id == "job:kyros-fraud-score"
+        }
+        assert items["rule:JOB101"].status == "fail"
+        assert items["rule:JOB105"].status == "waived"
+        assert items["rule:JOB105"].note == "moves with the volume migration"
+        assert items["rule:JOB105"].updated_by == "dana"
+
+        # Close the analytics job's manual items, assign an owner, sign it off.
+        pipeline = "job:kyros-nightly-report"
+        await select(pilot, app, pipeline, "manual:ran-green-on-the-target-runtime")
+        await pilot.press("p")
+        await select(pilot, app, pipeline, "manual:tracking-uri-switched-to-the-new-server")
+        await pilot.press("w")
+        await select(pilot, app, pipeline)
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press(*"analytics", "enter")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        view = next(v for v in load_checklist(store) if v.pipeline_id == pipeline)
+        assert view.ready and view.signed_off_by == "dana" and view.owner == "analytics"
+        assert "1 of 10 pipelines ready" in str(app.query_one("#cl-progress", Static).render())
+
+        # Filters: only open blocking checks remain in the tree.
+        await pilot.press("v")  # all -> open
+        await pilot.press("e")  # all -> blocking
+        await pilot.pause()
+        labels = tree_labels(app)
+        assert not any("kyros-nightly-report" in label for label in labels)
+        assert all("fail" in label for label in labels if label.startswith("  "))
+
+    kinds = [
+        (e.kind, e.payload.get("new"), e.payload.get("by"), e.source)
+        for e in history(store, "job:kyros-fraud-score", "rule:JOB105")
+        if e.kind.startswith("compat.item.")
+    ]
+    assert kinds[:2] == [
+        ("compat.item.note", "moves with the volume migration", "dana", "tui"),
+        ("compat.item.status", "waived", "dana", "tui"),
+    ]
+    signed = store.events(kinds=["compat.pipeline.signed_off"])
+    assert [(e.payload["pipeline"], e.payload["by"], e.source) for e in signed] == [
+        ("job:kyros-nightly-report", "dana", "tui")
+    ]
+    store.close()
+
+
+async def test_rescan_keeps_decisions(state: Path):
+    store = StateStore.open(state)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot.pause()
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
+        await pilot.press("w")
+        # Fix the churn notebook in place, then re-scan from the tab.
+        notebook = state.parent / "pipelines/src/churn/train_churn.py"
+        notebook.write_text(notebook.read_text().replace("list_experiments", "search_experiments"))
+        await pilot.press("r")
+        tab = app.query_one(ChecklistTab)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if not tab.rescanning:
+                break
+        assert not tab.rescanning
+    views = {v.pipeline_id: {i.item_key: i for i in v.items} for v in load_checklist(store)}
+    assert views["job:kyros-fraud-score"]["rule:JOB105"].status == "waived"
+    assert views["job:kyros-churn-train"]["rule:MLF101"].status == "pass"
+    assert len(store.query("SELECT id FROM compat_scans")) == 2
+    store.close()
+
+
+async def test_read_only_file_refuses_changes(state: Path):
+    store = StateStore.open(state, readonly=True)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot.pause()
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
+        await pilot.press("w")
+        await pilot.pause()
+    store.close()
+    with StateStore.open(state, readonly=True) as again:
+        items = {
+            i.item_key: i.status
+            for v in load_checklist(again)
+            for i in v.items
+            if v.pipeline_id == "job:kyros-fraud-score"
+        }
+        assert items["rule:JOB105"] == "todo"
