@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cockpit import secrets
 from cockpit.compat.pipelines import Pipeline, rollup
 from cockpit.compat.scan import ScanResult
 from cockpit.errors import CockpitError
@@ -222,7 +223,7 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                 f.path,
                 f.line,
                 f.column,
-                f.message,
+                secrets.scrub_text(f.message),
                 f.fix,
                 f.source,
                 int(f.autofix),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,7 @@ class JobChecker:
                 )
             uri = env.get("MLFLOW_TRACKING_URI")
             if isinstance(uri, str):
+                uri = redact_uri(uri)
                 info.tracking_uris.append(uri)
                 where = (path, *_pos(env, "MLFLOW_TRACKING_URI", path))
                 old = self.crossing.old_tracking_uri
@@ -268,6 +270,15 @@ class JobChecker:
                     line, column = _pos(pypi, "package", path)
                     for finding in self.requirements.check(req, path, line, column):
                         out.append(_with_job(finding, job))
+
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def redact_uri(uri: str) -> str:
+    """A tracking URI without credentials: ``https://user:token@host`` -> ``https://***@host``.
+    Job files sometimes carry them; they must never reach a report or the state file."""
+    return _USERINFO.sub(r"\1***@", uri)
 
 
 def _with_job(finding: Finding, job: str) -> Finding:

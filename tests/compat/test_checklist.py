@@ -242,3 +242,24 @@ def test_cli_record_show_set_sign_off(workspace, cli):
     job105 = next(i for i in backfill["items"] if i["key"] == "rule:JOB105")
     assert job105["status"] == "waived" and job105["note"] == "moves with volumes"
     assert shown["total"] == 3
+
+
+def test_credentials_in_tracking_uris_never_reach_reports_or_state(tmp_path, cli):
+    job = {
+        "name": "leaky",
+        "tasks": [
+            {
+                "task_key": "t",
+                "new_cluster": {
+                    "spark_version": "16.4.x-cpu-ml-scala2.12",
+                    "spark_env_vars": {"MLFLOW_TRACKING_URI": "https://bob:tok-SECRET-42@ml.x"},
+                },
+            }
+        ],
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    proc = cli("--state", "s.db", "check", "job.json", "--record", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "tok-SECRET-42" not in proc.stdout + proc.stderr
+    assert "https://***@ml.x" in proc.stdout
+    assert b"tok-SECRET-42" not in (tmp_path / "s.db").read_bytes()
