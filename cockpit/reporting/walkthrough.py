@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cockpit.bench.section import benchmarks_section
 from cockpit.reporting import sections
 from cockpit.reporting.model import Document, Section
 
@@ -18,6 +19,7 @@ SectionFn = Callable[["StateStore", "CockpitConfig | None", "float | None"], Sec
 # Order of the report. Features add their section function here.
 SECTIONS: list[SectionFn] = [
     sections.runtime_section,
+    benchmarks_section,
     sections.timeline_section,
 ]
 
