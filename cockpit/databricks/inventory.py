@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.databricks.models import ClusterInfo, JobDefinition, SparkVersion
+from cockpit.errors import StateError
 
 if TYPE_CHECKING:
     from cockpit.databricks.adapter import WorkspaceAdapter
@@ -61,6 +62,7 @@ def record_inventory(
     store: StateStore, inventory: Inventory, *, source: str = "cli"
 ) -> dict[str, Any]:
     """Upsert the jobs, replace versions and clusters, record the event; one transaction."""
+    require_workspace_tables(store)
     now = store.clock()
     summary = summarize(inventory.jobs)
     seen = {j.job_id for j in inventory.jobs}
@@ -144,6 +146,16 @@ def has_workspace_tables(store: StateStore) -> bool:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workspace_jobs'"
     )
     return row is not None
+
+
+def require_workspace_tables(store: StateStore) -> None:
+    """A state file made by a development build before migration 0003 existed can be at a
+    later schema version without the workspace tables; say so instead of failing in SQL."""
+    if not has_workspace_tables(store):
+        raise StateError(
+            f"{store.path} has no workspace tables (made before migration 0003_workspace); "
+            "start a new state file for the workspace data"
+        )
 
 
 def read_jobs(store: StateStore, *, as_of: float | None = None) -> list[JobDefinition]:

@@ -105,6 +105,9 @@ def probe_runtime(
     _check_version(adapter, spark_version)
     if store.readonly:  # refuse before anything is submitted, not after the run
         raise ReadOnlyError(f"{store.path} is open read-only; the probe was not submitted")
+    from cockpit.databricks.inventory import require_workspace_tables
+
+    require_workspace_tables(store)
     adapter.upload_file(TASK_PATH, probe_task_source())
     run_id = adapter.submit_run(
         f"cockpit probe {spark_version}",

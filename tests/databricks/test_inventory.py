@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ws_helpers import ADMIN, connect, scenario_json
 
 from cockpit.databricks.history import WATERMARK_KEY, read_runs, sync_history
@@ -144,3 +145,16 @@ def test_token_never_reaches_the_state_file(tmp_path, sim):
     store.checkpoint()
     store.close()
     assert ADMIN.encode() not in path.read_bytes()
+
+
+def test_a_state_file_without_workspace_tables_is_a_one_line_error(adapter):
+    from cockpit.errors import StateError
+
+    store = StateStore.create_in_memory()
+    with store.write() as tx:
+        for table in ("workspace_runs", "workspace_jobs"):
+            tx.execute(f"DROP TABLE {table}")
+    with pytest.raises(StateError) as err:
+        record_inventory(store, fetch_inventory(adapter))
+    assert "has no workspace tables" in err.value.message
+    assert read_jobs(store) == [] and read_runs(store) == []
