@@ -170,6 +170,7 @@ def run_start(ctx) -> int:
             port=ctx.args.port,
             workers=ctx.args.workers,
             allow_db_upgrade=ctx.args.allow_db_upgrade,
+            tie_to_parent=not ctx.args.detach,
             progress=_progress,
         )
         print(f"mlflow {handle.version} serving at {handle.url}", flush=True)

@@ -657,6 +657,7 @@ def start_server(
     workers: int | None = None,
     install_if_missing: bool = True,
     allow_db_upgrade: bool = False,
+    tie_to_parent: bool = True,
     progress: Progress = _quiet,
     timeout: float = START_TIMEOUT_S,
 ) -> ServerHandle:
@@ -668,6 +669,9 @@ def start_server(
     An existing ``mlflow.db`` at an older schema revision is refused unless
     ``allow_db_upgrade``: the server would migrate it in place, silently, and a server of the
     older generation would never start on it again.
+
+    ``tie_to_parent`` (default) stops the server when this process dies without stopping it;
+    pass False for a server meant to outlive it (``cockpit servers start --detach``).
     """
     parse_version(version)
     if installed(version) is None:
@@ -721,6 +725,7 @@ def start_server(
                 timeout,
                 progress,
                 temporary,
+                tie_to_parent,
             )
         except _PortTaken as exc:
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
@@ -771,6 +776,7 @@ def _launch(
     timeout: float,
     progress: Progress,
     temporary: bool = False,
+    tie_to_parent: bool = True,
 ) -> ServerHandle:
     db_path = data_dir / "mlflow.db"
     cmd = server_command(
@@ -787,6 +793,11 @@ def _launch(
     progress(f"starting mlflow {version} server at {url} (data in {data_dir})")
     # The logs are appended to across restarts on one data folder; only this run's part counts.
     offset = stderr_log.stat().st_size if stderr_log.exists() else 0
+    if tie_to_parent:
+        # Group leader = a tiny supervisor in the server's own Python, which takes the group
+        # down if this process dies without stopping it (kill -9, a crashed test run), so no
+        # orphaned server keeps its port and half a gigabyte.
+        cmd = [str(venv_python(version)), "-c", _SUPERVISOR, str(os.getpid()), *cmd]
     with stdout_log.open("ab") as out, stderr_log.open("ab") as err:
         proc = subprocess.Popen(
             cmd,
@@ -855,6 +866,41 @@ def _wait_ready(
     raise SourceUnavailableError(
         f"mlflow {version} server did not answer /health within {timeout:.0f} s (log: {stderr_log})"
     )
+
+
+# Runs as the server's process-group leader: starts the mlflow command (argv[2:]) and waits for
+# it; a SIGTERM to the group reaches the command too, so the supervisor just keeps waiting for
+# it to finish shutting down. If the cockpit process (argv[1]) goes away first, it stops the
+# group itself: SIGTERM, then SIGKILL after 10 s.
+_SUPERVISOR = """\
+import os, signal, subprocess, sys, time
+owner = int(sys.argv[1])
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+def default_signals():
+    # Ignored signals stay ignored across exec; the server must get its normal ones back.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+child = subprocess.Popen(sys.argv[2:], preexec_fn=default_signals)
+def owner_alive():
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return os.getppid() == owner
+while child.poll() is None:
+    if not owner_alive():
+        os.killpg(0, signal.SIGTERM)
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        os.killpg(0, signal.SIGKILL)
+    time.sleep(0.5)
+sys.exit(child.returncode if child.returncode >= 0 else 128 - child.returncode)
+"""
 
 
 def _healthy(url: str) -> bool:

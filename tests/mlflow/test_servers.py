@@ -124,6 +124,29 @@ def test_stop_ends_the_whole_process_group_and_frees_the_port(mlflow_server_fact
     assert _get(f"{again.url}/health")[0] == 200
 
 
+def test_a_server_dies_with_the_process_that_started_it(tmp_path):
+    """kill -9 of the owner (a crashed test run, a closed terminal) leaves no orphan server."""
+    script = (
+        "import sys, time; from pathlib import Path; from cockpit.mlflow import servers; "
+        "h = servers.start_server('1.30.1', Path(sys.argv[1])); "
+        "print(h.pid, h.port, flush=True); time.sleep(600)"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "d")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        pgid, port = map(int, owner.stdout.readline().split())
+        assert _group_members(pgid) and _get(f"http://127.0.0.1:{port}/health")[0] == 200
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _group_members(pgid) == []
+    assert _can_bind(port)
+
+
 def test_a_server_without_a_data_folder_cleans_up_after_itself():
     server = servers.start_server(servers.MLFLOW_V1)
     try:
