@@ -109,8 +109,19 @@ def record_scan(
     base_dir: str = "",
     source: str = "cli",
 ) -> RecordSummary:
-    """Store a scan: pipelines, their findings, and the automatic checklist items."""
+    """Store a scan: pipelines, their findings, and the automatic checklist items.
+
+    Jobs the Databricks inventory recorded in the state file join in as pipelines (merged by
+    name with bundle jobs), checked with the same rules.
+    """
+    from cockpit.compat.workspace_jobs import add_workspace_jobs, workspace_owners
+
+    result = add_workspace_jobs(store, result)
     pipelines = rollup(result, roots or ["."], config)
+    owners = workspace_owners(store)
+    for pipeline in pipelines:
+        if pipeline.owner is None and pipeline.pipeline_id.startswith("job:"):
+            pipeline.owner = owners.get(pipeline.pipeline_id[4:])
     manual = list(config.checklist.manual_items) if config is not None else DEFAULT_MANUAL_ITEMS
     now = store.clock()
     with store.write() as tx:

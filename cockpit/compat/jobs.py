@@ -76,6 +76,16 @@ def _pos(container: Any, key: Any, path: str) -> tuple[int, int]:
     return 1, 1
 
 
+def on_target(spark_version: str, crossing: Crossing) -> bool:
+    """A key of the target runtime's version: its own keys, or a sibling flavour of the same
+    release (a job that needs no ML libraries may run 16.4.x-scala2.12 when the target is
+    16.4 LTS ML)."""
+    if spark_version in crossing.target_spark_versions:
+        return True
+    versions = {key.split(".x", 1)[0] for key in crossing.target_spark_versions}
+    return spark_version.split(".x", 1)[0] in versions and ".x" in spark_version
+
+
 def target_spark_version(current: str, crossing: Crossing) -> str | None:
     """The target key with the same flavour (cpu/gpu, ml, scala) as ``current``, if the target
     runtime has exactly that one; None when unsure (then autofix leaves it alone)."""
@@ -168,7 +178,7 @@ class JobChecker:
                     where = (variable.path, variable.line, variable.column)
                     via = f" (via {version})"
             info.spark_versions.append(resolved)
-            if resolved not in self.crossing.target_spark_versions and "${" not in resolved:
+            if not on_target(resolved, self.crossing) and "${" not in resolved:
                 target = target_spark_version(resolved, self.crossing)
                 hint = f"; set {target}" if target else " and no same-flavour target key exists"
                 self._add(

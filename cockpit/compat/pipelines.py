@@ -58,7 +58,10 @@ def rollup(
         owners = {p.job: p.owner for p in config.pipelines.folders if p.job and p.owner}
 
     for job in result.jobs:
-        kind = "job" if job.path.endswith(".json") else "bundle-job"
+        if job.path.startswith("workspace:"):
+            kind = "workspace-job"
+        else:
+            kind = "job" if job.path.endswith(".json") else "bundle-job"
         files = list(dict.fromkeys(job.files))
         for file in list(files):
             files += result.runs.get(file, [])
@@ -84,7 +87,17 @@ def rollup(
             tracking_uri=job.tracking_uris[0] if job.tracking_uris else None,
             findings=own + linked,
         )
-        pipelines[pipeline.pipeline_id] = pipeline
+        known = pipelines.get(pipeline.pipeline_id)
+        if known is None:
+            pipelines[pipeline.pipeline_id] = pipeline
+        else:
+            # The same job from a bundle and from the workspace: one pipeline, the repository
+            # side first (it has the files), both sides' findings.
+            if known.kind == "workspace-job":
+                known.kind, known.origin = pipeline.kind, pipeline.origin
+            known.findings += pipeline.findings
+            known.tracking_uri = known.tracking_uri or pipeline.tracking_uri
+            known.owner = known.owner or pipeline.owner
     # A job file's findings belong to its jobs; only job-less ones (a parse error) stay loose.
     job_files = {p for p in result.job_files if all(f.job is not None for f in by_path.get(p, []))}
 

@@ -2,9 +2,10 @@
 export, notebooks, requirements, a shared library) and walk part of the checklist with the client
 team, as the cockpit records it: waivers with reasons, owners, pipelines signed off.
 
-The story: the three reporting jobs and the feature pipeline moved to 16.4 in the pilot wave and
-are signed off; the fraud job's DBFS init script is waived until the volume migration; the churn
-job's blockers are owned by the data-science team and still open.
+The story: two analytics jobs moved to 16.4 in the pilot wave and are signed off; the feature
+pipeline's move is owned and planned; the fraud job's DBFS init script is waived until the volume
+migration; the churn job's blockers are owned by the data-science team and still open. (Jobs the
+workspace inventory finds join the checklist on the next re-scan: `r` in the Checklist tab.)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def build(ctx) -> None:
 
     ran_green = "manual:ran-green-on-the-target-runtime"
     switched = "manual:tracking-uri-switched-to-the-new-server"
-    for job in ("kyros-nightly-report", "kyros-data-quality", "kyros-ab-analysis"):
+    for job in ("kyros-nightly-report", "kyros-ab-analysis"):
         pipeline = f"job:{job}"
         set_pipeline_owner(store, pipeline, "analytics", by=LEAD, source="sample")
         set_item(
@@ -66,17 +67,15 @@ def build(ctx) -> None:
 
     features = "job:kyros-feature-pipeline"
     set_pipeline_owner(store, features, "data-platform", by=LEAD, source="sample")
-    set_item(store, features, ran_green, by=CLIENT, status="pass", source="sample")
     set_item(
         store,
         features,
-        switched,
-        by=CLIENT,
-        status="pass",
+        "rule:JOB101",
+        by=LEAD,
+        owner="jonas",
         source="sample",
-        note="uses the workspace default, switched with the server",
+        note="moves with the second wave; `cockpit fix` retargets the bundle variable",
     )
-    sign_off(store, features, by=CLIENT, source="sample")
     ctx.clock.advance(600)
 
     fraud = "job:kyros-fraud-score"

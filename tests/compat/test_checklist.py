@@ -263,3 +263,32 @@ def test_credentials_in_tracking_uris_never_reach_reports_or_state(tmp_path, cli
     assert "tok-SECRET-42" not in proc.stdout + proc.stderr
     assert "https://***@ml.x" in proc.stdout
     assert b"tok-SECRET-42" not in (tmp_path / "s.db").read_bytes()
+
+
+def test_workspace_jobs_join_the_checklist(tmp_path, sample_state, monkeypatch):
+    """The Databricks inventory in the sample joins in on a re-scan: workspace-only jobs become
+    pipelines, and a bundle job with the same name gets the deployed job's findings too."""
+    state = tmp_path / "kyros.db"
+    shutil.copy(sample_state, state)
+    monkeypatch.chdir(sample_state.parent)
+    crossing = build_crossing(
+        "14.3-lts-ml",
+        "16.4-lts-ml",
+        overrides={"mlflow": ("1.30.1", None)},
+        old_tracking_uri="https://mlflow-old.kyros.example",
+    )
+    with StateStore.open(state) as store:
+        before = {v.pipeline_id for v in load_checklist(store)}
+        assert "job:kyros-ltv-model" not in before  # the sample's checklist predates s30
+        record_scan(store, Scanner(crossing).scan_paths(["pipelines"]), None, roots=["pipelines"])
+        views = {v.pipeline_id: v for v in load_checklist(store)}
+        ltv = views["job:kyros-ltv-model"]
+        assert ltv.kind == "workspace-job" and ltv.owner == "li.wen@kyros.example"
+        assert ltv.tracking_uri == "https://mlflow-new.kyros.example"
+        recsys = {f.path for f in findings_for(store, "job:kyros-recsys-train")}
+        assert "workspace:kyros-recsys-train" in recsys
+        assert "pipelines/src/recsys/train_recsys.py" in recsys
+        assert views["job:kyros-recsys-train"].kind == "bundle-job"
+        # People's decisions from the sample survive the merge.
+        assert views["job:kyros-nightly-report"].signed_off_by == "dana.kyros"
+        assert views["job:kyros-nightly-report"].ready

@@ -1,0 +1,78 @@
+"""Workspace jobs as pipelines: the jobs the Databricks inventory recorded in the state file
+(``workspace_jobs``), checked with the same job rules as bundles and job JSON.
+
+A workspace job and a bundle job with the same name are one pipeline: the bundle brings the
+source files, the workspace what is actually deployed. Findings are located at
+``workspace:<job name>`` (there is no file to point into).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cockpit.compat.jobs import JobChecker, JobInfo
+from cockpit.compat.scan import Scanner, ScanResult
+
+if TYPE_CHECKING:
+    from cockpit.databricks.models import JobDefinition
+    from cockpit.store import StateStore
+
+PREFIX = "workspace:"
+
+
+def _settings(job: JobDefinition) -> dict[str, Any]:
+    """The inventory's normalised job back in Jobs API shape, for :class:`JobChecker`."""
+    tasks = []
+    for task in job.tasks:
+        scripts = []
+        for script in task.init_scripts:
+            kind, _, destination = script.partition(":")
+            scripts.append({kind: {"destination": destination}})
+        libraries: list[dict[str, Any]] = []
+        for library in task.libraries:
+            kind, _, value = library.partition(":")
+            libraries.append({"pypi": {"package": value}} if kind == "pypi" else {kind: value})
+        tasks.append(
+            {
+                "task_key": task.task_key,
+                "new_cluster": {
+                    "spark_version": task.spark_version,
+                    "spark_env_vars": dict(task.env),
+                    "init_scripts": scripts,
+                },
+                "libraries": libraries,
+            }
+        )
+    return {"name": job.name, "tasks": tasks}
+
+
+def add_workspace_jobs(
+    store: StateStore, result: ScanResult, as_of: float | None = None
+) -> ScanResult:
+    """``result`` plus the state file's workspace jobs and their findings (a new result)."""
+    from cockpit.databricks.inventory import read_jobs
+
+    jobs = read_jobs(store, as_of=as_of)
+    if not jobs:
+        return result
+    scanner = Scanner(result.crossing)
+    checker = JobChecker(result.crossing, scanner.rules)
+    findings = list(result.findings)
+    infos = list(result.jobs)
+    for job in jobs:
+        path = f"{PREFIX}{job.name}"
+        info = JobInfo(key=job.name, name=job.name, path=path, line=1)
+        found: list = []
+        checker.check_job(info, _settings(job), path, {}, Path("."), found)
+        # Keyed apart from a bundle job of the same name (whose key is its resource key).
+        findings += [dataclasses.replace(f, job=path) for f in found]
+        infos.append(dataclasses.replace(info, key=path))
+    return dataclasses.replace(result, findings=findings, jobs=infos)
+
+
+def workspace_owners(store: StateStore) -> dict[str, str]:
+    from cockpit.databricks.inventory import read_jobs
+
+    return {job.name: job.owner for job in read_jobs(store) if job.owner}
