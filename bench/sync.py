@@ -1,0 +1,246 @@
+"""Bench: the cockpit's MLflow copy and status poll against baselines measured in the same run.
+
+Real servers from their own virtualenvs (MLflow 1.30.1 old, 2.22.5 new, via
+``cockpit.mlflow.servers``), real data written through REST:
+
+1. **copy** of N runs (default 1,000; each 5 params, 3 metrics x 100 steps, 2 tags, 1 small
+   artifact), old -> new, in runs/s for:
+   * the cockpit (``Syncer``, then a deep verify that must be clean);
+   * mlflow-export-import 1.2.0 (``export-experiment`` + ``import-experiment``, end to end), from
+     a bench-only virtualenv with the MLflow 2.22.5 client, cached next to the servers;
+   * a plain writer of the same data straight into the new server (runs/create, one log-batch,
+     the artifact, runs/update) with the same number of threads: the limit, as nothing that
+     copies can write faster than this.
+   Targets: cockpit >= 4x export-import and >= 0.7x the limit.
+2. **status poll** of M runs per side (default 10,000) as a ratio to plain paginated
+   ``runs/search`` of both sides (target <= 1.3x).
+
+    .venv/bin/python bench/sync.py                    # the full bench (several minutes)
+    .venv/bin/python bench/sync.py --runs 200 --poll-runs 2000 --skip-export-import
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "mlflow"))  # the seed writer shared with the tests
+
+import requests  # noqa: E402
+import seed  # noqa: E402
+
+from cockpit.mlflow import servers  # noqa: E402
+from cockpit.mlflow.adapter import connect_new, connect_old  # noqa: E402
+from cockpit.mlflow.models import TAG_SOURCE_EXPERIMENT, TAG_SOURCE_RUN  # noqa: E402
+from cockpit.mlflow.status import poll_status  # noqa: E402
+from cockpit.mlflow.sync import Syncer, SyncOptions  # noqa: E402
+from cockpit.mlflow.verify import verify  # noqa: E402
+
+EXPORT_IMPORT = ["mlflow-export-import==1.2.0", "mlflow==2.22.5", "sqlalchemy<2.1", "tabulate"]
+API = "/api/2.0/mlflow"
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ export-import
+def export_import_venv() -> Path:
+    """A bench-only virtualenv for mlflow-export-import (never the project's own)."""
+    root = servers.servers_root().parent / "bench" / "mlflow-export-import-1.2.0"
+    marker = root / ".installed"
+    if marker.exists():
+        return root
+    say(f"installing {' '.join(EXPORT_IMPORT)} into {root} (once)")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
+    subprocess.run(
+        [str(root / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *EXPORT_IMPORT],
+        check=True,
+    )
+    marker.write_text("ok\n")
+    return root
+
+
+def run_export_import(venv: Path, old_url: str, new_url: str, experiment: str) -> float:
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as out:
+        started = time.monotonic()
+        for cmd, url in (
+            (["export-experiment", "--experiment", experiment, "--output-dir", out], old_url),
+            (
+                [
+                    "import-experiment",
+                    "--experiment-name",
+                    f"{experiment} (export-import)",
+                    "--input-dir",
+                    out,
+                ],
+                new_url,
+            ),
+        ):
+            subprocess.run(
+                [str(venv / "bin" / cmd[0]), *cmd[1:]],
+                env={**os.environ, "MLFLOW_TRACKING_URI": url},
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        return time.monotonic() - started
+
+
+# ------------------------------------------------------------------------------ poll data
+def thin_runs(old_url: str, new_url: str, name: str, count: int, workers: int) -> None:
+    """``count`` runs on the old server and a faithful copy of each on the new one (run name,
+    start time, user, tags and the cockpit's source tags), one request per run per side."""
+    w_old, w_new = seed.Writer(old_url), seed.Writer(new_url)
+    old_exp = w_old.experiment(name)
+    new_exp = w_new.experiment(name, {TAG_SOURCE_EXPERIMENT: old_exp})
+
+    def one(i: int) -> None:
+        tags = {"team": "kyros", "kind": "poll-bench"}
+        info = w_old.run(old_exp, f"poll-{i:05d}", start=seed.T0 + i, tags=tags)
+        w_new.run(
+            new_exp,
+            f"poll-{i:05d}",
+            start=seed.T0 + i,
+            tags={**tags, TAG_SOURCE_RUN: info["run_id"]},
+        )
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(count)))
+
+
+def plain_search(url: str, experiment_id: str) -> int:
+    session = requests.Session()
+    token, total = None, 0
+    while True:
+        body = {"experiment_ids": [experiment_id], "run_view_type": "ALL", "max_results": 1000}
+        if token:
+            body["page_token"] = token
+        page = session.post(f"{url}{API}/runs/search", json=body, timeout=120).json()
+        total += len(page.get("runs", []))
+        token = page.get("next_page_token")
+        if not token:
+            return total
+
+
+def timed(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.monotonic()
+        fn()
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------ main
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--poll-runs", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3, help="status poll repetitions (median)")
+    parser.add_argument("--skip-export-import", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+
+    venv = None if args.skip_export_import else export_import_venv()
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        old_srv = servers.start_server(servers.MLFLOW_V1, Path(tmp) / "old", progress=say)
+        new_srv = servers.start_server(servers.MLFLOW_V2, Path(tmp) / "new", progress=say)
+        try:
+            figures = run(args, old_srv.url, new_srv.url, venv)
+        finally:
+            old_srv.stop()
+            new_srv.stop()
+    print_figures(figures)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    return 0
+
+
+def run(args, old_url: str, new_url: str, venv: Path | None) -> dict:
+    figures: dict = {"runs": args.runs, "poll_runs": args.poll_runs, "workers": args.workers}
+    name = "bench-sync"
+    say(f"seeding {args.runs} runs on the old server")
+    started = time.monotonic()
+    seed.bulk(old_url, name, args.runs, workers=args.workers)
+    say(f"seeded in {time.monotonic() - started:.1f} s")
+
+    say("cockpit sync")
+    old, new = connect_old(old_url, pool_size=32), connect_new(new_url, pool_size=32)
+    syncer = Syncer(
+        old, new, options=SyncOptions(experiments=[name], workers=args.workers, registry=False)
+    )
+    started = time.monotonic()
+    result = syncer.run()
+    cockpit_s = time.monotonic() - started
+    assert not result.errors, result.errors[:3]
+    report = verify(old, new, experiments=[name], workers=args.workers)
+    figures["cockpit_runs_per_s"] = args.runs / cockpit_s
+    figures["verify_differences"] = len(report.differences)
+    figures["verify_s"] = report.duration_s
+
+    if venv is not None:
+        say("mlflow-export-import (export + import)")
+        figures["export_import_runs_per_s"] = args.runs / run_export_import(
+            venv, old_url, new_url, name
+        )
+
+    say("plain log_batch writer into the new server (the limit)")
+    started = time.monotonic()
+    seed.bulk(new_url, f"{name} (plain writer)", args.runs, workers=args.workers)
+    figures["limit_runs_per_s"] = args.runs / (time.monotonic() - started)
+
+    say(f"status poll data: {args.poll_runs} runs per side")
+    poll_name = "bench-poll"
+    thin_runs(old_url, new_url, poll_name, args.poll_runs, args.workers)
+    old_id = old.experiment_by_name(poll_name).experiment_id
+    new_id = new.experiment_by_name(poll_name).experiment_id
+
+    def baseline() -> None:
+        assert plain_search(old_url, old_id) == args.poll_runs
+        assert plain_search(new_url, new_id) == args.poll_runs
+
+    def cockpit_poll() -> None:
+        summary = poll_status(old, new, experiments=[poll_name], workers=args.workers)
+        assert summary.old_runs == summary.new_runs == args.poll_runs and summary.drift == 0
+
+    baseline()  # warm both servers' caches before timing either
+    figures["plain_search_s"] = timed(baseline, args.repeat)
+    figures["cockpit_poll_s"] = timed(cockpit_poll, args.repeat)
+    return figures
+
+
+def print_figures(f: dict) -> None:
+    print(f"MLflow 1.30.1 -> 2.22.5, {f['runs']} runs, {f['workers']} workers")
+    print(
+        f"  cockpit sync            {f['cockpit_runs_per_s']:8.1f} runs/s  (deep verify: {f['verify_differences']} differences, {f['verify_s']:.1f} s)"
+    )
+    if "export_import_runs_per_s" in f:
+        ratio = f["cockpit_runs_per_s"] / f["export_import_runs_per_s"]
+        print(
+            f"  mlflow-export-import    {f['export_import_runs_per_s']:8.1f} runs/s  -> cockpit is {ratio:.1f}x (target >= 4x)"
+        )
+    ratio = f["cockpit_runs_per_s"] / f["limit_runs_per_s"]
+    print(
+        f"  plain log_batch writer  {f['limit_runs_per_s']:8.1f} runs/s  -> cockpit is {ratio:.2f}x the limit (target >= 0.7x)"
+    )
+    ratio = f["cockpit_poll_s"] / f["plain_search_s"]
+    print(
+        f"status poll, {f['poll_runs']} runs per side: cockpit {f['cockpit_poll_s']:.2f} s, plain paginated "
+        f"runs/search of both {f['plain_search_s']:.2f} s -> {ratio:.2f}x (target <= 1.3x)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
