@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from cockpit.errors import EXIT_FINDINGS, EXIT_OK
+from cockpit.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CockpitError
 
 ORDER = 20
 
@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", metavar="PATH", nargs="+", help="files or folders to scan")
+    parser.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="*",
+        help="files or folders to scan (default: [pipelines] sources and bundles of the config)",
+    )
     add_crossing_options(parser)
     parser.add_argument("--format", choices=("table", "json", "sarif", "markdown"), default="table")
     parser.add_argument(
@@ -52,6 +57,15 @@ def run_check(ctx) -> int:
     from cockpit.compat.crossing_args import crossing_from_args
     from cockpit.compat.scan import Scanner
 
+    if not ctx.args.paths:
+        config = ctx.config
+        sources = [*config.pipelines.sources, *config.pipelines.bundles] if config else []
+        if not sources:
+            raise CockpitError(
+                "nothing to scan: give PATH, or list [pipelines] sources in cockpit.toml",
+                exit_code=EXIT_USAGE,
+            )
+        ctx.args.paths = [str(config.resolve(p)) for p in sources]
     crossing = crossing_from_args(ctx)
     result = Scanner(crossing).scan_paths(ctx.args.paths)
     fmt = ctx.args.format

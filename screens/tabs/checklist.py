@@ -87,8 +87,8 @@ class ChecklistTab(CockpitTab):
     #cl-progress { width: 1fr; padding: 1 0 0 0; }
     #cl-top Select { width: 22; }
     #cl-body { height: 1fr; }
-    #cl-tree { width: 2fr; border: round $primary; }
-    #cl-detail-box { width: 3fr; border: round $secondary; padding: 0 1; }
+    #cl-tree { width: 1fr; border: round $primary; }
+    #cl-detail-box { width: 1fr; border: round $secondary; padding: 0 1; }
     #cl-prompt { display: none; }
     #cl-prompt.-visible { display: block; }
     """

@@ -75,7 +75,7 @@ def test_markdown_and_table(cli):
         (["check", "README.md"], "not a file `cockpit check` reads"),
         (["check", ".", "--from", "99.9-lts"], "99.9-lts"),
         (["check", ".", "--format", "xml"], "invalid choice"),
-        (["check"], "required"),
+        (["check"], "nothing to scan"),
         (["rules", "show", "NOPE1"], "no rule 'NOPE1'"),
     ],
 )
@@ -98,3 +98,17 @@ def test_rules_list_and_show(cli):
     assert "https://github.com/mlflow/mlflow/pull/6785" in shown.stdout
     as_json = json.loads(cli("rules", "show", "MLF101", "--format", "json").stdout)
     assert as_json["reference"]["id"] == "mlflow2-list-experiments-removed"
+
+
+def test_paths_default_to_the_config_sources(cli, tmp_path):
+    import shutil
+
+    shutil.copytree(SAMPLES / "reqs", tmp_path / "reqs")
+    (tmp_path / "cockpit.toml").write_text(
+        '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n\n'
+        '[pipelines]\nsources = ["reqs"]\nmlflow_from = "1.30.1"\n'
+    )
+    proc = cli("check", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {f["code"] for f in data["findings"]} == {"REQ101", "REQ102", "REQ103", "DBR101"}
