@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cockpit.compat.findings import Finding
 from cockpit.compat.scan import ScanResult
+from cockpit.errors import CockpitError
 
 
 @dataclass
@@ -77,12 +78,24 @@ def apply(fixes: list[FileFix]) -> int:
         if not fix.changed:
             continue
         target = Path(fix.path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as exc:
+            raise CockpitError(
+                f"{fix.path}: cannot write next to it ({exc.strerror}); {written} files were "
+                "fixed before it, the rest left as they were"
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(fix.after)
             os.chmod(tmp, target.stat().st_mode & 0o7777)
             os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise CockpitError(
+                f"{fix.path}: cannot write ({exc.strerror}); {written} files were fixed before "
+                "it, the rest left as they were"
+            ) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -117,3 +117,12 @@ def test_yaml_comments_and_quotes_survive(tmp_path):
 def test_file_without_fixes_is_byte_identical(tmp_path):
     source = "import mlflow\n\n\nmlflow.search_experiments()   # fine\n"
     assert fix_text(tmp_path, "fine.py", source) == source
+
+
+def test_write_failure_is_a_cockpit_error(tmp_path):
+    from cockpit.errors import CockpitError
+
+    gone = tmp_path / "moved-away" / "a.py"  # its folder vanished between plan and apply
+    fix = autofix.FileFix(str(gone), "a\n", "b\n")
+    with pytest.raises(CockpitError, match="cannot write next to it"):
+        autofix.apply([fix])
