@@ -80,35 +80,70 @@ def test_benchmark_gate(tmp_path: Path):
     assert by_id(evaluate(store, None, as_of=recorded - 0.001))["benchmarks"].status == PASS
 
 
+def scanned_pipeline(tmp_path: Path, cli) -> None:
+    """A real recorded scan: one folder pipeline with the default manual checklist items."""
+    folder = tmp_path / "pipelines" / "scoring"
+    folder.mkdir(parents=True)
+    (folder / "job.py").write_text("import mlflow\nprint(mlflow.search_experiments())\n")
+    result = cli(
+        "--state", str(tmp_path / "g.db"), "check", str(tmp_path / "pipelines"), "--record"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def sign_everything(store: StateStore) -> None:
+    from cockpit.compat.checklist import load_checklist, set_item, sign_off
+
+    for view in load_checklist(store):
+        for item in view.items:
+            set_item(store, view.pipeline_id, item.item_key, by="ana@kyros", status="pass")
+        sign_off(store, view.pipeline_id, by="ana@kyros")
+
+
+def test_checklist_gate_follows_the_real_checklist(tmp_path: Path, cli):
+    store_with_route(tmp_path).close()
+    scanned_pipeline(tmp_path, cli)
+    with StateStore.open(tmp_path / "g.db") as store:
+        gate = by_id(evaluate(store, None))["checklist"]
+        assert gate.status == FAIL and "0 of 1 pipelines ready; waiting: scoring" in gate.evidence
+        before = store.clock()
+        sign_everything(store)
+        assert by_id(evaluate(store, None))["checklist"].status == PASS
+        # Time travel: before the sign-offs the gate was failing.
+        assert by_id(evaluate(store, None, as_of=before))["checklist"].status == FAIL
+
+
 def test_event_fed_gates(tmp_path: Path):
     store = store_with_route(tmp_path)
-    store.append_event("compat.checklist.summary", {"pipelines": 4, "ready": 3}, ts=T0)
     store.append_event(
-        "databricks.inventory",
-        {"jobs_per_runtime": {"14.3.x-cpu-ml-scala2.12": 2, "16.4.x-cpu-ml-scala2.12": 5}},
-        ts=T0,
+        "databricks.inventory", {"jobs_per_runtime": {"14.3-lts-ml": 2, "16.4-lts-ml": 5}}, ts=T0
     )
-    store.append_event("mlflow.rehearsal", {"ok": False, "to_version": "2.22.5"}, ts=T0)
+    store.append_event("mlflow.rehearsal.failed", {"ok": False, "to_version": "2.22.5"}, ts=T0)
+    store.append_event(
+        "mlflow.schema.baseline", {"label": "old", "revision": "97727af70f4d"}, ts=T0
+    )
     gates = by_id(evaluate(store, None))
-    assert gates["checklist"].status == FAIL and "3 of 4" in gates["checklist"].evidence
     assert (
         gates["jobs-runtime"].status == FAIL
         and "2 of 7 jobs not on 16.4-lts-ml" in gates["jobs-runtime"].evidence
     )
     assert gates["db-rehearsal"].status == FAIL
-    store.append_event("compat.checklist.summary", {"pipelines": 4, "ready": 4}, ts=T0 + 10)
+    assert gates["old-schema"].status == PASS and "97727af70f4d" in gates["old-schema"].evidence
+    store.append_event("databricks.inventory", {"jobs_per_runtime": {"16.4-lts-ml": 7}}, ts=T0 + 10)
     store.append_event(
-        "databricks.inventory", {"jobs_per_runtime": {"16.4.x-cpu-ml-scala2.12": 7}}, ts=T0 + 10
+        "mlflow.rehearsal.finished", {"ok": True, "to_version": "2.22.5"}, ts=T0 + 10
     )
-    store.append_event("mlflow.rehearsal", {"ok": True, "to_version": "2.22.5"}, ts=T0 + 10)
+    store.append_event(
+        "mlflow.schema.changed",
+        {"label": "old", "from": "97727af70f4d", "to": "0584bdc529eb"},
+        ts=T0 + 20,
+    )
     gates = by_id(evaluate(store, None))
-    assert [gates[g].status for g in ("checklist", "jobs-runtime", "db-rehearsal")] == [
-        PASS,
-        PASS,
-        PASS,
-    ]
-    # Time travel: as of T0 they were failing.
-    assert by_id(evaluate(store, None, as_of=T0 + 5))["checklist"].status == FAIL
+    assert [gates[g].status for g in ("jobs-runtime", "db-rehearsal")] == [PASS, PASS]
+    assert gates["old-schema"].status == FAIL and "ALARM" in gates["old-schema"].evidence
+    # Time travel: as of T0 + 5 the jobs were not all moved and the schema was intact.
+    then = by_id(evaluate(store, None, as_of=T0 + 5))
+    assert then["jobs-runtime"].status == FAIL and then["old-schema"].status == PASS
 
 
 def test_changes_are_recorded_once_with_their_time(tmp_path: Path):
@@ -117,16 +152,15 @@ def test_changes_are_recorded_once_with_their_time(tmp_path: Path):
     changed = record_changes(store, gates)
     assert {g.id for g in changed} == {g.id for g in gates}
     assert record_changes(store, evaluate(store, None)) == []  # nothing new
-    store.append_event("compat.checklist.summary", {"pipelines": 1, "ready": 1})
+    store.append_event("mlflow.rehearsal.finished", {"ok": True, "to_version": "2.22.5"})
     changed = record_changes(store, evaluate(store, None))
-    assert [g.id for g in changed] == ["checklist"]
-    events = store.events(kinds=["cutover.gate"])
-    last = events[-1]
-    assert last.payload["gate"] == "checklist" and (last.payload["from"], last.payload["to"]) == (
-        NO_DATA,
-        PASS,
-    )
-    assert by_id(evaluate(store, None))["checklist"].changed_at == last.ts
+    assert [g.id for g in changed] == ["db-rehearsal"]
+    last = store.events(kinds=["cutover.gate"])[-1]
+    assert last.payload["gate"] == "db-rehearsal" and (
+        last.payload["from"],
+        last.payload["to"],
+    ) == (NO_DATA, PASS)
+    assert by_id(evaluate(store, None))["db-rehearsal"].changed_at == last.ts
 
 
 def test_cli_exit_codes(tmp_path: Path, cli):
@@ -135,7 +169,7 @@ def test_cli_exit_codes(tmp_path: Path, cli):
     result = cli("--state", str(tmp_path / "g.db"), "gates", "--format", "json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
-    assert data["go"] is False and len(data["gates"]) == 7
+    assert data["go"] is False and len(data["gates"]) == 8
     table = cli("--state", str(tmp_path / "g.db"), "gates")
     assert table.returncode == 1 and "NO-GO" in table.stdout
     missing = cli("--state", str(tmp_path / "nope.db"), "gates")

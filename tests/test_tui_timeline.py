@@ -21,8 +21,18 @@ def state(tmp_path: Path, sample_state: Path) -> Path:
     shutil.copy(sample_state, path)
     with StateStore.open(path) as store:
         last = store.events(newest_first=True, limit=1)[0].ts
-        store.append_event("mlflow.poll", {"drift": 3}, source="poller:mlflow", ts=last + 7200)
-        store.append_event("mlflow.poll", {"drift": 0}, source="poller:mlflow", ts=last + 7260)
+        store.append_event(
+            "mlflow.poll",
+            {"drift": 3, "marker": "zebra-41"},
+            source="poller:mlflow",
+            ts=last + 7200,
+        )
+        store.append_event(
+            "mlflow.poll",
+            {"drift": 0, "marker": "zebra-41"},
+            source="poller:mlflow",
+            ts=last + 7260,
+        )
         store.append_event("databricks.error", {"message": "429 <b>rate</b>"}, ts=last + 7320)
     return path
 
@@ -42,7 +52,7 @@ async def test_timeline_search_filter_and_time_travel(state: Path):
         assert app.query_one("#timeline", DataTable).row_count == total
         assert rows(app)[0] == "databricks.error"  # newest first
 
-        await pilot.press("slash", *"drift")
+        await pilot.press("slash", *"zebra-41")
         await pilot.pause()
         assert rows(app) == ["mlflow.poll", "mlflow.poll"]
         app.query_one(CutoverTab).action_clear_filters()
@@ -89,7 +99,9 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
     store = StateStore.open(tmp_path / "g.db", create=True)
     store.set_meta("migration.from", "14.3-lts-ml")
     store.set_meta("migration.to", "16.4-lts-ml")
-    store.append_event("compat.checklist.summary", {"pipelines": 3, "ready": 1})
+    store.append_event(
+        "mlflow.rehearsal.failed", {"ok": False, "to_version": "2.22.5", "error": "boom"}
+    )
     app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[])
     async with app.run_test(size=(160, 48)) as pilot:
         tab = app.query_one(CutoverTab)
@@ -98,22 +110,22 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
             if tab.gates:
                 break
         board = str(app.query_one("#cut-gate-list").render())
-        assert "Every pipeline signed off" in board and "1 of 3 pipelines ready" in board
+        assert "DB upgrade rehearsed" in board and "last rehearsal failed" in board
         assert "NO-GO" in str(app.query_one("#cut-verdict").render())
         # The TUI records the first statuses as gate events.
-        assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"checklist"}
-        # Someone signs the last pipelines off: the gate flips and a notification is raised.
-        store.append_event("compat.checklist.summary", {"pipelines": 3, "ready": 3})
+        assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"db-rehearsal"}
+        # A clean rehearsal is recorded: the gate flips and a notification is raised.
+        store.append_event("mlflow.rehearsal.finished", {"ok": True, "to_version": "2.22.5"})
         for _ in range(50):
             await pilot.pause(0.1)
             if any(n.title == "Gate changed" for n in app._notifications):
                 break
         notes = [n for n in app._notifications if n.title == "Gate changed"]
-        assert notes and "Every pipeline signed off: fail → pass" in notes[0].message
+        assert notes and "DB upgrade rehearsed: fail → pass" in notes[0].message
         changes = [
             e.payload
             for e in store.events(kinds=["cutover.gate"])
-            if e.payload["gate"] == "checklist"
+            if e.payload["gate"] == "db-rehearsal"
         ]
         assert [(c["from"], c["to"]) for c in changes] == [(None, "fail"), ("fail", "pass")]
     store.close()

@@ -158,16 +158,49 @@ def gate_db_rehearsal(ctx: GateContext) -> tuple[str, str]:
 
 
 def gate_checklist(ctx: GateContext) -> tuple[str, str]:
-    events = ctx.store.events(
-        kinds=["compat.checklist.summary"], until_ts=ctx.as_of, newest_first=True, limit=1
-    )
-    if not events:
+    from cockpit.compat.checklist import has_checklist, load_checklist, progress
+
+    if has_checklist(ctx.store):
+        views = load_checklist(ctx.store, as_of=ctx.as_of)
+        ready, total = progress(views)
+        waiting = [v.name for v in views if not v.ready]
+    else:
+        views, ready, total, waiting = [], 0, 0, []
+    if not total:
         return NO_DATA, "no pipeline checklist recorded"
-    p = events[0].payload
-    ready, total = int(p.get("ready", 0)), int(p.get("pipelines", 0))
-    if total and ready == total:
+    if ready == total:
         return PASS, f"all {total} pipelines passed or waived"
-    return FAIL, f"{ready} of {total} pipelines ready"
+    names = ", ".join(waiting[:4]) + (f" and {len(waiting) - 4} more" if len(waiting) > 4 else "")
+    return FAIL, f"{ready} of {total} pipelines ready; waiting: {names}"
+
+
+def gate_old_schema(ctx: GateContext) -> tuple[str, str]:
+    """The old backend must still be at its own schema: a 2.x/3.x server started on it by mistake
+    migrates it in place, after which the 1.x server refuses to start."""
+    events = [
+        e
+        for e in ctx.store.events(kind_prefix="mlflow.schema.", until_ts=ctx.as_of)
+        if e.payload.get("label") == "old"
+        and e.kind
+        in ("mlflow.schema.baseline", "mlflow.schema.changed", "mlflow.schema.acknowledged")
+    ]
+    if not events:
+        configured = (
+            ctx.config is not None
+            and ctx.config.mlflow.old is not None
+            and ctx.config.mlflow.old.db_uri
+        )
+        if configured:
+            return NO_DATA, "the old backend's schema has not been checked yet"
+        return PASS, "not watched: [mlflow.old] has no db_uri"
+    last = events[-1]
+    if last.kind == "mlflow.schema.changed":
+        return FAIL, (
+            f"ALARM: the old backend was migrated in place ({last.payload.get('from')} → "
+            f"{last.payload.get('to')}); the 1.x server will refuse to start on it"
+        )
+    revision = last.payload.get("revision")
+    return PASS, f"old backend still at revision {revision}"
 
 
 def gate_benchmarks(ctx: GateContext) -> tuple[str, str]:
@@ -245,6 +278,7 @@ GATES: list[tuple[str, str, Callable[[GateContext], tuple[str, str]]]] = [
     ("mlflow-drift", "MLflow drift zero", gate_mlflow_drift),
     ("mlflow-verify", "Deep verify clean", gate_mlflow_verify),
     ("db-rehearsal", "DB upgrade rehearsed", gate_db_rehearsal),
+    ("old-schema", "Old MLflow DB untouched", gate_old_schema),
     ("checklist", "Every pipeline signed off", gate_checklist),
     ("benchmarks", "No benchmark regression", gate_benchmarks),
     ("jobs-runtime", "Every job on the target runtime", gate_jobs_on_target),
