@@ -143,3 +143,25 @@ def timeline_section(
         )
     )
     return section
+
+
+def gates_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:
+    from cockpit.cutover.gates import evaluate, is_go
+
+    gates = evaluate(store, config, as_of=as_of)
+    go = is_go(gates)
+    section = Section("Go / no-go gates", "gates")
+    passed = sum(1 for g in gates if g.passed)
+    section.add(
+        Paragraph(
+            f"{'GO' if go else 'NO-GO'}: {passed} of {len(gates)} gates pass.",
+            "good" if go else "bad",
+        )
+    )
+    section.add(
+        Table(
+            ("gate", "status", "evidence", "since"),
+            tuple((g.title, g.status.upper(), g.evidence, fmt_ts(g.changed_at)) for g in gates),
+        )
+    )
+    return section

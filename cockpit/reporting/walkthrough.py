@@ -18,6 +18,7 @@ SectionFn = Callable[["StateStore", "CockpitConfig | None", "float | None"], Sec
 
 # Order of the report. Features add their section function here.
 SECTIONS: list[SectionFn] = [
+    sections.gates_section,
     sections.runtime_section,
     benchmarks_section,
     sections.timeline_section,
