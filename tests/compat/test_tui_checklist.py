@@ -181,3 +181,37 @@ async def test_read_only_file_refuses_changes(state: Path):
             if v.pipeline_id == "job:kyros-fraud-score"
         }
         assert items["rule:JOB105"] == "todo"
+
+
+async def test_time_travel_shows_the_checklist_as_it_was(sample_state: Path, tmp_path: Path):
+    """The shipped sample, offline: before the sign-offs nothing was ready, and the past cannot
+    be edited."""
+    path = tmp_path / "kyros.db"
+    shutil.copy(sample_state, path)
+    store = StateStore.open(path)
+    signed = store.events(kinds=["compat.pipeline.signed_off"])
+    assert signed, "the sample signs some pipelines off"
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot.pause()
+        progress = app.query_one("#cl-progress", Static)
+        assert "2 of 10 pipelines ready" in str(progress.render())
+        app.set_as_of(signed[0].ts - 1)
+        await pilot.pause()
+        assert "0 of 10 pipelines ready" in str(progress.render())
+        assert "as of" in str(progress.render())
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
+        await pilot.press("w")
+        await pilot.pause()
+        app.set_as_of(None)
+        await pilot.pause()
+        assert "2 of 10 pipelines ready" in str(progress.render())
+    fraud = next(v for v in load_checklist(store) if v.pipeline_id == "job:kyros-fraud-score")
+    # Waived by the sample's own story, not by the key pressed in the past.
+    waivers = [
+        e
+        for e in history(store, fraud.pipeline_id, "rule:JOB105")
+        if e.kind == "compat.item.status" and e.payload["new"] == "waived"
+    ]
+    assert [e.source for e in waivers] == ["sample"]
+    store.close()
