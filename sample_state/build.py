@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,7 @@ def steps() -> list[Path]:
     return sorted((HERE / "steps").glob("s[0-9][0-9]_*.py"))
 
 
-def build(out: Path) -> Path:
+def build(out: Path, snapshots: Path | None = None) -> Path:
     tmp = out.with_suffix(".building")
     for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         stale.unlink(missing_ok=True)
@@ -69,6 +70,13 @@ def build(out: Path) -> Path:
         spec.loader.exec_module(module)
         print(f"step {path.stem}", file=sys.stderr)
         module.build(ctx)
+        if snapshots is not None:
+            # The file as it was after this step: what time travel must reproduce.
+            snapshots.mkdir(parents=True, exist_ok=True)
+            snapshot = sqlite3.connect(snapshots / f"{path.stem}.db")
+            with store._lock:
+                store._conn.backup(snapshot)
+            snapshot.close()
     store.checkpoint()
     # Ship a single self-contained file: leave WAL mode so no -wal/-shm files travel with it.
     with store._lock:
@@ -82,8 +90,11 @@ def build(out: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--snapshots", type=Path, help="also save a copy of the file after each step (replay tests)"
+    )
     args = parser.parse_args()
-    print(build(args.out))
+    print(build(args.out, args.snapshots))
 
 
 if __name__ == "__main__":
