@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from cockpit import secrets
 from cockpit.errors import CockpitError
-from cockpit.mlflow import schema, servers
-from cockpit.mlflow.servers import migration_chain
+from cockpit.mlflow import schema, venvs
+from cockpit.mlflow.venvs import migration_chain
 
 if TYPE_CHECKING:
     from cockpit.store import StateStore
@@ -144,7 +144,7 @@ def rehearse_db_upgrade(
     to_version: str,
     *,
     keep_copy: Path | None = None,
-    progress: servers.Progress = servers._quiet,
+    progress: venvs.Progress = venvs._quiet,
     source: str = "cli",
     timeout_s: float = 1800.0,
 ) -> RehearsalResult:
@@ -155,7 +155,7 @@ def rehearse_db_upgrade(
     that is not an MLflow SQLite backend); an upgrade that fails is a recorded result, not an
     exception.
     """
-    servers.parse_version(to_version)
+    venvs.parse_version(to_version)
     original = schema.sqlite_path(db_uri)
     if not original.is_file():
         raise CockpitError(f"no backend database at {original} (from --db {db_uri})")
@@ -174,7 +174,7 @@ def rehearse_db_upgrade(
 
     started_at = store.clock()
     sha_before = schema.file_sha256(original)
-    servers.install(to_version, progress=progress)
+    venvs.install(to_version, progress=progress)
     work = Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
     try:
         copy = work / "mlflow.db"
@@ -184,7 +184,7 @@ def rehearse_db_upgrade(
         counts_before = schema.table_counts(copy)
         progress(f"running mlflow {to_version} `db upgrade` on the copy")
         began = time.monotonic()
-        result = servers.run_mlflow_cli(
+        result = venvs.run_mlflow_cli(
             to_version, ["db", "upgrade", f"sqlite:///{copy}"], timeout=timeout_s, cwd=work
         )
         duration = time.monotonic() - began
