@@ -115,10 +115,11 @@ def table_counts(db_uri_or_path: str | Path) -> dict[str, int]:
                     "AND name NOT LIKE 'sqlite_%' ORDER BY name"
                 )
             ]
-            return {
-                name: int(conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
-                for name in names
-            }
+            counts = {}
+            for name in names:
+                quoted = '"' + name.replace('"', '""') + '"'
+                counts[name] = int(conn.execute(f"SELECT COUNT(*) FROM {quoted}").fetchone()[0])
+            return counts
         except sqlite3.Error as exc:
             raise SchemaReadError(f"cannot count rows in {path}: {exc}") from None
 
