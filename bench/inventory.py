@@ -10,7 +10,8 @@ share a GIL) serves a synthetic scenario: 5,000 jobs and 100,000 completed runs 
   plus the conversion to the cockpit's dataclasses and the SQLite writes (inventory, run
   history, events).
 
-Each is run ``--repeat`` times, alternating; the medians are compared. Target: ratio <= 1.3.
+Each is run ``--repeat`` times, alternating which goes first; the figure is the median of the
+per-round ratios (wall time), with the client-CPU ratio beside it. Target: ratio <= 1.3.
 
     .venv/bin/python bench/inventory.py [--jobs 5000] [--runs 100000] [--repeat 3]
 """
@@ -107,18 +108,20 @@ def main() -> None:
             # One untimed round warms the server and both clients' code paths.
             bare_sdk(url)
             cockpit(url, folder, -1)
-            bare_times, cockpit_times = [], []
+            bare_times, cockpit_times, bare_cpu, cockpit_cpu = [], [], [], []
             for i in range(args.repeat):
                 # Alternate which side goes first, so drift in machine load hits both.
                 order = ("bare", "cockpit") if i % 2 == 0 else ("cockpit", "bare")
                 for side in order:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                     if side == "bare":
                         n_bare = bare_sdk(url)
                         bare_times.append(time.perf_counter() - started)
+                        bare_cpu.append(time.process_time() - cpu)
                     else:
                         n_cockpit = cockpit(url, folder, i)
                         cockpit_times.append(time.perf_counter() - started)
+                        cockpit_cpu.append(time.process_time() - cpu)
                 print(
                     f"round {i + 1}: bare SDK {bare_times[-1]:.2f}s ({n_bare} objects), "
                     f"cockpit {cockpit_times[-1]:.2f}s ({n_cockpit} jobs+runs stored)",
@@ -129,11 +132,17 @@ def main() -> None:
             proc.terminate()
             proc.wait(10)
     bare, ours = statistics.median(bare_times), statistics.median(cockpit_times)
-    ratio = ours / bare
+    # Each round's two measurements are adjacent in time: their ratio cancels most of the load
+    # other processes put on a shared machine, which the medians alone do not.
+    ratio = statistics.median(c / b for c, b in zip(cockpit_times, bare_times, strict=True))
+    cpu_ratio = statistics.median(c / b for c, b in zip(cockpit_cpu, bare_cpu, strict=True))
     print(f"workspace: {args.jobs} jobs, {args.runs} runs (simulator, 127.0.0.1, separate process)")
     print(f"bare SDK paging (median of {args.repeat}): {bare:.2f}s")
     print(f"cockpit inventory + run history into the state file: {ours:.2f}s")
-    print(f"ratio: {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'OVER TARGET'}")
+    print(f"client CPU ratio (median per round): {cpu_ratio:.2f}x")
+    print(
+        f"ratio (median per round): {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'OVER TARGET'}"
+    )
     if os.environ.get("BENCH_STRICT") and ratio > 1.3:
         raise SystemExit(1)
 

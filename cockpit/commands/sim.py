@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ws.add_argument("--error-status", type=int, default=503, choices=(500, 502, 503, 504))
     ws.add_argument(
+        "--error-after", type=int, default=0, metavar="N", help="start the burst after N requests"
+    )
+    ws.add_argument(
         "--drop",
         type=int,
         default=0,
@@ -78,6 +81,7 @@ def run_workspace(ctx) -> int:
         retry_after=args.retry_after,
         error_burst=args.error_burst,
         error_status=args.error_status,
+        error_after=args.error_after,
         drop=args.drop,
     )
     stop = threading.Event()

@@ -11,9 +11,12 @@ boundary is harmless.
 from __future__ import annotations
 
 import json
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cockpit.databricks.models import JobRun
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 WATERMARK_KEY = "databricks.runs_watermark"
-BATCH = 2000  # rows per executemany: bounded memory on a 100,000-run first sync
+BATCH = 1000  # runs per write transaction: bounded memory on a 100,000-run first sync
 
 
 @dataclass(frozen=True)
@@ -51,25 +54,11 @@ def sync_history(
     active = adapter.list_runs(active_only=True, completed_only=False, job_names=names)
     fetched = new = 0
     newest: float | None = None
-    batch: list[JobRun] = []
-
-    def flush() -> None:
-        nonlocal new
-        if batch:
-            new += _insert(store, batch)
-            batch.clear()
-
-    def stream() -> None:
-        nonlocal fetched, newest
-        for run in adapter.iter_runs(start_time_from=watermark, job_names=names):
-            fetched += 1
-            newest = run.start if newest is None else max(newest, run.start)
-            batch.append(run)
-            if len(batch) >= BATCH:
-                flush()
-        flush()
-
-    adapter.guard("list job runs", stream)
+    for batch in _pages_in_background(adapter, watermark, names):
+        fetched += len(batch)
+        top = max(r.start for r in batch)
+        newest = top if newest is None else max(newest, top)
+        new += _insert(store, batch)
     candidates = [t for t in (newest, watermark) if t is not None]
     next_mark = max(candidates) if candidates else None
     if active:
@@ -85,6 +74,62 @@ def sync_history(
             conn=tx,
         )
     return HistorySync(new_runs=new, fetched=fetched, active=len(active), watermark=next_mark)
+
+
+_DONE = object()
+
+
+def _pages_in_background(
+    adapter: WorkspaceAdapter, watermark: float | None, names: dict[int, str]
+) -> Iterator[list[JobRun]]:
+    """Batches of runs, paged by a helper thread while the caller writes the previous batch,
+    so the workspace's response time and the SQLite writes overlap instead of adding up.
+
+    The helper stops at the next batch if the caller stops early (an error while writing)."""
+    batches: queue.Queue[Any] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+
+            def page() -> None:
+                batch: list[JobRun] = []
+                for run in adapter.iter_runs(start_time_from=watermark, job_names=names):
+                    batch.append(run)
+                    if len(batch) >= BATCH:
+                        if not put(batch):
+                            return
+                        batch = []
+                if batch:
+                    put(batch)
+
+            adapter.guard("list job runs", page)
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            put(exc)
+
+    helper = threading.Thread(target=produce, name="runs-pager", daemon=True)
+    helper.start()
+    try:
+        while True:
+            item = batches.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        helper.join(5)
 
 
 def _insert(store: StateStore, runs: list[JobRun]) -> int:

@@ -55,10 +55,19 @@ class Faults:
     """Switches for misbehaviour, safe to flip from any thread while the server runs.
 
     Counted faults (``rate_limit``, ``error_burst``, ``drop``) apply to the next N API requests
-    and then stop by themselves; ``delay_s`` applies to every API request until reset.
+    and then stop by themselves (``error_after`` lets that many through before the burst, to
+    fail in the middle of a paging); ``delay_s`` applies to every API request until reset.
     """
 
-    FIELDS = ("delay_s", "rate_limit", "retry_after", "error_burst", "error_status", "drop")
+    FIELDS = (
+        "delay_s",
+        "rate_limit",
+        "retry_after",
+        "error_burst",
+        "error_status",
+        "error_after",
+        "drop",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,6 +76,7 @@ class Faults:
         self.retry_after = 1
         self.error_burst = 0
         self.error_status = 503
+        self.error_after = 0  # requests answered normally before the error burst starts
         self.drop = 0
 
     def set(self, **values: Any) -> None:
@@ -88,6 +98,9 @@ class Faults:
                 self.drop -= 1
                 return ("drop", 0, 0)
             if self.error_burst > 0:
+                if self.error_after > 0:
+                    self.error_after -= 1
+                    return None
                 self.error_burst -= 1
                 return ("status", self.error_status, self.retry_after)
             if self.rate_limit > 0:

@@ -15,6 +15,7 @@ NO_FAULTS = {
     "retry_after": 1,
     "error_burst": 0,
     "error_status": 503,
+    "error_after": 0,
     "drop": 0,
 }
 

@@ -203,3 +203,23 @@ def test_bad_scenarios_are_one_line_errors(change, message):
     with pytest.raises(CockpitError) as err:
         parse_scenario({**scenario_json(), **change})
     assert message in err.value.message
+
+
+def test_faults_can_be_switched_over_http(sim, adapter):
+    import requests
+
+    url = f"{sim.url}/_sim/faults"
+    refused = requests.post(url, json={"rate_limit": 1}, timeout=10)
+    assert refused.status_code == 401  # no admin token, no switching
+    as_reader = {"Authorization": f"Bearer {READER}"}
+    assert requests.post(url, json={"drop": 1}, headers=as_reader, timeout=10).status_code == 401
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    bad = requests.post(url, json={"explode": 1}, headers=admin, timeout=10)
+    assert bad.status_code == 400 and "unknown fault" in bad.json()["message"]
+    ok = requests.post(url, json={"error_burst": 1, "error_status": 500}, headers=admin, timeout=10)
+    assert ok.json()["error_burst"] == 1
+    with pytest.raises(WorkspaceError):
+        adapter.spark_versions()
+    stats = requests.get(f"{sim.url}/_sim/stats", headers=admin, timeout=10).json()
+    assert stats["faults"]["error_burst"] == 0
+    assert stats["requests"]["/api/2.1/clusters/spark-versions"] >= 1

@@ -158,3 +158,25 @@ def test_a_state_file_without_workspace_tables_is_a_one_line_error(adapter):
         record_inventory(store, fetch_inventory(adapter))
     assert "has no workspace tables" in err.value.message
     assert read_jobs(store) == [] and read_runs(store) == []
+
+
+def test_a_failure_in_the_middle_of_paging_keeps_the_watermark_and_leaks_no_thread(big_sim):
+    import threading
+
+    from ws_helpers import BIG_TOKEN
+
+    from cockpit.databricks.errors import WorkspaceError
+
+    adapter = connect(big_sim, token=BIG_TOKEN)
+    store = StateStore.create_in_memory()
+    # Request 1 lists active runs, 2-3 are pages of completed runs, 4 fails with a 500.
+    big_sim.faults.set(error_after=3, error_burst=1, error_status=500)
+    try:
+        with pytest.raises(WorkspaceError) as err:
+            sync_history(adapter, store)
+    finally:
+        big_sim.faults.set(error_after=0, error_burst=0, error_status=503)
+    assert "failed to list job runs" in err.value.message
+    assert store.get_meta(WATERMARK_KEY) is None
+    assert not [t for t in threading.enumerate() if t.name == "runs-pager"]
+    assert sync_history(adapter, store).new_runs == 130
