@@ -31,7 +31,11 @@ def test_new_file_is_migrated_to_latest_and_logs_it(tmp_path: Path):
         assert store.schema_version == latest_schema_version()
         kinds = [e.kind for e in store.events()]
         assert kinds == ["store.migrated"]
-        assert store.events()[0].payload == {"from": 0, "to": latest_schema_version()}
+        payload = store.events()[0].payload
+        assert (payload["from"], payload["to"]) == (0, latest_schema_version())
+        from cockpit.store.state import _migrations
+
+        assert payload["applied"] == [v for v, _, _ in _migrations()]
         mode = store.query_one("PRAGMA journal_mode")[0]
         assert mode == "wal"
 
@@ -224,3 +228,38 @@ def test_change_marker_sees_other_connections(state: Path):
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_lower_numbered_migration_arriving_later_is_still_applied(tmp_path: Path):
+    """Features reserve migration numbers; 0002 may land after a file already has 0007."""
+    from cockpit.store.state import _migrations, _split_sql
+
+    path = tmp_path / "gap.db"
+    everything = _migrations()
+    skipped = everything[1]  # pretend this one did not exist when the file was made
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE cockpit_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    for version, name, sql in everything:
+        if version == skipped[0]:
+            continue
+        for statement in _split_sql(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO cockpit_schema_migrations VALUES (?, ?, 0)", (version, name))
+    conn.execute(f"PRAGMA user_version={everything[-1][0]}")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with StateStore.open(path, readonly=True) as viewer:  # read-only: upgraded in memory only
+        assert viewer.query(
+            "SELECT version FROM cockpit_schema_migrations WHERE version = ?", (skipped[0],)
+        )
+    assert digest(path) == before
+    with StateStore.open(path) as store:
+        versions = [
+            r["version"]
+            for r in store.query("SELECT version FROM cockpit_schema_migrations ORDER BY version")
+        ]
+        assert versions == [v for v, _, _ in everything]
+        assert store.events(kinds=["store.migrated"])[-1].payload["applied"] == [skipped[0]]

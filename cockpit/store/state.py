@@ -161,7 +161,8 @@ class StateStore:
             version = _user_version(conn)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
-        if version < latest_schema_version():
+        probe = cls(conn, path, readonly=True)
+        if probe._pending():
             # Older file: migrate a private in-memory copy so the file itself is never written.
             memory = _connect(":memory:", uri=False)
             conn.backup(memory)
@@ -189,33 +190,78 @@ class StateStore:
         with self._lock:
             return _user_version(self._conn)
 
+    def _applied(self) -> set[int]:
+        """Migrations this file has. Recorded one by one in ``cockpit_schema_migrations``; a file
+        made before that table existed has every migration up to its ``user_version``."""
+        has_table = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cockpit_schema_migrations'"
+        ).fetchone()
+        if has_table:
+            return {
+                r[0] for r in self._conn.execute("SELECT version FROM cockpit_schema_migrations")
+            }
+        current = _user_version(self._conn)
+        return {version for version, _, _ in _migrations() if version <= current}
+
+    def _pending(self) -> list[tuple[int, str, str]]:
+        applied = self._applied()
+        # By set, not by "above the highest": features reserve numbers, so a lower number can
+        # arrive after a higher one (0002 after 0007) and must still be applied.
+        return [m for m in _migrations() if m[0] not in applied]
+
     def _migrate(self) -> None:
         current = _user_version(self._conn)
-        pending = [m for m in _migrations() if m[0] > current]
-        if not pending:
-            return
         with self._lock:
+            applied = self._applied()
+            pending = self._pending()
+            has_log = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'cockpit_schema_migrations'"
+            ).fetchone()
+            if not pending and has_log:
+                return
+            target = max([current, *(v for v, _, _ in pending)])
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                for version, _name, sql in pending:
-                    for statement in _split_sql(sql):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version={version}")
                 now = self.clock()
                 self._conn.execute(
-                    "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)",
-                    (
-                        now,
-                        "store.migrated",
-                        "store",
-                        json.dumps({"from": current, "to": pending[-1][0]}),
-                    ),
+                    "CREATE TABLE IF NOT EXISTS cockpit_schema_migrations ("
+                    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
                 )
+                names = {v: n for v, n, _ in _migrations()}
+                for version in sorted(applied):
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO cockpit_schema_migrations VALUES (?, ?, ?)",
+                        (version, names.get(version, ""), now),
+                    )
+                for version, name, sql in pending:
+                    for statement in _split_sql(sql):
+                        self._conn.execute(statement)
+                    self._conn.execute(
+                        "INSERT INTO cockpit_schema_migrations VALUES (?, ?, ?)",
+                        (version, name, now),
+                    )
+                self._conn.execute(f"PRAGMA user_version={target}")
+                if pending:
+                    self._conn.execute(
+                        "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)",
+                        (
+                            now,
+                            "store.migrated",
+                            "store",
+                            json.dumps(
+                                {
+                                    "from": current,
+                                    "to": target,
+                                    "applied": [v for v, _, _ in pending],
+                                }
+                            ),
+                        ),
+                    )
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 self._conn.execute("ROLLBACK")
                 raise StateError(
-                    f"{self.path} cannot be upgraded to schema v{pending[-1][0]}: {exc}; "
+                    f"{self.path} cannot be upgraded to schema v{target}: {exc}; "
                     "the file was left as it was"
                 ) from None
             except BaseException:

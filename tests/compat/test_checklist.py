@@ -279,7 +279,7 @@ def test_workspace_jobs_join_the_checklist(tmp_path, sample_state, monkeypatch):
     )
     with StateStore.open(state) as store:
         before = {v.pipeline_id for v in load_checklist(store)}
-        assert "job:kyros-ltv-model" not in before  # the sample's checklist predates s30
+        assert "job:kyros-ltv-model" in before  # the sample scans after the inventory (s30)
         record_scan(store, Scanner(crossing).scan_paths(["pipelines"]), None, roots=["pipelines"])
         views = {v.pipeline_id: v for v in load_checklist(store)}
         ltv = views["job:kyros-ltv-model"]

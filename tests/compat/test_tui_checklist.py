@@ -195,17 +195,17 @@ async def test_time_travel_shows_the_checklist_as_it_was(sample_state: Path, tmp
     async with app.run_test(size=(180, 50)) as pilot:
         await pilot.pause()
         progress = app.query_one("#cl-progress", Static)
-        assert "2 of 10 pipelines ready" in str(progress.render())
+        assert "2 of 15 pipelines ready" in str(progress.render())
         app.set_as_of(signed[0].ts - 1)
         await pilot.pause()
-        assert "0 of 10 pipelines ready" in str(progress.render())
+        assert "0 of 15 pipelines ready" in str(progress.render())
         assert "as of" in str(progress.render())
         await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
         await pilot.press("w")
         await pilot.pause()
         app.set_as_of(None)
         await pilot.pause()
-        assert "2 of 10 pipelines ready" in str(progress.render())
+        assert "2 of 15 pipelines ready" in str(progress.render())
     fraud = next(v for v in load_checklist(store) if v.pipeline_id == "job:kyros-fraud-score")
     # Waived by the sample's own story, not by the key pressed in the past.
     waivers = [
