@@ -33,7 +33,7 @@ def test_html_is_escaped_offline_and_secret_free(tmp_path: Path):
     assert "<img src=x" not in html
     assert CANARY not in html
     assert 'src="http' not in html and "cdn.plot.ly" not in html
-    for anchor in ("gates", "runtime-diff", "benchmarks", "timeline"):
+    for anchor in ("gates", "runtime-diff", "checklist", "benchmarks", "timeline"):
         assert f'id="{anchor}"' in html
     assert "horovod" in html  # the breaking-risk table is there
 

@@ -165,3 +165,50 @@ def gates_section(store: StateStore, config: CockpitConfig | None, as_of: float 
         )
     )
     return section
+
+
+def checklist_section(
+    store: StateStore, config: CockpitConfig | None, as_of: float | None
+) -> Section:
+    from cockpit.compat.checklist import has_checklist, load_checklist, progress
+
+    section = Section("Pipeline checklist", "checklist")
+    views = load_checklist(store, as_of=as_of) if has_checklist(store) else []
+    if not views:
+        return section.add(Paragraph("No pipeline checklist recorded."))
+    ready, total = progress(views)
+    section.add(
+        Paragraph(f"{ready} of {total} pipelines ready.", "good" if ready == total else "warn")
+    )
+    section.add(
+        Table(
+            ("pipeline", "kind", "owner", "ready", "open blocking", "signed off by", "signed off"),
+            tuple(
+                (
+                    v.name,
+                    v.kind,
+                    v.owner or "",
+                    "yes" if v.ready else "no",
+                    v.blocking_open,
+                    v.signed_off_by or "",
+                    fmt_ts(v.signed_off_at) if v.signed_off_at else "",
+                )
+                for v in views
+            ),
+        )
+    )
+    rows = [
+        (v.name, i.title, i.status, i.owner or "", i.note)
+        for v in views
+        for i in v.items
+        if i.status in ("fail", "waived") or i.note
+    ]
+    if rows:
+        section.add(
+            Table(
+                ("pipeline", "check", "status", "owner", "note"),
+                tuple(rows),
+                caption="Open, failed and waived checks, and every note",
+            )
+        )
+    return section

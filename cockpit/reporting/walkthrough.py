@@ -20,6 +20,7 @@ SectionFn = Callable[["StateStore", "CockpitConfig | None", "float | None"], Sec
 SECTIONS: list[SectionFn] = [
     sections.gates_section,
     sections.runtime_section,
+    sections.checklist_section,
     benchmarks_section,
     sections.timeline_section,
 ]
