@@ -124,9 +124,14 @@ class WorkspaceAdapter:
 
     def list_jobs(self) -> list[JobDefinition]:
         def fetch() -> list[JobDefinition]:
-            return [
-                job_from_sdk(j) for j in self._client.jobs.list(expand_tasks=True, limit=JOBS_PAGE)
-            ]
+            out = []
+            for job in self._pages("/api/2.2/jobs/list", "jobs", {"limit": JOBS_PAGE}):
+                if job.get("has_more"):
+                    # More than 100 tasks or job clusters: jobs/get pages through the rest.
+                    full = self._client.jobs.get(job["job_id"])
+                    job = {**job, "settings": full.settings.as_dict() if full.settings else {}}
+                out.append(job_from_json(job))
+            return out
 
         return self._call("list jobs", fetch)
 
@@ -169,17 +174,40 @@ class WorkspaceAdapter:
     ) -> Iterator[JobRun]:
         """Like :meth:`list_runs` but streaming (call it inside :meth:`guard`)."""
         names = job_names or {}
-        for run in self._client.jobs.list_runs(
-            job_id=job_id,
-            expand_tasks=True,
-            limit=RUNS_PAGE,
-            completed_only=completed_only or None,
-            active_only=active_only or None,
-            start_time_from=int(start_time_from * 1000) if start_time_from is not None else None,
-        ):
-            if run.job_id is None:
+        query: dict[str, Any] = {"limit": RUNS_PAGE}
+        if job_id is not None:
+            query["job_id"] = job_id
+        if completed_only:
+            query["completed_only"] = "true"
+        if active_only:
+            query["active_only"] = "true"
+        if start_time_from is not None:
+            query["start_time_from"] = int(start_time_from * 1000)
+        for run in self._pages("/api/2.2/jobs/runs/list", "runs", query):
+            if run.get("job_id") is None:
                 continue  # one-time submitted runs belong to no job
-            yield run_from_sdk(run, names)
+            if run.get("has_more"):
+                # More than 100 tasks: runs/get pages through the rest (as the SDK's own
+                # list_runs does).
+                run = {**run, **self._client.jobs.get_run(run["run_id"]).as_dict()}
+            yield run_from_json(run, names)
+
+    def _pages(self, path: str, key: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a ``page_token`` listing, through the SDK's API client (its auth,
+        retries and error mapping) but as plain JSON: on 100,000 runs the SDK's typed objects
+        cost more than the requests, and the cockpit needs a handful of fields of each."""
+        query = {**query, "expand_tasks": "true"}
+        headers = {"Accept": "application/json"}
+        workspace_id = getattr(self._client.config, "workspace_id", None)
+        if workspace_id:
+            headers["X-Databricks-Workspace-Id"] = workspace_id
+        while True:
+            page = self._client.api_client.do("GET", path, query=query, headers=headers)
+            yield from page.get(key) or ()
+            token = page.get("next_page_token")
+            if not token:
+                return
+            query["page_token"] = token
 
     def list_clusters(self) -> list[ClusterInfo]:
         def fetch() -> list[ClusterInfo]:
@@ -479,40 +507,43 @@ def _init_script(script: dict[str, Any]) -> str:
     return ""
 
 
-def run_from_sdk(run: Any, names: dict[int, str]) -> JobRun:
-    """An SDK ``BaseRun`` (listed with expand_tasks) as a :class:`JobRun`."""
-    start = (run.start_time or 0) / 1000
-    end = (run.end_time or 0) / 1000
-    duration = (run.run_duration / 1000) if run.run_duration else max(0.0, end - start)
+def run_from_json(run: dict[str, Any], names: dict[int, str]) -> JobRun:
+    """A Jobs API run object (listed with ``expand_tasks``) as a :class:`JobRun`."""
+    start = (run.get("start_time") or 0) / 1000
+    end = (run.get("end_time") or 0) / 1000
+    duration_ms = run.get("run_duration")
+    duration = duration_ms / 1000 if duration_ms else max(0.0, end - start)
     version = _run_spark_version(run)
-    state = run.state
-    tags = {"run_type": _enum(run.run_type), "run_name": run.run_name or ""}
+    state = run.get("state") or {}
+    job_id = int(run["job_id"])
+    tags = {"run_type": run.get("run_type") or "", "run_name": run.get("run_name") or ""}
     return JobRun(
-        job_id=int(run.job_id),
-        run_id=int(run.run_id),
-        job_name=names.get(run.job_id) or run.run_name or f"job-{run.job_id}",
+        job_id=job_id,
+        run_id=int(run["run_id"]),
+        job_name=names.get(job_id) or run.get("run_name") or f"job-{job_id}",
         start=start,
         end=end,
         duration_s=duration,
-        result_state=_enum(state.result_state) if state else "",
+        result_state=state.get("result_state") or "",
         spark_version=version,
         runtime=runtime_for(version),
         tags={k: v for k, v in tags.items() if v},
     )
 
 
-def _run_spark_version(run: Any) -> str:
+def _run_spark_version(run: dict[str, Any]) -> str:
     """The runtime of the run's first task: its own cluster, its job cluster, or the run's."""
     clusters = {
-        jc.job_cluster_key: jc.new_cluster.spark_version
-        for jc in run.job_clusters or []
-        if jc.new_cluster is not None
+        jc.get("job_cluster_key"): (jc.get("new_cluster") or {}).get("spark_version", "")
+        for jc in run.get("job_clusters") or ()
     }
-    for task in run.tasks or []:
-        if task.new_cluster is not None and task.new_cluster.spark_version:
-            return task.new_cluster.spark_version
-        if task.job_cluster_key and clusters.get(task.job_cluster_key):
-            return clusters[task.job_cluster_key] or ""
-    if run.cluster_spec is not None and run.cluster_spec.new_cluster is not None:
-        return run.cluster_spec.new_cluster.spark_version or ""
+    for task in run.get("tasks") or ():
+        own = (task.get("new_cluster") or {}).get("spark_version")
+        if own:
+            return own
+        if task.get("job_cluster_key") and clusters.get(task["job_cluster_key"]):
+            return clusters[task["job_cluster_key"]]
+    spec = (run.get("cluster_spec") or {}).get("new_cluster") or {}
+    if spec.get("spark_version"):
+        return spec["spark_version"]
     return next((v for v in clusters.values() if v), "")
