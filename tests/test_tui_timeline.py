@@ -110,7 +110,7 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
             if tab.gates:
                 break
         board = str(app.query_one("#cut-gate-list").render())
-        assert "DB upgrade rehearsed" in board and "last rehearsal failed" in board
+        assert "DB upgrade rehearsed" in board and "last rehearsal not clean (boom)" in board
         assert "NO-GO" in str(app.query_one("#cut-verdict").render())
         # The TUI records the first statuses as gate events.
         assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"db-rehearsal"}

@@ -44,6 +44,7 @@ def run(ctx) -> int:
     if ctx.args.format == "json":
         ctx.print_json({"go": go, "gates": [g.to_json() for g in gates]})
     else:
+        from rich.markup import escape
         from rich.table import Table
 
         from cockpit.reporting.sections import fmt_ts
@@ -53,9 +54,9 @@ def run(ctx) -> int:
             table.add_column(column)
         for g in gates:
             table.add_row(
-                g.title,
+                escape(g.title),
                 f"[{STATUS_STYLE[g.status]}]{g.status.upper()}[/]",
-                g.evidence,
+                escape(g.evidence),  # evidence quotes config keys like [mlflow.old]
                 fmt_ts(g.changed_at),
             )
         ctx.console.print(table)
