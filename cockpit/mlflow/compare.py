@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from cockpit.mlflow.models import (
     PARENT_TAG,
     TAG_FINGERPRINT,
+    TAG_SOURCE_EXPERIMENT,
+    TAG_SOURCE_SERVER,
+    Experiment,
     MetricPoint,
     ModelVersion,
     RegisteredModel,
@@ -158,3 +161,23 @@ def dict_diff(what: str, a: Mapping[str, str], b: Mapping[str, str]) -> list[tup
 
 def _show(value: str | None) -> str:
     return "(absent)" if value is None else value
+
+
+class DestExperiments:
+    """The new server's experiments, found for a source experiment by the cockpit's tags (so a
+    renamed source still finds its copy) and otherwise by name. A copy tagged from another
+    source server never matches: experiment ids repeat across servers."""
+
+    def __init__(self, experiments: list[Experiment], source_url: str) -> None:
+        self.source_url = source_url.rstrip("/")
+        self.by_source: dict[str, Experiment] = {}
+        self.by_name: dict[str, Experiment] = {}
+        for exp in experiments:
+            self.by_name[exp.name] = exp
+            src = exp.tags.get(TAG_SOURCE_EXPERIMENT)
+            server = exp.tags.get(TAG_SOURCE_SERVER, self.source_url).rstrip("/")
+            if src and server == self.source_url:
+                self.by_source[src] = exp
+
+    def find(self, source: Experiment) -> Experiment | None:
+        return self.by_source.get(source.experiment_id) or self.by_name.get(source.name)

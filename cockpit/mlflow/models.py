@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 # Tags the cockpit writes on destination objects. They are how a lost state file still causes no
 # duplicate: the destination itself says which source object each copy came from.
 TAG_SOURCE_EXPERIMENT = "cockpit.source_experiment_id"
+# Experiment ids are only unique per server: the source server's URL scopes them.
+TAG_SOURCE_SERVER = "cockpit.source_server"
 TAG_SOURCE_RUN = "cockpit.source_run_id"
 TAG_FINGERPRINT = "cockpit.sync_fingerprint"
 TAG_SOURCE_VERSION = "cockpit.source_version"

@@ -10,6 +10,7 @@ fills in while the poll runs; the whole poll is then recorded in one transaction
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from urllib.parse import quote, urlparse
 
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
-from cockpit.mlflow.models import TAG_SOURCE_EXPERIMENT, TAG_SOURCE_VERSION, Experiment, Run
+from cockpit.mlflow.models import TAG_SOURCE_VERSION, Experiment, Run
 from cockpit.mlflow.records import ExperimentStatus, ModelStatus, PollSummary, record_poll
 
 if TYPE_CHECKING:
@@ -47,7 +48,12 @@ def schema_revision(db_uri: str | None) -> str | None:
 
 
 def _experiment_status(
-    old: OldServer, new: NewServer, src: Experiment, dest: Experiment | None
+    old: OldServer,
+    new: NewServer,
+    src: Experiment,
+    dest: Experiment | None,
+    seen: set[str],
+    lock: threading.Lock,
 ) -> ExperimentStatus:
     with ThreadPoolExecutor(max_workers=2) as pool:
         src_future = pool.submit(lambda: list(old.search_runs([src.experiment_id])))
@@ -55,6 +61,8 @@ def _experiment_status(
             list(new.search_runs([dest.experiment_id])) if dest is not None else []
         )
         src_runs = src_future.result()
+    with lock:
+        seen.update(r.run_id for r in src_runs)
     copies: dict[str, Run] = {}
     for run in dest_runs:
         if run.source_run_id and run.source_run_id not in copies:
@@ -84,13 +92,16 @@ def _experiment_status(
     )
 
 
-def _model_statuses(old: OldServer, new: NewServer) -> list[ModelStatus]:
+def _model_statuses(old: OldServer, new: NewServer, scope: set[str] | None) -> list[ModelStatus]:
+    """Every model, or with ``scope`` (source run ids) only models with a version from one."""
     if not (old.info.capabilities.registry and new.info.capabilities.registry):
         return []
     out = []
     dest_models = {m.name: m for m in new.registered_models()}
     for model in old.registered_models():
         versions = old.model_versions(model.name)
+        if scope is not None and not any(v.run_id in scope for v in versions):
+            continue
         dest = dest_models.get(model.name)
         copies = new.model_versions(model.name) if dest else []
         have = {c.tags.get(TAG_SOURCE_VERSION) for c in copies}
@@ -125,24 +136,20 @@ def poll_status(
     sources = old.experiments()
     if experiments:
         sources = [e for e in sources if e.name in experiments]
-    by_source: dict[str, Experiment] = {}
-    by_name: dict[str, Experiment] = {}
-    for exp in new.experiments():
-        by_name[exp.name] = exp
-        if TAG_SOURCE_EXPERIMENT in exp.tags:
-            by_source[exp.tags[TAG_SOURCE_EXPERIMENT]] = exp
+    index = compare.DestExperiments(new.experiments(), old.url)
+
+    seen: set[str] = set()  # source run ids polled: the scope of the registry panel
+    lock = threading.Lock()
 
     def one(src: Experiment) -> ExperimentStatus:
-        status = _experiment_status(
-            old, new, src, by_source.get(src.experiment_id) or by_name.get(src.name)
-        )
+        status = _experiment_status(old, new, src, index.find(src), seen, lock)
         if on_experiment is not None:
             on_experiment(status)
         return status
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rows = list(pool.map(one, sources))
-    models = _model_statuses(old, new) if registry else []
+    models = _model_statuses(old, new, seen if experiments else None) if registry else []
     return PollSummary(
         ts=clock(),
         duration_s=time.monotonic() - started,

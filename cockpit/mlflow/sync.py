@@ -38,6 +38,7 @@ from cockpit.mlflow.models import (
     TAG_FINGERPRINT,
     TAG_SOURCE_EXPERIMENT,
     TAG_SOURCE_RUN,
+    TAG_SOURCE_SERVER,
     TAG_SOURCE_VERSION,
     Experiment,
     ModelVersion,
@@ -192,21 +193,14 @@ class Syncer:
             raise CockpitError(f"no experiment named {unknown[0]!r} on the old server")
         return [e for e in experiments if e.name in wanted]
 
-    def _dest_experiments(self) -> tuple[dict[str, Experiment], dict[str, Experiment]]:
-        by_source: dict[str, Experiment] = {}
-        by_name: dict[str, Experiment] = {}
-        for exp in self.new.experiments():
-            by_name[exp.name] = exp
-            src = exp.tags.get(TAG_SOURCE_EXPERIMENT)
-            if src:
-                by_source[src] = exp
-        return by_source, by_name
+    def _dest_experiments(self) -> compare.DestExperiments:
+        return compare.DestExperiments(self.new.experiments(), self.old.url)
 
     def _gather(self) -> list[_ExperimentWork]:
-        by_source, by_name = self._dest_experiments()
+        index = self._dest_experiments()
         work = []
         for exp in self._select():
-            dest = by_source.get(exp.experiment_id) or by_name.get(exp.name)
+            dest = index.find(exp)
             runs = list(self.old.search_runs([exp.experiment_id]))
             dest_runs: dict[str, Run] = {}
             if dest is not None:
@@ -359,7 +353,11 @@ class Syncer:
         unchanged = len(w.runs) - len(todo) - len(lifecycle)
         self._count(experiments=1, runs_unchanged=unchanged)
         tick(src.name, unchanged)
-        wanted_tags = {**user_tags(src.tags), TAG_SOURCE_EXPERIMENT: src.experiment_id}
+        wanted_tags = {
+            **user_tags(src.tags),
+            TAG_SOURCE_EXPERIMENT: src.experiment_id,
+            TAG_SOURCE_SERVER: self.old.url,
+        }
         dest = w.dest
         if dest is None:
             dest_id = self.new.create_experiment(src.name, wanted_tags)
@@ -567,8 +565,7 @@ class Syncer:
             except RestError:
                 return None, None
         if dest is None and src is not None:
-            by_source, _ = self._dest_experiments()
-            target = by_source.get(src.experiment_id)
+            target = self._dest_experiments().find(self.old.experiment(src.experiment_id))
             if target is not None:
                 dest = self._find_copy(target.experiment_id, source_run_id)
         return src, dest

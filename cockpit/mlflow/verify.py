@@ -16,9 +16,7 @@ from pathlib import Path
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
 from cockpit.mlflow.models import (
-    TAG_SOURCE_EXPERIMENT,
     TAG_SOURCE_VERSION,
-    Experiment,
     Run,
     user_tags,
 )
@@ -55,19 +53,14 @@ def verify(
     sources = old.experiments()
     if experiments:
         sources = [e for e in sources if e.name in experiments]
-    dest_by_source: dict[str, Experiment] = {}
-    dest_by_name: dict[str, Experiment] = {}
-    for exp in new.experiments():
-        dest_by_name[exp.name] = exp
-        if TAG_SOURCE_EXPERIMENT in exp.tags:
-            dest_by_source[exp.tags[TAG_SOURCE_EXPERIMENT]] = exp
+    index = compare.DestExperiments(new.experiments(), old.url)
     run_map: dict[str, str] = {}
     source_runs: dict[str, Run] = {}
     dest_runs: dict[str, Run] = {}
     pairs: list[tuple[str, Run, Run]] = []
     for src in sources:
         report.experiments += 1
-        dest = dest_by_source.get(src.experiment_id) or dest_by_name.get(src.name)
+        dest = index.find(src)
         if dest is None:
             diffs.append(Difference("experiment", src.name, "exists", "yes", "no"))
             continue
