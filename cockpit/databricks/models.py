@@ -193,3 +193,17 @@ class RunOutput:
     notebook_result: str  # dbutils.notebook.exit value of a notebook task
     error: str
     logs_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """A probe the cockpit submitted (a row of ``workspace_probes``)."""
+
+    id: int
+    spark_version: str
+    runtime_id: str
+    run_id: int | None
+    state: str  # submitted, running, succeeded, failed, cancelled
+    message: str
+    submitted_at: float
+    finished_at: float | None

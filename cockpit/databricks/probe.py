@@ -22,7 +22,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cockpit.databricks.errors import WorkspaceError, WorkspaceInputError
-from cockpit.databricks.models import RunStatus
+from cockpit.databricks.models import ProbeRecord, RunStatus
 from cockpit.databricks.runtimes import runtime_for
 from cockpit.errors import CockpitError, ReadOnlyError
 
@@ -310,3 +310,29 @@ def _finish(store: StateStore, probe_id: int, state: str, message: str, source: 
             source=source,
             conn=tx,
         )
+
+
+def read_probes(store: StateStore, *, as_of: float | None = None) -> list[ProbeRecord]:
+    """Probes submitted up to ``as_of``, newest first (state as last recorded)."""
+    from cockpit.databricks.inventory import has_workspace_tables
+
+    if not has_workspace_tables(store):
+        return []
+    sql, params = "SELECT * FROM workspace_probes", []
+    if as_of is not None:
+        sql += " WHERE submitted_at <= ?"
+        params.append(as_of)
+    rows = store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)
+    return [
+        ProbeRecord(
+            id=r["id"],
+            spark_version=r["spark_version"],
+            runtime_id=r["runtime_id"],
+            run_id=r["run_id"],
+            state=r["state"],
+            message=r["message"],
+            submitted_at=r["submitted_at"],
+            finished_at=r["finished_at"],
+        )
+        for r in rows
+    ]

@@ -19,6 +19,7 @@ from cockpit.databricks.probe import (
     parse_probe_output,
     probe_runtime,
     probe_task_source,
+    read_probes,
 )
 from cockpit.runtimes.diff import diff_runtimes
 from cockpit.runtimes.manifest import load_bundled, load_runtime
@@ -54,8 +55,13 @@ def test_probe_becomes_a_manifest_that_diffs_against_the_lts_manifest(sim, adapt
     kinds = [e.kind for e in store.events()]
     assert kinds.index("databricks.probe_submitted") < kinds.index("runtime.probed")
     assert kinds.index("runtime.probed") < kinds.index("databricks.probe_finished")
-    row = store.query_one("SELECT state, run_id FROM workspace_probes")
-    assert (row["state"], row["run_id"]) == ("succeeded", result.run_id)
+    [probe] = read_probes(store)
+    assert (probe.state, probe.run_id, probe.runtime_id) == (
+        "succeeded",
+        result.run_id,
+        result.runtime_id,
+    )
+    assert probe.finished_at is not None and probe.message == f"{result.libraries} libraries"
 
 
 def test_probe_can_be_cancelled_while_pending(sim, adapter):

@@ -119,3 +119,17 @@ def test_sim_workspace_bad_scenario_is_one_line(tmp_path):
     result = _run("sim", "workspace", "--scenario", str(bad), "--port", "0", env=_env(None))
     assert result.returncode == 2
     assert "format must be" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cockpit_record_polls_the_workspace(sim, tmp_path):
+    (tmp_path / "cockpit.toml").write_text(
+        '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        f'[databricks]\nhost = "{sim.url}"\npoll_interval_s = 30\n',
+        encoding="utf-8",
+    )
+    result = _run("record", "--duration", "3", env=_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "databricks: ok" in result.stderr
+    with StateStore.open(tmp_path / "cockpit.db", readonly=True) as store:
+        assert store.events(kinds=["databricks.inventory"])
+        assert store.query_one("SELECT COUNT(*) AS n FROM workspace_runs")["n"] == 140
