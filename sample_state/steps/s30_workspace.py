@@ -2,7 +2,8 @@
 started here on 127.0.0.1 with sample_state/scenarios/kyros_workspace.json.
 
 Writes the inventory (14 jobs: 9 on 14.3 LTS ML, 3 on 16.4 LTS ML, one on each standard
-runtime) and the run history on both runtimes. The simulator's port changes on every build, so
+runtime), the run history on both runtimes, and a live probe of 16.4.x-cpu-ml-scala2.12 stored
+as runtime ``probe-16.4.x-cpu-ml-scala2.12`` (diff it against 16.4-lts-ml). The simulator's port changes on every build, so
 the recorded host is a fixed label: the shipped file stays the same byte for byte in content.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import replace
 from cockpit.databricks.adapter import ConnectOptions, WorkspaceAdapter
 from cockpit.databricks.history import sync_history
 from cockpit.databricks.inventory import fetch_inventory, record_inventory
+from cockpit.databricks.probe import ProbeOptions, probe_runtime
 from cockpit.databricks.scenario import load_scenario
 from cockpit.databricks.simulator import WorkspaceSimulator
 
@@ -31,4 +33,13 @@ def build(ctx) -> None:
         ctx.clock.advance(60)
         names = {j.job_id: j.name for j in inventory.jobs}
         sync_history(adapter, ctx.store, job_names=names, source="sample")
+        # The team probed the target runtime on a real cluster: what 16.4 LTS ML really has.
+        ctx.clock.advance(1800)
+        probe_runtime(
+            adapter,
+            ctx.store,
+            "16.4.x-cpu-ml-scala2.12",
+            options=ProbeOptions(poll_interval_s=0.05, timeout_s=60, host_label=HOST_LABEL),
+            source="sample",
+        )
     ctx.clock.advance(3600)
