@@ -42,6 +42,7 @@ from cockpit.databricks.scenario import Scenario
 RUNS_MAX_LIMIT = 25
 JOBS_MAX_LIMIT = 100
 CLUSTERS_MAX_PAGE = 100
+TASKS_PAGE = 100  # jobs/list, jobs/get, runs/list and runs/get show 100 tasks per page
 ACTIVE = ("PENDING", "QUEUED", "RUNNING", "TERMINATING")
 
 
@@ -273,15 +274,30 @@ class WorkspaceSimulator:
         return out
 
     # ------------------------------------------------------------------ jobs
-    def _job_json(self, job: dict[str, Any], *, expand: bool) -> dict[str, Any]:
+    def _job_json(
+        self, job: dict[str, Any], *, expand: bool, task_page: int | None = None
+    ) -> dict[str, Any]:
+        """A job as jobs/list (``task_page`` None: first 100 tasks, ``has_more``) or one page
+        of jobs/get (``next_page_token`` while tasks remain) shows it."""
         settings = dict(job["settings"])
+        out = {k: v for k, v in job.items() if k != "settings"}
+        out["settings"] = settings
         if not expand:
             settings.pop("tasks", None)
             settings.pop("job_clusters", None)
-        out = {k: v for k, v in job.items() if k != "settings"}
-        out["settings"] = settings
-        if expand:
-            out["has_more"] = False
+            return out
+        tasks = settings.get("tasks") or []
+        page = task_page or 0
+        more = len(tasks) > (page + 1) * TASKS_PAGE
+        if len(tasks) > TASKS_PAGE:
+            settings["tasks"] = tasks[page * TASKS_PAGE : (page + 1) * TASKS_PAGE]
+            # Later pages carry only the next tasks; the other arrays are present but empty.
+            for key in ("job_clusters", "parameters", "environments"):
+                settings[key] = (settings.get(key) or []) if page == 0 else []
+        if task_page is None:
+            out["has_more"] = more
+        elif more:
+            out["next_page_token"] = _encode_token(page + 1, f"job:{job['job_id']}")
         return out
 
     def _jobs_list(self, q: dict[str, Any]) -> dict[str, Any]:
@@ -317,10 +333,13 @@ class WorkspaceSimulator:
         job = self._jobs.get(job_id) if job_id is not None else None
         if job is None:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Job {job_id} does not exist.")
-        return self._job_json(job, expand=True)
+        page = _decode_token(q.get("page_token"), f"job:{job_id}")
+        return self._job_json(job, expand=True, task_page=page)
 
     # ------------------------------------------------------------------ runs
-    def _history_run_json(self, run: dict[str, Any], *, expand: bool) -> dict[str, Any]:
+    def _history_run_json(
+        self, run: dict[str, Any], *, expand: bool, task_page: int | None = None
+    ) -> dict[str, Any]:
         job = self._jobs[run["job_id"]]
         settings = job["settings"]
         start, duration = int(run["start_time"]), int(run.get("duration_ms", 0))
@@ -378,6 +397,18 @@ class WorkspaceSimulator:
             out["job_clusters"] = clusters
             out["tasks"] = tasks
             out["has_more"] = False
+            if len(tasks) > TASKS_PAGE:
+                page = task_page or 0
+                out["tasks"] = tasks[page * TASKS_PAGE : (page + 1) * TASKS_PAGE]
+                more = len(tasks) > (page + 1) * TASKS_PAGE
+                for key in ("job_clusters", "job_parameters", "repair_history"):
+                    out[key] = (out.get(key) or []) if page == 0 else []
+                if task_page is None:
+                    out["has_more"] = more
+                else:
+                    out.pop("has_more")
+                    if more:
+                        out["next_page_token"] = _encode_token(page + 1, f"run:{run['run_id']}")
         return out
 
     def _submitted_state(self, sub: _Submitted) -> tuple[str, str, str, int | None]:
@@ -511,7 +542,8 @@ class WorkspaceSimulator:
         run_id = _int(q, "run_id", None)
         kind, found = self._find_run(run_id)
         if kind == "history":
-            return self._history_run_json(found, expand=True)
+            page = _decode_token(q.get("page_token"), f"run:{run_id}")
+            return self._history_run_json(found, expand=True, task_page=page)
         parent = self._submitted_json(found)
         if kind == "task":
             task = next(t for t in parent["tasks"] if t["run_id"] == run_id)

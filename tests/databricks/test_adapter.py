@@ -223,3 +223,48 @@ def test_faults_can_be_switched_over_http(sim, adapter):
     stats = requests.get(f"{sim.url}/_sim/stats", headers=admin, timeout=10).json()
     assert stats["faults"]["error_burst"] == 0
     assert stats["requests"]["/api/2.1/clusters/spark-versions"] >= 1
+
+
+def test_a_job_with_more_than_100_tasks_comes_back_whole():
+    from cockpit.databricks.scenario import parse_scenario
+    from cockpit.databricks.simulator import WorkspaceSimulator
+
+    data = scenario_json()
+    wide = {
+        "job_id": 999,
+        "creator_user_name": "etl@kyros.example",
+        "settings": {
+            "name": "kyros-wide-etl",
+            "job_clusters": [
+                {
+                    "job_cluster_key": "main",
+                    "new_cluster": {"spark_version": "16.4.x-cpu-ml-scala2.12", "num_workers": 1},
+                }
+            ],
+            "tasks": [
+                {
+                    "task_key": f"t{i:03d}",
+                    "job_cluster_key": "main",
+                    "notebook_task": {"notebook_path": f"/etl/t{i:03d}"},
+                }
+                for i in range(130)
+            ],
+        },
+    }
+    data["jobs"] = [*data["jobs"], wide]
+    data["runs"] = [
+        {"run_id": 1, "job_id": 999, "start_time": 1_790_000_000_000, "duration_ms": 60_000}
+    ]
+    with WorkspaceSimulator(parse_scenario(data)) as sim:
+        adapter = connect(sim)
+        jobs = {j.name: j for j in adapter.list_jobs()}
+        assert len(jobs["kyros-wide-etl"].tasks) == 130
+        assert sim.api_requests("/api/2.2/jobs/get") == 2  # two pages of tasks
+        assert len(adapter.get_job(999).tasks) == 130
+        [run] = adapter.list_runs()
+        assert (run.job_name, run.runtime, run.duration_s) == (
+            "kyros-wide-etl",
+            "16.4-lts-ml",
+            60.0,
+        )
+        assert sim.api_requests("/api/2.2/jobs/runs/get") == 2
