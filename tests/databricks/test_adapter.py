@@ -268,3 +268,13 @@ def test_a_job_with_more_than_100_tasks_comes_back_whole():
             60.0,
         )
         assert sim.api_requests("/api/2.2/jobs/runs/get") == 2
+
+
+def test_a_workspace_slower_than_the_http_timeout_is_reported(sim):
+    adapter = connect(sim, http_timeout_s=1, retry_timeout_s=2)
+    sim.faults.set(delay_s=1.5)
+    started = time.monotonic()
+    with pytest.raises(WorkspaceError) as err:
+        adapter.spark_versions()
+    assert "did not answer in time" in err.value.message
+    assert time.monotonic() - started < 10
