@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(see sample_state/scenarios/kyros_workspace.json), on 127.0.0.1 until Ctrl-C. Point the "
         'cockpit at it with [databricks] host = "http://127.0.0.1:PORT" and DATABRICKS_TOKEN '
         "set to one of the scenario's tokens. Faults can also be switched while it runs: "
-        "POST /_sim/faults with a JSON object of the options below (admin token).",
+        "POST /_sim/faults with a JSON object of the options below, named with underscores "
+        "(delay_s, rate_limit, retry_after, error_burst, error_status, error_after, drop; admin "
+        "token); GET /_sim/stats counts requests per path.",
     )
     ws.add_argument("--scenario", required=True, metavar="FILE")
     ws.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
