@@ -176,6 +176,11 @@ def run(args, old_url: str, new_url: str, venv: Path | None) -> dict:
     seed.bulk(old_url, name, args.runs, workers=args.workers)
     say(f"seeded in {time.monotonic() - started:.1f} s")
 
+    # The machine is shared: measure the limit right before and right after the cockpit and use
+    # the mean, so load that comes and goes does not favour either side.
+    say("plain log_batch writer into the new server (the limit), before")
+    limits = [_plain_writer(new_url, f"{name} (plain writer 1)", args)]
+
     say("cockpit sync")
     old, new = connect_old(old_url, pool_size=32), connect_new(new_url, pool_size=32)
     syncer = Syncer(
@@ -190,16 +195,15 @@ def run(args, old_url: str, new_url: str, venv: Path | None) -> dict:
     figures["verify_differences"] = len(report.differences)
     figures["verify_s"] = report.duration_s
 
+    say("plain log_batch writer into the new server (the limit), after")
+    limits.append(_plain_writer(new_url, f"{name} (plain writer 2)", args))
+    figures["limit_runs_per_s"] = statistics.mean(limits)
+    figures["limit_runs_per_s_each"] = limits
+
     if venv is not None:
         say("mlflow-export-import (export + import)")
-        figures["export_import_runs_per_s"] = args.runs / run_export_import(
-            venv, old_url, new_url, name
-        )
-
-    say("plain log_batch writer into the new server (the limit)")
-    started = time.monotonic()
-    seed.bulk(new_url, f"{name} (plain writer)", args.runs, workers=args.workers)
-    figures["limit_runs_per_s"] = args.runs / (time.monotonic() - started)
+        seconds = run_export_import(venv, old_url, new_url, name)
+        figures["export_import_runs_per_s"] = args.runs / seconds
 
     say(f"status poll data: {args.poll_runs} runs per side")
     poll_name = "bench-poll"
@@ -221,6 +225,12 @@ def run(args, old_url: str, new_url: str, venv: Path | None) -> dict:
     return figures
 
 
+def _plain_writer(new_url: str, experiment: str, args) -> float:
+    started = time.monotonic()
+    seed.bulk(new_url, experiment, args.runs, workers=args.workers)
+    return args.runs / (time.monotonic() - started)
+
+
 def print_figures(f: dict) -> None:
     print(f"MLflow 1.30.1 -> 2.22.5, {f['runs']} runs, {f['workers']} workers")
     print(
@@ -233,7 +243,9 @@ def print_figures(f: dict) -> None:
         )
     ratio = f["cockpit_runs_per_s"] / f["limit_runs_per_s"]
     print(
-        f"  plain log_batch writer  {f['limit_runs_per_s']:8.1f} runs/s  -> cockpit is {ratio:.2f}x the limit (target >= 0.7x)"
+        f"  plain log_batch writer  {f['limit_runs_per_s']:8.1f} runs/s  (mean of before/after: "
+        f"{' / '.join(f'{x:.1f}' for x in f['limit_runs_per_s_each'])}) -> cockpit is "
+        f"{ratio:.2f}x the limit (target >= 0.7x)"
     )
     ratio = f["cockpit_poll_s"] / f["plain_search_s"]
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
@@ -96,6 +97,12 @@ def test_reads_everything_the_copy_needs(server):
     buf = io.BytesIO()
     assert old.download_artifact(first, "a/b/c.bin", buf) == hashlib.sha256(payload).hexdigest()
     assert buf.getvalue() == payload
+    # Runs whose artifact root is not proxied are read through /get-artifact (every generation).
+    unproxied = dataclasses.replace(first, artifact_uri="file:///var/mlflow/artifacts/run")
+    assert (
+        old.download_artifact(unproxied, "a/b/c.bin", io.BytesIO())
+        == hashlib.sha256(payload).hexdigest()
+    )
 
     model = f"{prefix}-model"
     w.post("/api/2.0/mlflow/registered-models/create", {"name": model, "description": "d"})

@@ -182,3 +182,19 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     bad = _cli(config, "mlflow", "sync", "--workers", "0")
     assert bad.returncode == 2
+
+
+def test_poll_source_records_a_poll_for_the_app(mlflow_v1, mlflow_v2, tmp_path):
+    from cockpit.config import parse_config
+    from cockpit.mlflow.sources import poll_sources
+
+    config = parse_config(_config(tmp_path, mlflow_v1.url, mlflow_v2.url).read_text())
+    (source,) = poll_sources(config)
+    assert source.name == "mlflow" and source.interval_s == 30.0
+    store = StateStore.open(tmp_path / "poll.db", create=True)
+    summary = source.poll(store)
+    assert summary["poll_id"] == latest_poll(store)["id"]
+    assert store.events(kinds=["mlflow.poll"])[-1].source == "poller:mlflow"
+    store.close()
+    no_new = parse_config('[migration]\nname = "x"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n')
+    assert poll_sources(no_new) == []
