@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets as pysecrets
 import shutil
 import signal
 import subprocess
@@ -58,6 +57,7 @@ class DemoEnvironment:
             stdout=log_path.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends it and its children
+            preexec_fn=_die_with_parent,
             cwd=self.workdir,
         )
         self.processes.append(proc)
@@ -77,6 +77,16 @@ class DemoEnvironment:
             handle.stop()
         if not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the demo process dies, however it
+    dies (even SIGKILL), so nothing the demo started outlives it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _terminate_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -148,10 +158,7 @@ def start(
         )
         _partial_sync(demo, old.url, new.url)
 
-        token = "dapi-demo-" + pysecrets.token_hex(12)
-        secrets.register_secret(token)
-        demo.env[DATABRICKS_TOKEN_ENV] = token
-        workspace_url = _start_workspace(demo, token, progress)
+        workspace_url = _start_workspace(demo, progress)
 
         demo.config_path = workdir / "cockpit.toml"
         demo.config_path.write_text(
@@ -203,17 +210,23 @@ def _partial_sync(demo: DemoEnvironment, old_url: str, new_url: str) -> None:
             new.close()
 
 
-def _start_workspace(demo: DemoEnvironment, token: str, progress: Progress) -> str | None:
+def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
     """The Databricks workspace simulator with the Kyros scenario, if the feature is installed."""
     try:
         from cockpit.databricks import simulator  # noqa: F401
     except ImportError:
         return None
+    import json
+
     from cockpit.mlflow.servers import free_port
 
-    scenario = Path(
-        str(resources.files("cockpit.demo").joinpath("scenarios", "kyros_workspace.json"))
+    scenario = _scenario_path()
+    # The scenario's own admin token: a credential of the local simulator, nothing real.
+    token = next(
+        t for t, role in json.loads(scenario.read_text())["tokens"].items() if role == "admin"
     )
+    secrets.register_secret(token)
+    demo.env[DATABRICKS_TOKEN_ENV] = token
     port = free_port()
     progress(f"starting the Databricks workspace simulator on 127.0.0.1:{port}")
     demo.spawn(
@@ -227,13 +240,20 @@ def _start_workspace(demo: DemoEnvironment, token: str, progress: Progress) -> s
             str(scenario),
             "--port",
             str(port),
+            "--running-s",
+            "60",
         ],
-        env={"COCKPIT_SIM_TOKEN": token},
         log="workspace.log",
     )
     url = f"http://127.0.0.1:{port}"
     _wait_http(url + "/api/2.1/clusters/spark-versions", token)
     return url
+
+
+def _scenario_path() -> Path:
+    return (
+        Path(__file__).resolve().parents[2] / "sample_state" / "scenarios" / "kyros_workspace.json"
+    )
 
 
 def _wait_http(url: str, token: str, timeout: float = 30.0) -> None:

@@ -56,7 +56,8 @@ def run(ctx) -> int:
     def on_term(signum, _frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # SIGHUP too: closing the terminal (or its tmux session) must clean up like Ctrl-C.
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGHUP)}
     demo = None
     try:
         demo = start(
@@ -77,7 +78,8 @@ def run(ctx) -> int:
     except KeyboardInterrupt:
         say("interrupted")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if demo is not None:
             say("stopping everything the demo started")
             demo.stop()
