@@ -218,9 +218,10 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
         return None
     import json
 
+    from cockpit.demo.kyros_workspace import write
     from cockpit.mlflow.servers import free_port
 
-    scenario = _scenario_path()
+    scenario = write(demo.workdir / "kyros_workspace.json")
     # The scenario's own admin token: a credential of the local simulator, nothing real.
     token = next(
         t for t, role in json.loads(scenario.read_text())["tokens"].items() if role == "admin"
@@ -248,12 +249,6 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
     url = f"http://127.0.0.1:{port}"
     _wait_http(url + "/api/2.1/clusters/spark-versions", token)
     return url
-
-
-def _scenario_path() -> Path:
-    return (
-        Path(__file__).resolve().parents[2] / "sample_state" / "scenarios" / "kyros_workspace.json"
-    )
 
 
 def _wait_http(url: str, token: str, timeout: float = 30.0) -> None:

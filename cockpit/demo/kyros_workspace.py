@@ -1,7 +1,8 @@
-"""Write sample_state/scenarios/kyros_workspace.json: the Kyros Insights workspace the simulator
-serves for the sample state, the demo and the tests.
+"""The Kyros Insights workspace the simulator serves for the sample state, the demo and the tests.
 
-    python sample_state/scenarios/make_kyros.py
+    python -m cockpit.demo.kyros_workspace     # rewrite sample_state/scenarios/kyros_workspace.json
+
+`cockpit demo` builds the same scenario in its workdir with :func:`scenario` (no repo needed).
 
 Deterministic (seeded), so rebuilding gives the same file. 14 jobs: most on 14.3 LTS ML, a few
 already on 16.4 LTS ML, one with the Horovod library, one with a dbfs:/ init script, each
@@ -23,15 +24,11 @@ import datetime as dt
 import json
 import math
 import random
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+from cockpit.runtimes.manifest import load_bundled
 
-from cockpit.runtimes.manifest import load_bundled  # noqa: E402
-
-OUT = HERE / "kyros_workspace.json"
+OUT = Path(__file__).resolve().parents[2] / "sample_state" / "scenarios" / "kyros_workspace.json"
 EPOCH_MS = int(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp() * 1000)
 DAY_MS = 86_400_000
 OLD_ML, NEW_ML = "14.3.x-cpu-ml-scala2.12", "16.4.x-cpu-ml-scala2.12"
@@ -260,9 +257,13 @@ def scenario() -> dict:
     }
 
 
+def write(path: Path) -> Path:
+    path.write_text(json.dumps(scenario(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> None:
-    OUT.write_text(json.dumps(scenario(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(OUT)
+    print(write(OUT))
 
 
 if __name__ == "__main__":
