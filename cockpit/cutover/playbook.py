@@ -9,7 +9,6 @@ fired most. Everything is escaped and scrubbed like the walkthrough report.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,6 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # High-volume kinds are summarised (count, first, last) rather than listed one by one.
 ROUTINE_SUFFIXES = (".poll", ".status", ".error", ".batch", ".progress")
-DECISION_WORDS = ("signed", "waived", "decision", "gate", "status_set", "owner")
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def steps_of(events: list[Event]) -> list[Step]:
     """Consecutive routine events of one kind fold into one step; others stay one step each."""
     steps: list[Step] = []
     for event in events:
-        routine = event.kind.endswith(ROUTINE_SUFFIXES)
+        routine = event.kind.endswith(ROUTINE_SUFFIXES) and not _by_a_person(event)
         if routine and steps and steps[-1].kind == event.kind:
             prev = steps[-1]
             steps[-1] = Step(prev.first, event.ts, prev.kind, prev.count + 1, prev.detail)
@@ -143,18 +141,35 @@ def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
     return doc
 
 
+def _by_a_person(event: Event) -> bool:
+    """Changes people made (sign-offs, statuses, waivers, owners) carry who; scans say "scan"."""
+    by = event.payload.get("by")
+    return isinstance(by, str) and by not in ("", "scan")
+
+
+def _is_decision(event: Event) -> bool:
+    if event.kind in ("cutover.decision", "cutover.gate"):
+        return True
+    return _by_a_person(event) or any(word in event.kind for word in ("signed", "waived"))
+
+
 def _decisions(events: list[Event]) -> Section:
     section = Section("Decisions and who made them", "decisions")
-    rows = []
-    for e in events:
-        if (
-            any(word in e.kind for word in DECISION_WORDS) and not e.kind.endswith(".status")
-        ) or e.kind == "cutover.decision":
-            who = e.payload.get("by") or e.payload.get("owner") or e.source
-            rows.append((fmt_ts(e.ts), e.kind, str(who), _detail(e)))
+    rows = [
+        (fmt_ts(e.ts), e.kind, str(e.payload.get("by") or e.source), _detail(e))
+        for e in events
+        if _is_decision(e)
+    ]
     if not rows:
         return section.add(Paragraph("No decisions recorded."))
     return section.add(Table(("when", "decision", "who", "details"), tuple(rows)))
+
+
+def _note_of(event: Event) -> str:
+    note = event.payload.get("note")
+    if not note and event.kind.endswith(".note"):
+        note = event.payload.get("new")  # a note edit carries the new text
+    return note if isinstance(note, str) else ""
 
 
 def _gotchas(store: StateStore, events: list[Event]) -> Section:
@@ -164,10 +179,10 @@ def _gotchas(store: StateStore, events: list[Event]) -> Section:
             fmt_ts(e.ts),
             e.payload.get("pipeline", ""),
             str(e.payload.get("by") or e.source),
-            str(e.payload["note"]),
+            _note_of(e),
         )
         for e in events
-        if isinstance(e.payload.get("note"), str) and e.payload.get("note")
+        if _note_of(e)
     ]
     if not rows:
         return section.add(Paragraph("No notes were written."))
@@ -178,13 +193,21 @@ def _rules(store: StateStore) -> Section:
     section = Section("Rules that fired most", "rules")
     if not has_table(store, "compat_findings"):
         return section.add(Paragraph("No compatibility scan recorded."))
+    # Findings are kept per scan; count the latest scan's, so re-scans do not double count.
     rows = store.query(
-        "SELECT code, COUNT(*) AS n FROM compat_findings GROUP BY code ORDER BY n DESC, code LIMIT 15"
+        "SELECT code, name, severity, COUNT(*) AS n FROM compat_findings "
+        "WHERE scan_id = (SELECT MAX(id) FROM compat_scans) "
+        "GROUP BY code ORDER BY n DESC, code LIMIT 15"
     )
     if not rows:
         return section.add(Paragraph("The compatibility scans found nothing."))
-    counts = Counter({r["code"]: r["n"] for r in rows})
-    return section.add(Table(("rule", "findings"), tuple(counts.most_common())))
+    return section.add(
+        Table(
+            ("rule", "name", "severity", "findings"),
+            tuple((r["code"], r["name"], r["severity"], r["n"]) for r in rows),
+            caption="In the latest scan",
+        )
+    )
 
 
 def playbook_markdown(store: StateStore, config: CockpitConfig | None) -> str:
