@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import ClassVar
 
 from rich.table import Table
@@ -25,6 +27,7 @@ from screens.tabs.base import CockpitTab, ViewContext
 
 SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
 DEFAULT_FROM, DEFAULT_TO = "14.3-lts-ml", "16.4-lts-ml"
+PROBE_POLL_S = 2.0
 
 
 ANY_CHANGE = "any-change"  # pseudo kind: everything but "unchanged"
@@ -54,6 +57,8 @@ class RuntimeDiffTab(CockpitTab):
         Binding("c", "filter_changed", "Hide unchanged", id="runtime-diff.changed"),
         Binding("x", "swap", "Swap from/to", id="runtime-diff.swap"),
         Binding("escape", "clear_filters", "Clear filters", id="runtime-diff.clear"),
+        Binding("p", "probe", "Probe target live", id="runtime-diff.probe"),
+        Binding("k", "cancel_probe", "Cancel probe", id="runtime-diff.cancel-probe"),
     ]
     # Command-palette entries: (name, help, action on this widget).
     COMMANDS: ClassVar = [
@@ -66,6 +71,11 @@ class RuntimeDiffTab(CockpitTab):
         ("Swap from and to", "diff the other way round", "swap"),
         ("Search libraries", "focus the search box", "focus_search"),
         ("Clear filters", "show every library", "clear_filters"),
+        (
+            "Probe the target runtime live",
+            "run a one-time job on the workspace that lists what the runtime really has",
+            "probe",
+        ),
     ]
 
     def __init__(self, view: ViewContext) -> None:
@@ -73,6 +83,7 @@ class RuntimeDiffTab(CockpitTab):
         self.diff: RuntimeDiff | None = None
         self._shown: list[LibraryChange] = []
         self._ids: tuple[str, ...] = ()
+        self._probe_cancel: threading.Event | None = None
 
     def compose(self) -> ComposeResult:
         ids = all_runtime_ids(self.view.store)
@@ -97,6 +108,7 @@ class RuntimeDiffTab(CockpitTab):
                 yield Static(id="rt-runway")
                 yield Static(id="rt-behavior")
             with Vertical(id="rt-right"):
+                yield Static(id="rt-probe")
                 yield Static(id="rt-summary")
                 table: DataTable = DataTable(id="rt-libs", cursor_type="row", zebra_stripes=True)
                 table.add_columns("library", "change", "from", "to", "severity", "bump")
@@ -278,3 +290,91 @@ class RuntimeDiffTab(CockpitTab):
         self.query_one("#rt-kind", Select).clear()
         self.query_one("#rt-severity", Select).clear()
         self.apply_filters()
+
+    # ------------------------------------------------------------------ live probe
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "probe":
+            config = self.view.config
+            live = not self.view.offline and config is not None
+            return live and bool(config.databricks.host or config.databricks.profile)
+        if action == "cancel_probe":
+            return self._probe_cancel is not None
+        return True
+
+    def action_probe(self) -> None:
+        if self._probe_cancel is not None:
+            self.app.notify("A probe is already running (k cancels it)", severity="warning")
+            return
+        to_id = self.query_one("#rt-to", Select).value
+        try:
+            keys = load_runtime(str(to_id), self.view.store).spark_version_keys
+        except CockpitError as exc:
+            self.app.notify(exc.message, severity="error")
+            return
+        cpu = [k for k in keys if "gpu" not in k] or list(keys)
+        if not cpu:
+            self.app.notify(f"{to_id} names no spark_version to probe", severity="error")
+            return
+        self._probe_cancel = threading.Event()
+        self._show_probe(f"probe of {cpu[0]}: submitting…")
+        self.refresh_bindings()
+        self.run_worker(
+            lambda: self._probe_in_thread(cpu[0], self._probe_cancel),
+            thread=True,
+            group="probe",
+            exit_on_error=False,
+        )
+
+    def action_cancel_probe(self) -> None:
+        if self._probe_cancel is not None:
+            self._probe_cancel.set()
+            self._show_probe("cancelling the probe run…")
+
+    def _probe_in_thread(self, spark_version: str, cancel: threading.Event) -> None:
+        from cockpit.databricks.adapter import WorkspaceAdapter
+        from cockpit.databricks.probe import ProbeOptions, probe_runtime
+        from cockpit.databricks.sources import options_from_config
+
+        config = self.view.config
+        assert config is not None
+        started = time.monotonic()
+
+        def progress(status) -> None:
+            state = status.result_state or status.life_cycle_state
+            self.app.call_from_thread(
+                self._show_probe,
+                f"probe of {spark_version}: run {status.run_id} {state} "
+                f"({time.monotonic() - started:.0f} s)   k cancels",
+            )
+
+        try:
+            adapter = WorkspaceAdapter.connect(options_from_config(config.databricks))
+            result = probe_runtime(
+                adapter,
+                self.view.store,
+                spark_version,
+                options=ProbeOptions(poll_interval_s=PROBE_POLL_S),
+                on_progress=progress,
+                cancel=cancel,
+                source="tui",
+            )
+        except CockpitError as exc:
+            self.app.call_from_thread(self._probe_done, None, exc.message)
+            return
+        self.app.call_from_thread(self._probe_done, result.runtime_id, "")
+
+    def _probe_done(self, runtime_id: str | None, error: str) -> None:
+        self._probe_cancel = None
+        self.refresh_bindings()
+        if runtime_id is None:
+            self._show_probe(f"probe failed: {error}")
+            self.app.notify(error, title="Probe", severity="error")
+            return
+        self._show_probe(f"probed: stored as {runtime_id}; pick it in “to” to diff it")
+        self.app.notify(f"stored as {runtime_id}", title="Probe finished")
+        self.refresh_view(self.view)  # the new runtime joins the selects
+        self.query_one("#rt-from", Select).value = str(self.query_one("#rt-to", Select).value)
+        self.query_one("#rt-to", Select).value = runtime_id
+
+    def _show_probe(self, text: str) -> None:
+        self.query_one("#rt-probe", Static).update(Text(text, style="bold cyan"))
