@@ -377,4 +377,6 @@ class RuntimeDiffTab(CockpitTab):
         self.query_one("#rt-to", Select).value = runtime_id
 
     def _show_probe(self, text: str) -> None:
-        self.query_one("#rt-probe", Static).update(Text(text, style="bold cyan"))
+        line = self.query_one("#rt-probe", Static)
+        line.display = True
+        line.update(Text(text, style="bold cyan"))
