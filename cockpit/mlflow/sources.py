@@ -49,10 +49,58 @@ class MlflowStatusSource:
         return {"poll_id": poll_id, "drift": summary.drift, "missing": summary.missing}
 
 
-def poll_sources(config: CockpitConfig) -> list[MlflowStatusSource]:
+class OldSchemaWatchSource:
+    """The safeguard: the old backend's alembic revision, checked every few seconds.
+
+    A 2.x/3.x server started on the un-upgraded 1.x database migrates it in place, after which
+    the 1.x server refuses to start. The watch records a baseline, and the moment the revision
+    moves it records ``mlflow.schema.changed`` (alarm); the "Old MLflow DB untouched" gate fails
+    and the TUI raises a notification. Checks that see nothing new write nothing.
+    """
+
+    name = "mlflow.old-schema"
+
+    def __init__(self, db_uri: str, interval_s: float) -> None:
+        self.db_uri = db_uri
+        self.interval_s = interval_s
+        self._watches: dict[int, Any] = {}  # one SchemaWatch per store (TUI and recorder differ)
+        self._lock = threading.Lock()
+
+    def poll(self, store: StateStore) -> dict[str, Any]:
+        from cockpit.errors import SourceUnavailableError
+        from cockpit.mlflow.schema import SchemaWatch
+
+        with self._lock:
+            watch = self._watches.get(id(store))
+            if watch is None:
+                watch = self._watches[id(store)] = SchemaWatch(
+                    store, self.db_uri, label="old", source="poller:mlflow.old-schema"
+                )
+        check = watch.check()
+        if check.error:
+            raise SourceUnavailableError(f"cannot read the old backend's schema: {check.error}")
+        return {"revision": check.revision, "baseline": check.baseline}
+
+
+def old_db_uri(config: CockpitConfig) -> str | None:
+    """``[mlflow.old] db_uri`` with a relative SQLite path taken relative to cockpit.toml."""
+    old = config.mlflow.old
+    if old is None or not old.db_uri or not old.db_uri.startswith("sqlite:"):
+        return None
+    from cockpit.mlflow.schema import sqlite_path
+
+    path = sqlite_path(old.db_uri)
+    return old.db_uri if path.is_absolute() else f"sqlite:///{config.resolve(str(path))}"
+
+
+def poll_sources(config: CockpitConfig) -> list[Any]:
     old, new = config.mlflow.old, config.mlflow.new
+    sources: list[Any] = []
+    uri = old_db_uri(config)
+    if uri is not None and old is not None:
+        sources.append(OldSchemaWatchSource(uri, interval_s=min(old.poll_interval_s, 5.0)))
     if old is None or new is None:
-        return []
+        return sources
     if not (old.tracking_uri.startswith("http") and new.tracking_uri.startswith("http")):
-        return []
-    return [MlflowStatusSource(config)]
+        return sources
+    return [MlflowStatusSource(config), *sources]
