@@ -33,7 +33,7 @@ def test_html_is_escaped_offline_and_secret_free(tmp_path: Path):
     assert "<img src=x" not in html
     assert CANARY not in html
     assert 'src="http' not in html and "cdn.plot.ly" not in html
-    for anchor in ("gates", "runtime-diff", "checklist", "benchmarks", "timeline"):
+    for anchor in ("gates", "runtime-diff", "checklist", "mlflow", "benchmarks", "timeline"):
         assert f'id="{anchor}"' in html
     assert "horovod" in html  # the breaking-risk table is there
 
@@ -56,3 +56,23 @@ def test_cli_report_writes_a_file(tmp_path: Path, cli):
     assert bad.returncode == 2 and "ISO time" in bad.stderr
     missing = cli("--state", str(tmp_path / "none.db"), "report")
     assert missing.returncode == 2 and "no state file" in missing.stderr
+
+
+def test_sample_report_has_every_feature_and_opens_offline(tmp_path: Path, sample_state: Path, cli):
+    out = tmp_path / "kyros.html"
+    result = cli("--state", str(sample_state), "report", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    for needle in (
+        "NO-GO",  # gates
+        "horovod",  # runtime diff
+        "kyros-nightly-report",  # checklist, signed off
+        "dana.kyros",
+        "kyros/fraud-gbm",  # MLflow sync
+        "kyros-churn-train",  # benchmarks
+        "Plotly.newPlot",  # charts drawn by the embedded plotly.js
+    ):
+        assert needle in html, needle
+    assert "<script src=" not in html and "cdn.plot.ly" not in html
+    md = cli("--state", str(sample_state), "report", "--format", "markdown")
+    assert md.returncode == 0 and "## MLflow sync" in md.stdout and "Plotly" not in md.stdout

@@ -212,3 +212,136 @@ def checklist_section(
             )
         )
     return section
+
+
+def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:
+    section = Section("MLflow sync", "mlflow")
+    if not has_table(store, "mlflow_polls"):
+        return section.add(Paragraph("No MLflow status poll recorded."))
+    from cockpit.mlflow.records import (
+        drift_series,
+        last_synced,
+        latest_poll,
+        poll_experiments,
+        poll_models,
+    )
+
+    poll = latest_poll(store, as_of=as_of)
+    if poll is None:
+        return section.add(Paragraph("No MLflow status poll recorded."))
+    drift = poll["missing"] + poll["differing"] + poll["versions_missing"]
+    section.add(
+        Paragraph(
+            f"Last poll {fmt_ts(poll['ts'])}: old {poll['old_url']} (MLflow {poll['old_version']}, "
+            f"schema {poll['old_schema'] or 'unknown'}) → new {poll['new_url']} (MLflow "
+            f"{poll['new_version']}, schema {poll['new_schema'] or 'unknown'}). Drift {drift}: "
+            f"{poll['missing']} runs missing, {poll['differing']} differing, "
+            f"{poll['versions_missing']} model versions missing; {poll['old_runs']} runs on old, "
+            f"{poll['new_runs']} on new.",
+            "good" if drift == 0 else "warn",
+        )
+    )
+    synced = last_synced(store, as_of=as_of)
+    section.add(
+        Table(
+            (
+                "experiment",
+                "old active/deleted",
+                "new active/deleted",
+                "missing",
+                "differing",
+                "running",
+                "last synced",
+            ),
+            tuple(
+                (
+                    r["name"],
+                    f"{r['old_active']}/{r['old_deleted']}",
+                    f"{r['new_active']}/{r['new_deleted']}",
+                    r["missing"],
+                    r["differing"],
+                    r["running"],
+                    fmt_ts(synced[r["name"]]) if r["name"] in synced else "never",
+                )
+                for r in poll_experiments(store, poll["id"])
+            ),
+            caption="Experiments",
+        )
+    )
+    models = poll_models(store, poll["id"])
+    if models:
+        section.add(
+            Table(
+                (
+                    "model",
+                    "versions old",
+                    "versions new",
+                    "missing",
+                    "stages old",
+                    "stages new",
+                    "aliases new",
+                ),
+                tuple(
+                    (
+                        m["name"],
+                        m["old_versions"],
+                        m["new_versions"],
+                        m["missing"],
+                        m["old_stages"],
+                        m["new_stages"],
+                        m["new_aliases"],
+                    )
+                    for m in models
+                ),
+                caption="Model registry",
+            )
+        )
+    series = drift_series(store, as_of=as_of)
+    if len(series) > 1:
+        from cockpit.reporting.model import Chart
+
+        section.add(
+            Chart(
+                "Drift per poll (runs missing + differing + versions missing)",
+                {
+                    "data": [
+                        {"type": "scatter", "mode": "lines+markers", "y": series, "name": "drift"}
+                    ],
+                    "layout": {
+                        "xaxis": {"title": "poll"},
+                        "yaxis": {"title": "drift"},
+                        "height": 320,
+                    },
+                },
+                fallback=Table(("poll", "drift"), tuple(enumerate(series, 1))),
+            )
+        )
+    verify = store.query_one(
+        "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
+        (as_of if as_of is not None else float("inf"),),
+    )
+    if verify is None:
+        section.add(Paragraph("No deep verify has run.", "warn"))
+    else:
+        section.add(
+            Paragraph(
+                f"Last deep verify {fmt_ts(verify['ts'])}: {verify['experiments']} experiments, "
+                f"{verify['runs']} runs, {verify['artifacts']} artifacts, {verify['models']} models "
+                f"compared; {verify['differences']} differences.",
+                "good" if verify["differences"] == 0 else "bad",
+            )
+        )
+        diffs = store.query(
+            "SELECT kind, object, field, old, new FROM mlflow_verify_differences "
+            "WHERE verification_id = ? LIMIT 50",
+            (verify["id"],),
+        )
+        if diffs:
+            section.add(
+                Table(
+                    ("kind", "object", "field", "old", "new"),
+                    tuple(tuple(r) for r in diffs),
+                    caption="Differences (first 50)",
+                )
+            )
+    return section

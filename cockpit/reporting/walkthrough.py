@@ -21,6 +21,7 @@ SECTIONS: list[SectionFn] = [
     sections.gates_section,
     sections.runtime_section,
     sections.checklist_section,
+    sections.mlflow_section,
     benchmarks_section,
     sections.timeline_section,
 ]
