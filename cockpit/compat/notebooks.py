@@ -47,12 +47,11 @@ def is_databricks_source(text: str) -> bool:
     return text.lstrip("\ufeff").startswith(DATABRICKS_HEADER)
 
 
-def _cell_lines(lines: list[tuple[int, str]], parts: NotebookParts) -> None:
-    """Turn one cell's (file line, text) pairs into a Python unit, collecting magics."""
-    if not lines:
-        return
-    if _other_language(lines[0][1].strip()):
-        return
+def _cell_body(lines: list[tuple[int, str]], parts: NotebookParts) -> list[str] | None:
+    """The cell's Python lines, magics blanked (so line numbers hold), collecting %pip and %run;
+    None for a cell in another language."""
+    if not lines or _other_language(lines[0][1].strip()):
+        return None
     body: list[str] = []
     for number, text in lines:
         pip = _PIP.match(text)
@@ -67,8 +66,15 @@ def _cell_lines(lines: list[tuple[int, str]], parts: NotebookParts) -> None:
             body.append("")
         else:
             body.append(text)
-    # Unit lines are consecutive file lines here, so first_line is enough to map them back.
-    parts.units.append(PythonSource("\n".join(body) + "\n", first_line=lines[0][0]))
+    return body
+
+
+def _cell_lines(lines: list[tuple[int, str]], parts: NotebookParts) -> None:
+    """Turn one cell's (file line, text) pairs into a Python unit, collecting magics."""
+    body = _cell_body(lines, parts)
+    if body is not None:
+        # Unit lines are consecutive file lines here, so first_line is enough to map them back.
+        parts.units.append(PythonSource("\n".join(body) + "\n", first_line=lines[0][0]))
 
 
 def split_databricks_source(text: str) -> NotebookParts:
@@ -177,24 +183,8 @@ def split_ipynb(text: str) -> NotebookParts:
 def _ipynb_cell(mapped: list[tuple[int, str]], parts: NotebookParts) -> None:
     """Like :func:`_cell_lines` but the unit's lines need not be consecutive in the file, so
     the unit is scanned with a line table instead of an offset."""
-    if not mapped:
-        return
-    if _other_language(mapped[0][1].strip()):
-        return
-    body: list[str] = []
-    for number, text in mapped:
-        pip = _PIP.match(text)
-        run = _RUN.match(text)
-        if pip:
-            parts.pip.append(PipLine(number, pip.group(1)))
-            body.append("")
-        elif run:
-            parts.runs.append((number, run.group(1)))
-            body.append("")
-        elif text.lstrip().startswith(("%", "!")):
-            body.append("")
-        else:
-            body.append(text)
-    parts.units.append(
-        PythonSource("\n".join(body) + "\n", first_line=1, line_map=[n for n, _ in mapped])
-    )
+    body = _cell_body(mapped, parts)
+    if body is not None:
+        parts.units.append(
+            PythonSource("\n".join(body) + "\n", first_line=1, line_map=[n for n, _ in mapped])
+        )
