@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -21,6 +20,7 @@ from cockpit.bench.rerun import (
     target_spark_version,
 )
 from cockpit.databricks.adapter import ConnectOptions, WorkspaceAdapter
+from cockpit.databricks.history import store_runs
 from cockpit.databricks.scenario import parse_scenario
 from cockpit.databricks.simulator import WorkspaceSimulator
 from cockpit.errors import CockpitError
@@ -110,26 +110,7 @@ def history_store(path: Path, sim: WorkspaceSimulator) -> StateStore:
     store.set_meta("migration.to", "16.4-lts-ml")
     adapter = WorkspaceAdapter.connect(ConnectOptions(host=sim.url, token=TOKEN))
     runs = adapter.list_runs(job_id=JOB_ID, job_names={JOB_ID: "kyros-fraud-score"})
-    with store.write() as tx:
-        for r in runs:
-            tx.execute(
-                "INSERT INTO workspace_runs (run_id, job_id, job_name, start_ts, end_ts, "
-                "duration_s, result_state, spark_version, runtime, tags, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    r.run_id,
-                    r.job_id,
-                    r.job_name,
-                    r.start,
-                    r.end,
-                    r.duration_s,
-                    r.result_state,
-                    r.spark_version,
-                    r.runtime,
-                    json.dumps(r.tags),
-                    store.clock(),
-                ),
-            )
+    store_runs(store, runs)  # exactly as the workspace poller writes them
     return store
 
 
