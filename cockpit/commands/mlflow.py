@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import sys
 
+from cockpit.cli.argtypes import positive_float, positive_int
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
 
 ORDER = 40
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             metavar="NAME",
             help="only this experiment (repeatable; default: all)",
         )
-        p.add_argument("--workers", type=_positive, default=4, help="parallel requests (4)")
+        p.add_argument("--workers", type=positive_int, default=4, help="parallel requests (4)")
 
     status = msub.add_parser("status", help="per-experiment counts and drift on both servers")
     common(status)
@@ -69,11 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(mirror)
     mirror.add_argument(
         "--interval",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="seconds between cycles (default: [mlflow.old] poll_interval_s)",
     )
-    mirror.add_argument("--cycles", type=_positive, default=None, help="stop after N cycles")
+    mirror.add_argument("--cycles", type=positive_int, default=None, help="stop after N cycles")
     mirror.set_defaults(handler=run_mirror)
 
     verify = msub.add_parser(
@@ -89,26 +90,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         from cockpit.mlflow.rehearsal_cli import register_rehearse
 
         register_rehearse(msub)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 # ------------------------------------------------------------------------------------ helpers

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cockpit.cli.argtypes import positive_float
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
 
 REHEARSE_EPILOG = """\
@@ -63,23 +64,13 @@ def register_rehearse(msub: argparse._SubParsersAction) -> None:
     watch.add_argument(
         "--db", metavar="URI", help="sqlite:///... backend (default: [mlflow.old] db_uri)"
     )
-    watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
+    watch.add_argument("--interval", type=positive_float, default=2.0, help="seconds (2)")
     mode = watch.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="check once and exit")
     mode.add_argument(
         "--acknowledge", action="store_true", help="adopt the current revision as baseline"
     )
     watch.set_defaults(handler=run_schema_watch)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def _db_uri(ctx) -> str:
