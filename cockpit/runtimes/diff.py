@@ -97,7 +97,19 @@ class RuntimeDiff:
             "from": self.from_id,
             "to": self.to_id,
             "system": [asdict(s) for s in self.system],
-            "libraries": [asdict(lib) for lib in self.filtered(only)],
+            # Field by field rather than dataclasses.asdict (deep-copies; 3x slower on 400 rows).
+            "libraries": [
+                {
+                    "name": x.name,
+                    "kind": x.kind,
+                    "old": x.old,
+                    "new": x.new,
+                    "severity": x.severity,
+                    "bump": x.bump,
+                    "reason": x.reason,
+                }
+                for x in self.filtered(only)
+            ],
             "counts": self.counts(),
             "behavior_changes": [asdict(b) for b in self.behavior_changes],
             "support": [asdict(r) for r in self.runway],
