@@ -148,6 +148,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--poll-runs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--old-workers",
+        type=int,
+        default=4,
+        help="gunicorn workers of the old server (MLflow 1.x's default: 4)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="status poll repetitions (median)")
     parser.add_argument("--skip-export-import", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
@@ -155,7 +161,11 @@ def main() -> int:
 
     venv = None if args.skip_export_import else export_import_venv()
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        old_srv = servers.start_server(servers.MLFLOW_V1, Path(tmp) / "old", progress=say)
+        # The old server runs with MLflow 1.x's own default of 4 gunicorn workers, as production
+        # does; a single worker would serialise every read the copy (and export-import) makes.
+        old_srv = servers.start_server(
+            servers.MLFLOW_V1, Path(tmp) / "old", workers=args.old_workers, progress=say
+        )
         new_srv = servers.start_server(servers.MLFLOW_V2, Path(tmp) / "new", progress=say)
         try:
             figures = run(args, old_srv.url, new_srv.url, venv)
@@ -169,7 +179,12 @@ def main() -> int:
 
 
 def run(args, old_url: str, new_url: str, venv: Path | None) -> dict:
-    figures: dict = {"runs": args.runs, "poll_runs": args.poll_runs, "workers": args.workers}
+    figures: dict = {
+        "runs": args.runs,
+        "poll_runs": args.poll_runs,
+        "workers": args.workers,
+        "old_workers": args.old_workers,
+    }
     name = "bench-sync"
     say(f"seeding {args.runs} runs on the old server")
     started = time.monotonic()
@@ -232,7 +247,9 @@ def _plain_writer(new_url: str, experiment: str, args) -> float:
 
 
 def print_figures(f: dict) -> None:
-    print(f"MLflow 1.30.1 -> 2.22.5, {f['runs']} runs, {f['workers']} workers")
+    print(
+        f"MLflow 1.30.1 -> 2.22.5, {f['runs']} runs, {f['workers']} client threads, old server {f['old_workers']} gunicorn workers"
+    )
     print(
         f"  cockpit sync            {f['cockpit_runs_per_s']:8.1f} runs/s  (deep verify: {f['verify_differences']} differences, {f['verify_s']:.1f} s)"
     )
