@@ -66,6 +66,10 @@ class MlflowServerSection(_Section):
     def _uri(cls, value: str) -> str:
         if not re.match(r"^(https?|file|sqlite)://", value) and not value.startswith("databricks"):
             raise ValueError(f"tracking_uri must be an http(s):// URL (got {value!r})")
+        # Credentials embedded in the URI are a token like any other: scrubbed wherever written.
+        match = re.match(r"^[a-z]+://([^/@]*)@", value)
+        if match and ":" in match.group(1):
+            secrets.register_secret(match.group(1).split(":", 1)[1])
         return value.rstrip("/")
 
     @field_validator("token_env")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cockpit import secrets
+from cockpit.compat.jobs import redact_uri
 from cockpit.compat.pipelines import Pipeline, rollup
 from cockpit.compat.scan import ScanResult
 from cockpit.errors import CockpitError
@@ -137,7 +138,10 @@ def record_scan(
                     json.dumps(roots or ["."]),
                     base_dir,
                     result.crossing.versions.get("mlflow", (None, None))[0],
-                    result.crossing.old_tracking_uri,
+                    # The old server's URI may carry credentials (user:token@): never stored.
+                    redact_uri(result.crossing.old_tracking_uri)
+                    if result.crossing.old_tracking_uri
+                    else None,
                     len(result.files),
                     len(result.findings),
                     result.blocking,

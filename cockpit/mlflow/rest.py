@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -88,6 +89,24 @@ def _error_from(resp: requests.Response, path: str) -> RestError:
     return RestError(resp.status_code, code, secrets.scrub_text(str(message))[:500], path)
 
 
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:secret@host:5000/x`` -> (``http://host:5000/x``, (user, secret)); the secret
+    is registered for scrubbing."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    secrets.register_secret(password)
+    secrets.register_secret(user if len(user) >= 16 else None)  # a token passed as the user
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), (
+        user,
+        password,
+    )
+
+
 class RestClient:
     """One server's HTTP session. Thread-safe (requests' pool, one session per client)."""
 
@@ -101,7 +120,9 @@ class RestClient:
         pool_size: int = 16,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # Credentials in the URL (https://user:token@host) become HTTP basic auth, as MLflow's own
+        # client does; the URL kept (and shown, stored, tagged on copies) carries none.
+        self.base_url, basic_auth = split_credentials(base_url.rstrip("/"))
         self.read_only = read_only
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
@@ -112,6 +133,8 @@ class RestClient:
         self._session.mount("https://", adapter)
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
+        elif basic_auth is not None:
+            self._session.auth = basic_auth
         self._lock = threading.Lock()
         self.requests_sent = 0
         self.retries = 0
