@@ -59,3 +59,14 @@ def test_runtimes_diff_imports_nothing_heavy():
     loaded = _modules_after(code)
     heavy = {m for m in loaded for h in HEAVY if m == h or m.startswith(h + ".")}
     assert heavy == set()
+
+
+def test_building_the_tui_imports_nothing_heavy():
+    """Every tab module is imported to build the app; what a tab needs (pandas for statistics,
+    the SDK, mlflow, plotly) must be imported in its worker, never at start-up."""
+    loaded = _modules_after("from screens.app import discover_tabs\ndiscover_tabs()\n")
+    heavy = {
+        m for m in loaded for h in (*HEAVY, "numpy", "pydantic") if m == h or m.startswith(h + ".")
+    }
+    assert heavy == set()
+    assert "textual" in loaded  # the probe did build the UI side

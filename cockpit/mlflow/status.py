@@ -9,14 +9,13 @@ fills in while the poll runs; the whole poll is then recorded in one transaction
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlparse
 
+from cockpit.errors import CockpitError
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
 from cockpit.mlflow.models import TAG_SOURCE_VERSION, Experiment, Run
@@ -27,24 +26,16 @@ if TYPE_CHECKING:
 
 
 def schema_revision(db_uri: str | None) -> str | None:
-    """The alembic revision of a SQLite backend, read without writing (``mode=ro``).
-
-    Other backends (PostgreSQL, MySQL) are not read here; the poll records None for them.
-    """
+    """The alembic revision of a SQLite backend (read-only, :mod:`cockpit.mlflow.schema`); None
+    for other backends (PostgreSQL, MySQL) or when it cannot be read at this moment."""
     if not db_uri or not db_uri.startswith("sqlite:"):
         return None
-    path = urlparse(db_uri).path
-    if db_uri.startswith("sqlite:////"):
-        path = "/" + path.lstrip("/")
+    from cockpit.mlflow.schema import read_revision
+
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=5)
-        try:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        return read_revision(db_uri)
+    except CockpitError:
         return None
-    return row[0] if row else None
 
 
 def _experiment_status(

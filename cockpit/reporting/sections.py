@@ -12,18 +12,13 @@ from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
 from cockpit.reporting.model import Links, Paragraph, Section, Table
+from cockpit.timefmt import fmt_ts
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
 
 TIMELINE_ROWS = 300
-
-
-def fmt_ts(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def has_table(store: StateStore, name: str) -> bool:

@@ -9,7 +9,6 @@ moment the app shows), and every change goes through the engine, which records w
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ from textual.widgets import Input, Select, Static, Tree
 
 from cockpit.compat import checklist as engine
 from cockpit.errors import CockpitError
+from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "todo": "yellow", "waived": "cyan"}
@@ -55,9 +55,7 @@ def item_visible(item: engine.Item, status: str, severity: str) -> bool:
 
 
 def format_ts(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return fmt_ts(ts, seconds=False, missing="")
 
 
 class ChecklistTab(CockpitTab):

@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from cockpit.cutover.gates import Gate, is_go
 from cockpit.store import Event
+from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
-from screens.widgets.status_header import format_ts
 
 GATE_MARK = {
     "pass": ("✔", "bold green"),
@@ -120,7 +120,7 @@ class CutoverTab(CockpitTab):
             lines.append(f" {mark} ", style=style)
             lines.append(f"{gate.title:<34}", style="bold")
             lines.append(f"{gate.status.upper():<8}", style=style)
-            since = f"  since {format_ts(gate.changed_at)}" if gate.changed_at else ""
+            since = f"  since {fmt_ts(gate.changed_at)}" if gate.changed_at else ""
             lines.append(f"{gate.evidence}{since}\n", style="")
         self.query_one("#cut-gate-list", Static).update(lines)
 
@@ -152,7 +152,7 @@ class CutoverTab(CockpitTab):
         table.clear()
         for event in self._events:
             table.add_row(
-                format_ts(event.ts).removesuffix(" UTC"),
+                fmt_ts(event.ts).removesuffix(" UTC"),
                 Text(event.kind, style=kind_style(event.kind)),
                 event.source,
                 summarize(event.payload),

@@ -26,8 +26,8 @@ from cockpit.mlflow.records import (
     poll_experiments,
     poll_models,
 )
+from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
-from screens.widgets.status_header import format_ts
 
 # Stages in one letter so a model's whole history fits the registry panel.
 SHORT_STAGE = {"None": "-", "Staging": "S", "Production": "P", "Archived": "A"}
@@ -122,7 +122,7 @@ class MlflowSyncTab(CockpitTab):
             head.append(f"{poll['new_url']} (MLflow {poll['new_version']}")
             head.append(f", schema {poll['new_schema']})" if poll["new_schema"] else ")")
             head.append("\nlast poll ", style="bold")
-            head.append(f"{format_ts(poll['ts'])} ({poll['duration_s']:.1f} s)   ")
+            head.append(f"{fmt_ts(poll['ts'])} ({poll['duration_s']:.1f} s)   ")
             head.append(
                 f"drift {drift}",
                 style="bold green" if drift == 0 else "bold red",
@@ -140,7 +140,7 @@ class MlflowSyncTab(CockpitTab):
         if verification is not None:
             n = verification["differences"]
             head.append("\nlast verify ", style="bold")
-            head.append(f"{format_ts(verification['ts'])}: ")
+            head.append(f"{fmt_ts(verification['ts'])}: ")
             head.append(
                 f"{n} differences" if n else "clean",
                 style="bold red" if n else "bold green",
@@ -180,7 +180,7 @@ class MlflowSyncTab(CockpitTab):
                 Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
                 Text(str(row["differing"]), style="bold red" if row["differing"] else "green"),
                 str(row["running"]),
-                format_ts(when)[5:16] if when else "never",
+                fmt_ts(when)[5:16] if when else "never",
                 key=row["source_id"],
             )
         if self._names:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from cockpit.timefmt import fmt_ts
+
 STATUS_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
-
-
-def format_ts(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class StatusHeader(Static):
@@ -38,7 +32,7 @@ class StatusHeader(Static):
         else:
             text.append(" LIVE ", style="bold black on green")
         if self.as_of is not None:
-            text.append(f"  as of {format_ts(self.as_of)}", style="bold yellow")
+            text.append(f"  as of {fmt_ts(self.as_of)}", style="bold yellow")
         for name, status in sorted(self.sources.items()):
             text.append(f"  {name}:", style="dim")
             text.append(status, style=STATUS_STYLE.get(status, "dim"))

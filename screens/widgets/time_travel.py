@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from screens.widgets.status_header import format_ts
+from cockpit.timefmt import fmt_ts
 
 
 class TimeTravelBar(Static):
@@ -17,7 +17,7 @@ class TimeTravelBar(Static):
         if as_of is None:
             text.append("latest", style="bold green")
         else:
-            text.append(format_ts(as_of), style="bold yellow")
+            text.append(fmt_ts(as_of), style="bold yellow")
             if index is not None:
                 text.append(f"  event {index + 1} of {total}", style="")
         if label:
