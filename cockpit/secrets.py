@@ -23,10 +23,6 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
-def registered_count() -> int:
-    return len(_secrets)
-
-
 def scrub_text(text: str) -> str:
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)

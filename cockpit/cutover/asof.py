@@ -1,7 +1,7 @@
 """What every tab shows at a moment, as plain data: the contract time travel is tested against.
 
-``state_at(store, config, T)`` on the final file must equal ``state_at(copy, config, None)`` on a
-copy of the file taken at T (``tests/cutover/test_replay.py``). Each feature's part is read
+``state_at(store, config, T)`` on the final file must equal ``state_at(copy, config, T)`` on a
+copy of the file taken at T, which holds nothing later (``tests/cutover/test_replay.py``). Each feature's part is read
 through that feature's own as-of reader, the same one its tab uses.
 """
 

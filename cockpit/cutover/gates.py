@@ -42,6 +42,9 @@ class Gate:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The [gates] values, as a plain dataclass: the TUI imports this module at start-up, and the
+    pydantic config model (with its import cost) must stay off that path when there is no config."""
+
     drift_zero_polls: int = 3
     min_support_runway_days: int = 365
     require_db_rehearsal: bool = True

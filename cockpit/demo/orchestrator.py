@@ -63,9 +63,6 @@ class DemoEnvironment:
         self.processes.append(proc)
         return proc
 
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.processes] + [s.pid for s in self.servers if s.pid]
-
     def stop(self) -> None:
         if self._stopped:
             return
