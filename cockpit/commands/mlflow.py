@@ -46,6 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         p.add_argument("--workers", type=positive_int, default=4, help="parallel requests (4)")
 
+    def rest_history(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--rest-history",
+            action="store_true",
+            help="read metric histories over REST even when [mlflow.old] db_uri names the "
+            "old server's SQLite file (by default they are read from it, read-only: on a 1.x "
+            "SQLite backend the REST call scans every run's points of the key)",
+        )
+
     status = msub.add_parser("status", help="per-experiment counts and drift on both servers")
     common(status)
     status.add_argument("--format", choices=("table", "json"), default="table")
@@ -64,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     sync.add_argument("--yes", action="store_true", help="do not ask before writing")
     sync.add_argument("--no-registry", action="store_true", help="skip registered models")
+    rest_history(sync)
     sync.set_defaults(handler=run_sync)
 
     mirror = msub.add_parser("mirror", help="keep copying new and changed runs until stopped")
@@ -75,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seconds between cycles (default: [mlflow.old] poll_interval_s)",
     )
     mirror.add_argument("--cycles", type=positive_int, default=None, help="stop after N cycles")
+    rest_history(mirror)
     mirror.set_defaults(handler=run_mirror)
 
     verify = msub.add_parser(
@@ -113,9 +124,11 @@ def _servers(ctx):
 
 
 def _options(ctx, config):
+    from cockpit.mlflow.sources import old_db_uri
     from cockpit.mlflow.sync import SyncOptions
 
     return SyncOptions(
+        history_db=None if getattr(ctx.args, "rest_history", False) else old_db_uri(config),
         experiments=ctx.args.experiment,
         workers=ctx.args.workers,
         dry_run=getattr(ctx.args, "dry_run", False),
@@ -208,7 +221,7 @@ def run_sync(ctx) -> int:
     try:
         syncer = Syncer(old, new, store=store, options=options)
         plan = syncer.plan()
-        _print_plan(ctx, plan, old, new)
+        _print_plan(ctx, plan, old, new, syncer.history_note)
         if options.dry_run:
             return EXIT_OK
         if plan.nothing_to_do:
@@ -232,11 +245,12 @@ def run_sync(ctx) -> int:
     return EXIT_FINDINGS if result.errors else EXIT_OK
 
 
-def _print_plan(ctx, plan, old, new) -> None:
+def _print_plan(ctx, plan, old, new, history_note: str) -> None:
     from cockpit.output import rich_table
 
     c = ctx.console
     c.print(f"[bold]plan[/] {old.url} ({old.info.label}) → {new.url} ({new.info.label})")
+    c.print(f"      {history_note}", markup=False)
     rows = [
         [
             e.name + (" (deleted)" if e.deleted else ""),

@@ -132,8 +132,8 @@ def _verify_run(
             out.append(Difference("metric", where, f, a, b))
     if not artifacts:
         return out, 0
-    src_files = {f.path: f.size for f in old.list_artifacts(src.run_id)}
-    dst_files = {f.path: f.size for f in new.list_artifacts(dest.run_id)}
+    src_files = {f.path: f.size for f in old.list_artifacts(src)}
+    dst_files = {f.path: f.size for f in new.list_artifacts(dest)}
     for path in sorted(set(src_files) | set(dst_files)):
         if path not in dst_files:
             out.append(Difference("artifact", where, path, f"{src_files[path]} bytes", "missing"))

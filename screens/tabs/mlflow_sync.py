@@ -301,6 +301,7 @@ class MlflowSyncTab(CockpitTab):
 
     @work(thread=True, group="mlflow-action", exit_on_error=False)
     def _sync(self, names: list[str] | None) -> None:
+        from cockpit.mlflow.sources import old_db_uri
         from cockpit.mlflow.status import poll_and_record
         from cockpit.mlflow.sync import Syncer, SyncOptions
 
@@ -311,7 +312,9 @@ class MlflowSyncTab(CockpitTab):
                 new,
                 store=self.view.store,
                 options=SyncOptions(
-                    experiments=names, map_stages_to_aliases=config.mlflow.map_stages_to_aliases
+                    experiments=names,
+                    map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+                    history_db=old_db_uri(config),
                 ),
                 progress=lambda done, total, label: self.app.call_from_thread(
                     self._progress, done, total, label
@@ -403,6 +406,7 @@ class MlflowSyncTab(CockpitTab):
     @work(thread=True, group="mlflow-mirror", exit_on_error=False)
     def _mirror(self) -> None:
         from cockpit.mlflow.mirror import Mirror
+        from cockpit.mlflow.sources import old_db_uri
         from cockpit.mlflow.sync import SyncOptions
 
         try:
@@ -412,7 +416,10 @@ class MlflowSyncTab(CockpitTab):
                 new,
                 self.view.store,
                 interval_s=config.mlflow.old.poll_interval_s,
-                options=SyncOptions(map_stages_to_aliases=config.mlflow.map_stages_to_aliases),
+                options=SyncOptions(
+                    map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+                    history_db=old_db_uri(config),
+                ),
                 old_db_uri=config.mlflow.old.db_uri,
                 new_db_uri=config.mlflow.new.db_uri,
                 source="tui",

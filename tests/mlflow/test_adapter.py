@@ -92,13 +92,16 @@ def test_reads_everything_the_copy_needs(server):
     assert math.isnan(points[-2].value) and points[-1].value > 1e308
     assert [p.step for p in points[:3]] == [0, 1, 2]
 
-    files = old.list_artifacts(first.run_id)
+    files = old.list_artifacts(first)
     assert [(f.path, f.size) for f in files] == [("a/b/c.bin", len(payload)), ("empty", 0)]
+    bare = next(r for r in listed if r.run_id == runs[1]["run_id"])
+    assert old.list_artifacts(bare) == []  # a run with no artifact folder at all
     buf = io.BytesIO()
     assert old.download_artifact(first, "a/b/c.bin", buf) == hashlib.sha256(payload).hexdigest()
     assert buf.getvalue() == payload
     # Runs whose artifact root is not proxied are read through /get-artifact (every generation).
     unproxied = dataclasses.replace(first, artifact_uri="file:///var/mlflow/artifacts/run")
+    assert old.list_artifacts(unproxied) == files  # through the tracking API's artifacts/list
     assert (
         old.download_artifact(unproxied, "a/b/c.bin", io.BytesIO())
         == hashlib.sha256(payload).hexdigest()
@@ -160,7 +163,7 @@ def test_new_server_writes(generation, request):
     assert len(new.metric_history(run.run_id, "m")) == 2501
     new.upload_artifact(got, "dir/sub/x.bin", io.BytesIO(b"\x00\xff" * 1000))
     new.upload_artifact(got, "dir/empty", io.BytesIO(b""))
-    assert [(f.path, f.size) for f in new.list_artifacts(run.run_id)] == [
+    assert [(f.path, f.size) for f in new.list_artifacts(got)] == [
         ("dir/empty", 0),
         ("dir/sub/x.bin", 2000),
     ]

@@ -22,8 +22,11 @@ def _sync(old, new, store, names, **kw):
     return Syncer(old, new, store=store, options=SyncOptions(experiments=names, **kw)).run()
 
 
-@pytest.mark.parametrize("pair", ["v1_to_v2", "v2_to_v3"])
-def test_sync_copies_everything_and_verifies_clean(pair, request, tmp_path):
+@pytest.mark.parametrize(
+    "pair,histories",
+    [("v1_to_v2", "rest"), ("v1_to_v2", "db"), ("v2_to_v3", "rest"), ("v2_to_v3", "db")],
+)
+def test_sync_copies_everything_and_verifies_clean(pair, histories, request, tmp_path):
     src_name, dst_name = {
         "v1_to_v2": ("mlflow_v1", "mlflow_v2"),
         "v2_to_v3": ("mlflow_v2", "mlflow_v3"),
@@ -34,9 +37,16 @@ def test_sync_copies_everything_and_verifies_clean(pair, request, tmp_path):
     old, new = connect_old(src_server.url), connect_new(dst_server.url)
     store = StateStore.open(tmp_path / "state.db", create=True)
 
-    result = _sync(old, new, store, seeded.experiments, workers=4)
+    # "db": metric histories straight from the old server's SQLite file (read-only).
+    history_db = src_server.backend_uri if histories == "db" else None
+    result = _sync(old, new, store, seeded.experiments, workers=4, history_db=history_db)
     assert result.errors == []
     assert result.runs_created == len(seeded.runs)
+    from_db = len(seeded.runs) if histories == "db" else 0
+    assert (result.histories_from_db, result.histories_over_rest) == (
+        from_db,
+        len(seeded.runs) - from_db,
+    )
     report = verify(old, new, experiments=seeded.experiments)
     assert [d.line() for d in report.differences] == []
     assert report.runs == len(seeded.runs) and report.artifacts >= 5 and report.versions == 5
@@ -97,3 +107,29 @@ def test_sync_copies_everything_and_verifies_clean(pair, request, tmp_path):
     assert [d.line() for d in final.differences] == []
     store.close()
     fresh_store.close()
+
+
+def test_a_history_file_that_cannot_vouch_costs_speed_not_correctness(
+    mlflow_v1, mlflow_v2, tmp_path
+):
+    """The configured file is the wrong one (the new server's), or not a database at all: every
+    run with metrics is read over REST and the copy is still exact."""
+    name = f"wrong-db-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 6, steps=20, workers=2)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    syncer = Syncer(
+        old, new, options=SyncOptions(experiments=[name], history_db=mlflow_v2.backend_uri)
+    )
+    result = syncer.run()
+    assert result.errors == [] and result.runs_created == 6
+    assert (result.histories_from_db, result.histories_over_rest) == (0, 6)
+    assert verify(old, new, experiments=[name]).differences == []
+
+    garbage = tmp_path / "mlflow.db"
+    garbage.write_bytes(b"not a database at all")
+    syncer = Syncer(
+        old, new, options=SyncOptions(experiments=[name], history_db=f"sqlite:///{garbage}")
+    )
+    syncer.plan()
+    assert syncer.history is None
+    assert syncer.history_note == f"metric histories over REST ({garbage} is not a SQLite database)"
