@@ -240,6 +240,11 @@ def run_sync(ctx) -> int:
         f"{result.artifact_bytes} bytes), {result.runs_unchanged} already up to date, "
         f"{result.versions_created} model versions, in {result.duration_s:.1f} s"
     )
+    if result.histories_from_db:
+        print(
+            f"metric histories: {result.histories_from_db} runs from the old backend file, "
+            f"{result.histories_over_rest} over REST"
+        )
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
     return EXIT_FINDINGS if result.errors else EXIT_OK
@@ -250,7 +255,7 @@ def _print_plan(ctx, plan, old, new, history_note: str) -> None:
 
     c = ctx.console
     c.print(f"[bold]plan[/] {old.url} ({old.info.label}) → {new.url} ({new.info.label})")
-    c.print(f"      {history_note}", markup=False)
+    c.print(f"      {history_note}", markup=False, soft_wrap=True)
     rows = [
         [
             e.name + (" (deleted)" if e.deleted else ""),

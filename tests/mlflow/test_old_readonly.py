@@ -12,6 +12,7 @@ import pytest
 import requests
 import seed
 
+from cockpit.mlflow.schema import file_sha256
 from cockpit.mlflow.servers import MLFLOW_V1
 
 pytestmark = pytest.mark.servers
@@ -53,15 +54,24 @@ from = "14.3-lts-ml"
 to = "16.4-lts-ml"
 [mlflow.old]
 tracking_uri = "{old.url}"
+db_uri = "{old.backend_uri}"
 [mlflow.new]
 tracking_uri = "{mlflow_v2.url}"
 """,
         encoding="utf-8",
     )
+    db_before = file_sha256(old.backend_db_path)
     only = [a for name in seeded.experiments for a in ("--experiment", name)]
-    assert _cli(config, "sync", "--dry-run", *only).returncode == 0
+    planned = _cli(config, "sync", "--dry-run", *only)
+    assert planned.returncode == 0, planned.stderr
+    assert f"metric histories from {old.backend_db_path} (read-only)" in planned.stdout
     done = _cli(config, "sync", "--yes", *only)
     assert done.returncode == 0, done.stderr
+    assert f"metric histories: {len(seeded.runs)} runs from the old backend file, 0 over REST" in (
+        done.stdout
+    )
+    synced = old.access_records()[before:]
+    assert not [r for r in synced if "get-history" in r.path], "histories came from the file"
     checked = _cli(config, "verify", *only)
     assert checked.returncode == 0, checked.stdout[-2000:]
     assert _cli(config, "status", *only).returncode == 0
@@ -72,3 +82,5 @@ tracking_uri = "{mlflow_v2.url}"
     assert any(r.method == "POST" for r in after), "read-only search POSTs should be logged"
     writes = [f"{r.method} {r.path}" for r in after if r.is_write]
     assert writes == []
+    # Reading histories from the backend file (and the schema watch) left it byte for byte as is.
+    assert file_sha256(old.backend_db_path) == db_before
