@@ -259,7 +259,11 @@ def _print_plan(ctx, plan, old, new, history_note: str) -> None:
     rows = [
         [
             e.name + (" (deleted)" if e.deleted else ""),
-            "create" if e.dest_id is None else "exists",
+            "create"
+            if e.dest_id is None
+            else f"rename from {e.renamed_from}"
+            if e.renamed_from
+            else "exists",
             e.runs_total,
             e.runs_create,
             e.runs_update,

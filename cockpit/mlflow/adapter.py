@@ -453,6 +453,13 @@ class NewServer(_Reader):
                 raise
             return existing.experiment_id
 
+    def rename_experiment(self, experiment_id: str, name: str) -> None:
+        self.rest.post(
+            f"{API}/experiments/update",
+            {"experiment_id": experiment_id, "new_name": name},
+            idempotent=True,
+        )
+
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.rest.post(
             f"{API}/experiments/set-experiment-tag",

@@ -82,6 +82,7 @@ class ExperimentPlan:
     runs_lifecycle: int
     runs_unchanged: int
     running: int
+    renamed_from: str | None = None  # the copy's name, when the source was renamed since
 
     @property
     def work(self) -> int:
@@ -114,7 +115,7 @@ class SyncPlan:
         return (
             self.runs_to_write == 0
             and self.versions_to_create == 0
-            and all(e.dest_id for e in self.experiments)
+            and all(e.dest_id and not e.renamed_from for e in self.experiments)
             and not any(m.create_model for m in self.models)
         )
 
@@ -122,6 +123,7 @@ class SyncPlan:
 @dataclass
 class SyncResult:
     experiments: int = 0
+    experiments_renamed: int = 0
     runs_created: int = 0
     runs_updated: int = 0
     runs_unchanged: int = 0
@@ -139,6 +141,7 @@ class SyncResult:
     def as_dict(self) -> dict[str, object]:
         return {
             "experiments": self.experiments,
+            "experiments_renamed": self.experiments_renamed,
             "runs_created": self.runs_created,
             "runs_updated": self.runs_updated,
             "runs_unchanged": self.runs_unchanged,
@@ -290,6 +293,7 @@ class Syncer:
                     runs_lifecycle=lifecycle,
                     runs_unchanged=unchanged,
                     running=sum(1 for r in w.runs if r.status == "RUNNING"),
+                    renamed_from=w.dest.name if w.dest and w.dest.name != w.source.name else None,
                 )
             )
         models = self._plan_models() if self._registry_enabled() else []
@@ -413,6 +417,8 @@ class Syncer:
         if dest is None:
             dest_id = self.new.create_experiment(src.name, wanted_tags)
             dest = w.dest = self.new.experiment(dest_id)
+        elif dest.name != src.name:
+            self._rename(src, dest)
         tag_changes = {k: v for k, v in wanted_tags.items() if dest.tags.get(k) != v}
         needs_active = bool(todo or tag_changes)
         if needs_active and dest.deleted:
@@ -465,6 +471,19 @@ class Syncer:
                 },
                 source=self.source,
             )
+
+    def _rename(self, src: Experiment, dest: Experiment) -> None:
+        """The source experiment was renamed after it was copied: the copy follows, unless the
+        new name is taken on the destination by an experiment that is not this one's copy."""
+        taken = self.new.experiment_by_name(src.name)
+        if taken is not None and taken.experiment_id != dest.experiment_id:
+            self._error(
+                f"{src.name}: renamed on the old server (was {dest.name!r}), but the new server "
+                f"already has another experiment named {src.name!r}; the copy keeps its name"
+            )
+            return
+        self.new.rename_experiment(dest.experiment_id, src.name)
+        self._count(experiments_renamed=1)
 
     # ------------------------------------------------------------------ runs
     def _find_copy(self, experiment_id: str, source_run_id: str) -> Run | None:

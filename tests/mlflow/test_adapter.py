@@ -20,6 +20,7 @@ pytestmark = pytest.mark.servers
 GENERATIONS = ["mlflow_v1", "mlflow_v2", "mlflow_v3"]
 WRITE_METHODS = {
     "create_experiment",
+    "rename_experiment",
     "set_experiment_tag",
     "delete_experiment",
     "restore_experiment",

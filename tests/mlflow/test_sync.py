@@ -133,3 +133,38 @@ def test_a_history_file_that_cannot_vouch_costs_speed_not_correctness(
     syncer.plan()
     assert syncer.history is None
     assert syncer.history_note == f"metric histories over REST ({garbage} is not a SQLite database)"
+
+
+def test_an_experiment_renamed_on_the_old_server_is_renamed_on_the_new_one(mlflow_v1, mlflow_v2):
+    name = f"rename-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 2, steps=5, workers=1)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    assert _sync(old, new, None, [name]).errors == []
+
+    # Renamed on the old server (by its users: the cockpit never writes there).
+    w = seed.Writer(mlflow_v1.url)
+    source = old.experiment_by_name(name)
+    renamed = f"{name} (renamed ü)"
+    w.post(
+        "/api/2.0/mlflow/experiments/update",
+        {"experiment_id": source.experiment_id, "new_name": renamed},
+    )
+    assert [d.field for d in verify(old, new, experiments=[renamed]).differences] == ["name"]
+    syncer = Syncer(old, new, options=SyncOptions(experiments=[renamed]))
+    plan = syncer.plan()
+    assert plan.experiments[0].renamed_from == name and not plan.nothing_to_do
+    result = syncer.run(plan)
+    assert (result.errors, result.experiments_renamed, result.runs_created) == ([], 1, 0)
+    assert new.experiment_by_name(renamed) is not None and new.experiment_by_name(name) is None
+    assert verify(old, new, experiments=[renamed]).differences == []
+
+    # The name is taken on the new server by an unrelated experiment: reported, nothing clobbered.
+    w.post(
+        "/api/2.0/mlflow/experiments/update",
+        {"experiment_id": source.experiment_id, "new_name": name},
+    )
+    seed.Writer(mlflow_v2.url).experiment(name)
+    result = _sync(old, new, None, [name])
+    assert result.experiments_renamed == 0
+    assert len(result.errors) == 1 and "already has another experiment" in result.errors[0]
+    assert new.experiment_by_name(renamed) is not None
