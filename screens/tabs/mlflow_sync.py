@@ -334,6 +334,8 @@ class MlflowSyncTab(CockpitTab):
                 f"Synced: {result.runs_created} new, {result.runs_updated} changed runs, "
                 f"{result.versions_created} model versions ({result.duration_s:.1f} s)"
             )
+            if result.histories_from_db:
+                message += f"; {result.histories_from_db} runs' histories from the backend file"
             severity = "warning" if result.errors else "information"
             if result.errors:
                 message += f"; {len(result.errors)} errors, first: {result.errors[0]}"
