@@ -171,6 +171,19 @@ class CockpitConfig(_Section):
     def state_path(self) -> Path:
         return self.resolve(self.state.path)
 
+    def db_uri(self, side: str) -> str | None:
+        """``[mlflow.<side>] db_uri`` ("old" or "new"), with a relative SQLite path taken relative
+        to cockpit.toml like every path in it (not to wherever the cockpit was started)."""
+        server = getattr(self.mlflow, side)
+        if server is None or not server.db_uri:
+            return None
+        uri = server.db_uri
+        prefix = "sqlite:///"
+        raw = uri[len(prefix) :] if uri.startswith(prefix) else ""
+        if not raw or raw.startswith(("/", ":memory:")):
+            return uri
+        return f"{prefix}{self.resolve(raw)}"
+
 
 # ------------------------------------------------------------------------------------- loading
 def load_config(path: str | os.PathLike[str]) -> CockpitConfig:

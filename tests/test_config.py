@@ -116,6 +116,15 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path):
     config = load_config(path)
     assert config.state_path == path.parent / "cockpit.db"
 
+    path.write_text(
+        '[migration]\nname = "m"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        '[mlflow.old]\ntracking_uri = "http://old:5000"\ndb_uri = "sqlite:///data/mlflow.db"\n'
+        '[mlflow.new]\ntracking_uri = "http://new:5000"\ndb_uri = "sqlite:////abs/new.db"\n'
+    )
+    config = load_config(path)
+    assert config.db_uri("old") == f"sqlite:///{path.parent / 'data' / 'mlflow.db'}"
+    assert config.db_uri("new") == "sqlite:////abs/new.db"  # absolute: as written
+
 
 def test_token_is_read_from_env_at_use_and_registered(monkeypatch):
     from cockpit import secrets

@@ -147,8 +147,8 @@ def run_status(ctx) -> int:
         new,
         experiments=ctx.args.experiment,
         workers=ctx.args.workers,
-        old_db_uri=config.mlflow.old.db_uri,
-        new_db_uri=config.mlflow.new.db_uri,
+        old_db_uri=config.db_uri("old"),
+        new_db_uri=config.db_uri("new"),
     )
     if not ctx.args.no_record:
         from cockpit.mlflow.records import record_poll
@@ -354,8 +354,8 @@ def run_mirror(ctx) -> int:
             store,
             interval_s=interval,
             options=_options(ctx, config),
-            old_db_uri=config.mlflow.old.db_uri,
-            new_db_uri=config.mlflow.new.db_uri,
+            old_db_uri=config.db_uri("old"),
+            new_db_uri=config.db_uri("new"),
             source="cli",
             on_cycle=report,
         )

@@ -76,17 +76,12 @@ def register_rehearse(msub: argparse._SubParsersAction) -> None:
 def _db_uri(ctx) -> str:
     if ctx.args.db:
         return ctx.args.db
-    config = ctx.config
-    old = config.mlflow.old if config is not None else None
-    if old is None or not old.db_uri:
+    uri = ctx.config.db_uri("old") if ctx.config is not None else None
+    if uri is None:
         raise ConfigError(
             "give --db sqlite:///PATH or set db_uri under [mlflow.old] in cockpit.toml"
         )
-    from cockpit.mlflow.schema import sqlite_path
-
-    path = sqlite_path(old.db_uri)
-    # A relative path in cockpit.toml is relative to that file, like every path in it.
-    return old.db_uri if path.is_absolute() else f"sqlite:///{config.resolve(str(path))}"
+    return uri
 
 
 def _progress(message: str) -> None:

@@ -43,8 +43,8 @@ class MlflowStatusSource:
             old,
             new,
             source="poller:mlflow",
-            old_db_uri=self.config.mlflow.old.db_uri,
-            new_db_uri=self.config.mlflow.new.db_uri,
+            old_db_uri=self.config.db_uri("old"),
+            new_db_uri=self.config.db_uri("new"),
         )
         return {"poll_id": poll_id, "drift": summary.drift, "missing": summary.missing}
 
@@ -83,14 +83,9 @@ class OldSchemaWatchSource:
 
 
 def old_db_uri(config: CockpitConfig) -> str | None:
-    """``[mlflow.old] db_uri`` with a relative SQLite path taken relative to cockpit.toml."""
-    old = config.mlflow.old
-    if old is None or not old.db_uri or not old.db_uri.startswith("sqlite:"):
-        return None
-    from cockpit.mlflow.schema import sqlite_path
-
-    path = sqlite_path(old.db_uri)
-    return old.db_uri if path.is_absolute() else f"sqlite:///{config.resolve(str(path))}"
+    """``[mlflow.old] db_uri`` when it is a SQLite file (the only kind read directly)."""
+    uri = config.db_uri("old")
+    return uri if uri is not None and uri.startswith("sqlite:") else None
 
 
 def poll_sources(config: CockpitConfig) -> list[Any]:

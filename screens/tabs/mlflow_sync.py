@@ -327,8 +327,8 @@ class MlflowSyncTab(CockpitTab):
                 old,
                 new,
                 source="tui",
-                old_db_uri=config.mlflow.old.db_uri,
-                new_db_uri=config.mlflow.new.db_uri,
+                old_db_uri=config.db_uri("old"),
+                new_db_uri=config.db_uri("new"),
             )
             message = (
                 f"Synced: {result.runs_created} new, {result.runs_updated} changed runs, "
@@ -379,8 +379,8 @@ class MlflowSyncTab(CockpitTab):
                 old,
                 new,
                 source="tui",
-                old_db_uri=config.mlflow.old.db_uri,
-                new_db_uri=config.mlflow.new.db_uri,
+                old_db_uri=config.db_uri("old"),
+                new_db_uri=config.db_uri("new"),
             )
             message, severity = f"Polled: drift {summary.drift}", "information"
         except CockpitError as exc:
@@ -397,7 +397,7 @@ class MlflowSyncTab(CockpitTab):
             if target is None:
                 raise CockpitError("the new server does not say its version; use the CLI")
             result = rehearse_db_upgrade(
-                self.view.store, config.mlflow.old.db_uri, target, source="tui"
+                self.view.store, config.db_uri("old"), target, source="tui"
             )
             message = f"Rehearsal to {target}: {'ok' if result.ok else 'FAILED'}"
             severity = "information" if result.ok else "error"
@@ -422,8 +422,8 @@ class MlflowSyncTab(CockpitTab):
                     map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
                     history_db=old_db_uri(config),
                 ),
-                old_db_uri=config.mlflow.old.db_uri,
-                new_db_uri=config.mlflow.new.db_uri,
+                old_db_uri=config.db_uri("old"),
+                new_db_uri=config.db_uri("new"),
                 source="tui",
             )
             self.app.call_from_thread(self.app.notify, "Mirroring started")
