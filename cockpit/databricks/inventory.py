@@ -68,9 +68,12 @@ def record_inventory(
     seen = {j.job_id for j in inventory.jobs}
     with store.write() as tx:
         previous = {
-            r["job_id"]: (r["runtime"], r["removed_at"])
-            for r in tx.execute("SELECT job_id, runtime, removed_at FROM workspace_jobs")
+            r["job_id"]: (r["runtime"], r["removed_at"], r["definition"])
+            for r in tx.execute(
+                "SELECT job_id, runtime, removed_at, definition FROM workspace_jobs"
+            )
         }
+        definitions = {j.job_id: json.dumps(j.to_json(), sort_keys=True) for j in inventory.jobs}
         moved = []
         for job in inventory.jobs:
             before = previous.get(job.job_id)
@@ -93,7 +96,7 @@ def record_inventory(
                     json.dumps(list(j.spark_versions)),
                     j.runtime,
                     j.tracking_uri,
-                    json.dumps(j.to_json(), sort_keys=True),
+                    definitions[j.job_id],
                     now,
                     now,
                 )
@@ -101,11 +104,27 @@ def record_inventory(
             ],
         )
         removed = [
-            job_id for job_id, (_, gone) in previous.items() if job_id not in seen and gone is None
+            job_id
+            for job_id, (_, gone, _) in previous.items()
+            if job_id not in seen and gone is None
         ]
         tx.executemany(
             "UPDATE workspace_jobs SET removed_at = ? WHERE job_id = ?",
             [(now, job_id) for job_id in removed],
+        )
+        # A version row only when something changed: new, edited, back again, or gone.
+        changed = [
+            (job_id, now, definition)
+            for job_id, definition in definitions.items()
+            if job_id not in previous
+            or previous[job_id][1] is not None
+            or previous[job_id][2] != definition
+        ]
+        changed += [(job_id, now, None) for job_id in removed]
+        tx.executemany(
+            "INSERT OR REPLACE INTO workspace_job_versions (job_id, seen_at, definition) "
+            "VALUES (?, ?, ?)",
+            changed,
         )
         tx.execute("DELETE FROM workspace_spark_versions")
         tx.executemany(
@@ -159,7 +178,7 @@ def require_workspace_tables(store: StateStore) -> None:
 
 
 def read_jobs(store: StateStore, *, as_of: float | None = None) -> list[JobDefinition]:
-    """Jobs known at ``as_of`` (default now), by name; each with its latest definition."""
+    """Jobs in the workspace at ``as_of`` (default now), by name, each as defined then."""
     if not has_workspace_tables(store):
         return []
     if as_of is None:
@@ -167,12 +186,18 @@ def read_jobs(store: StateStore, *, as_of: float | None = None) -> list[JobDefin
             "SELECT definition FROM workspace_jobs WHERE removed_at IS NULL ORDER BY name"
         )
     else:
+        # Each job's definition as it was at as_of: its last version seen by then, unless that
+        # version says it was gone.
         rows = store.query(
-            "SELECT definition FROM workspace_jobs WHERE first_seen <= ? "
-            "AND (removed_at IS NULL OR removed_at > ?) ORDER BY name",
-            (as_of, as_of),
+            "SELECT v.definition FROM workspace_job_versions v "
+            "JOIN (SELECT job_id, MAX(seen_at) AS seen_at FROM workspace_job_versions "
+            "      WHERE seen_at <= ? GROUP BY job_id) last "
+            "ON v.job_id = last.job_id AND v.seen_at = last.seen_at "
+            "WHERE v.definition IS NOT NULL",
+            (as_of,),
         )
-    return [JobDefinition.from_json(json.loads(r["definition"])) for r in rows]
+    jobs = [JobDefinition.from_json(json.loads(r["definition"])) for r in rows]
+    return sorted(jobs, key=lambda j: (j.name, j.job_id))
 
 
 def requirements(job: JobDefinition) -> list[str]:

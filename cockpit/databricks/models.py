@@ -17,6 +17,10 @@ Tables (migration ``0003_workspace.sql``); all timestamps are seconds since the 
     runtime (runtime id, "mixed" when tasks differ), tracking_uri (MLFLOW_TRACKING_URI or ''),
     definition (JSON of :meth:`JobDefinition.to_json`), first_seen, recorded_at, removed_at.
 
+``workspace_job_versions`` — every definition a job has had: (job_id, seen_at) PK, definition
+    (JSON as above; NULL when the job disappeared at seen_at). One row per change, written by
+    the inventory; :func:`cockpit.databricks.inventory.read_jobs` with ``as_of`` reads it.
+
 ``workspace_spark_versions`` — key PK, name, runtime, recorded_at.
 ``workspace_clusters`` — cluster_id PK, name, spark_version, runtime, state, source, recorded_at.
 ``workspace_probes`` — id PK, spark_version, runtime_id, run_id, state (submitted, running,

@@ -42,6 +42,8 @@ def test_inventory_summaries_and_event(adapter):
 
 def test_a_job_moving_runtime_and_a_removed_job_are_recorded(sim, adapter):
     store = StateStore.create_in_memory()
+    now = [1000.0]
+    store.clock = lambda: now[0]
     inventory = fetch_inventory(adapter)
     record_inventory(store, inventory)
     churn = next(j for j in inventory.jobs if j.name == "kyros-churn-train")
@@ -54,6 +56,7 @@ def test_a_job_moving_runtime_and_a_removed_job_are_recorded(sim, adapter):
     others = tuple(
         j for j in inventory.jobs if j.name not in ("kyros-churn-train", "kyros-etl-orders")
     )
+    now[0] = 2000.0
     summary = record_inventory(store, replace(inventory, jobs=(*others, moved)))
     assert summary["removed"] == 1
     change = store.events(kinds=["databricks.job_runtime_changed"])
@@ -66,6 +69,27 @@ def test_a_job_moving_runtime_and_a_removed_job_are_recorded(sim, adapter):
         }
     ]
     assert "kyros-etl-orders" not in {j.name for j in read_jobs(store)}
+
+    # Each job as it was defined at the time asked, not its latest definition (time travel).
+    now[0] = 3000.0
+    record_inventory(store, inventory)  # churn moved back, etl-orders is back
+
+    def seen(as_of: float) -> dict[str, str]:
+        jobs = read_jobs(store, as_of=as_of)
+        return {
+            j.name: j.runtime for j in jobs if j.name in ("kyros-churn-train", "kyros-etl-orders")
+        }
+
+    assert seen(999.0) == {}
+    assert seen(1500.0) == {"kyros-churn-train": "14.3-lts-ml", "kyros-etl-orders": "14.3-lts"}
+    assert seen(2500.0) == {"kyros-churn-train": "16.4-lts-ml"}  # etl-orders gone
+    assert seen(3000.0) == seen(1500.0) == seen(9e9)
+    # An unchanged job gets no new version row: one per change, not one per inventory.
+    rows = store.query(
+        "SELECT COUNT(*) AS n FROM workspace_job_versions WHERE job_id = ?",
+        (next(j for j in inventory.jobs if j.name == "kyros-image-embed").job_id,),
+    )
+    assert rows[0]["n"] == 1
 
 
 def test_history_is_incremental_and_complete(adapter):
