@@ -4,6 +4,8 @@
   ``search_experiments`` ...), rewritten with libcst so formatting and comments stay as they were.
   Only attribute accesses the scanner resolved are touched; ``from mlflow import
   list_experiments`` would need the local name changed too, so the scanner never marks it fixable.
+* Jupyter notebooks (``.ipynb``): the same renames inside code cells, written back by replacing
+  only the JSON strings of the changed source lines.
 * Bundles (YAML) and job JSON: ``spark_version`` retargeted to the same-flavour key of the target
   runtime, at the exact characters ruamel.yaml located, so comments, order and quoting stay.
 
@@ -64,7 +66,9 @@ def plan(result: ScanResult) -> list[FileFix]:
             fix.skipped = [(f, f"cannot read the file: {exc}") for f in findings]
             fixes.append(fix)
             continue
-        if any("rename" in f.data for f in findings):
+        if path.endswith(".ipynb"):
+            fixes.append(_fix_ipynb(path, text, findings))
+        elif any("rename" in f.data for f in findings):
             fixes.append(_fix_python(path, text, findings))
         else:
             fixes.append(_fix_spark_versions(path, text, findings))
@@ -187,6 +191,99 @@ def _rename(
             return updated.with_changes(attr=updated.attr.with_changes(value=new))
 
     return MetadataWrapper(module).visit(Renamer()).code, done, None
+
+
+# --------------------------------------------------------------------------- .ipynb
+def _fix_ipynb(path: str, text: str, findings: list[Finding]) -> FileFix:
+    """Renames inside notebook cells. Each cell is rewritten as the Python the scanner parsed
+    (libcst, as for .py), then only the JSON string literals of changed source lines are
+    replaced in the file, so outputs, metadata and the file's own formatting stay byte for byte.
+    The result must load as the original notebook with only those lines changed, or nothing is
+    written."""
+    import copy
+    import json
+
+    from cockpit.compat.notebooks import code_cell_pieces, ipynb_cell_unit, source_literals
+
+    fix = FileFix(path, text, text)
+    by_cell: dict[int, dict[tuple[int, int], Finding]] = {}
+    for f in findings:
+        if "rename" in f.data and "cell" in f.data:
+            key = (f.data["cell_line"], f.data["name_column"])
+            by_cell.setdefault(f.data["cell"], {})[key] = f
+        else:
+            fix.skipped.append((f, "not a rename in a notebook cell"))
+    try:
+        data = json.loads(text)
+        cells = data["cells"]
+        if not isinstance(cells, list):
+            raise TypeError("'cells' is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        fix.skipped += [
+            (f, f"not a notebook ({exc})") for c in by_cell.values() for f in c.values()
+        ]
+        return fix
+    wanted_data = copy.deepcopy(data)
+    new_pieces: dict[int, list[str]] = {}
+    for index, wanted in sorted(by_cell.items()):
+        pieces = code_cell_pieces(cells[index] if 0 <= index < len(cells) else None)
+        unit = ipynb_cell_unit(pieces) if pieces is not None else None
+        if unit is None:
+            fix.skipped += [(f, "the cell is not where the scan found it") for f in wanted.values()]
+            continue
+        rewritten, hit, error = _rename(unit, wanted)
+        if error:
+            fix.skipped += [(f, f"libcst cannot parse it ({error})") for f in wanted.values()]
+            continue
+        fix.fixed += [f for key, f in wanted.items() if key in hit]
+        fix.skipped += [
+            (f, "the attribute was not where the scan found it")
+            for key, f in wanted.items()
+            if key not in hit
+        ]
+        new_pieces[index] = _replace_lines(pieces, unit.split("\n"), rewritten.split("\n"))
+        source = wanted_data["cells"][index]["source"]
+        wanted_data["cells"][index]["source"] = (
+            new_pieces[index] if isinstance(source, list) else "".join(new_pieces[index])
+        )
+    # Each changed source string is replaced at its own literal in the file (found as the scan
+    # found it), re-encoded the way the file wrote it.
+    edits = [
+        (lit.offset, lit.literal, json.dumps(after, ensure_ascii=lit.ascii_only))
+        for lit in source_literals(text, cells)
+        if lit.cell in new_pieces
+        and lit.offset >= 0
+        and (after := new_pieces[lit.cell][lit.piece]) != lit.text
+    ]
+    after_text = text
+    for offset, old, new in sorted(edits, reverse=True):
+        after_text = after_text[:offset] + new + after_text[offset + len(old) :]
+    try:
+        placed = json.loads(after_text) == wanted_data
+    except ValueError:
+        placed = False
+    if not placed:
+        fix.skipped += [(f, "could not place the edit in the file safely") for f in fix.fixed]
+        fix.fixed = []
+        return fix
+    fix.after = after_text
+    return fix
+
+
+def _replace_lines(pieces: list[str], before: list[str], after: list[str]) -> list[str]:
+    """``pieces`` with each changed unit line replaced in place, line endings kept. Unit lines
+    are the pieces' lines in order (``ipynb_cell_unit``); a rename never adds or removes one."""
+    out, line = [], 0
+    for piece in pieces:
+        parts = piece.splitlines(keepends=True)
+        for i, part in enumerate(parts):
+            body = part.rstrip("\r\n")
+            if line < len(after) and before[line] != after[line] and body == before[line]:
+                parts[i] = after[line] + part[len(body) :]
+            line += 1
+        line += 0 if parts else 1  # an empty piece still counted as one unit line
+        out.append("".join(parts))
+    return out
 
 
 # --------------------------------------------------------------------------- YAML / JSON

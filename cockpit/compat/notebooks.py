@@ -8,8 +8,10 @@ for the requirements scanner.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cockpit.compat.python_scan import PythonSource
@@ -124,14 +126,52 @@ class NotebookError(ValueError):
         self.line = line
 
 
-def _locate(text: str, piece: str, start: int) -> int:
-    """Offset of the JSON string literal ``piece`` in ``text`` at or after ``start`` (-1 if not
-    found): nbformat writes each source line as its own string, usually on its own line."""
-    for encoded in (json.dumps(piece, ensure_ascii=False), json.dumps(piece)):
-        found = text.find(encoded, start)
-        if found >= 0:
-            return found
-    return -1
+# A cell's "source" key. Inside a JSON string a quote is escaped, so this only matches a key.
+_SOURCE_KEY = re.compile(r'"source"\s*:')
+
+
+@dataclass(frozen=True)
+class SourceLiteral:
+    cell: int  # index in the notebook's "cells"
+    piece: int  # index in the cell's source list (0 when the source is one string)
+    text: str  # the decoded string
+    offset: int  # where its JSON literal starts in the file; -1 when not found
+    literal: str  # the literal as written in the file ('' when not found)
+    ascii_only: bool  # written with non-ASCII escaped (\u00fc) rather than as is
+
+
+def code_cell_pieces(cell: object) -> list[str] | None:
+    """A code cell's source as a list of strings (nbformat's shape), else None."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return None
+    source = cell.get("source", "")
+    pieces = source if isinstance(source, list) else [source]
+    return pieces if all(isinstance(p, str) for p in pieces) else None
+
+
+def source_literals(text: str, cells: list) -> Iterator[SourceLiteral]:
+    """Every code cell's source strings, each with where its JSON literal is in ``text``.
+
+    Found by searching forward from the cell's own ``"source":`` key (cells are walked in file
+    order, every cell type, so each key found is that cell's): nbformat writes keys sorted, so
+    ``outputs`` come before ``source`` and may repeat a source line word for word."""
+    cursor = 0
+    for index, cell in enumerate(cells):
+        if isinstance(cell, dict) and "source" in cell:
+            anchor = _SOURCE_KEY.search(text, cursor)
+            if anchor is not None:
+                cursor = anchor.end()
+        pieces = code_cell_pieces(cell)
+        for number, piece in enumerate(pieces or []):
+            for ascii_only in (False, True):
+                literal = json.dumps(piece, ensure_ascii=ascii_only)
+                found = text.find(literal, cursor)
+                if found >= 0:
+                    cursor = found + len(literal)
+                    yield SourceLiteral(index, number, piece, found, literal, ascii_only)
+                    break
+            else:
+                yield SourceLiteral(index, number, piece, -1, "", False)
 
 
 def split_ipynb(text: str) -> NotebookParts:
@@ -150,41 +190,46 @@ def split_ipynb(text: str) -> NotebookParts:
         return parts
     # Newline offsets, to turn a character offset into a 1-based line number quickly.
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-    cursor = 0
 
     def line_at(offset: int) -> int:
-        import bisect
-
         return bisect.bisect_left(newlines, offset) + 1
 
-    for cell in data["cells"]:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        pieces = source if isinstance(source, list) else [source]
-        if not all(isinstance(p, str) for p in pieces):
-            continue
-        mapped: list[tuple[int, str]] = []
-        for piece in pieces:
-            found = _locate(text, piece, cursor)
-            if found >= 0:
-                cursor = found + 1
-                line = line_at(found)
-            else:
-                line = mapped[-1][0] if mapped else line_at(cursor)
-            # One JSON string may hold several lines (source saved as a single string): they all
-            # map to that string's line, which is where the user would look.
-            for sub in piece.splitlines() or [""]:
-                mapped.append((line, sub))
-        _ipynb_cell(mapped, parts)
+    by_cell: dict[int, list[tuple[int, str]]] = {}
+    last_line = 1
+    for found in source_literals(text, data["cells"]):
+        mapped = by_cell.setdefault(found.cell, [])
+        # Not found: the line before it, which is where the user would look.
+        line = (
+            line_at(found.offset) if found.offset >= 0 else (mapped[-1][0] if mapped else last_line)
+        )
+        last_line = line
+        # One JSON string may hold several lines (source saved as a single string): they all
+        # map to that string's line.
+        for sub in found.text.splitlines() or [""]:
+            mapped.append((line, sub))
+    for index, mapped in by_cell.items():
+        _ipynb_cell(mapped, parts, index)
     return parts
 
 
-def _ipynb_cell(mapped: list[tuple[int, str]], parts: NotebookParts) -> None:
+def ipynb_cell_unit(pieces: list[str]) -> str | None:
+    """The Python a code cell's source pieces make, magics blanked, one line per source line
+    (what the scanner parsed); None for a cell in another language."""
+    lines = [sub for piece in pieces for sub in (piece.splitlines() or [""])]
+    body = _cell_body([(0, line) for line in lines], NotebookParts())
+    return None if body is None else "\n".join(body) + "\n"
+
+
+def _ipynb_cell(mapped: list[tuple[int, str]], parts: NotebookParts, index: int) -> None:
     """Like :func:`_cell_lines` but the unit's lines need not be consecutive in the file, so
     the unit is scanned with a line table instead of an offset."""
     body = _cell_body(mapped, parts)
     if body is not None:
         parts.units.append(
-            PythonSource("\n".join(body) + "\n", first_line=1, line_map=[n for n, _ in mapped])
+            PythonSource(
+                "\n".join(body) + "\n",
+                first_line=1,
+                line_map=[n for n, _ in mapped],
+                cell=index,
+            )
         )

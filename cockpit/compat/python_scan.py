@@ -251,18 +251,18 @@ class _Resolver(ast.NodeVisitor):
         if rule is not None:
             extra = {}
             renames = self.m.renames.get(rule.code)
-            rewritable = self.unit.line_map is None  # .ipynb cells are reported, not rewritten
-            if rewritable and isinstance(node, ast.Attribute) and renames and node.attr in renames:
+            if isinstance(node, ast.Attribute) and renames and node.attr in renames:
                 unit_line = node.end_lineno or node.lineno
                 start = (node.end_col_offset or 0) - len(node.attr.encode("utf-8"))
-                extra = {
-                    "autofix": True,
-                    "data": {
-                        "rename": [node.attr, renames[node.attr]],
-                        "name_line": self.file_line(unit_line),
-                        "name_column": self._column(unit_line, start),
-                    },
+                data = {
+                    "rename": [node.attr, renames[node.attr]],
+                    "name_line": self.file_line(unit_line),
+                    "name_column": self._column(unit_line, start),
                 }
+                if self.unit.cell is not None:
+                    # .ipynb: lines of the file are JSON, so the fix finds the name in its cell.
+                    data.update(cell=self.unit.cell, cell_line=unit_line)
+                extra = {"autofix": True, "data": data}
             self._report(rule, node, f"{name} — {rule.what}", **extra)
             return True
         rule = self.m.module_rule(name)
@@ -423,6 +423,7 @@ class PythonSource:
     first_line: int = 1
     # For units whose lines are not consecutive in the file (.ipynb): file line of each line.
     line_map: list[int] | None = None
+    cell: int | None = None  # .ipynb: index of the cell in the notebook's "cells" list
 
     def file_line(self, unit_line: int) -> int:
         if self.line_map is not None:

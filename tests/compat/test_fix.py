@@ -94,6 +94,55 @@ def test_python_formatting_and_comments_survive(tmp_path):
     )
 
 
+def test_notebook_cells_are_fixed_and_nothing_else_moves(tmp_path):
+    """An .ipynb as nbformat writes it: keys sorted (outputs before source, here repeating a
+    source line word for word), one string per line, plus a cell saved as one string, a magic
+    line, non-ASCII escaped by another writer, and a markdown cell quoting the old name."""
+    lines = ["import mlflow\n", "names = mlflow.list_experiments()  # ü\n", "print(names)"]
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["mlflow.list_experiments()"]},
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": {},
+                "outputs": [
+                    {"name": "stdout", "output_type": "stream", "text": [lines[1]]},
+                ],
+                "source": lines,
+            },
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": "%pip install x\nc = mlflow.tracking.MlflowClient()\n"
+                "c.list_registered_models()",
+            },
+        ],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    for ascii_only in (False, True):
+        text = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=ascii_only) + "\n"
+        fixed = fix_text(tmp_path, f"nb{ascii_only}.ipynb", text)
+        expected = json.loads(text)
+        expected["cells"][1]["source"][1] = lines[1].replace(
+            "list_experiments", "search_experiments"
+        )
+        expected["cells"][2]["source"] = expected["cells"][2]["source"].replace(
+            "list_registered_models", "search_registered_models"
+        )
+        assert json.loads(fixed) == expected  # outputs and the markdown cell untouched
+        # Only the two source strings changed, written the way the file writes strings.
+        changed = [
+            (a, b) for a, b in zip(text.splitlines(), fixed.splitlines(), strict=True) if a != b
+        ]
+        assert len(changed) == 2
+        assert ("\\u00fc" in changed[0][1]) == ascii_only
+
+
 def test_yaml_comments_and_quotes_survive(tmp_path):
     source = (
         "# bundle\n"
