@@ -9,6 +9,7 @@ run in thread workers that write to the store; the app re-renders when the store
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -299,56 +300,73 @@ class MlflowSyncTab(CockpitTab):
             connect_new(new_cfg.tracking_uri, token=new_cfg.token()),
         )
 
+    # Each action runs in a worker thread, writes what it learnt to the store and reports one
+    # line back on the UI thread; a CockpitError is that line, never a traceback.
+    def _report(self, label: str, action: Callable[[], tuple[str, str]]) -> None:
+        try:
+            message, severity = action()
+        except CockpitError as exc:
+            message, severity = f"{label} failed: {exc.message}", "error"
+        self.app.call_from_thread(self._done, message, severity)
+
+    def _sync_options(self, config, names: list[str] | None = None):
+        from cockpit.mlflow.sources import old_db_uri
+        from cockpit.mlflow.sync import SyncOptions
+
+        return SyncOptions(
+            experiments=names,
+            map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+            history_db=old_db_uri(config),
+        )
+
+    def _record_poll(self, config, old, new):
+        from cockpit.mlflow.status import poll_and_record
+
+        _, summary = poll_and_record(
+            self.view.store,
+            old,
+            new,
+            source="tui",
+            old_db_uri=config.db_uri("old"),
+            new_db_uri=config.db_uri("new"),
+        )
+        return summary
+
     @work(thread=True, group="mlflow-action", exit_on_error=False)
     def _sync(self, names: list[str] | None) -> None:
-        from cockpit.mlflow.sources import old_db_uri
-        from cockpit.mlflow.status import poll_and_record
-        from cockpit.mlflow.sync import Syncer, SyncOptions
+        def action() -> tuple[str, str]:
+            from cockpit.mlflow.sync import Syncer
 
-        try:
             config, old, new = self._connect()
-            syncer = Syncer(
+            result = Syncer(
                 old,
                 new,
                 store=self.view.store,
-                options=SyncOptions(
-                    experiments=names,
-                    map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-                    history_db=old_db_uri(config),
-                ),
+                options=self._sync_options(config, names),
                 progress=lambda done, total, label: self.app.call_from_thread(
                     self._progress, done, total, label
                 ),
                 source="tui",
-            )
-            result = syncer.run()
-            poll_and_record(
-                self.view.store,
-                old,
-                new,
-                source="tui",
-                old_db_uri=config.db_uri("old"),
-                new_db_uri=config.db_uri("new"),
-            )
+            ).run()
+            self._record_poll(config, old, new)
             message = (
                 f"Synced: {result.runs_created} new, {result.runs_updated} changed runs, "
                 f"{result.versions_created} model versions ({result.duration_s:.1f} s)"
             )
             if result.histories_from_db:
                 message += f"; {result.histories_from_db} runs' histories from the backend file"
-            severity = "warning" if result.errors else "information"
             if result.errors:
                 message += f"; {len(result.errors)} errors, first: {result.errors[0]}"
-        except CockpitError as exc:
-            message, severity = f"Sync failed: {exc.message}", "error"
-        self.app.call_from_thread(self._done, message, severity)
+            return message, "warning" if result.errors else "information"
+
+        self._report("Sync", action)
 
     @work(thread=True, group="mlflow-action", exit_on_error=False)
     def _verify(self) -> None:
-        from cockpit.mlflow.records import record_verification
-        from cockpit.mlflow.verify import verify
+        def action() -> tuple[str, str]:
+            from cockpit.mlflow.records import record_verification
+            from cockpit.mlflow.verify import verify
 
-        try:
             config, old, new = self._connect()
             report = verify(old, new, map_stages_to_aliases=config.mlflow.map_stages_to_aliases)
             record_verification(
@@ -362,36 +380,25 @@ class MlflowSyncTab(CockpitTab):
                 source="tui",
             )
             n = len(report.differences)
-            message = f"Verify: {n} differences" if n else "Verify: clean, zero differences"
-            severity = "error" if n else "information"
-        except CockpitError as exc:
-            message, severity = f"Verify failed: {exc.message}", "error"
-        self.app.call_from_thread(self._done, message, severity)
+            if n:
+                return f"Verify: {n} differences", "error"
+            return "Verify: clean, zero differences", "information"
+
+        self._report("Verify", action)
 
     @work(thread=True, group="mlflow-action", exit_on_error=False)
     def _poll(self) -> None:
-        from cockpit.mlflow.status import poll_and_record
+        def action() -> tuple[str, str]:
+            summary = self._record_poll(*self._connect())
+            return f"Polled: drift {summary.drift}", "information"
 
-        try:
-            config, old, new = self._connect()
-            _, summary = poll_and_record(
-                self.view.store,
-                old,
-                new,
-                source="tui",
-                old_db_uri=config.db_uri("old"),
-                new_db_uri=config.db_uri("new"),
-            )
-            message, severity = f"Polled: drift {summary.drift}", "information"
-        except CockpitError as exc:
-            message, severity = f"Poll failed: {exc.message}", "error"
-        self.app.call_from_thread(self._done, message, severity)
+        self._report("Poll", action)
 
     @work(thread=True, group="mlflow-rehearse", exit_on_error=False)
     def _rehearse(self) -> None:
-        from cockpit.mlflow.rehearsal import rehearse_db_upgrade
+        def action() -> tuple[str, str]:
+            from cockpit.mlflow.rehearsal import rehearse_db_upgrade
 
-        try:
             config, _, new = self._connect()
             target = new.info.version
             if target is None:
@@ -399,17 +406,15 @@ class MlflowSyncTab(CockpitTab):
             result = rehearse_db_upgrade(
                 self.view.store, config.db_uri("old"), target, source="tui"
             )
-            message = f"Rehearsal to {target}: {'ok' if result.ok else 'FAILED'}"
-            severity = "information" if result.ok else "error"
-        except CockpitError as exc:
-            message, severity = f"Rehearsal failed: {exc.message}", "error"
-        self.app.call_from_thread(self._done, message, severity)
+            if result.ok:
+                return f"Rehearsal to {target}: ok", "information"
+            return f"Rehearsal to {target}: FAILED", "error"
+
+        self._report("Rehearsal", action)
 
     @work(thread=True, group="mlflow-mirror", exit_on_error=False)
     def _mirror(self) -> None:
         from cockpit.mlflow.mirror import Mirror
-        from cockpit.mlflow.sources import old_db_uri
-        from cockpit.mlflow.sync import SyncOptions
 
         try:
             config, old, new = self._connect()
@@ -418,10 +423,7 @@ class MlflowSyncTab(CockpitTab):
                 new,
                 self.view.store,
                 interval_s=config.mlflow.old.poll_interval_s,
-                options=SyncOptions(
-                    map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-                    history_db=old_db_uri(config),
-                ),
+                options=self._sync_options(config),
                 old_db_uri=config.db_uri("old"),
                 new_db_uri=config.db_uri("new"),
                 source="tui",

@@ -103,6 +103,7 @@ from = "14.3-lts-ml"
 to = "16.4-lts-ml"
 [mlflow.old]
 tracking_uri = "{mlflow_v1.url}"
+db_uri = "{mlflow_v1.backend_uri}"
 [mlflow.new]
 tracking_uri = "{mlflow_v2.url}"
 """,
@@ -141,5 +142,25 @@ tracking_uri = "{mlflow_v2.url}"
             )
         )
         assert (row["old_active"], row["new_active"], row["missing"]) == (3, 3, 0)
-        assert [e.kind for e in store.events(kind_prefix="mlflow.sync.finished")]
+        (finished,) = store.events(kind_prefix="mlflow.sync.finished")
+        assert finished.payload["histories_from_db"] == 3  # db_uri: read from the file
+
+        # Verify and poll from the tab: each writes its record and reports one line.
+        polls = len(store.query("SELECT id FROM mlflow_polls"))
+        for key in ("v", "p"):
+            await pilot.press(key)
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if tab.busy is None:
+                    break
+            assert tab.busy is None
+        (verification,) = store.query("SELECT * FROM mlflow_verifications")
+        assert verification["runs"] >= 3
+        # The session's servers hold other tests' data too: judge this experiment's objects.
+        ours = store.query(
+            "SELECT * FROM mlflow_verify_differences WHERE object = ? OR object LIKE ?",
+            (name, f"{name} / %"),
+        )
+        assert [dict(r) for r in ours] == []
+        assert len(store.query("SELECT id FROM mlflow_polls")) == polls + 1
     store.close()
