@@ -143,7 +143,10 @@ tracking_uri = "{mlflow_v2.url}"
         )
         assert (row["old_active"], row["new_active"], row["missing"]) == (3, 3, 0)
         (finished,) = store.events(kind_prefix="mlflow.sync.finished")
-        assert finished.payload["histories_from_db"] == 3  # db_uri: read from the file
+        # db_uri is set: histories were read from the file (the session's servers may hold
+        # other tests' experiments too, and "sync all" copies them as well).
+        assert finished.payload["histories_from_db"] >= 3
+        assert finished.payload["histories_over_rest"] == 0
 
         # Verify and poll from the tab: each writes its record and reports one line.
         polls = len(store.query("SELECT id FROM mlflow_polls"))
