@@ -133,7 +133,7 @@ class _Resolver(ast.NodeVisitor):
         self.path = path
         self.bindings: dict[str, tuple[int, str]] = {}
         self.findings: list[Finding] = []
-        self._seen: set[tuple[int, str]] = set()
+        self._seen: set[tuple] = set()
         self.unit = PythonSource("")
         self._unit_lines: list[str] | None = None  # split only when a finding needs a column
 
@@ -197,11 +197,15 @@ class _Resolver(ast.NodeVisitor):
     def _report(self, rule: Rule, node: ast.AST, message: str, **extra) -> None:
         unit_line = getattr(node, "lineno", 1)
         line = self.file_line(unit_line)
-        key = (line, rule.code)
+        column = self._column(unit_line, getattr(node, "col_offset", 0))
+        # One finding per line and rule, except that each fixable occurrence is its own, so one
+        # `cockpit fix` fixes them all (two renames on a line; two notebook cells that a
+        # minified .ipynb puts on one file line).
+        place = (self.unit.cell, unit_line) if self.unit.cell is not None else None
+        key = (line, rule.code, place, column if extra.get("autofix") else None)
         if key in self._seen:
             return
         self._seen.add(key)
-        column = self._column(unit_line, getattr(node, "col_offset", 0))
         self.findings.append(make(rule, self.path, line, column, message, **extra))
 
     # ------------------------------------------------------------------ resolution

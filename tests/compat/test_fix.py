@@ -143,6 +143,26 @@ def test_notebook_cells_are_fixed_and_nothing_else_moves(tmp_path):
         assert ("\\u00fc" in changed[0][1]) == ascii_only
 
 
+def test_every_occurrence_is_fixed_in_one_pass(tmp_path):
+    """Two renames on one line of a .py, and a minified .ipynb (the whole file on one line, a
+    cell saved as one string): one `fix` gets them all, so a second finds nothing to do."""
+    source = "import mlflow\na = mlflow.list_experiments(); b = mlflow.list_experiments()\n"
+    assert fix_text(tmp_path, "two.py", source) == source.replace("list_exp", "search_exp")
+    cell = "import mlflow\nx = mlflow.list_experiments()\ny = mlflow.list_experiments()\n"
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "outputs": [], "source": cell},
+            {"cell_type": "code", "metadata": {}, "outputs": [], "source": [cell]},
+        ],
+        "metadata": {"kernelspec": {"language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    fixed = json.loads(fix_text(tmp_path, "min.ipynb", json.dumps(notebook)))
+    renamed = cell.replace("list_exp", "search_exp")
+    assert [c["source"] for c in fixed["cells"]] == [renamed, [renamed]]
+
+
 def test_yaml_comments_and_quotes_survive(tmp_path):
     source = (
         "# bundle\n"
