@@ -87,3 +87,58 @@ def test_unparsable_files_are_findings(tmp_path):
     assert [(f.code, f.line) for f in result.findings] == [("CPT001", 1)]
     deep = "x = " + "(" * 5000 + ")" * 5000 + "\n"
     assert [f.code for f in _scan(deep, "python", "deep.py").findings] == ["CPT001"]
+
+
+# Lines that give the .ipynb fixer work (renames), or try to mislead where it writes: magics, a
+# line quoting the "source" key, non-ASCII, a line that does not parse.
+NB_LINES = st.sampled_from(
+    [
+        "import mlflow\n",
+        "x = mlflow.list_experiments()  # ü 実験\n",
+        "mlflow.list_experiments()",
+        "c = mlflow.tracking.MlflowClient()\n",
+        "c.list_registered_models()\n",
+        "%pip install a\n",
+        "!ls\n",
+        "print('\"source\": 1')\n",
+        "def f(:\n",
+        "\n",
+    ]
+)
+NB_SOURCE = st.lists(NB_LINES, max_size=5)
+NB_CELL = st.fixed_dictionaries(
+    {
+        "cell_type": st.sampled_from(["code", "code", "markdown"]),
+        "metadata": st.just({}),
+        "outputs": st.lists(
+            st.fixed_dictionaries(
+                {"output_type": st.just("stream"), "text": st.lists(NB_LINES, max_size=2)}
+            ),
+            max_size=1,
+        ),
+        "source": st.one_of(NB_SOURCE, NB_SOURCE.map("".join)),
+    }
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cells=st.lists(NB_CELL, min_size=1, max_size=4),
+    indent=st.sampled_from([None, 1, 2]),
+    ascii_only=st.booleans(),
+)
+def test_notebook_fixes_touch_only_sources_and_settle_in_one_pass(
+    tmp_path_factory, cells, indent, ascii_only
+):
+    from cockpit.compat import autofix
+
+    notebook = {"cells": cells, "metadata": {"kernelspec": {"language": "python"}}}
+    path = tmp_path_factory.mktemp("nb") / "n.ipynb"
+    path.write_text(json.dumps(notebook, indent=indent, ensure_ascii=ascii_only), "utf-8")
+    autofix.apply(autofix.plan(SCANNER.scan_paths([str(path)])))
+    after = json.loads(path.read_text("utf-8"))
+    assert [{k: v for k, v in c.items() if k != "source"} for c in after["cells"]] == [
+        {k: v for k, v in c.items() if k != "source"} for c in cells
+    ]
+    again = autofix.plan(SCANNER.scan_paths([str(path)]))
+    assert not any(fix.changed for fix in again)
