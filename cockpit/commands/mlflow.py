@@ -221,6 +221,8 @@ def run_sync(ctx) -> int:
     try:
         syncer = Syncer(old, new, store=store, options=options)
         plan = syncer.plan()
+        if ctx.args.rest_history:
+            syncer.history_note = "metric histories over REST (--rest-history)"
         _print_plan(ctx, plan, old, new, syncer.history_note)
         if options.dry_run:
             return EXIT_OK

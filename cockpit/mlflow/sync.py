@@ -200,7 +200,10 @@ class Syncer:
         # Metric histories from the old server's SQLite file when configured (see backend.py);
         # any run it cannot vouch for is read over REST. Opened by plan().
         self.history: BackendHistory | None = None
-        self.history_note = "metric histories over REST"
+        self.history_note = (
+            "metric histories over REST (with a SQLite backend, [mlflow.old] db_uri lets the "
+            "copy read them from its file, read-only, much faster on 1.x)"
+        )
         self.store = store
         self.options = options or SyncOptions()
         self.progress = progress or (lambda done, total, label: None)
