@@ -93,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     common(verify)
     verify.add_argument("--no-artifacts", action="store_true", help="skip artifact checksums")
+    rest_history(verify)
     verify.add_argument("--format", choices=("table", "json"), default="table")
     verify.set_defaults(handler=run_verify)
 
@@ -375,6 +376,7 @@ def run_mirror(ctx) -> int:
 # ------------------------------------------------------------------------------------ verify
 def run_verify(ctx) -> int:
     from cockpit.mlflow.records import record_verification
+    from cockpit.mlflow.sources import old_db_uri
     from cockpit.mlflow.verify import verify
 
     config, old, new = _servers(ctx)
@@ -385,6 +387,7 @@ def run_verify(ctx) -> int:
         workers=ctx.args.workers,
         map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
         artifacts=not ctx.args.no_artifacts,
+        history_db=None if ctx.args.rest_history else old_db_uri(config),
     )
     with ctx.open_store() as store:
         record_verification(
@@ -407,6 +410,7 @@ def run_verify(ctx) -> int:
                 "models": report.models,
                 "versions": report.versions,
                 "duration_s": round(report.duration_s, 3),
+                "histories": report.history_note,
                 "differences": [asdict(d) for d in report.differences],
             }
         )
@@ -416,6 +420,7 @@ def run_verify(ctx) -> int:
         print(
             f"verified {report.experiments} experiments, {report.runs} runs, "
             f"{report.artifacts} artifacts, {report.models} models ({report.versions} versions): "
-            f"{len(report.differences)} differences ({report.duration_s:.1f} s)"
+            f"{len(report.differences)} differences ({report.duration_s:.1f} s; "
+            f"{report.history_note})"
         )
     return EXIT_FINDINGS if report.differences else EXIT_OK

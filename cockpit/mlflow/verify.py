@@ -3,6 +3,11 @@ server, compared object by object with its copy on the new one. Every difference
 
 Reads only (the old server through its read-only client). Artifacts are compared by size and by
 the sha256 of their bytes, streamed through a scratch file so any size works.
+
+With ``history_db`` (the old server's SQLite file) the old side's metric histories are read from
+the file as the copy reads them (``backend.py``: the REST call scans every run's points of the
+key on a 1.x SQLite backend, which makes a REST verify of a large server take hours); every run
+the file cannot vouch for is read over REST. Without it, everything goes through both servers.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
@@ -22,6 +28,9 @@ from cockpit.mlflow.models import (
 )
 from cockpit.mlflow.records import Difference
 
+if TYPE_CHECKING:
+    from cockpit.mlflow.backend import BackendHistory
+
 
 @dataclass
 class VerifyReport:
@@ -31,6 +40,8 @@ class VerifyReport:
     artifacts: int = 0
     models: int = 0
     versions: int = 0
+    histories_from_db: int = 0  # runs whose old-side histories came from the backend file
+    history_note: str = "metric histories over REST"
     duration_s: float = 0.0
 
     @property
@@ -46,9 +57,11 @@ def verify(
     workers: int = 4,
     map_stages_to_aliases: bool = True,
     artifacts: bool = True,
+    history_db: str | None = None,
 ) -> VerifyReport:
     started = time.monotonic()
     report = VerifyReport()
+    history = _open_history(history_db, report)
     diffs = report.differences
     sources = old.experiments()
     if experiments:
@@ -99,12 +112,18 @@ def verify(
                         f"source {source_id or '(untagged)'}",
                     )
                 )
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for found, files in pool.map(
-            lambda p: _verify_run(old, new, p[0], p[1], p[2], run_map, artifacts), pairs
-        ):
-            diffs.extend(found)
-            report.artifacts += files
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for found, files in pool.map(
+                lambda p: _verify_run(old, new, p[0], p[1], p[2], run_map, artifacts, history),
+                pairs,
+            ):
+                diffs.extend(found)
+                report.artifacts += files
+    finally:
+        if history is not None:
+            report.histories_from_db = history.runs_read
+            history.close()
     if old.info.capabilities.registry and new.info.capabilities.registry:
         _verify_registry(
             old, new, report, source_runs, dest_runs, experiments, map_stages_to_aliases
@@ -121,13 +140,16 @@ def _verify_run(
     dest: Run,
     run_map: dict[str, str],
     artifacts: bool,
+    history: BackendHistory | None,
 ) -> tuple[list[Difference], int]:
     out = [
         Difference("run", where, f, a, b) for f, a, b in compare.run_differences(src, dest, run_map)
     ]
+    from_file = history.histories(src) if history is not None else None
     for key in sorted(set(src.metrics) & set(dest.metrics)):
+        points = from_file[key] if from_file is not None else old.metric_history(src.run_id, key)
         for f, a, b in compare.history_differences(
-            key, old.metric_history(src.run_id, key), new.metric_history(dest.run_id, key)
+            key, points, new.metric_history(dest.run_id, key)
         ):
             out.append(Difference("metric", where, f, a, b))
     if not artifacts:
@@ -155,6 +177,21 @@ def _verify_run(
                 if a != b:
                     out.append(Difference("artifact", where, f"{path} sha256", a[:16], b[:16]))
     return out, len(src_files)
+
+
+def _open_history(history_db: str | None, report: VerifyReport) -> BackendHistory | None:
+    if history_db is None:
+        return None
+    from cockpit.errors import CockpitError
+    from cockpit.mlflow.backend import BackendHistory
+
+    try:
+        history = BackendHistory.open(history_db)
+    except CockpitError as exc:
+        report.history_note = f"metric histories over REST ({exc.message})"
+        return None
+    report.history_note = f"old metric histories from {history.path} (read-only)"
+    return history
 
 
 def _verify_registry(

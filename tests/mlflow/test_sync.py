@@ -9,7 +9,7 @@ import pytest
 import seed
 
 from cockpit.mlflow.adapter import connect_new, connect_old
-from cockpit.mlflow.models import PARENT_TAG
+from cockpit.mlflow.models import PARENT_TAG, MetricPoint
 from cockpit.mlflow.records import load_mapping
 from cockpit.mlflow.sync import Syncer, SyncOptions
 from cockpit.mlflow.verify import verify
@@ -105,6 +105,19 @@ def test_sync_copies_everything_and_verifies_clean(pair, histories, request, tmp
     assert (fourth.runs_created, fourth.runs_updated) == (0, 1)
     final = verify(old, new, experiments=seeded.experiments)
     assert [d.line() for d in final.differences] == []
+    if histories == "db":
+        # Verify can read the old side's histories from the file too, and still sees a point
+        # the copy has that the source does not.
+        by_file = verify(old, new, experiments=seeded.experiments, history_db=history_db)
+        assert by_file.differences == [] and by_file.histories_from_db == len(seeded.runs)
+        extra = MetricPoint("loss", 0.5, seed.T0 + 999_999, 99_999)
+        new.log_batch(long.run_id, metrics=[extra])
+        by_file = verify(old, new, experiments=seeded.experiments, history_db=history_db)
+        # The history differs, and so does the latest value a search shows for the key.
+        assert {(d.kind, d.object.split(" / ")[-1]) for d in by_file.differences} == {
+            ("metric", seeded.runs["long"]),
+            ("run", seeded.runs["long"]),
+        }
     store.close()
     fresh_store.close()
 
