@@ -230,26 +230,42 @@ class _Reader:
     def close(self) -> None:
         self.rest.close()
 
+    def _pages(
+        self, method: str, path: str, request: dict[str, Any], items: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a paged list (the ``items`` of each page), following next_page_token.
+        A GET sends ``request`` as query parameters; a POST (a read-only search) as its body."""
+        token = None
+        while True:
+            query = {**request, "page_token": token} if token else request
+            if method == "GET":
+                page = self.rest.get(path, query)
+            else:
+                page = self.rest.post(path, query, idempotent=True)
+            yield from page.get(items, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def _get_or_none(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """One object; None when the server says it does not exist."""
+        try:
+            return self.rest.get(path, params)
+        except RestError as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
+                return None
+            raise
+
     # -------------------------------------------------------------- experiments
     def experiments(self) -> list[Experiment]:
         """Every experiment, active and deleted."""
-        found: list[Experiment] = []
-        token = None
-        while True:
-            if self.info.capabilities.experiments_search:
-                body: dict[str, Any] = {"max_results": 1000, "view_type": "ALL"}
-                if token:
-                    body["page_token"] = token
-                page = self.rest.post(f"{API}/experiments/search", body, idempotent=True)
-            else:
-                params: dict[str, Any] = {"view_type": "ALL", "max_results": 1000}
-                if token:
-                    params["page_token"] = token
-                page = self.rest.get(f"{API}/experiments/list", params)
-            found += [_experiment(e) for e in page.get("experiments", [])]
-            token = page.get("next_page_token")
-            if not token:
-                return sorted(found, key=lambda e: _id_order(e.experiment_id))
+        request = {"max_results": 1000, "view_type": "ALL"}
+        if self.info.capabilities.experiments_search:
+            pages = self._pages("POST", f"{API}/experiments/search", request, "experiments")
+        else:
+            pages = self._pages("GET", f"{API}/experiments/list", request, "experiments")
+        found = [_experiment(e) for e in pages]
+        return sorted(found, key=lambda e: _id_order(e.experiment_id))
 
     def experiment(self, experiment_id: str) -> Experiment:
         return _experiment(
@@ -257,53 +273,33 @@ class _Reader:
         )
 
     def experiment_by_name(self, name: str) -> Experiment | None:
-        try:
-            page = self.rest.get(f"{API}/experiments/get-by-name", {"experiment_name": name})
-        except RestError as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
-                return None
-            raise
-        return _experiment(page["experiment"])
+        page = self._get_or_none(f"{API}/experiments/get-by-name", {"experiment_name": name})
+        return _experiment(page["experiment"]) if page is not None else None
 
     # -------------------------------------------------------------- runs
     def search_runs(
         self, experiment_ids: list[str], *, filter_string: str = "", page_size: int = RUNS_PAGE
     ) -> Iterator[Run]:
         """Every run (active and deleted) of the experiments, page by page."""
-        token = None
-        while True:
-            body: dict[str, Any] = {
-                "experiment_ids": experiment_ids,
-                "run_view_type": "ALL",
-                "max_results": page_size,
-            }
-            if filter_string:
-                body["filter"] = filter_string
-            if token:
-                body["page_token"] = token
-            page = self.rest.post(f"{API}/runs/search", body, idempotent=True)
-            for item in page.get("runs", []):
-                yield _run(item)
-            token = page.get("next_page_token")
-            if not token:
-                return
+        body: dict[str, Any] = {
+            "experiment_ids": experiment_ids,
+            "run_view_type": "ALL",
+            "max_results": page_size,
+        }
+        if filter_string:
+            body["filter"] = filter_string
+        for item in self._pages("POST", f"{API}/runs/search", body, "runs"):
+            yield _run(item)
 
     def get_run(self, run_id: str) -> Run:
         return _run(self.rest.get(f"{API}/runs/get", {"run_id": run_id})["run"])
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """The full history of one metric; 3.x pages it, older servers return it whole."""
-        points: list[MetricPoint] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
-            if token:
-                params["page_token"] = token
-            page = self.rest.get(f"{API}/metrics/get-history", params)
-            points += [_metric(m) for m in page.get("metrics", [])]
-            token = page.get("next_page_token")
-            if not token:
-                return points
+        request = {"run_id": run_id, "metric_key": key}
+        return [
+            _metric(m) for m in self._pages("GET", f"{API}/metrics/get-history", request, "metrics")
+        ]
 
     # -------------------------------------------------------------- artifacts
     def list_artifacts(self, run: Run) -> list[ArtifactFile]:
@@ -334,19 +330,8 @@ class _Reader:
         return sorted(files, key=lambda f: f.path)
 
     def _tracking_artifact_list(self, run_id: str, folder: str) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {"run_id": run_id}
-            if folder:
-                params["path"] = folder
-            if token:
-                params["page_token"] = token
-            page = self.rest.get(f"{API}/artifacts/list", params)
-            entries += page.get("files", [])
-            token = page.get("next_page_token")
-            if not token:
-                return entries
+        request = {"run_id": run_id, **({"path": folder} if folder else {})}
+        return list(self._pages("GET", f"{API}/artifacts/list", request, "files"))
 
     def download_artifact(self, run: Run, path: str, out: IO[bytes]) -> str:
         """Stream one artifact into ``out``; returns its sha256. Uses what the server serves:
@@ -380,44 +365,20 @@ class _Reader:
     def registered_models(self) -> list[RegisteredModel]:
         if not self.info.capabilities.registry:
             return []
-        prefix = self.info.capabilities.registry_prefix
-        models: list[RegisteredModel] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {"max_results": 1000}
-            if token:
-                params["page_token"] = token
-            page = self.rest.get(f"{prefix}/registered-models/search", params)
-            models += [_registered_model(m) for m in page.get("registered_models", [])]
-            token = page.get("next_page_token")
-            if not token:
-                return sorted(models, key=lambda m: m.name)
+        path = f"{self.info.capabilities.registry_prefix}/registered-models/search"
+        pages = self._pages("GET", path, {"max_results": 1000}, "registered_models")
+        return sorted((_registered_model(m) for m in pages), key=lambda m: m.name)
 
     def registered_model(self, name: str) -> RegisteredModel | None:
-        prefix = self.info.capabilities.registry_prefix
-        try:
-            page = self.rest.get(f"{prefix}/registered-models/get", {"name": name})
-        except RestError as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
-                return None
-            raise
-        return _registered_model(page["registered_model"])
+        path = f"{self.info.capabilities.registry_prefix}/registered-models/get"
+        page = self._get_or_none(path, {"name": name})
+        return _registered_model(page["registered_model"]) if page is not None else None
 
     def model_versions(self, name: str) -> list[ModelVersion]:
-        prefix = self.info.capabilities.registry_prefix
+        path = f"{self.info.capabilities.registry_prefix}/model-versions/search"
         quoted = name.replace("\\", "\\\\").replace("'", "\\'")
-        versions: list[ModelVersion] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {"filter": f"name='{quoted}'"}
-            if token:
-                params["page_token"] = token
-            page = self.rest.get(f"{prefix}/model-versions/search", params)
-            versions += [_model_version(v) for v in page.get("model_versions", [])]
-            token = page.get("next_page_token")
-            if not token:
-                break
-        return sorted(versions, key=lambda v: v.number)
+        pages = self._pages("GET", path, {"filter": f"name='{quoted}'"}, "model_versions")
+        return sorted((_model_version(v) for v in pages), key=lambda v: v.number)
 
 
 def _id_order(experiment_id: str) -> tuple[int, str]:
