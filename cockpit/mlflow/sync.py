@@ -215,6 +215,7 @@ class Syncer:
         self._dest_runs: dict[str, Run] = {}  # source run id -> copy, every experiment
         self._stop = threading.Event()
         self._creating: dict[str, Future[Run]] = {}  # source run id -> its copy being made
+        self._made: set[str] = set()  # source run ids whose copy this sync created
 
     def stop(self) -> None:
         """Ask a running sync to stop after the runs in flight (they finish cleanly)."""
@@ -364,18 +365,20 @@ class Syncer:
             self.progress(now, total, label)
 
         self.progress(0, total, "runs")
-        with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
-            for w in self._work:
-                if self._stop.is_set():
-                    break
-                self._sync_experiment(w, pool, tick)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.options.workers)) as pool:
+                for w in self._work:
+                    if self._stop.is_set():
+                        break
+                    self._sync_experiment(w, pool, tick)
+        finally:
+            if self.history is not None:  # its connections, one per worker thread
+                self.history.close()
+                self.history = None
         if self._registry_enabled() and not self._stop.is_set():
             self._sync_registry()
         result = self._result
         result.duration_s = time.monotonic() - started
-        if self.history is not None:
-            self.history.close()
-            self.history = None
         if self.store is not None:
             self.store.append_event(
                 "mlflow.sync.finished",
@@ -496,19 +499,19 @@ class Syncer:
             return run
         return None
 
-    def _ensure_copy(self, w: _ExperimentWork, src: Run) -> tuple[Run, bool]:
-        """The copy of ``src`` and whether this call made it. Made once even when two workers
-        ask together (a child asks for its parent's copy while the parent's own worker may)."""
+    def _ensure_copy(self, w: _ExperimentWork, src: Run) -> Run:
+        """The copy of ``src``, made once even when two workers ask together (a child asks for
+        its parent's copy while the parent's own worker may)."""
         with self._lock:
             copy = w.dest_runs.get(src.run_id)
             if copy is not None:
-                return copy, False
+                return copy
             pending = self._creating.get(src.run_id)
             owner = pending is None
             if pending is None:
                 pending = self._creating[src.run_id] = Future()
         if not owner:
-            return pending.result(), False
+            return pending.result()
         assert w.dest is not None
         try:
             copy = self._create_run(w.dest.experiment_id, src)
@@ -520,9 +523,10 @@ class Syncer:
         with self._lock:
             w.dest_runs[src.run_id] = self._dest_runs[src.run_id] = copy
             del self._creating[src.run_id]
+            self._made.add(src.run_id)
             self._result.runs_created += 1
         pending.set_result(copy)
-        return copy, True
+        return copy
 
     def _create_run(self, dest_experiment_id: str, src: Run) -> Run:
         tags = {TAG_SOURCE_RUN: src.run_id}
@@ -559,10 +563,13 @@ class Syncer:
 
     def _copy_run(self, src: Run, w: _ExperimentWork) -> None:
         data = self._read_source(src)
-        dest, fresh = self._ensure_copy(w, src)
+        dest = self._ensure_copy(w, src)
         parent = self._source_runs.get(src.tags.get(PARENT_TAG, ""))
         if parent is not None and parent.experiment_id == src.experiment_id:
             self._ensure_copy(w, parent)  # so the link can name the copy
+        with self._lock:
+            # Made by this sync (by this worker, or by a child's): nothing is on it to diff.
+            fresh = src.run_id in self._made
         for attempt in range(RUN_ATTEMPTS):
             try:
                 self._copy_run_once(src, dest, fresh and attempt == 0, w.source.name, data)
