@@ -112,6 +112,11 @@ class Writer:
             raise RuntimeError(f"seed artifact {path}: HTTP {resp.status_code}")
 
 
+def call(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One tracking API POST (``path`` after /api/2.0/mlflow/), for tests that need a single write."""
+    return Writer(url).post(f"{API}/{path}", body)
+
+
 def rich(url: str, prefix: str, *, history_steps: int = 5000, seed: int = 7) -> Seeded:
     """The full matrix of cases, in two experiments (one of them deleted) and two models."""
     rng = random.Random(seed)

@@ -7,9 +7,9 @@ import shutil
 import sqlite3
 import threading
 import time
-import urllib.request
 
 import pytest
+import seed
 
 from cockpit.errors import CockpitError
 from cockpit.mlflow import schema, servers
@@ -23,27 +23,18 @@ V2_HEAD = "0584bdc529eb"
 V3_HEAD = "dc11669786a5"
 
 
-def _call(url: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        f"{url}/api/2.0/mlflow/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
 def populate(url: str, tag: str) -> dict[str, int]:
     """Experiments, runs (params, metrics, tags, one deleted), a model with a version."""
     now = int(time.time() * 1000)
-    exp = _call(url, "experiments/create", {"name": f"rehearsal-{tag} ünïcode"})["experiment_id"]
+    exp = seed.call(url, "experiments/create", {"name": f"rehearsal-{tag} ünïcode"})[
+        "experiment_id"
+    ]
     run_ids = []
     for i in range(3):
-        run = _call(url, "runs/create", {"experiment_id": exp, "start_time": now + i})["run"]
+        run = seed.call(url, "runs/create", {"experiment_id": exp, "start_time": now + i})["run"]
         rid = run["info"]["run_id"]
         run_ids.append(rid)
-        _call(
+        seed.call(
             url,
             "runs/log-batch",
             {
@@ -56,11 +47,11 @@ def populate(url: str, tag: str) -> dict[str, int]:
                 "tags": [{"key": "team", "value": "kyros"}],
             },
         )
-        _call(url, "runs/update", {"run_id": rid, "status": "FINISHED", "end_time": now + 99})
-    _call(url, "runs/delete", {"run_id": run_ids[-1]})
+        seed.call(url, "runs/update", {"run_id": rid, "status": "FINISHED", "end_time": now + 99})
+    seed.call(url, "runs/delete", {"run_id": run_ids[-1]})
     model = f"rehearsal-model-{tag}"
-    _call(url, "registered-models/create", {"name": model})
-    _call(
+    seed.call(url, "registered-models/create", {"name": model})
+    seed.call(
         url,
         "model-versions/create",
         {"name": model, "source": f"runs:/{run_ids[0]}/model", "run_id": run_ids[0]},
@@ -102,7 +93,7 @@ def test_rehearsal_1_to_2_upgrades_only_a_copy(v1_backend, tmp_path):
     assert schema.file_sha256(original) == before == result.source_sha256
     assert result.source_unchanged
     assert schema.read_revision(original) == V1_HEAD
-    assert _call(v1_backend.url, "experiments/search", {"max_results": 10})["experiments"]
+    assert seed.call(v1_backend.url, "experiments/search", {"max_results": 10})["experiments"]
 
     # The kept copy is the upgraded one.
     assert result.copy_path == str(kept.resolve())
@@ -122,7 +113,7 @@ def test_rehearsal_2_to_3_and_a_failed_upgrade_is_recorded(tmp_path):
     # A backend made by a real 2.22.5 server (as the new server's would be), with an experiment.
     handle = servers.start_server(servers.MLFLOW_V2, tmp_path / "v2data")
     try:
-        _call(handle.url, "experiments/create", {"name": "made-by-2.22.5"})
+        seed.call(handle.url, "experiments/create", {"name": "made-by-2.22.5"})
     finally:
         handle.stop()
     v2_db = handle.backend_db_path
@@ -205,8 +196,8 @@ def test_cli_rehearse_json_and_exit_codes(v1_backend, tmp_path, cli):
 def test_rehearsal_of_a_backend_its_server_keeps_writing_to(v1_backend):
     """Production keeps logging during the rehearsal: the copy is a consistent snapshot and the
     rehearsal is clean even though the original's bytes change under it."""
-    exp = _call(v1_backend.url, "experiments/create", {"name": f"live-{time.time_ns()}"})
-    run = _call(
+    exp = seed.call(v1_backend.url, "experiments/create", {"name": f"live-{time.time_ns()}"})
+    run = seed.call(
         v1_backend.url, "runs/create", {"experiment_id": exp["experiment_id"], "start_time": 1}
     )["run"]["info"]["run_id"]
     stop = threading.Event()
@@ -216,7 +207,7 @@ def test_rehearsal_of_a_backend_its_server_keeps_writing_to(v1_backend):
         step = 0
         while not stop.is_set():
             body = {"run_id": run, "key": "live", "value": step, "timestamp": 1, "step": step}
-            _call(v1_backend.url, "runs/log-metric", body)
+            seed.call(v1_backend.url, "runs/log-metric", body)
             written.append(step)
             step += 1
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+import seed
 
 from cockpit.errors import CockpitError
 from cockpit.mlflow import schema, servers
@@ -24,21 +23,10 @@ V1_HEAD = "97727af70f4d"
 V2_HEAD = "0584bdc529eb"
 
 
-def _call(url: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        f"{url}/api/2.0/mlflow/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
 def test_a_newer_server_migrating_the_old_db_raises_the_alarm(mlflow_server_factory, tmp_path):
     data = tmp_path / "prod"
     old = mlflow_server_factory(servers.MLFLOW_V1, data)
-    _call(old.url, "experiments/create", {"name": "production"})
+    seed.call(old.url, "experiments/create", {"name": "production"})
     store = StateStore.open(tmp_path / "cockpit.db", create=True)
     alarms = []
     watch = SchemaWatch(store, old.backend_uri, on_alarm=alarms.append)
@@ -194,13 +182,17 @@ def test_no_write_request_from_the_cockpit_reaches_the_old_server(
     """Status, sync and verify against a real 1.30.1 server: its own access log shows reads only."""
     old = mlflow_server_factory(servers.MLFLOW_V1)
     name = f"readonly-proof-{time.time_ns()}"
-    exp = _call(old.url, "experiments/create", {"name": name})["experiment_id"]
+    exp = seed.call(old.url, "experiments/create", {"name": name})["experiment_id"]
     for i in range(3):
-        run = _call(old.url, "runs/create", {"experiment_id": exp, "start_time": 1000 + i})["run"]
+        run = seed.call(old.url, "runs/create", {"experiment_id": exp, "start_time": 1000 + i})[
+            "run"
+        ]
         rid = run["info"]["run_id"]
-        _call(old.url, "runs/log-metric", {"run_id": rid, "key": "m", "value": i, "timestamp": 1})
-        _call(old.url, "runs/set-tag", {"run_id": rid, "key": "t", "value": "v"})
-    _call(old.url, "registered-models/create", {"name": f"{name}-model"})
+        seed.call(
+            old.url, "runs/log-metric", {"run_id": rid, "key": "m", "value": i, "timestamp": 1}
+        )
+        seed.call(old.url, "runs/set-tag", {"run_id": rid, "key": "t", "value": "v"})
+    seed.call(old.url, "registered-models/create", {"name": f"{name}-model"})
     time.sleep(0.5)
     seeded = len(old.access_records())
 
