@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from cockpit import textsafe
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -21,12 +22,10 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def esc(value: Any) -> str:
-        return _cell(value).replace("|", "\\|").replace("\n", " ")
-
+    esc = textsafe.md_text
     lines = ["| " + " | ".join(esc(c) for c in columns) + " |"]
     lines.append("|" + "|".join("---" for _ in columns) + "|")
-    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(esc(_cell(v)) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -46,12 +45,14 @@ def rich_table(
 ):
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold")
+    # Cells and titles are data (names from scans, servers, state files), never markup.
+    esc = textsafe.markup
+    table = Table(title=esc(title) if title else None, title_justify="left", header_style="bold")
     for column in columns:
-        table.add_column(column)
+        table.add_column(esc(column))
     for i, row in enumerate(rows):
         style = styles[i] if styles else None
-        table.add_row(*(_cell(v) for v in row), style=style)
+        table.add_row(*(esc(_cell(v)) for v in row), style=style)
     return table
 
 
@@ -60,4 +61,4 @@ def write(text: str) -> None:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return textsafe.json_text(data, indent=2)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from cockpit import __version__
 from cockpit.cli.context import CliContext
 from cockpit.errors import EXIT_USAGE, CockpitError
+from cockpit.textsafe import terminal
 
 EPILOG = """\
 examples:
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE if not argv else 0
         return int(handler(CliContext(args)) or 0)
     except CockpitError as exc:
-        print(f"cockpit: error: {exc.message}", file=sys.stderr)
+        print(f"cockpit: error: {terminal(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cockpit: interrupted", file=sys.stderr)
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cockpit.secrets import scrub_text
 
         print(
-            f"cockpit: internal error: {type(exc).__name__}: {scrub_text(str(exc))} "
+            f"cockpit: internal error: {type(exc).__name__}: {terminal(scrub_text(str(exc)))} "
             "(set COCKPIT_DEBUG=1 for the traceback)",
             file=sys.stderr,
         )

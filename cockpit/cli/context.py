@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -74,15 +73,17 @@ class CliContext:
     def print_json(self, data: Any) -> None:
         # Indented for a person at a terminal; compact (and several times faster: C encoder)
         # when piped into a script or a file.
+        from cockpit.textsafe import json_text
+
         indent = 2 if sys.stdout.isatty() else None
-        json.dump(data, sys.stdout, indent=indent, ensure_ascii=False, default=str)
+        sys.stdout.write(json_text(data, indent=indent))
         sys.stdout.write("\n")
 
     @cached_property
     def console(self):  # rich.console.Console, imported only when a command prints rich output
-        from rich.console import Console
+        from cockpit.textsafe import terminal_console
 
-        return Console(highlight=False)
+        return terminal_console(highlight=False)
 
 
 def record_migration_meta(store: StateStore, config: CockpitConfig) -> None:

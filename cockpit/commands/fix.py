@@ -41,17 +41,23 @@ def run_fix(ctx) -> int:
     from cockpit.compat import autofix
     from cockpit.compat.crossing_args import crossing_from_args
     from cockpit.compat.scan import Scanner
+    from cockpit.textsafe import terminal
 
     result = Scanner(crossing_from_args(ctx)).scan_paths(ctx.args.paths)
     fixes = autofix.plan(result)
     changed = [f for f in fixes if f.changed]
     if not ctx.args.apply:
         for fix in changed:
-            sys.stdout.write(fix.diff())
+            # File names in the headers and the scanned lines themselves are outside text: a
+            # control character is shown as \x.. (this diff is for reading; --apply writes).
+            sys.stdout.write(terminal(fix.diff(), multiline=True))
     for fix in fixes:
         for finding, why in fix.skipped:
             print(
-                f"left alone: {finding.path}:{finding.line}:{finding.column} {finding.code}: {why}",
+                terminal(
+                    f"left alone: {finding.path}:{finding.line}:{finding.column} "
+                    f"{finding.code}: {why}"
+                ),
                 file=sys.stderr,
             )
     count = sum(len(f.fixed) for f in fixes)

@@ -164,11 +164,14 @@ def run_status(ctx) -> int:
     from cockpit.output import rich_table
 
     c = ctx.console
+    from cockpit.textsafe import markup as m
+
+    # Versions and schemas are what the servers said: data, never markup.
     c.print(
-        f"[bold]old[/] {summary.old_url} ({summary.old_version}"
-        f"{', schema ' + summary.old_schema if summary.old_schema else ''})  "
-        f"[bold]new[/] {summary.new_url} ({summary.new_version}"
-        f"{', schema ' + summary.new_schema if summary.new_schema else ''})"
+        f"[bold]old[/] {m(summary.old_url)} ({m(summary.old_version)}"
+        f"{', schema ' + m(summary.old_schema) if summary.old_schema else ''})  "
+        f"[bold]new[/] {m(summary.new_url)} ({m(summary.new_version)}"
+        f"{', schema ' + m(summary.new_schema) if summary.new_schema else ''})"
     )
     rows = [
         [
@@ -248,8 +251,10 @@ def run_sync(ctx) -> int:
             f"metric histories: {result.histories_from_db} runs from the old backend file, "
             f"{result.histories_over_rest} over REST"
         )
-    for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
+    from cockpit.textsafe import terminal
+
+    for error in result.errors:  # errors quote server messages and names: no controls through
+        print(f"error: {terminal(error)}", file=sys.stderr)
     return EXIT_FINDINGS if result.errors else EXIT_OK
 
 
@@ -257,7 +262,11 @@ def _print_plan(ctx, plan, old, new, history_note: str) -> None:
     from cockpit.output import rich_table
 
     c = ctx.console
-    c.print(f"[bold]plan[/] {old.url} ({old.info.label}) → {new.url} ({new.info.label})")
+    from cockpit.textsafe import markup as m
+
+    c.print(
+        f"[bold]plan[/] {m(old.url)} ({m(old.info.label)}) → {m(new.url)} ({m(new.info.label)})"
+    )
     c.print(f"      {history_note}", markup=False, soft_wrap=True)
     rows = [
         [
@@ -335,6 +344,7 @@ def run_mirror(ctx) -> int:
     import signal
 
     from cockpit.mlflow.mirror import Mirror
+    from cockpit.textsafe import terminal
 
     config, old, new = _servers(ctx)
     interval = ctx.args.interval or config.mlflow.old.poll_interval_s
@@ -342,7 +352,7 @@ def run_mirror(ctx) -> int:
 
         def report(cycle) -> None:
             if cycle.error:
-                print(f"cycle {cycle.number}: error: {cycle.error}", file=sys.stderr)
+                print(f"cycle {cycle.number}: error: {terminal(cycle.error)}", file=sys.stderr)
                 return
             r, p = cycle.result, cycle.poll
             print(
@@ -415,8 +425,10 @@ def run_verify(ctx) -> int:
             }
         )
     else:
-        for diff in report.differences:
-            print(diff.line())
+        from cockpit.textsafe import terminal
+
+        for diff in report.differences:  # names and values from both servers
+            print(terminal(diff.line()))
         print(
             f"verified {report.experiments} experiments, {report.runs} runs, "
             f"{report.artifacts} artifacts, {report.models} models ({report.versions} versions): "

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.compat.scan import ScanResult
-
-MARKDOWN_ESCAPE = str.maketrans({"|": "\\|", "\n": " "})
+from cockpit.textsafe import markup, md_code, md_link, md_text
 
 
 def to_json(result: ScanResult) -> dict[str, Any]:
@@ -28,7 +27,7 @@ _SHOWN = {"runtime", "python", "mlflow", "pandas", "numpy", "scikit-learn"}
 def to_markdown(result: ScanResult) -> str:
     counts = result.counts()
     lines = [
-        f"# Compatibility check: {result.crossing.label()}",
+        f"# Compatibility check: {md_text(result.crossing.label())}",
         "",
         f"{len(result.files)} files · {counts['blocking']} blocking · {counts['warning']} "
         f"warning · {counts['info']} info · {len(result.suppressed)} suppressed",
@@ -42,11 +41,11 @@ def to_markdown(result: ScanResult) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for f in result.findings:
-        where = f"`{f.path}:{f.line}:{f.column}`"
-        code = f"[{f.code}]({f.source}) {f.name}"
+        where = md_code(f"{f.path}:{f.line}:{f.column}")
+        code = f"{md_link(f.code, f.source)} {md_text(f.name)}"
         lines.append(
-            f"| {f.severity} | {code.translate(MARKDOWN_ESCAPE)} | {where} | "
-            f"{f.message.translate(MARKDOWN_ESCAPE)} | {f.fix.translate(MARKDOWN_ESCAPE)} |"
+            f"| {md_text(f.severity)} | {code} | {where} | {md_text(f.message)} | "
+            f"{md_text(f.fix)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -59,7 +58,7 @@ def render_table(result: ScanResult, console) -> None:
 
     counts = result.counts()
     console.print(
-        f"[bold]{result.crossing.label()}[/]: {len(result.files)} files, "
+        f"[bold]{markup(result.crossing.label())}[/]: {len(result.files)} files, "
         f"[bold red]{counts['blocking']} blocking[/], [yellow]{counts['warning']} warning[/], "
         f"[cyan]{counts['info']} info[/], {len(result.suppressed)} suppressed"
     )
@@ -73,10 +72,11 @@ def render_table(result: ScanResult, console) -> None:
     for f in result.findings:
         style = SEVERITY_STYLE.get(f.severity, "")
         fixable = " [green](fixable)[/]" if f.autofix else ""
+        # Paths, messages (which quote the scanned code) and names are data, never markup.
         table.add_row(
-            f"[{style}]{f.severity}[/]",
-            f"{f.code}\n[dim]{f.name}[/]",
-            f"{f.path}:{f.line}:{f.column}",
-            f"{f.message}{fixable}\n[dim]fix: {f.fix}[/]",
+            f"[{style}]{markup(f.severity)}[/]" if style else markup(f.severity),
+            f"{markup(f.code)}\n[dim]{markup(f.name)}[/]",
+            markup(f"{f.path}:{f.line}:{f.column}"),
+            f"{markup(f.message)}{fixable}\n[dim]fix: {markup(f.fix)}[/]",
         )
     console.print(table)

@@ -13,6 +13,7 @@ from typing import Any
 
 from cockpit.reporting.model import Chart, Document, Links, Paragraph, Table
 from cockpit.secrets import scrub_text
+from cockpit.textsafe import md_link, md_text, safe_url
 
 TONE_CLASS = {"good": "good", "bad": "bad", "warn": "warn"}
 
@@ -22,35 +23,33 @@ def _cell(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- Markdown
-def _md_escape(text: str) -> str:
-    # Enough to keep user text from becoming structure: table pipes, HTML, line breaks.
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
-
-
 def _md_table(table: Table) -> list[str]:
     lines = []
     if table.caption:
-        lines += [f"*{_md_escape(table.caption)}*", ""]
-    lines.append("| " + " | ".join(_md_escape(c) for c in table.columns) + " |")
+        lines += [f"*{md_text(table.caption)}*", ""]
+    lines.append("| " + " | ".join(md_text(c) for c in table.columns) + " |")
     lines.append("|" + "|".join("---" for _ in table.columns) + "|")
-    lines += ["| " + " | ".join(_md_escape(_cell(v)) for v in row) + " |" for row in table.rows]
+    lines += ["| " + " | ".join(md_text(_cell(v)) for v in row) + " |" for row in table.rows]
     return lines
 
 
 def to_markdown(doc: Document) -> str:
-    out = [f"# {_md_escape(doc.title)}", "", f"{_md_escape(doc.subtitle)}", ""]
+    # Every user value goes through cockpit.textsafe: HTML and Markdown escaped, links only to
+    # http(s)/mailto/in-page anchors (a javascript: or data: link is shown as text).
+    out = [f"# {md_text(doc.title)}", "", md_text(doc.subtitle, line_start=True), ""]
     out.append(f"Generated {doc.generated_at}.")
     out.append("")
-    out += [f"- [{_md_escape(s.title)}](#{s.anchor})" for s in doc.sections]
+    out += [f"- {md_link(s.title, '#' + s.anchor)}" for s in doc.sections]
     for section in doc.sections:
-        out += ["", f'<a id="{section.anchor}"></a>', f"## {_md_escape(section.title)}", ""]
+        anchor = html.escape(section.anchor)
+        out += ["", f'<a id="{anchor}"></a>', f"## {md_text(section.title)}", ""]
         for block in section.blocks:
             if isinstance(block, Paragraph):
-                out += [_md_escape(block.text), ""]
+                out += [md_text(block.text, line_start=True), ""]
             elif isinstance(block, Table):
                 out += [*_md_table(block), ""]
             elif isinstance(block, Links):
-                out += [f"- [{_md_escape(label)}](<{url}>)" for label, url in block.items] + [""]
+                out += [f"- {md_link(label, url)}" for label, url in block.items] + [""]
             elif isinstance(block, Chart) and block.fallback is not None:
                 out += [*_md_table(block.fallback), ""]
     return scrub_text("\n".join(out).rstrip() + "\n")
@@ -118,7 +117,9 @@ def to_html(doc: Document) -> str:
                 parts.append(_html_table(block))
             elif isinstance(block, Links):
                 items = "".join(
-                    f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
+                    f'<li><a href="{html.escape(safe)}">{html.escape(label)}</a></li>'
+                    if (safe := safe_url(url))
+                    else f"<li>{html.escape(label)}</li>"
                     for label, url in block.items
                 )
                 parts.append(f"<ul>{items}</ul>")
