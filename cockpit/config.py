@@ -12,6 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -60,16 +61,22 @@ class MlflowServerSection(_Section):
     token_env: str | None = None
     db_uri: str | None = None
     poll_interval_s: Annotated[float, Field(gt=0)] = 30.0
+    # Bounds on what one server may take (cockpit/mlflow/bounded.py): one request, headers and
+    # body, ends within timeout_s; one command (a sync, a verify, a poll) within deadline_s; one
+    # JSON answer is at most max_response_mb.
+    timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    deadline_s: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    max_response_mb: Annotated[float, Field(gt=0)] = 256.0
 
     @field_validator("tracking_uri")
     @classmethod
     def _uri(cls, value: str) -> str:
+        # Credentials embedded in the URI are a token like any other: registered for scrubbing
+        # before anything (this check included) could echo them.
+        _register_uri_secrets(value)
         if not re.match(r"^(https?|file|sqlite)://", value) and not value.startswith("databricks"):
-            raise ValueError(f"tracking_uri must be an http(s):// URL (got {value!r})")
-        # Credentials embedded in the URI are a token like any other: scrubbed wherever written.
-        match = re.match(r"^[a-z]+://([^/@]*)@", value)
-        if match and ":" in match.group(1):
-            secrets.register_secret(match.group(1).split(":", 1)[1])
+            # Never echoed: what was pasted here may be the token itself.
+            raise ValueError("tracking_uri must be an http(s):// URL (the value is not shown)")
         return value.rstrip("/")
 
     @field_validator("token_env")
@@ -89,6 +96,22 @@ class MlflowServerSection(_Section):
         value = os.environ.get(self.token_env)
         secrets.register_secret(value)
         return value
+
+
+def _register_uri_secrets(value: str) -> None:
+    """A password, a long user name (a token pasted as ``https://<token>@host``) and query
+    values of a URI are secrets; short user names are left alone (they are not tokens, and
+    scrubbing them would mangle ordinary words)."""
+    parts = urlsplit(value if "://" in value else f"x://{value}")
+    try:
+        user, password = parts.username, parts.password
+    except ValueError:
+        user = password = None
+    secrets.register_secret(unquote(password or ""))
+    if user and len(user) >= 16:
+        secrets.register_secret(unquote(user))
+    for _, query_value in parse_qsl(parts.query):
+        secrets.register_secret(query_value)
 
 
 class MlflowSection(_Section):
@@ -276,6 +299,9 @@ tracking_uri = "https://mlflow-old.example"
 token_env = "MLFLOW_OLD_TOKEN"   # the variable's name, never the token
 # db_uri = "sqlite:////path/to/mlflow.db"   # optional: schema checks and upgrade rehearsals
 poll_interval_s = 30
+# timeout_s = 60          # one request may take this long, headers and body (also [mlflow.new])
+# deadline_s = 86400      # one command (sync, verify, status) may take this long
+# max_response_mb = 256   # the largest JSON answer read from the server
 
 [mlflow.new]
 tracking_uri = "https://mlflow-new.example"

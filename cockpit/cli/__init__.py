@@ -119,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE if not argv else 0
         return int(handler(CliContext(args)) or 0)
     except CockpitError as exc:
-        print(f"cockpit: error: {terminal(exc.message)}", file=sys.stderr)
+        from cockpit.secrets import scrub_text  # a token must not reach stderr either
+
+        print(f"cockpit: error: {terminal(scrub_text(exc.message))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cockpit: interrupted", file=sys.stderr)

@@ -111,16 +111,25 @@ def _servers(ctx):
     if old_cfg is None or new_cfg is None:
         missing = "[mlflow.old]" if old_cfg is None else "[mlflow.new]"
         raise ConfigError(f"{missing} is not set in cockpit.toml (tracking_uri of the server)")
-    for cfg in (old_cfg, new_cfg):
+    for side, cfg in (("old", old_cfg), ("new", new_cfg)):
         if not cfg.tracking_uri.startswith(("http://", "https://")):
+            # Not echoed: a pasted token may be in it.
+            scheme = cfg.tracking_uri.split(":", 1)[0][:20]
             raise ConfigError(
-                f"tracking_uri {cfg.tracking_uri} is not an http(s) server; the copy talks REST"
+                f"[mlflow.{side}] tracking_uri ({scheme}:...) is not an http(s) server; "
+                "the copy talks REST"
             )
     from cockpit.mlflow.adapter import connect_new, connect_old
+    from cockpit.mlflow.bounded import Limits
 
     pool = max(16, getattr(ctx.args, "workers", 4) * 2)
-    old = connect_old(old_cfg.tracking_uri, token=old_cfg.token(), pool_size=pool)
-    new = connect_new(new_cfg.tracking_uri, token=new_cfg.token(), pool_size=pool)
+    # Each client's command deadline starts now, with the connection's own first call.
+    old = connect_old(
+        old_cfg.tracking_uri, token=old_cfg.token(), pool_size=pool, limits=Limits.of(old_cfg)
+    )
+    new = connect_new(
+        new_cfg.tracking_uri, token=new_cfg.token(), pool_size=pool, limits=Limits.of(new_cfg)
+    )
     return config, old, new
 
 

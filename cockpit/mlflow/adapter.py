@@ -20,15 +20,18 @@ the writes the copy needs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote, urlparse
+from typing import IO, Any, TypeVar
+from urllib.parse import urlparse
 
-from cockpit.errors import SourceUnavailableError
+from cockpit.errors import CockpitError, SourceUnavailableError
+from cockpit.mlflow import artifact_paths
+from cockpit.mlflow.bounded import Limits, ResponseTooLarge, ServerMisbehaved, read_body
 from cockpit.mlflow.models import (
     ArtifactFile,
     Capabilities,
@@ -49,12 +52,20 @@ MAX_BATCH_ITEMS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 CHUNK = 1 << 20
+# Bounds on what a listing may make the cockpit do (a hostile server can answer anything):
+MAX_ARTIFACT_DEPTH = 64  # folders inside folders; MLflow flavours nest a handful deep
+MAX_EMPTY_PAGES = 100  # pages in a row with no item but a next_page_token
+
+
+class AuthenticationFailed(SourceUnavailableError):
+    """The server refused the cockpit's credentials (HTTP 401/403 on the first call)."""
 
 
 # ---------------------------------------------------------------------------------- detection
 def detect(rest: RestClient) -> ServerInfo:
     """Which generation is this server and what does it serve? Only GETs and read-only POSTs."""
     status, text = _probe(rest, "GET", "/version")
+    _check_auth(rest, status, "/version")
     if status == 200 and re.match(r"^\d+\.\d+", text.strip()):
         version = text.strip()
         generation = int(version.split(".")[0])
@@ -75,6 +86,8 @@ def detect(rest: RestClient) -> ServerInfo:
         rest, "POST", f"{API}/experiments/search", json_body={"max_results": 1}
     )
     list_status, _ = _probe(rest, "GET", f"{API}/experiments/list", params={"max_results": 1})
+    _check_auth(rest, search_status, f"{API}/experiments/search")
+    _check_auth(rest, list_status, f"{API}/experiments/list")
     if search_status != 200 and list_status != 200:
         raise SourceUnavailableError(
             f"{rest.base_url} does not look like an MLflow server (no experiments endpoint)"
@@ -97,6 +110,14 @@ def detect(rest: RestClient) -> ServerInfo:
     return ServerInfo(rest.base_url, 1, None, caps)
 
 
+def _check_auth(rest: RestClient, status: int, path: str) -> None:
+    if status in (401, 403):
+        raise AuthenticationFailed(
+            f"{rest.base_url}: authentication failed (HTTP {status} on {path}); check the token "
+            "(the variable [mlflow.*] token_env names) or the credentials of tracking_uri"
+        )
+
+
 def _probe(
     rest: RestClient,
     method: str,
@@ -108,18 +129,48 @@ def _probe(
     try:
         if method == "GET":
             with rest.stream(path, params=params) as resp:
-                return resp.status_code, resp.text
+                # /version answers a few bytes; anything longer is not a version.
+                body = read_body(resp, 4096, what=f"{rest.base_url}{path}")
+                return resp.status_code, body.decode("utf-8", "replace")
         rest.post(path, json_body or {}, idempotent=True)
         return 200, ""
     except RestError as exc:
         return exc.status, ""
-    except TransientError:
+    except ResponseTooLarge:
+        return 200, ""
+    except CockpitError:
         raise
     except Exception as exc:  # requests' own errors once retries are spent
         raise SourceUnavailableError(f"{rest.base_url} unreachable: {type(exc).__name__}") from None
 
 
 # ---------------------------------------------------------------------------------- parsing
+_T = TypeVar("_T")
+
+
+def _parser(kind: str) -> Callable[[Callable[[Any], _T]], Callable[[Any], _T]]:
+    """A server's JSON turned into a model object, or a one-line error naming what was missing:
+    an answer without a run's ``experiment_id`` is the server's fault, not an internal error."""
+
+    def wrap(parse: Callable[[Any], _T]) -> Callable[[Any], _T]:
+        @functools.wraps(parse)
+        def checked(d: Any) -> _T:
+            try:
+                return parse(d)
+            except KeyError as exc:
+                raise ServerMisbehaved(
+                    f"the server answered a {kind} without {str(exc.args[0])[:80]!r}"
+                ) from None
+            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+                raise ServerMisbehaved(
+                    f"the server answered a malformed {kind} ({type(exc).__name__})"
+                ) from None
+
+        return checked
+
+    return wrap
+
+
 def _float(value: Any) -> float:
     if isinstance(value, str):
         return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(
@@ -136,6 +187,7 @@ def _tags(items: list[dict[str, Any]] | None) -> dict[str, str]:
     return {t["key"]: t.get("value", "") for t in items or []}
 
 
+@_parser("experiment")
 def _experiment(d: dict[str, Any]) -> Experiment:
     return Experiment(
         experiment_id=str(d["experiment_id"]),
@@ -146,6 +198,7 @@ def _experiment(d: dict[str, Any]) -> Experiment:
     )
 
 
+@_parser("metric")
 def _metric(d: dict[str, Any]) -> MetricPoint:
     return MetricPoint(
         key=d["key"],
@@ -155,6 +208,7 @@ def _metric(d: dict[str, Any]) -> MetricPoint:
     )
 
 
+@_parser("run")
 def _run(d: dict[str, Any]) -> Run:
     info, data = d["info"], d.get("data", {})
     tags = _tags(data.get("tags"))
@@ -174,6 +228,7 @@ def _run(d: dict[str, Any]) -> Run:
     )
 
 
+@_parser("model version")
 def _model_version(d: dict[str, Any]) -> ModelVersion:
     return ModelVersion(
         name=d["name"],
@@ -188,6 +243,7 @@ def _model_version(d: dict[str, Any]) -> ModelVersion:
     )
 
 
+@_parser("registered model")
 def _registered_model(d: dict[str, Any]) -> RegisteredModel:
     return RegisteredModel(
         name=d["name"],
@@ -236,16 +292,35 @@ class _Reader:
         """Every item of a paged list (the ``items`` of each page), following next_page_token.
         A GET sends ``request`` as query parameters; a POST (a read-only search) as its body."""
         token = None
+        seen: set[str] = set()
+        empty = 0
         while True:
             query = {**request, "page_token": token} if token else request
             if method == "GET":
                 page = self.rest.get(path, query)
             else:
                 page = self.rest.post(path, query, idempotent=True)
-            yield from page.get(items, [])
+            batch = page.get(items, [])
+            if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
+                raise ServerMisbehaved(f"{self.url} {path}: {items!r} is not a list of objects")
+            yield from batch
             token = page.get("next_page_token")
             if not token:
                 return
+            # A token seen before would page for ever; so would endless empty pages.
+            token = str(token)
+            if token in seen:
+                raise ServerMisbehaved(
+                    f"{self.url} {path}: the server answered a page token it had already given "
+                    "(paging would never end)"
+                )
+            seen.add(token)
+            empty = 0 if batch else empty + 1
+            if empty > MAX_EMPTY_PAGES:
+                raise ServerMisbehaved(
+                    f"{self.url} {path}: {MAX_EMPTY_PAGES} empty pages in a row, each with a "
+                    "next page token (paging would never end)"
+                )
 
     def _get_or_none(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """One object; None when the server says it does not exist."""
@@ -302,43 +377,81 @@ class _Reader:
         ]
 
     # -------------------------------------------------------------- artifacts
-    def list_artifacts(self, run: Run) -> list[ArtifactFile]:
+    def list_artifacts(self, run: Run, refused: list[str] | None = None) -> list[ArtifactFile]:
         """Every file under the run's artifact root (recursive), sorted by path.
+
+        A listed path that would leave the run (``..``, absolute, backslashes, empty segments,
+        control characters) is never returned: it is added to ``refused`` (one message each), or
+        raises :class:`artifact_paths.UnsafeArtifactPath` when no list is given. A folder that
+        lists itself, or folders nested beyond :data:`MAX_ARTIFACT_DEPTH`, end the listing with
+        :class:`ServerMisbehaved`.
 
         Proxied roots (``mlflow-artifacts:``) are listed through the artifact proxy itself: the
         tracking API's ``artifacts/list`` answers the same files but loads the whole run first,
         which on a 1.x server cost six times as much CPU (2.6 ms against 0.4 ms per call, measured).
         """
-        proxied = proxied_artifact_path(run.artifact_uri)
+        proxied = _artifact_root(run)
         files: list[ArtifactFile] = []
         pending = [""]
+        seen = {""}
+        where_run = f"{self.url} run {run.run_id}"
         while pending:
             folder = pending.pop()
             if proxied is not None:
                 where = f"{proxied}/{folder}" if folder else proxied
                 entries = self.rest.get(ARTIFACTS_API, {"path": where}).get("files", [])
-                # The proxy answers base names, relative to the folder asked for.
-                for item in entries:
-                    item["path"] = f"{folder}/{item['path']}" if folder else item["path"]
+                if not isinstance(entries, list):
+                    raise ServerMisbehaved(f"{where_run}: the artifact listing is not a list")
             else:
                 entries = self._tracking_artifact_list(run.run_id, folder)
             for item in entries:
-                if item.get("is_dir"):
-                    pending.append(item["path"])
-                else:
-                    files.append(ArtifactFile(item["path"], int(item.get("file_size") or 0)))
+                try:
+                    name, is_dir = str(item["path"]), bool(item.get("is_dir"))
+                    size = 0 if is_dir else int(item.get("file_size") or 0)
+                except (KeyError, TypeError, ValueError):
+                    raise ServerMisbehaved(f"{where_run}: malformed artifact listing") from None
+                # The proxy answers base names relative to the folder asked for; the tracking
+                # API answers paths from the root, which must lie inside the folder asked for.
+                path = artifact_paths.join(folder, name) if proxied is not None else name
+                reason = artifact_paths.refusal(path)
+                if reason is None and proxied is None and not path.startswith(folder + "/"):
+                    reason = f"outside the folder listed ({folder!r})" if folder else None
+                if reason is not None:
+                    message = f"artifact {path[:200]!r} refused: {reason}"
+                    if refused is None:
+                        raise artifact_paths.UnsafeArtifactPath(f"{where_run}: {message}")
+                    refused.append(message)
+                    continue
+                if not is_dir:
+                    files.append(ArtifactFile(path, size))
+                    continue
+                if path in seen:
+                    raise ServerMisbehaved(f"{where_run}: artifact folder {path!r} lists itself")
+                if path.count("/") + 1 > MAX_ARTIFACT_DEPTH:
+                    raise ServerMisbehaved(
+                        f"{where_run}: artifact folders nested deeper than {MAX_ARTIFACT_DEPTH} "
+                        f"({path[:120]!r}...)"
+                    )
+                seen.add(path)
+                pending.append(path)
         return sorted(files, key=lambda f: f.path)
 
     def _tracking_artifact_list(self, run_id: str, folder: str) -> list[dict[str, Any]]:
         request = {"run_id": run_id, **({"path": folder} if folder else {})}
         return list(self._pages("GET", f"{API}/artifacts/list", request, "files"))
 
-    def download_artifact(self, run: Run, path: str, out: IO[bytes]) -> str:
+    def download_artifact(
+        self, run: Run, path: str, out: IO[bytes], size: int | None = None
+    ) -> str:
         """Stream one artifact into ``out``; returns its sha256. Uses what the server serves:
-        the artifact proxy for ``mlflow-artifacts:`` roots, ``/get-artifact`` otherwise."""
-        proxied = proxied_artifact_path(run.artifact_uri)
+        the artifact proxy for ``mlflow-artifacts:`` roots, ``/get-artifact`` otherwise.
+
+        With ``size`` (the listing's), more bytes than that are refused, and the download's
+        deadline allows for that many bytes."""
+        artifact_paths.checked(path, where=f"{self.url} run {run.run_id}")
+        proxied = _artifact_root(run)
         if proxied is not None:
-            target = f"{ARTIFACTS_API}/{quote(proxied + '/' + path, safe='/')}"
+            target = f"{ARTIFACTS_API}/{artifact_paths.url_path(proxied, path)}"
             params = None
         else:
             target, params = "/get-artifact", {"run_id": run.run_id, "path": path}
@@ -346,20 +459,30 @@ class _Reader:
             digest = hashlib.sha256()
             out.seek(0)
             out.truncate()
+            received = 0
             try:
-                with self.rest.stream(target, params=params) as resp:
+                with self.rest.stream(target, params=params, expected_bytes=size or 0) as resp:
                     for chunk in resp.iter_content(CHUNK):
+                        received += len(chunk)
+                        if size is not None and received > size:
+                            raise ResponseTooLarge(
+                                f"{self.url} run {run.run_id}: artifact {path!r} sent more than "
+                                f"its listed {size} bytes; refused"
+                            )
                         digest.update(chunk)
                         out.write(chunk)
                 return digest.hexdigest()
-            except Exception as exc:  # a dropped stream: start the file again
-                if attempt == self.rest.retry.attempts - 1 or isinstance(exc, RestError):
+            except CockpitError as exc:
+                if not isinstance(exc, TransientError) or attempt == self.rest.retry.attempts - 1:
+                    raise
+            except Exception:  # a dropped stream: start the file again
+                if attempt == self.rest.retry.attempts - 1:
                     raise
         raise TransientError(f"could not download {path}")  # pragma: no cover - loop returns
 
-    def artifact_checksum(self, run: Run, path: str, scratch: Path) -> str:
+    def artifact_checksum(self, run: Run, path: str, scratch: Path, size: int | None = None) -> str:
         with scratch.open("w+b") as fh:
-            return self.download_artifact(run, path, fh)
+            return self.download_artifact(run, path, fh, size)
 
     # -------------------------------------------------------------- registry
     def registered_models(self) -> list[RegisteredModel]:
@@ -379,6 +502,20 @@ class _Reader:
         quoted = name.replace("\\", "\\\\").replace("'", "\\'")
         pages = self._pages("GET", path, {"filter": f"name='{quoted}'"}, "model_versions")
         return sorted((_model_version(v) for v in pages), key=lambda v: v.number)
+
+
+def _artifact_root(run: Run) -> str | None:
+    """The run's proxied artifact root, checked like any artifact path (it comes from the server
+    too): ``mlflow-artifacts:/../..`` must not turn a listing or an upload into another run's."""
+    root = proxied_artifact_path(run.artifact_uri)
+    if root is None:
+        return None
+    reason = artifact_paths.refusal(root)
+    if reason is not None:
+        raise artifact_paths.UnsafeArtifactPath(
+            f"run {run.run_id}: artifact root {run.artifact_uri[:200]!r} refused: {reason}"
+        )
+    return root
 
 
 def _id_order(experiment_id: str) -> tuple[int, str]:
@@ -530,13 +667,14 @@ class NewServer(_Reader):
         self.rest.post(f"{API}/runs/restore", {"run_id": run_id}, idempotent=True)
 
     def upload_artifact(self, run: Run, path: str, fh: IO[bytes]) -> None:
-        proxied = proxied_artifact_path(run.artifact_uri)
+        proxied = _artifact_root(run)
         if proxied is None:
             raise SourceUnavailableError(
                 f"{self.url} does not proxy artifacts (run artifact root {run.artifact_uri}); "
                 "start it with --serve-artifacts"
             )
-        self.rest.put_file(f"{ARTIFACTS_API}/{quote(proxied + '/' + path, safe='/')}", fh)
+        artifact_paths.checked(path, where=f"{self.url} run {run.run_id}")
+        self.rest.put_file(f"{ARTIFACTS_API}/{artifact_paths.url_path(proxied, path)}", fh)
 
     # -------------------------------------------------------------- registry
     def _registry(self, what: str) -> str:
@@ -610,9 +748,14 @@ class NewServer(_Reader):
 
 
 # ---------------------------------------------------------------------------------- connecting
-def connect_old(url: str, *, token: str | None = None, pool_size: int = 16) -> OldServer:
-    return OldServer(RestClient(url, token=token, read_only=True, pool_size=pool_size))
+def connect_old(
+    url: str, *, token: str | None = None, pool_size: int = 16, limits: Limits | None = None
+) -> OldServer:
+    rest = RestClient(url, token=token, read_only=True, pool_size=pool_size, limits=limits)
+    return OldServer(rest)
 
 
-def connect_new(url: str, *, token: str | None = None, pool_size: int = 16) -> NewServer:
-    return NewServer(RestClient(url, token=token, pool_size=pool_size))
+def connect_new(
+    url: str, *, token: str | None = None, pool_size: int = 16, limits: Limits | None = None
+) -> NewServer:
+    return NewServer(RestClient(url, token=token, pool_size=pool_size, limits=limits))

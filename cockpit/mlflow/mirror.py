@@ -86,6 +86,8 @@ class Mirror:
     # ------------------------------------------------------------------ work
     def run_once(self) -> MirrorCycle:
         self.cycles += 1
+        for server in (self.old, self.new):
+            server.rest.arm()  # each cycle is a command of its own: a fresh deadline
         try:
             self._syncer = Syncer(
                 self.old, self.new, store=self.store, options=self.options, source=self.source

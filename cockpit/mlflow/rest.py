@@ -13,6 +13,11 @@ Retry rules, chosen so a retry can never create a duplicate:
 
 The token is read from the environment variable named in the config at the moment the session
 is built, registered with :mod:`cockpit.secrets`, and only ever sent as a header.
+
+Every answer is bounded (:mod:`cockpit.mlflow.bounded`): a request ends by its deadline
+(``timeout_s``, headers and body included, so a drip feed ends too), a JSON answer is read in
+chunks up to ``max_response_mb``, and the client refuses to send anything once the command's
+deadline (``deadline_s``) has passed.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 import requests.utils
-from requests.adapters import HTTPAdapter
 
 from cockpit import secrets
 from cockpit.errors import CockpitError, SourceUnavailableError
+from cockpit.mlflow import bounded
+from cockpit.mlflow.bounded import DeadlineAdapter, DeadlineExceeded, Limits, ServerMisbehaved
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # The only POST endpoints that read; everything else a POST does is a write.
@@ -82,12 +88,18 @@ class RetryPolicy:
 
 
 def _error_from(resp: requests.Response, path: str) -> RestError:
+    # Only the start of an error's body is read: enough for MLflow's JSON error, never a flood.
     try:
-        body = resp.json()
+        raw = resp.raw.read(bounded.ERROR_BODY_BYTES, decode_content=True) or b""
+    except Exception:  # a broken error body still leaves the status to report
+        raw = b""
+    text = raw.decode("utf-8", "replace")
+    try:
+        body = json.loads(text)
         code, message = body.get("error_code", "ERROR"), body.get("message", "")
-    except ValueError:
+    except (ValueError, AttributeError):
         code = "ENDPOINT_NOT_FOUND" if resp.status_code == 404 else "HTTP_ERROR"
-        message = " ".join(resp.text.split())[:200]
+        message = " ".join(text.split())[:200]
     return RestError(resp.status_code, code, secrets.scrub_text(str(message))[:500], path)
 
 
@@ -118,19 +130,23 @@ class RestClient:
         *,
         token: str | None = None,
         read_only: bool = False,
-        timeout_s: float = 60.0,
+        timeout_s: float | None = None,
         pool_size: int = 16,
         retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
     ) -> None:
         # Credentials in the URL (https://user:token@host) become HTTP basic auth, as MLflow's own
         # client does; the URL kept (and shown, stored, tagged on copies) carries none.
         self.base_url, basic_auth = split_credentials(base_url.rstrip("/"))
         self.read_only = read_only
-        self.timeout_s = timeout_s
+        self.limits = limits or Limits()
+        self.timeout_s = timeout_s if timeout_s is not None else self.limits.timeout_s
         self.retry = retry or RetryPolicy()
+        self.command_deadline: float | None = None
+        self.arm()
         secrets.register_secret(token)
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         # requests re-reads the proxy variables and ~/.netrc on every request when trust_env is
@@ -153,6 +169,22 @@ class RestClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def arm(self, deadline_s: float | None = None) -> None:
+        """Start the command's deadline now (``deadline_s``, default the configured one): a
+        long-lived client (the mirror, a poller) re-arms it for each cycle."""
+        seconds = self.limits.deadline_s if deadline_s is None else deadline_s
+        self.command_deadline = time.monotonic() + seconds
+
+    def _check_deadline(self) -> float:
+        """Seconds left of the command's deadline; :class:`DeadlineExceeded` when none are."""
+        left = (self.command_deadline or float("inf")) - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(
+                f"{self.base_url}: the command's deadline of {self.limits.deadline_s:g} s "
+                "(deadline_s) passed; nothing more was asked"
+            )
+        return left
 
     # ------------------------------------------------------------------ JSON calls
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -196,14 +228,22 @@ class RestClient:
     # ------------------------------------------------------------------ bytes
     @contextmanager
     def stream(
-        self, path: str, params: dict[str, Any] | None = None
+        self, path: str, params: dict[str, Any] | None = None, *, expected_bytes: int = 0
     ) -> Iterator[requests.Response]:
-        """A streaming GET; the caller iterates ``iter_content`` and must finish inside the block."""
-        resp = self._send("GET", path, params=params, idempotent=True, stream=True)
+        """A streaming GET; the caller iterates ``iter_content`` and must finish inside the block.
+        The request's deadline (``timeout_s``, plus time for ``expected_bytes`` at
+        :data:`bounded.MIN_STREAM_BYTES_PER_S`) holds until the block ends."""
+        extra = expected_bytes / bounded.MIN_STREAM_BYTES_PER_S
         try:
-            yield resp
+            resp = self._send(
+                "GET", path, params=params, idempotent=True, stream=True, extra_s=extra
+            )
+            try:
+                yield resp
+            finally:
+                resp.close()
         finally:
-            resp.close()
+            bounded.set_deadline(None)
 
     def put_file(self, path: str, fh: IO[bytes]) -> None:
         """Upload a file's bytes (streamed from disk); a PUT to a path is idempotent."""
@@ -238,11 +278,31 @@ class RestClient:
         idempotent: bool,
         stream: bool = False,
         before_attempt=None,
+        extra_s: float = 0.0,
         **kwargs: Any,
+    ) -> requests.Response:
+        """One request, retried as the module says. Always streamed underneath: unless the caller
+        streams, the body is read here, bounded, and the thread's deadline is cleared again."""
+        try:
+            return self._attempts(method, path, idempotent, stream, before_attempt, extra_s, kwargs)
+        finally:
+            if not stream:
+                bounded.set_deadline(None)
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        idempotent: bool,
+        stream: bool,
+        before_attempt,
+        extra_s: float,
+        kwargs: dict[str, Any],
     ) -> requests.Response:
         url = self.base_url + path
         last: str = ""
         for attempt in range(self.retry.attempts):
+            left = self._check_deadline()
             if before_attempt is not None:
                 before_attempt()
             if attempt:
@@ -250,23 +310,30 @@ class RestClient:
                     self.retries += 1
             with self._lock:
                 self.requests_sent += 1
+            budget = min(self.timeout_s + extra_s, left)
+            request_ends = time.monotonic() + budget
+            bounded.set_deadline(request_ends)
             try:
                 resp = self._session.request(
-                    method, url, timeout=self.timeout_s, stream=stream, **kwargs
+                    method, url, timeout=self.timeout_s, stream=True, **kwargs
                 )
+                if resp.status_code < 400 and not stream:
+                    bounded.read_body(
+                        resp, self.limits.max_response_bytes, what=f"{self.base_url} {path}"
+                    )
             except requests.exceptions.ConnectionError as exc:
                 # A refused/reset connect never reached the server: safe to send again.
                 never_sent = _never_sent(exc)
-                last = f"connection failed ({type(exc).__name__})"
+                last = self._failure(f"connection failed ({type(exc).__name__})", request_ends)
                 if not (idempotent or never_sent):
                     raise AmbiguousWrite(f"{method} {path}: {last}; outcome unknown") from None
-                time.sleep(self.retry.delay(attempt))
+                self._sleep(self.retry.delay(attempt))
                 continue
             except (requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                last = f"{type(exc).__name__}"
+                last = self._failure(f"{type(exc).__name__}", request_ends)
                 if not idempotent:
                     raise AmbiguousWrite(f"{method} {path}: {last}; outcome unknown") from None
-                time.sleep(self.retry.delay(attempt))
+                self._sleep(self.retry.delay(attempt))
                 continue
             if resp.status_code < 400:
                 return resp
@@ -276,7 +343,7 @@ class RestClient:
                 resp.close()
                 if resp.status_code != 429 and not idempotent:
                     raise AmbiguousWrite(f"{method} {path}: {last}; outcome unknown")
-                time.sleep(self.retry.delay(attempt, retry_after))
+                self._sleep(self.retry.delay(attempt, retry_after))
                 continue
             err = _error_from(resp, path)
             resp.close()
@@ -285,6 +352,17 @@ class RestClient:
             f"{self.base_url} did not answer {method} {path} after "
             f"{self.retry.attempts} attempts (last: {last})"
         )
+
+    def _failure(self, what: str, request_ends: float) -> str:
+        """What went wrong, in words: a request that ran out of time says so."""
+        if time.monotonic() >= request_ends - 0.01:
+            self._check_deadline()  # the command's deadline, when that is what passed
+            return f"no complete answer within {self.timeout_s:g} s (timeout_s)"
+        return what
+
+    def _sleep(self, seconds: float) -> None:
+        left = self._check_deadline()
+        time.sleep(min(seconds, left))
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
@@ -298,8 +376,11 @@ def _json(resp: requests.Response) -> dict[str, Any]:
         return {}
     try:
         # MLflow writes NaN as the string "NaN" and ±inf as ±max-float; json accepts both.
-        return resp.json()
-    except ValueError:
+        body = resp.json()
+    except (ValueError, RecursionError):
         raise RestError(
             resp.status_code, "NOT_JSON", "the server's answer is not JSON", resp.url
         ) from None
+    if not isinstance(body, dict):
+        raise ServerMisbehaved(f"{resp.url}: the answer is JSON but not an object")
+    return body

@@ -26,12 +26,19 @@ class MlflowStatusSource:
         with self._lock:
             if self._servers is None:
                 from cockpit.mlflow.adapter import connect_new, connect_old
+                from cockpit.mlflow.bounded import Limits
 
                 old_cfg, new_cfg = self.config.mlflow.old, self.config.mlflow.new
                 self._servers = (
-                    connect_old(old_cfg.tracking_uri, token=old_cfg.token()),
-                    connect_new(new_cfg.tracking_uri, token=new_cfg.token()),
+                    connect_old(
+                        old_cfg.tracking_uri, token=old_cfg.token(), limits=Limits.of(old_cfg)
+                    ),
+                    connect_new(
+                        new_cfg.tracking_uri, token=new_cfg.token(), limits=Limits.of(new_cfg)
+                    ),
                 )
+            for server in self._servers:
+                server.rest.arm()  # each poll is a command of its own: a fresh deadline
             return self._servers
 
     def poll(self, store: StateStore) -> dict[str, Any]:

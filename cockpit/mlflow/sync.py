@@ -11,7 +11,11 @@ How a copy survives being killed at any instant and re-run:
    destination already has and writing only the rest (the SQL stores reject a second identical
    metric entry, so history is always diffed, never blindly re-sent);
 3. deletion comes after the marker (a deleted run cannot be written to), and a deleted source
-   experiment is restored on the destination while its runs are completed, then deleted again.
+   experiment is restored on the destination while its runs are completed, then deleted again;
+4. a run's params, metrics and tags land before its artifacts, and the marker and final status
+   only once every artifact has: an artifact the old server will not give (refused, unreadable,
+   a path that would leave the run) leaves a copy with all its data, still unfinished and tagged
+   ``cockpit.sync_incomplete`` with the reason, listed as an error; the next sync completes it.
 
 A RUNNING source run is copied as it is; its fingerprint changes when it finishes, so the next
 sync (or the mirror) completes it. Writes whose outcome is unknown (a dropped response to a
@@ -33,6 +37,7 @@ from cockpit import secrets
 from cockpit.errors import CockpitError
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
+from cockpit.mlflow.bounded import DeadlineExceeded
 from cockpit.mlflow.models import (
     PARENT_TAG,
     RUN_NAME_TAG,
@@ -56,6 +61,18 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, str], None]
 RUN_ATTEMPTS = 6
+# On a copy whose artifacts are not all there yet: why, for whoever looks at the new server.
+TAG_INCOMPLETE = "cockpit.sync_incomplete"
+
+
+class RunIncomplete(CockpitError):
+    """A run's data is copied but some of its artifacts are not; one problem per artifact."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0] if problems else "artifacts not copied")
+        self.problems = problems
 
 
 @dataclass
@@ -172,6 +189,7 @@ class _SourceRun:
 
     history: dict[str, list[MetricPoint]]  # metric key -> every point
     files: list[ArtifactFile]
+    refused: list[str] = field(default_factory=list)  # listed paths that would leave the run
 
 
 IN_MEMORY_ARTIFACT_BYTES = 8 * 1024 * 1024
@@ -216,6 +234,7 @@ class Syncer:
         self._stop = threading.Event()
         self._creating: dict[str, Future[Run]] = {}  # source run id -> its copy being made
         self._made: set[str] = set()  # source run ids whose copy this sync created
+        self._deadline: DeadlineExceeded | None = None  # the command ran out of time
 
     def stop(self) -> None:
         """Ask a running sync to stop after the runs in flight (they finish cleanly)."""
@@ -371,20 +390,29 @@ class Syncer:
                     if self._stop.is_set():
                         break
                     self._sync_experiment(w, pool, tick)
+            if self._registry_enabled() and not self._stop.is_set():
+                self._sync_registry()
+        except DeadlineExceeded as exc:
+            self._deadline = exc
         finally:
             if self.history is not None:  # its connections, one per worker thread
                 self.history.close()
                 self.history = None
-        if self._registry_enabled() and not self._stop.is_set():
-            self._sync_registry()
         result = self._result
         result.duration_s = time.monotonic() - started
         if self.store is not None:
             self.store.append_event(
                 "mlflow.sync.finished",
-                {**result.as_dict(), "first_errors": result.errors[:10]},
+                {
+                    **result.as_dict(),
+                    "first_errors": result.errors[:10],
+                    **({"deadline": self._deadline.message} if self._deadline else {}),
+                },
                 source=self.source,
             )
+        if self._deadline is not None:
+            # One line and exit 3, not one error per run still queued.
+            raise self._deadline
         return result
 
     def _count(self, **deltas: int) -> None:
@@ -451,9 +479,17 @@ class Syncer:
             run = futures[future]
             try:
                 future.result()
+            except DeadlineExceeded as exc:
+                self._stop.set()  # the runs still queued fail fast, unlisted
+                self._deadline = self._deadline or exc
+            except RunIncomplete as exc:
+                for problem in exc.problems:
+                    self._error(f"{src.name} / {run.run_id}: {problem}")
             except CockpitError as exc:
                 self._error(f"{src.name} / {run.run_id}: {exc.message}")
             tick(src.name, 1)
+        if self._deadline is not None:
+            raise self._deadline
         created = self._result.runs_created - created_before
         self._count(runs_updated=len(todo) - created, runs_lifecycle=len(lifecycle))
         # The experiment's own lifecycle comes last: runs cannot be written in a deleted one.
@@ -559,7 +595,9 @@ class Syncer:
             self._count(histories_over_rest=1)
         else:
             self._count(histories_from_db=1)
-        return _SourceRun(history, self.old.list_artifacts(src))
+        refused: list[str] = []
+        files = self.old.list_artifacts(src, refused)
+        return _SourceRun(history, files, refused)
 
     def _copy_run(self, src: Run, w: _ExperimentWork) -> None:
         data = self._read_source(src)
@@ -608,18 +646,36 @@ class Syncer:
         stale = set(compare.comparable_dest_tags(src, dest)) - set(wanted)
         for key in sorted(stale):
             new.delete_tag(dest.run_id, key)
-        files, size = self._copy_artifacts(src, dest, fresh, data.files)
-        # The fingerprint rides in the last batch (batches go one after another), so it lands
-        # only once everything before it has; status and times follow, and a run counts as done
-        # only when the marker and those match (compare.is_complete).
+        # The fingerprint marks the copy done, so it lands only once everything else has; status
+        # and times follow, and a run counts as done only when the marker and those match
+        # (compare.is_complete). Data goes before artifacts: an artifact that cannot be copied
+        # leaves a copy with its params, metrics and tags, unfinished, never an empty shell.
         fingerprint = compare.fingerprint(src)
-        new.log_batch(
-            dest.run_id,
-            metrics=points,
-            params=params,
-            tags=tags,
-            final_tags={TAG_FINGERPRINT: fingerprint},
-        )
+        files = size = 0
+        if not (data.files or data.refused or TAG_INCOMPLETE in dest.tags):
+            # Nothing can fail after the data: the marker rides in its last batch (one request
+            # fewer per run; batches go one after another).
+            new.log_batch(
+                dest.run_id,
+                metrics=points,
+                params=params,
+                tags=tags,
+                final_tags={TAG_FINGERPRINT: fingerprint},
+            )
+        else:
+            new.log_batch(dest.run_id, metrics=points, params=params, tags=tags)
+            files, size, problems = self._copy_artifacts(src, dest, fresh, data.files)
+            problems = data.refused + problems
+            if problems:
+                self._count(metric_points=len(points), artifacts=files, artifact_bytes=size)
+                note = f"{len(problems)} artifact(s) not copied; the next sync retries: "
+                new.set_tag(dest.run_id, TAG_INCOMPLETE, (note + problems[0])[:4000])
+                raise RunIncomplete(
+                    [f"{p} (the run's data is copied; it stays unfinished)" for p in problems]
+                )
+            if TAG_INCOMPLETE in dest.tags:
+                new.delete_tag(dest.run_id, TAG_INCOMPLETE)
+            new.set_tag(dest.run_id, TAG_FINGERPRINT, fingerprint)
         if (
             dest.status != src.status
             or dest.end_time != src.end_time
@@ -651,23 +707,32 @@ class Syncer:
 
     def _copy_artifacts(
         self, src: Run, dest: Run, fresh: bool, files: list[ArtifactFile]
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, list[str]]:
+        """(files copied, bytes, problems): one artifact the old server will not give is a
+        problem listed for it, and the others are still copied."""
         if not files:
-            return 0, 0
+            return 0, 0, []
         have = {} if fresh else {f.path: f.size for f in self.new.list_artifacts(dest)}
         copied = size = 0
+        problems: list[str] = []
         for item in files:
             if have.get(item.path) == item.size:
                 continue
             # Small files pass through memory; anything larger through a file on disk, as
             # artifacts can be any size. (A temporary folder per run cost more than the copy.)
             with _scratch(item.size) as fh:
-                self.old.download_artifact(src, item.path, fh)
+                try:
+                    self.old.download_artifact(src, item.path, fh, item.size)
+                except DeadlineExceeded:
+                    raise
+                except CockpitError as exc:
+                    problems.append(f"artifact {item.path!r} not read: {exc.message}")
+                    continue
                 fh.seek(0)
                 self.new.upload_artifact(dest, item.path, fh)
             copied += 1
             size += item.size
-        return copied, size
+        return copied, size, problems
 
     # ------------------------------------------------------------------ registry
     def _dest_run_for(self, source_run_id: str) -> tuple[Run | None, Run | None]:
@@ -691,6 +756,8 @@ class Syncer:
                 continue
             try:
                 self._sync_model(model, versions)
+            except DeadlineExceeded:
+                raise
             except CockpitError as exc:
                 self._error(f"model {model.name}: {exc.message}")
 

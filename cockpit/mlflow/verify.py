@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cockpit.errors import CockpitError
 from cockpit.mlflow import compare
 from cockpit.mlflow.adapter import NewServer, OldServer
+from cockpit.mlflow.bounded import DeadlineExceeded
 from cockpit.mlflow.models import (
     TAG_SOURCE_VERSION,
     Run,
@@ -154,8 +156,13 @@ def _verify_run(
             out.append(Difference("metric", where, f, a, b))
     if not artifacts:
         return out, 0
-    src_files = {f.path: f.size for f in old.list_artifacts(src)}
-    dst_files = {f.path: f.size for f in new.list_artifacts(dest)}
+    # A listed path that would leave its run is never fetched: it is a difference for ever.
+    refused_old: list[str] = []
+    refused_new: list[str] = []
+    src_files = {f.path: f.size for f in old.list_artifacts(src, refused_old)}
+    dst_files = {f.path: f.size for f in new.list_artifacts(dest, refused_new)}
+    out += [Difference("artifact", where, "refused on old", r, "") for r in refused_old]
+    out += [Difference("artifact", where, "refused on new", "", r) for r in refused_new]
     for path in sorted(set(src_files) | set(dst_files)):
         if path not in dst_files:
             out.append(Difference("artifact", where, path, f"{src_files[path]} bytes", "missing"))
@@ -172,8 +179,14 @@ def _verify_run(
         with tempfile.TemporaryDirectory(prefix="cockpit-verify-") as tmp:
             scratch = Path(tmp) / "blob"
             for path in common:
-                a = old.artifact_checksum(src, path, scratch)
-                b = new.artifact_checksum(dest, path, scratch)
+                try:
+                    a = old.artifact_checksum(src, path, scratch, src_files[path])
+                except DeadlineExceeded:
+                    raise
+                except CockpitError as exc:  # refused, too large: a difference, not the end
+                    out.append(Difference("artifact", where, f"{path} unreadable", exc.message, ""))
+                    continue
+                b = new.artifact_checksum(dest, path, scratch, dst_files[path])
                 if a != b:
                     out.append(Difference("artifact", where, f"{path} sha256", a[:16], b[:16]))
     return out, len(src_files)
@@ -182,7 +195,6 @@ def _verify_run(
 def _open_history(history_db: str | None, report: VerifyReport) -> BackendHistory | None:
     if history_db is None:
         return None
-    from cockpit.errors import CockpitError
     from cockpit.mlflow.backend import BackendHistory
 
     try:
