@@ -299,9 +299,6 @@ tracking_uri = "https://mlflow-old.example"
 token_env = "MLFLOW_OLD_TOKEN"   # the variable's name, never the token
 # db_uri = "sqlite:////path/to/mlflow.db"   # optional: schema checks and upgrade rehearsals
 poll_interval_s = 30
-# timeout_s = 60          # one request may take this long, headers and body (also [mlflow.new])
-# deadline_s = 86400      # one command (sync, verify, status) may take this long
-# max_response_mb = 256   # the largest JSON answer read from the server
 
 [mlflow.new]
 tracking_uri = "https://mlflow-new.example"

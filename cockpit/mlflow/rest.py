@@ -314,8 +314,9 @@ class RestClient:
             request_ends = time.monotonic() + budget
             bounded.set_deadline(request_ends)
             try:
+                # The connect, too, waits no longer than the budget.
                 resp = self._session.request(
-                    method, url, timeout=self.timeout_s, stream=True, **kwargs
+                    method, url, timeout=min(self.timeout_s, budget), stream=True, **kwargs
                 )
                 if resp.status_code < 400 and not stream:
                     bounded.read_body(

@@ -139,9 +139,11 @@ class HostileServer:
             f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         if self.mode == "drip":
+            # A long header first: unbounded, one answer would take ~20 minutes at 0.5 s a byte.
             h.close_connection = True
-            for i in range(len(head + body)):
-                h.wfile.write((head + body)[i : i + 1])
+            whole = head.replace(b"\r\n", b"\r\nX-Drip: " + b"." * 2400 + b"\r\n", 1) + body
+            for i in range(len(whole)):
+                h.wfile.write(whole[i : i + 1])
                 h.wfile.flush()
                 time.sleep(self.drip_s)
             return
