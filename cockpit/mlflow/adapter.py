@@ -344,12 +344,14 @@ class _Reader:
 
     def experiment(self, experiment_id: str) -> Experiment:
         return _experiment(
-            self.rest.get(f"{API}/experiments/get", {"experiment_id": experiment_id})["experiment"]
+            self.rest.get(f"{API}/experiments/get", {"experiment_id": experiment_id}).get(
+                "experiment"
+            )
         )
 
     def experiment_by_name(self, name: str) -> Experiment | None:
         page = self._get_or_none(f"{API}/experiments/get-by-name", {"experiment_name": name})
-        return _experiment(page["experiment"]) if page is not None else None
+        return _experiment(page.get("experiment")) if page is not None else None
 
     # -------------------------------------------------------------- runs
     def search_runs(
@@ -367,7 +369,7 @@ class _Reader:
             yield _run(item)
 
     def get_run(self, run_id: str) -> Run:
-        return _run(self.rest.get(f"{API}/runs/get", {"run_id": run_id})["run"])
+        return _run(self.rest.get(f"{API}/runs/get", {"run_id": run_id}).get("run"))
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """The full history of one metric; 3.x pages it, older servers return it whole."""
@@ -495,7 +497,7 @@ class _Reader:
     def registered_model(self, name: str) -> RegisteredModel | None:
         path = f"{self.info.capabilities.registry_prefix}/registered-models/get"
         page = self._get_or_none(path, {"name": name})
-        return _registered_model(page["registered_model"]) if page is not None else None
+        return _registered_model(page.get("registered_model")) if page is not None else None
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         path = f"{self.info.capabilities.registry_prefix}/model-versions/search"
@@ -594,7 +596,7 @@ class NewServer(_Reader):
             body["start_time"] = start_time
         if run_name:
             body["run_name"] = run_name
-        return _run(self.rest.post(f"{API}/runs/create", body, idempotent=False)["run"])
+        return _run(self.rest.post(f"{API}/runs/create", body, idempotent=False).get("run"))
 
     def log_batch(
         self,
@@ -717,7 +719,7 @@ class NewServer(_Reader):
         if run_id:
             body["run_id"] = run_id
         page = self.rest.post(self._registry("model-versions/create"), body, idempotent=False)
-        return _model_version(page["model_version"])
+        return _model_version(page.get("model_version"))
 
     def update_model_version(self, name: str, version: str, description: str) -> None:
         self.rest.patch(

@@ -250,7 +250,8 @@ class RestClient:
         self._check_write("PUT", path)
 
         fh.seek(0, 2)
-        empty = fh.tell() == 0
+        size = fh.tell()
+        empty = size == 0
         fh.seek(0)
         if empty:
             # requests sends an empty file object chunked; some proxies and servers then wait
@@ -261,7 +262,9 @@ class RestClient:
         def rewind() -> None:
             fh.seek(0)
 
-        self._send("PUT", path, data=fh, idempotent=True, before_attempt=rewind)
+        # A large file gets time to go up, as a download gets time to come down.
+        extra = size / bounded.MIN_STREAM_BYTES_PER_S
+        self._send("PUT", path, data=fh, idempotent=True, before_attempt=rewind, extra_s=extra)
 
     # ------------------------------------------------------------------ core
     def _check_write(self, method: str, path: str) -> None:
