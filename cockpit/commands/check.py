@@ -22,6 +22,12 @@ examples:
   cockpit check pipelines/
   cockpit check pipelines/ --mlflow-from 1.30.1 --format markdown > report.md
   cockpit check databricks.yml --from 16.4-lts-ml --to 17.3-lts-ml --format sarif > out.sarif
+  cockpit inventory && cockpit check --workspace --format json     (the code jobs really run)
+
+--workspace: for every job of the state file's inventory, the notebooks, workspace files,
+Repos files and dbfs:/ files its tasks run, and the notebooks they %run, are fetched through
+databricks-sdk (connection as for `cockpit inventory`), kept in the state file, and scanned at
+the path the job names. A re-scan exports only what changed.
 """
 
 
@@ -50,6 +56,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also store the findings as the pipelines checklist in the state file "
         "(manual statuses, notes and sign-offs are kept)",
     )
+    parser.add_argument(
+        "--workspace",
+        action="store_true",
+        help="also scan the code the inventory's workspace jobs run (run `cockpit inventory` "
+        "first); combinable with PATH",
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--profile", help="with --workspace: a profile in ~/.databrickscfg")
+    group.add_argument(
+        "--host", help="with --workspace: workspace URL (token from DATABRICKS_TOKEN)"
+    )
+    parser.add_argument(
+        "--retry-timeout",
+        type=int,
+        default=60,
+        metavar="S",
+        help="with --workspace: how long to keep retrying a rate-limited workspace (default 60)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --workspace: scan the code stored by an earlier --workspace; no workspace call",
+    )
     parser.set_defaults(handler=run_check)
 
 
@@ -57,7 +86,7 @@ def run_check(ctx) -> int:
     from cockpit.compat.crossing_args import crossing_from_args
     from cockpit.compat.scan import Scanner
 
-    if not ctx.args.paths:
+    if not ctx.args.paths and not ctx.args.workspace:
         config = ctx.config
         sources = [*config.pipelines.sources, *config.pipelines.bundles] if config else []
         if not sources:
@@ -67,7 +96,10 @@ def run_check(ctx) -> int:
             )
         ctx.args.paths = [str(config.resolve(p)) for p in sources]
     crossing = crossing_from_args(ctx)
-    result = Scanner(crossing).scan_paths(ctx.args.paths)
+    scanner = Scanner(crossing)
+    result = scanner.scan_paths(ctx.args.paths)
+    if ctx.args.workspace:
+        result = _scan_workspace(ctx, scanner, result)
     fmt = ctx.args.format
     if fmt == "json":
         from cockpit.compat.report import to_json
@@ -101,3 +133,84 @@ def run_check(ctx) -> int:
             file=sys.stderr,
         )
     return EXIT_FINDINGS if result.blocking else EXIT_OK
+
+
+def _scan_workspace(ctx, scanner, result):
+    """Fetch (unless --offline) and scan the code of the inventory's jobs; the findings join
+    ``result`` with the jobs themselves (their config findings, owners, pipelines)."""
+    from cockpit.compat.workspace_code import locations, scan_workspace_code
+    from cockpit.compat.workspace_jobs import add_workspace_jobs
+    from cockpit.databricks.inventory import read_jobs
+    from cockpit.databricks.workspace_code import fetch_code, read_code, record_code
+
+    store = ctx.open_store(readonly=True, create=False) if ctx.args.offline else ctx.open_store()
+    try:
+        jobs = read_jobs(store)
+        if not jobs:
+            raise CockpitError(
+                f"no workspace jobs in {ctx.state_path()}: run `cockpit inventory` first",
+                exit_code=EXIT_USAGE,
+            )
+        objects = read_code(store)
+        if not ctx.args.offline:
+            from cockpit.commands.inventory import connect
+
+            adapter = connect(ctx)
+            with _progress() as update:
+                objects, summary = fetch_code(
+                    adapter, locations(jobs), known=objects, progress=update
+                )
+            record_code(store, objects, summary)
+            print(
+                f"workspace code: {summary.objects} objects, {summary.exported} exported, "
+                f"{summary.unchanged} unchanged, {summary.missing} missing, "
+                f"{summary.forbidden} forbidden",
+                file=sys.stderr,
+            )
+        override = ctx.args.mlflow_from or (
+            ctx.config.pipelines.mlflow_from if ctx.config is not None else None
+        )
+        mlflow = scanner.crossing.versions.get("mlflow", (None, None))[0]
+        if override:
+            default = f"MLflow {override} from --mlflow-from / [pipelines] mlflow_from"
+        else:
+            default = f"MLflow {mlflow}, preinstalled in {scanner.crossing.from_runtime}"
+        files = scan_workspace_code(
+            scanner, result, jobs, objects, infer=not override, default_evidence=default
+        )
+        result = add_workspace_jobs(store, result, files=files)
+    finally:
+        store.close()
+    from cockpit.compat.findings import sort_key
+
+    result.findings.sort(key=sort_key)
+    return result
+
+
+class _progress:
+    """A progress bar on stderr while objects are fetched (nothing when stderr is not a
+    terminal); yields ``update(done, total)``, safe to call from the fetch threads."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(stderr=True)
+        self._bar = Progress(
+            TextColumn("workspace code"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self._bar.start()
+        task = self._bar.add_task("fetch", total=None)
+
+        def update(done: int, total: int) -> None:
+            self._bar.update(task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()

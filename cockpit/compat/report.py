@@ -18,6 +18,7 @@ def to_json(result: ScanResult) -> dict[str, Any]:
         "files": len(result.files),
         "findings": [f.to_json() for f in result.findings],
         "suppressed": [{**s.finding.to_json(), "reason": s.reason} for s in result.suppressed],
+        "notes": [n.to_json() for n in result.notes],
     }
 
 
@@ -35,7 +36,7 @@ def to_markdown(result: ScanResult) -> str:
     ]
     if not result.findings:
         lines.append("No findings.")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + _markdown_notes(result)) + "\n"
     lines += [
         "| Severity | Code | Where | Message | Fix |",
         "| --- | --- | --- | --- | --- |",
@@ -47,7 +48,17 @@ def to_markdown(result: ScanResult) -> str:
             f"| {md_text(f.severity)} | {code} | {where} | {md_text(f.message)} | "
             f"{md_text(f.fix)} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _markdown_notes(result)) + "\n"
+
+
+def _markdown_notes(result: ScanResult) -> list[str]:
+    """Code the scan could not check (SQL notebooks, Git tasks), said rather than skipped."""
+    if not result.notes:
+        return []
+    out = ["", "## Not checked", ""]
+    for note in result.notes:
+        out.append(f"- {md_code(note.path)}: {md_text(note.message)}")
+    return out
 
 
 SEVERITY_STYLE = {"blocking": "bold red", "warning": "yellow", "info": "cyan"}
@@ -61,7 +72,10 @@ def render_table(result: ScanResult, console) -> None:
         f"[bold]{markup(result.crossing.label())}[/]: {len(result.files)} files, "
         f"[bold red]{counts['blocking']} blocking[/], [yellow]{counts['warning']} warning[/], "
         f"[cyan]{counts['info']} info[/], {len(result.suppressed)} suppressed"
+        + (f", {len(result.notes)} not checked (see notes)" if result.notes else "")
     )
+    for note in result.notes:
+        console.print(f"[dim]note: {markup(note.path)}: {markup(note.message)}[/]")
     if not result.findings:
         return
     table = Table(show_lines=False, header_style="bold")

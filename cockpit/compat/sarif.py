@@ -15,7 +15,10 @@ LEVEL = {"blocking": "error", "warning": "warning", "info": "note"}
 
 
 def to_sarif(result: ScanResult) -> dict[str, Any]:
+    from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
+
     rules = list(catalog().values())
+    rules += [r for code, r in WORKSPACE_RULES.items() if code not in catalog()]
     index = {rule.code: i for i, rule in enumerate(rules)}
     descriptors = [
         {

@@ -26,6 +26,20 @@ SKIP_DIRS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something a scan could not check and says so without it being a finding (a SQL
+    notebook, a task whose code lives in Git)."""
+
+    path: str
+    kind: str  # "not-python", "git", "not-workspace", "not-fetched"
+    message: str
+    job: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"path": self.path, "kind": self.kind, "message": self.message, "job": self.job}
+
+
 @dataclass
 class ScanResult:
     crossing: Crossing
@@ -37,6 +51,7 @@ class ScanResult:
     runs: dict[str, list[str]] = field(default_factory=dict)
     # Bundle and job JSON files: their findings belong to the jobs they define.
     job_files: set[str] = field(default_factory=set)
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def blocking(self) -> int:

@@ -49,21 +49,35 @@ def _settings(job: JobDefinition) -> dict[str, Any]:
 
 
 def add_workspace_jobs(
-    store: StateStore, result: ScanResult, as_of: float | None = None
+    store: StateStore,
+    result: ScanResult,
+    as_of: float | None = None,
+    *,
+    files: dict[str, list[str]] | None = None,
 ) -> ScanResult:
-    """``result`` plus the state file's workspace jobs and their findings (a new result)."""
+    """``result`` plus the state file's workspace jobs and their findings (a new result).
+    ``files``: the workspace code each job runs (by job name), scanned into ``result``."""
     from cockpit.databricks.inventory import read_jobs
 
+    if any(info.path.startswith(PREFIX) for info in result.jobs):
+        return result  # already added (check --workspace, then --record)
     jobs = read_jobs(store, as_of=as_of)
     if not jobs:
         return result
+    files = files or {}
     scanner = Scanner(result.crossing)
     checker = JobChecker(result.crossing, scanner.rules)
     findings = list(result.findings)
     infos = list(result.jobs)
     for job in jobs:
         path = f"{PREFIX}{job.name}"
-        info = JobInfo(key=job.name, name=job.name, path=path, line=1)
+        info = JobInfo(
+            key=job.name,
+            name=job.name,
+            path=path,
+            line=1,
+            files=list(files.get(job.name, [])),
+        )
         found: list = []
         checker.check_job(info, _settings(job), path, {}, Path("."), found)
         # Keyed apart from a bundle job of the same name (whose key is its resource key).

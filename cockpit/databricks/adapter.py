@@ -448,8 +448,9 @@ def job_from_json(job: dict[str, Any]) -> JobDefinition:
         for jc in settings.get("job_clusters") or []
     }
     tasks = []
+    git = bool(settings.get("git_source"))
     for task in settings.get("tasks") or []:
-        tasks.append(_task_from_json(task, clusters))
+        tasks.append(_task_from_json(task, clusters, git=git))
     schedule = (settings.get("schedule") or {}).get("quartz_cron_expression", "")
     run_as = settings.get("run_as") or {}
     owner = run_as.get("user_name") or job.get("creator_user_name") or ""
@@ -463,11 +464,18 @@ def job_from_json(job: dict[str, Any]) -> JobDefinition:
     )
 
 
-def _task_from_json(task: dict[str, Any], clusters: dict[str, dict[str, Any]]) -> TaskDefinition:
-    kind, entry = "", ""
+def _task_from_json(
+    task: dict[str, Any], clusters: dict[str, dict[str, Any]], *, git: bool = False
+) -> TaskDefinition:
+    kind, entry, source = "", "", ""
     for field_name, label, entry_key in TASK_KINDS:
         if task.get(field_name):
             kind, entry = label, str(task[field_name].get(entry_key, ""))
+            # The Jobs API: without `source`, a task's code is in Git when the job has a
+            # git_source, else in the workspace.
+            source = str(task[field_name].get("source") or "")
+            if label in ("notebook", "python") and not source and git:
+                source = "GIT"
             break
     if task.get("new_cluster"):
         cluster_spec, cluster = task["new_cluster"], "new"
@@ -486,6 +494,7 @@ def _task_from_json(task: dict[str, Any], clusters: dict[str, dict[str, Any]]) -
         libraries=tuple(_library(lib) for lib in task.get("libraries") or []),
         init_scripts=tuple(_init_script(s) for s in cluster_spec.get("init_scripts") or []),
         env={str(k): str(v) for k, v in (cluster_spec.get("spark_env_vars") or {}).items()},
+        source=source,
     )
 
 

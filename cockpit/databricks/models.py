@@ -53,9 +53,12 @@ class TaskDefinition:
     libraries: tuple[str, ...] = ()  # "pypi:horovod==0.28.1", "whl:dbfs:/...", "jar:..."
     init_scripts: tuple[str, ...] = ()  # "dbfs:/...", "workspace:/...", "volumes:/..."
     env: dict[str, str] = field(default_factory=dict)  # spark_env_vars of its cluster
+    # Where the task's code lives: "GIT" (a Git provider, via the job's git_source) or
+    # "WORKSPACE"; "" when the job does not say (the API's default is WORKSPACE then).
+    source: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "task_key": self.task_key,
             "kind": self.kind,
             "entry": self.entry,
@@ -66,6 +69,9 @@ class TaskDefinition:
             "init_scripts": list(self.init_scripts),
             "env": dict(self.env),
         }
+        if self.source:  # only when set, so definitions stored before it stay unchanged
+            out["source"] = self.source
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskDefinition:
@@ -79,6 +85,7 @@ class TaskDefinition:
             libraries=tuple(data.get("libraries", ())),
             init_scripts=tuple(data.get("init_scripts", ())),
             env=dict(data.get("env", {})),
+            source=data.get("source", ""),
         )
 
 

@@ -11,7 +11,13 @@ A scenario is a JSON object::
      "runs": [{"run_id", "job_id", "start_time" (ms), "duration_ms", "result_state",
                "spark_version"}],
      "submit": {"pending_s": 1, "running_s": 2,
-                "outputs": {"<spark_version>": {"probe": {...}} | {"logs": "..."}}}}
+                "outputs": {"<spark_version>": {"probe": {...}} | {"logs": "..."}}},
+     "workspace": [{"path": "/Repos/...", "object_type": "NOTEBOOK" | "FILE" | "DIRECTORY",
+                    "language": "PYTHON" | "SQL" | "SCALA" | "R", "content": "<exported SOURCE>",
+                    "forbidden": false}],
+     "dbfs": [{"path": "/scripts/x.py", "content": "..."}],
+     "hidden_clusters": [<clusters/get objects that clusters/list no longer shows>],
+     "cluster_libraries": {"<cluster_id>": [<libraries/cluster-status library_statuses>]}}
 
 Tokens: ``admin`` may read and submit, ``reader`` may only read (submitting gets 403), ``none``
 is a valid identity without workspace access (403 on jobs and clusters). Runs hold the
@@ -45,6 +51,11 @@ class Scenario:
     pending_s: float = 1.0
     running_s: float = 2.0
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Workspace objects (notebooks, files, folders) and DBFS files the jobs run, by path.
+    workspace: list[dict[str, Any]] = field(default_factory=list)
+    dbfs: list[dict[str, Any]] = field(default_factory=list)
+    hidden_clusters: list[dict[str, Any]] = field(default_factory=list)
+    cluster_libraries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def spark_version_keys(self) -> set[str]:
@@ -76,7 +87,15 @@ def parse_scenario(data: Any, *, source: str = "scenario") -> Scenario:
     for role in tokens.values():
         if role not in ROLES:
             raise fail(f"token role {role!r} is not one of {', '.join(ROLES)}")
-    for key in ("spark_versions", "clusters", "jobs", "runs"):
+    for key in (
+        "spark_versions",
+        "clusters",
+        "jobs",
+        "runs",
+        "workspace",
+        "dbfs",
+        "hidden_clusters",
+    ):
         if not isinstance(data.get(key, []), list):
             raise fail(f"{key} must be a list")
     jobs = data.get("jobs", [])
@@ -117,6 +136,15 @@ def parse_scenario(data: Any, *, source: str = "scenario") -> Scenario:
     outputs = submit.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise fail("submit.outputs must map a spark_version to an output")
+    for key in ("workspace", "dbfs"):
+        for i, obj in enumerate(data.get(key, [])):
+            if not isinstance(obj, dict) or not str(obj.get("path", "")).startswith("/"):
+                raise fail(f"{key}[{i}]: path (absolute) is required")
+            if not isinstance(obj.get("content", ""), str):
+                raise fail(f"{key}[{i}]: content must be a string")
+    libraries = data.get("cluster_libraries") or {}
+    if not isinstance(libraries, dict):
+        raise fail("cluster_libraries must map a cluster id to its library statuses")
     return Scenario(
         name=str(data.get("name", "")),
         tokens=dict(tokens),
@@ -127,6 +155,10 @@ def parse_scenario(data: Any, *, source: str = "scenario") -> Scenario:
         pending_s=pending_s,
         running_s=running_s,
         outputs=dict(outputs),
+        workspace=list(data.get("workspace", [])),
+        dbfs=list(data.get("dbfs", [])),
+        hidden_clusters=list(data.get("hidden_clusters", [])),
+        cluster_libraries=dict(libraries),
     )
 
 

@@ -16,6 +16,13 @@ Served (exactly the paths databricks-sdk 0.162 calls):
 * ``POST /api/2.2/jobs/runs/submit``         one-time runs: PENDING -> RUNNING -> TERMINATED
 * ``POST /api/2.2/jobs/runs/cancel``
 * ``POST /api/2.0/workspace/import``         (JSON form, base64 content)
+* ``GET  /api/2.0/workspace/get-status``     (``path``; ``/Workspace/...`` or legacy form)
+* ``GET  /api/2.0/workspace/export``         (``path``, ``format`` SOURCE / AUTO; 10 MB limit)
+* ``GET  /api/2.0/workspace/list``           (``path``)
+* ``GET  /api/2.0/dbfs/get-status``          (``path``, ``dbfs:/`` or absolute)
+* ``GET  /api/2.0/dbfs/read``                (``path``, ``offset``, ``length`` up to 1 MB)
+* ``GET  /api/2.1/clusters/get``             (``cluster_id``; also clusters list no longer shows)
+* ``GET  /api/2.0/libraries/cluster-status`` (``cluster_id``)
 
 ``GET /.well-known/databricks-config`` answers 404, as the SDK tolerates. Faults (429 with
 ``Retry-After``, 5xx bursts, slow responses, dropped connections) are switched on the
@@ -42,6 +49,9 @@ from cockpit.databricks.scenario import Scenario
 RUNS_MAX_LIMIT = 25
 JOBS_MAX_LIMIT = 100
 CLUSTERS_MAX_PAGE = 100
+EXPORT_MAX_BYTES = 10 * 1024 * 1024  # workspace/export refuses bigger (MAX_NOTEBOOK_SIZE_EXCEEDED)
+DBFS_READ_MAX = 1024 * 1024  # dbfs/read: at most 1 MB per call
+SOURCE_EXTENSIONS = {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}
 TASKS_PAGE = 100  # jobs/list, jobs/get, runs/list and runs/get show 100 tasks per page
 ACTIVE = ("PENDING", "QUEUED", "RUNNING", "TERMINATING")
 
@@ -142,6 +152,18 @@ class WorkspaceSimulator:
         self.pending_s = scenario.pending_s if pending_s is None else pending_s
         self.running_s = scenario.running_s if running_s is None else running_s
         self.files: dict[str, bytes] = {}
+        # Workspace objects by path (the API's form, without the /Workspace prefix) and DBFS
+        # files by absolute path; the simulator's clock for their modified_at is fixed per
+        # object unless a test edits one with :meth:`put_object`.
+        self.objects: dict[str, dict[str, Any]] = {}
+        for obj in scenario.workspace:
+            self.objects[_ws_path(obj["path"])] = {"modified_at": 1_760_000_000_000, **obj}
+        self.dbfs: dict[str, dict[str, Any]] = {
+            _dbfs_path(f["path"]): {"modified_at": 1_760_000_000_000, **f} for f in scenario.dbfs
+        }
+        self._clusters_by_id = {
+            c["cluster_id"]: c for c in [*scenario.clusters, *scenario.hidden_clusters]
+        }
         self._lock = threading.Lock()
         self._jobs = {j["job_id"]: j for j in scenario.jobs}
         self._job_order = sorted(self._jobs)
@@ -239,6 +261,13 @@ class WorkspaceSimulator:
             ("POST", "/api/2.2/jobs/runs/submit"): self._runs_submit,
             ("POST", "/api/2.2/jobs/runs/cancel"): self._runs_cancel,
             ("POST", "/api/2.0/workspace/import"): self._workspace_import,
+            ("GET", "/api/2.0/workspace/get-status"): self._workspace_get_status,
+            ("GET", "/api/2.0/workspace/export"): self._workspace_export,
+            ("GET", "/api/2.0/workspace/list"): self._workspace_list,
+            ("GET", "/api/2.0/dbfs/get-status"): self._dbfs_get_status,
+            ("GET", "/api/2.0/dbfs/read"): self._dbfs_read,
+            ("GET", "/api/2.1/clusters/get"): self._clusters_get,
+            ("GET", "/api/2.0/libraries/cluster-status"): self._libraries_status,
         }
         route = routes.get((method, path))
         if route is None:
@@ -272,6 +301,137 @@ class WorkspaceSimulator:
         if offset + size < len(self.scenario.clusters):
             out["next_page_token"] = _encode_token(offset + size, "clusters")
         return out
+
+    def _clusters_get(self, q: dict[str, Any]) -> dict[str, Any]:
+        cluster_id = q.get("cluster_id") or ""
+        cluster = self._clusters_by_id.get(cluster_id)
+        if cluster is None:
+            # What the real API answers for an id it does not know (400, not 404).
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cluster_id} does not exist")
+        return cluster
+
+    def _libraries_status(self, q: dict[str, Any]) -> dict[str, Any]:
+        cluster_id = q.get("cluster_id") or ""
+        if cluster_id not in self._clusters_by_id:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cluster_id} does not exist")
+        statuses = self.scenario.cluster_libraries.get(cluster_id, [])
+        return {"cluster_id": cluster_id, "library_statuses": statuses}
+
+    # ------------------------------------------------------------------ workspace and DBFS
+    def put_object(self, path: str, **fields: Any) -> None:
+        """Add or edit a workspace object (tests: a notebook edited between two scans)."""
+        with self._lock:
+            key = _ws_path(path)
+            old = self.objects.get(key, {"object_type": "NOTEBOOK", "language": "PYTHON"})
+            stamp = int(old.get("modified_at", 1_760_000_000_000)) + 1000
+            self.objects[key] = {**old, "modified_at": stamp, **fields, "path": key}
+
+    def _object(self, q: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raw = q.get("path")
+        if not isinstance(raw, str) or not raw.startswith("/"):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "Path must be absolute")
+        path = _ws_path(raw)
+        with self._lock:
+            obj = self.objects.get(path)
+            if obj is None and path in self.files:
+                obj = {"path": path, "object_type": "FILE", "modified_at": 1_760_000_000_000}
+                obj["content"] = self.files[path].decode("utf-8", "replace")
+            if obj is None and any(p.startswith(path.rstrip("/") + "/") for p in self.objects):
+                obj = {"path": path, "object_type": "DIRECTORY"}
+        if obj is None:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Path ({raw}) doesn't exist.")
+        if obj.get("forbidden"):
+            raise ApiError(
+                403,
+                "PERMISSION_DENIED",
+                f"User does not have permission READ on path {raw}",
+            )
+        return path, obj
+
+    @staticmethod
+    def _object_info(path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "path": path,
+            "object_type": obj.get("object_type", "NOTEBOOK"),
+            "object_id": abs(hash(path)) % 10**15,
+        }
+        if info["object_type"] != "DIRECTORY":
+            info["modified_at"] = int(obj.get("modified_at", 0))
+            info["created_at"] = int(obj.get("modified_at", 0))
+            info["size"] = len(str(obj.get("content", "")).encode())
+        if info["object_type"] == "NOTEBOOK":
+            info["language"] = obj.get("language", "PYTHON")
+        return info
+
+    def _workspace_get_status(self, q: dict[str, Any]) -> dict[str, Any]:
+        return self._object_info(*self._object(q))
+
+    def _workspace_export(self, q: dict[str, Any]) -> dict[str, Any]:
+        _path, obj = self._object(q)
+        fmt = q.get("format") or "SOURCE"
+        if fmt not in ("SOURCE", "AUTO"):
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", f"The simulator exports SOURCE, not {fmt}"
+            )
+        kind = obj.get("object_type", "NOTEBOOK")
+        if kind == "DIRECTORY":
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "Exporting a folder needs DBC format")
+        data = str(obj.get("content", "")).encode()
+        if len(data) > EXPORT_MAX_BYTES:
+            raise ApiError(
+                400, "MAX_NOTEBOOK_SIZE_EXCEEDED", "File size exceeds the maximum size of 10MB"
+            )
+        file_type = SOURCE_EXTENSIONS.get(obj.get("language", ""), "") if kind == "NOTEBOOK" else ""
+        return {"content": base64.b64encode(data).decode(), "file_type": file_type}
+
+    def _workspace_list(self, q: dict[str, Any]) -> dict[str, Any]:
+        path, obj = self._object(q)
+        if obj.get("object_type") != "DIRECTORY":
+            return {"objects": [self._object_info(path, obj)]}
+        prefix = path.rstrip("/") + "/"
+        children: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for key, child in self.objects.items():
+                if key.startswith(prefix):
+                    rest = key[len(prefix) :]
+                    if "/" in rest:
+                        name = prefix + rest.split("/", 1)[0]
+                        children.setdefault(name, {"path": name, "object_type": "DIRECTORY"})
+                    else:
+                        children[key] = self._object_info(key, child)
+        return {"objects": [children[k] for k in sorted(children)]}
+
+    def _dbfs_file(self, q: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raw = q.get("path")
+        if not isinstance(raw, str) or not raw:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "Path must be absolute")
+        path = _dbfs_path(raw)
+        found = self.dbfs.get(path)
+        if found is None:
+            raise ApiError(
+                404, "RESOURCE_DOES_NOT_EXIST", f"No file or directory exists on path {raw}."
+            )
+        return path, found
+
+    def _dbfs_get_status(self, q: dict[str, Any]) -> dict[str, Any]:
+        path, found = self._dbfs_file(q)
+        return {
+            "path": path,
+            "is_dir": False,
+            "file_size": len(str(found.get("content", "")).encode()),
+            "modification_time": int(found.get("modified_at", 0)),
+        }
+
+    def _dbfs_read(self, q: dict[str, Any]) -> dict[str, Any]:
+        _path, found = self._dbfs_file(q)
+        offset = _int(q, "offset", 0)
+        length = _int(q, "length", DBFS_READ_MAX // 2)
+        if offset < 0 or not 0 <= length <= DBFS_READ_MAX:
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", "length must be 0..1048576 and offset >= 0"
+            )
+        data = str(found.get("content", "")).encode()[offset : offset + length]
+        return {"bytes_read": len(data), "data": base64.b64encode(data).decode()}
 
     # ------------------------------------------------------------------ jobs
     def _job_json(
@@ -757,6 +917,18 @@ def _handler_for(sim: WorkspaceSimulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True  # the client gave up (timeout); nothing to tell it
 
     return Handler
+
+
+def _ws_path(path: str) -> str:
+    """Workspace paths in the API's form: ``/Workspace/Users/x`` and ``/Users/x`` are one."""
+    path = "/" + path.strip("/")
+    if path.startswith("/Workspace/"):
+        return path.removeprefix("/Workspace")
+    return path
+
+
+def _dbfs_path(path: str) -> str:
+    return "/" + path.removeprefix("dbfs:").strip("/")
 
 
 def _int(q: dict[str, Any], key: str, default: int | None) -> Any:

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static, Tree
 
 from cockpit.compat import checklist as engine
+from cockpit.databricks.workspace_code import read_code_text
 from cockpit.errors import CockpitError
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
@@ -344,15 +345,21 @@ class ChecklistTab(CockpitTab):
         text.append(f"\n{f.path}:{f.line}:{f.column}", "bold")
         text.append("  fixable with `cockpit fix`\n" if f.autofix else "\n", "green")
         text.append(f"{f.message}\n", "dim")
-        file = self._resolve(f.path)
-        if file is None:
+        # Workspace code (a notebook path, dbfs:/...) as exported into the state file, so
+        # offline review shows the line without the workspace.
+        stored = read_code_text(self.view.store, f.path)
+        file = None if stored is not None else self._resolve(f.path)
+        if stored is None and file is None:
             text.append("(source not available on this machine)\n", "dim italic")
             return text
         try:
-            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            source = (
+                stored if stored is not None else file.read_text(encoding="utf-8", errors="replace")
+            )
         except OSError:
             text.append("(source not readable)\n", "dim italic")
             return text
+        lines = source.splitlines()
         start = max(1, f.line - EXCERPT_CONTEXT)
         for number in range(start, min(len(lines), f.line + EXCERPT_CONTEXT) + 1):
             style = "bold reverse" if number == f.line else ""

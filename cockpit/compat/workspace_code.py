@@ -1,0 +1,325 @@
+"""The code workspace jobs run, scanned with the same rules as local code.
+
+Input: the jobs of the state file's inventory and the objects
+:mod:`cockpit.databricks.workspace_code` fetched (or stored earlier). Each task's notebook or
+file is scanned at the path *the job names* (``/Workspace/Repos/...``, ``/Users/...``,
+``dbfs:/...``), lines as in the exported source; the notebooks it ``%run``s (recursively, each
+once) are scanned at their paths written the same way, and belong to the job's pipeline.
+
+What cannot be scanned is said, never skipped: a missing notebook or ``%run`` target is a
+WSP001 finding, one the cockpit may not read (403, too big, not text) a WSP002 finding; a SQL,
+Scala or R notebook and a ``source: GIT`` task are *notes* (nothing for the Python rules; a Git
+task's code is scanned from a local checkout given as PATH).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cockpit.compat.findings import make
+from cockpit.compat.rules import Rule
+from cockpit.compat.scan import Note, Scanner, ScanResult
+from cockpit.databricks.workspace_code import (
+    DIRECTORY,
+    MISSING,
+    OK,
+    CodeObject,
+    display_of,
+    location_of,
+)
+
+if TYPE_CHECKING:
+    from cockpit.databricks.models import JobDefinition
+
+_API = "https://docs.databricks.com/api/workspace"
+# Findings about the workspace itself rather than the code in it. They live here, not in the
+# rule catalog, because they are about what the cockpit could read, not about a release.
+RULES = {
+    "WSP001": Rule(
+        code="WSP001",
+        name="workspace-code-missing",
+        severity="blocking",
+        what="A job runs (or a notebook %runs) a notebook or file that does not exist: the run "
+        "fails before any of its code executes.",
+        fix="Restore the notebook or file, or point the task (or the %run) where it lives now.",
+        autofix=False,
+        source=f"{_API}/workspace/getstatus",
+    ),
+    "WSP002": Rule(
+        code="WSP002",
+        name="workspace-code-unreadable",
+        severity="warning",
+        what="The cockpit could not read this code (no permission, over the export size limit, "
+        "or not text), so nothing in it was checked.",
+        fix="Give the cockpit's identity CAN READ on it, or scan a local copy with "
+        "`cockpit check PATH`.",
+        autofix=False,
+        source=f"{_API}/workspace/export",
+    ),
+    "WSP003": Rule(
+        code="WSP003",
+        name="job-cluster-gone",
+        severity="blocking",
+        what="The job runs on an all-purpose cluster that no longer exists (permanently deleted "
+        "clusters cannot be used by any API): its next run fails.",
+        fix="Run the task on a job cluster (new_cluster) on the target runtime, or on an "
+        "existing all-purpose cluster.",
+        autofix=False,
+        source=f"{_API}/clusters/permanentdelete",
+    ),
+}
+LANGUAGES = {"SQL": "SQL", "SCALA": "Scala", "R": "R", "PYTHON": "Python"}
+CODE_KINDS = ("notebook", "python")  # task kinds whose code is a notebook or a Python file
+# `mlflow==1.30.1`, `mlflow[extras]==1.30.1`, `"mlflow==1.30.1"` in a %pip line or a library.
+_MLFLOW_PIN = re.compile(r"""(?:^|[\s"'])mlflow(?:\[[^\]]*\])?\s*==\s*([0-9][0-9A-Za-z.+!-]*)""")
+
+
+@dataclass(frozen=True)
+class MlflowEvidence:
+    """Which MLflow client a pipeline really runs, and what says so."""
+
+    version: str
+    where: str  # "%pip install in /Repos/x/train:2", "task library pypi:mlflow==1.30.1", ...
+
+    def label(self) -> str:
+        return f"MLflow {self.version} from {self.where}"
+
+
+def mlflow_pin(text: str) -> str | None:
+    match = _MLFLOW_PIN.search(text)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class TaskCode:
+    job: str  # job name
+    task_key: str
+    entry: str  # the path as the job names it
+    location: str | None  # the object it is, None when not in the workspace or DBFS
+    git: bool
+
+
+def task_code(jobs: list[JobDefinition]) -> list[TaskCode]:
+    """Every task of ``jobs`` that runs a notebook or a Python file."""
+    out = []
+    for job in jobs:
+        for task in job.tasks:
+            if task.kind not in CODE_KINDS or not task.entry:
+                continue
+            git = task.source == "GIT"
+            location = None if git else location_of(task.entry)
+            out.append(TaskCode(job.name, task.task_key, task.entry, location, git))
+    return out
+
+
+def locations(jobs: list[JobDefinition]) -> list[str]:
+    """What to fetch for ``jobs`` (their %run targets are found while fetching)."""
+    return sorted({t.location for t in task_code(jobs) if t.location})
+
+
+class _Walker:
+    def __init__(self, scanner: Scanner, result: ScanResult, objects: dict[str, CodeObject]):
+        self.scanner, self.result, self.objects = scanner, result, objects
+        self.scanned: dict[str, str] = {}  # location -> display path it was scanned at
+        self.closure: dict[str, list[str]] = {}  # location -> display paths it %runs (deep)
+        self.reported: set[tuple[str, str, int]] = set()  # two jobs, one missing notebook
+
+    def finding(self, code: str, path: str, line: int, message: str) -> None:
+        if (code, path, line) not in self.reported:
+            self.reported.add((code, path, line))
+            self.result.findings.append(make(RULES[code], path, line, 1, message))
+
+    def problem(self, obj: CodeObject | None, display: str, at: tuple[str, int]) -> bool:
+        """Report an object that cannot be scanned at ``at`` (path, line); True if reported."""
+        if obj is None:
+            self.result.notes.append(
+                Note(display, "not-fetched", "not fetched yet: run cockpit check --workspace")
+            )
+            return True
+        if obj.status == OK:
+            return False
+        if obj.status in (MISSING, DIRECTORY):
+            what = (
+                "is a folder, not a notebook or file"
+                if obj.status == DIRECTORY
+                else ("does not exist in the workspace")
+            )
+            self.finding("WSP001", at[0], at[1], f"{display} {what}")
+        else:
+            self.finding("WSP002", at[0], at[1], f"{display} could not be read: {obj.message}")
+        return True
+
+    def visit(self, location: str, display: str) -> list[str]:
+        """Scan ``location`` (once) and what it %runs; the display paths of its %run closure."""
+        if location in self.closure:
+            return self.closure[location]
+        self.closure[location] = []  # a cycle back here ends with what is known so far
+        obj = self.objects[location]
+        self.scanned[location] = display
+        if not obj.is_python:
+            language = LANGUAGES.get(obj.language, obj.language or "Non-Python")
+            self.result.notes.append(
+                Note(
+                    display,
+                    "not-python",
+                    f"{language} {obj.kind or 'file'}: the Python rules do not apply",
+                )
+            )
+            self.result.files.append(display)
+            return []
+        self.scanner.scan_text(display, obj.text, "python", self.result)
+        deep: list[str] = []
+        for line, target in obj.run_targets():
+            child = display_of(target, display)
+            found = self.objects.get(target)
+            if found is not None and target in self.scanned:
+                child = self.scanned[target]
+            if self.problem(found, child, (display, line)):
+                continue
+            deep.append(child)
+            deep += self.visit(target, child)
+        deep = list(dict.fromkeys(d for d in deep if d != display))
+        self.closure[location] = deep
+        self.result.runs[display] = deep
+        return deep
+
+
+def _pip_evidence(obj: CodeObject, display: str) -> MlflowEvidence | None:
+    from cockpit.compat import notebooks
+
+    if not obj.is_python or not notebooks.is_databricks_source(obj.text):
+        return None
+    for pip in notebooks.split_databricks_source(obj.text).pip:
+        version = mlflow_pin(pip.args)
+        if version:
+            return MlflowEvidence(version, f"%pip install in {display}:{pip.line}")
+    return None
+
+
+def infer_mlflow(
+    job: JobDefinition, objects: dict[str, CodeObject], libraries: dict[str, tuple[str, ...]]
+) -> MlflowEvidence | None:
+    """The MLflow client a job's code runs with: a notebook's own ``%pip install mlflow==X``
+    (it replaces whatever the cluster installed), else one in a notebook it %runs, else the
+    task's PyPI libraries, else its all-purpose cluster's (``libraries``: by cluster id)."""
+    notebook_pins: list[MlflowEvidence] = []
+    library_pins: list[MlflowEvidence] = []
+    for task in job.tasks:
+        location = location_of(task.entry) if task.kind in CODE_KINDS else None
+        seen: set[str] = set()
+        queue = [location] if location else []
+        while queue:  # the entry first, then what it %runs, breadth first
+            current = queue.pop(0)
+            obj = objects.get(current)
+            if current in seen or obj is None:
+                continue
+            seen.add(current)
+            evidence = _pip_evidence(obj, display_of(current, task.entry))
+            if evidence is not None:
+                notebook_pins.append(evidence)
+            queue += [target for _line, target in obj.run_targets()]
+        for lib in (*task.libraries, *libraries.get(task.cluster, ())):
+            if lib.startswith("pypi:"):
+                version = mlflow_pin(lib.removeprefix("pypi:"))
+                if version:
+                    where = "task library" if lib in task.libraries else "cluster library"
+                    library_pins.append(MlflowEvidence(version, f"{where} {lib}"))
+    pins = notebook_pins or library_pins
+    return pins[0] if pins else None
+
+
+def scan_workspace_code(
+    scanner: Scanner,
+    result: ScanResult,
+    jobs: list[JobDefinition],
+    objects: dict[str, CodeObject],
+    *,
+    infer: bool = True,
+    default_evidence: str = "",
+    cluster_libraries: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, list[str]]:
+    """Scan the code of ``jobs`` into ``result``; the display paths each job's pipeline owns
+    (by job name): its tasks' code and everything it %runs.
+
+    With ``infer``, each job's MLflow client comes from its own evidence (:func:`infer_mlflow`)
+    and its code is scanned for that client; every MLflow finding says which evidence decided
+    (``default_evidence`` for jobs without any: the runtime's client or the user's override).
+    """
+    evidence_of: dict[str, MlflowEvidence | None] = {}
+    groups: dict[str, list[JobDefinition]] = {}
+    for job in jobs:
+        evidence = infer_mlflow(job, objects, cluster_libraries or {}) if infer else None
+        evidence_of[job.name] = evidence
+        groups.setdefault(evidence.version if evidence else "", []).append(job)
+    files: dict[str, list[str]] = {}
+    seen: set[tuple[str, int, int, str]] = set()
+    findings_before = list(result.findings)
+    collected: list = []
+    for version in sorted(groups):
+        members = groups[version]
+        group_scanner = scanner
+        if version:
+            versions = dict(scanner.crossing.versions)
+            versions["mlflow"] = (version, versions.get("mlflow", (None, None))[1])
+            group_scanner = Scanner(dataclasses.replace(scanner.crossing, versions=versions))
+        result.findings = []
+        files.update(_walk_jobs(group_scanner, result, members, objects))
+        decided_by: dict[str, str] = {}  # display path -> the evidence of a job that runs it
+        for job in members:
+            evidence = evidence_of[job.name]
+            for path in files.get(job.name, []):
+                decided_by.setdefault(path, evidence.label() if evidence else default_evidence)
+        for finding in result.findings:
+            ident = (finding.path, finding.line, finding.column, finding.code)
+            if ident in seen:
+                continue  # a helper shared by pipelines of two MLflow clients
+            seen.add(ident)
+            rule = group_scanner.rules.get(finding.code)
+            decided = decided_by.get(finding.path)
+            if rule is not None and rule.applies and rule.applies.package == "mlflow" and decided:
+                finding = dataclasses.replace(finding, message=f"{finding.message} ({decided})")
+            collected.append(finding)
+    result.findings = findings_before + collected
+    result.files = list(dict.fromkeys(result.files))
+    result.notes = list(dict.fromkeys(result.notes))
+    return files
+
+
+def _walk_jobs(
+    scanner: Scanner, result: ScanResult, jobs: list[JobDefinition], objects: dict[str, CodeObject]
+) -> dict[str, list[str]]:
+    walker = _Walker(scanner, result, objects)
+    files: dict[str, list[str]] = {}
+    for task in task_code(jobs):
+        owned = files.setdefault(task.job, [])
+        if task.git:
+            result.notes.append(
+                Note(
+                    task.entry,
+                    "git",
+                    f"task {task.task_key} runs {task.entry} from the job's Git repository, not "
+                    "the workspace: scan a local checkout with `cockpit check PATH`",
+                    job=task.job,
+                )
+            )
+            continue
+        if task.location is None:
+            result.notes.append(
+                Note(
+                    task.entry,
+                    "not-workspace",
+                    f"task {task.task_key} runs {task.entry}, not a workspace or dbfs:/ path: "
+                    "scan a local copy with `cockpit check PATH`",
+                    job=task.job,
+                )
+            )
+            continue
+        display = walker.scanned.get(task.location, task.entry)
+        owned.append(display)
+        if walker.problem(objects.get(task.location), display, (display, 1)):
+            continue
+        owned += walker.visit(task.location, display)
+    return {job: list(dict.fromkeys(paths)) for job, paths in files.items()}
