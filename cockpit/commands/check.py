@@ -175,8 +175,16 @@ def _scan_workspace(ctx, scanner, result):
             default = f"MLflow {override} from --mlflow-from / [pipelines] mlflow_from"
         else:
             default = f"MLflow {mlflow}, preinstalled in {scanner.crossing.from_runtime}"
+        from cockpit.databricks.clusters import cluster_libraries
+
         files = scan_workspace_code(
-            scanner, result, jobs, objects, infer=not override, default_evidence=default
+            scanner,
+            result,
+            jobs,
+            objects,
+            infer=not override,
+            default_evidence=default,
+            cluster_libraries=cluster_libraries(jobs),
         )
         result = add_workspace_jobs(store, result, files=files)
     finally:

@@ -12,8 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit.compat.findings import make
 from cockpit.compat.jobs import JobChecker, JobInfo
 from cockpit.compat.scan import Scanner, ScanResult
+from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
+from cockpit.databricks.clusters import GONE
 
 if TYPE_CHECKING:
     from cockpit.databricks.models import JobDefinition
@@ -31,7 +34,8 @@ def _settings(job: JobDefinition) -> dict[str, Any]:
             kind, _, destination = script.partition(":")
             scripts.append({kind: {"destination": destination}})
         libraries: list[dict[str, Any]] = []
-        for library in task.libraries:
+        # An all-purpose cluster's installed libraries are the task's too.
+        for library in (*task.libraries, *task.cluster_libraries):
             kind, _, value = library.partition(":")
             libraries.append({"pypi": {"package": value}} if kind == "pypi" else {kind: value})
         tasks.append(
@@ -80,6 +84,13 @@ def add_workspace_jobs(
         )
         found: list = []
         checker.check_job(info, _settings(job), path, {}, Path("."), found)
+        for task in job.tasks:
+            if task.existing_cluster and task.cluster_state == GONE:
+                message = (
+                    f"task {task.task_key} runs on all-purpose cluster {task.cluster}, which no "
+                    "longer exists"
+                )
+                found.append(make(WORKSPACE_RULES["WSP003"], path, 1, 1, message))
         # Keyed apart from a bundle job of the same name (whose key is its resource key).
         findings += [dataclasses.replace(f, job=path) for f in found]
         infos.append(dataclasses.replace(info, key=path))

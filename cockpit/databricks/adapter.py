@@ -495,6 +495,9 @@ def _task_from_json(
         init_scripts=tuple(_init_script(s) for s in cluster_spec.get("init_scripts") or []),
         env={str(k): str(v) for k, v in (cluster_spec.get("spark_env_vars") or {}).items()},
         source=source,
+        existing_cluster=bool(task.get("existing_cluster_id"))
+        and not task.get("new_cluster")
+        and not task.get("job_cluster_key"),
     )
 
 

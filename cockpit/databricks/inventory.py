@@ -50,9 +50,13 @@ def summarize(jobs: tuple[JobDefinition, ...] | list[JobDefinition]) -> dict[str
 
 
 def fetch_inventory(adapter: WorkspaceAdapter) -> Inventory:
+    from cockpit.databricks.clusters import attach_clusters
+
+    # Jobs on all-purpose clusters get the cluster's runtime, env and libraries.
+    jobs, _facts = attach_clusters(adapter, adapter.list_jobs())
     return Inventory(
         host=adapter.host,
-        jobs=tuple(adapter.list_jobs()),
+        jobs=tuple(jobs),
         spark_versions=tuple(adapter.spark_versions()),
         clusters=tuple(adapter.list_clusters()),
     )

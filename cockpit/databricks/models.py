@@ -56,6 +56,11 @@ class TaskDefinition:
     # Where the task's code lives: "GIT" (a Git provider, via the job's git_source) or
     # "WORKSPACE"; "" when the job does not say (the API's default is WORKSPACE then).
     source: str = ""
+    # An all-purpose cluster (existing_cluster_id): `cluster` is its id, and the inventory
+    # fills spark_version, runtime and env from the cluster itself.
+    existing_cluster: bool = False
+    cluster_libraries: tuple[str, ...] = ()  # installed on that cluster (libraries API)
+    cluster_state: str = ""  # RUNNING, TERMINATED, ...; GONE when the workspace no longer has it
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -69,8 +74,13 @@ class TaskDefinition:
             "init_scripts": list(self.init_scripts),
             "env": dict(self.env),
         }
-        if self.source:  # only when set, so definitions stored before it stay unchanged
+        # Only when set, so definitions stored before these fields existed stay unchanged.
+        if self.source:
             out["source"] = self.source
+        if self.existing_cluster:
+            out["existing_cluster"] = True
+            out["cluster_libraries"] = list(self.cluster_libraries)
+            out["cluster_state"] = self.cluster_state
         return out
 
     @classmethod
@@ -86,6 +96,9 @@ class TaskDefinition:
             init_scripts=tuple(data.get("init_scripts", ())),
             env=dict(data.get("env", {})),
             source=data.get("source", ""),
+            existing_cluster=bool(data.get("existing_cluster", False)),
+            cluster_libraries=tuple(data.get("cluster_libraries", ())),
+            cluster_state=data.get("cluster_state", ""),
         )
 
 

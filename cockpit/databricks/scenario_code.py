@@ -18,6 +18,10 @@ Ten job shapes repeat (job index modulo 10):
 9 notebook that ``%run``s a helper pinning ``mlflow==1.30.1`` and a cycle of two helpers, the
   second calling ``ssl.wrap_socket`` (PY306) and the first ``MlflowClient().list_run_infos``
   (MLF103, a 1.x API, decided by the helper's ``%pip``)
+
+Plus three jobs on all-purpose clusters (listed; terminated and unlisted; deleted: WSP003),
+whose shared notebook calls a 1.x API (MLF102) judged with the listed cluster's
+``mlflow==1.30.1`` library.
 """
 
 from __future__ import annotations
@@ -248,12 +252,74 @@ def code_scenario(
             },
         }
     )
+    # Jobs on all-purpose clusters: one listed, one clusters/list no longer shows (terminated
+    # long ago) but clusters/get still answers, one permanently deleted.
+    shared = "/Repos/etl/shared_cluster/score"
+    shared_text = _notebook(
+        ["from mlflow.tracking import MlflowClient", "", "MlflowClient().list_registered_models()"]
+    )
+    notebook(shared, shared_text)
+    expected.append(Expected("MLF102", shared, _line_of(shared_text, "list_registered_models")))
+    for job_id, name, cluster_id in (
+        (4_990, "code-job-on-shared-cluster", "0101-000000-shared01"),
+        (4_991, "code-job-on-old-cluster", "0101-000000-oldclust"),
+        (4_992, "code-job-on-deleted-cluster", "0101-000000-deleted0"),
+    ):
+        jobs.append(
+            {
+                "job_id": job_id,
+                "creator_user_name": "platform@example.com",
+                "settings": {
+                    "name": name,
+                    "tasks": [
+                        {
+                            "task_key": "score",
+                            "existing_cluster_id": cluster_id,
+                            "notebook_task": {"notebook_path": shared},
+                        }
+                    ],
+                },
+            }
+        )
+    expected.append(Expected("WSP003", "workspace:code-job-on-deleted-cluster", 1))
+    clusters = [
+        {
+            "cluster_id": "0101-000000-shared01",
+            "cluster_name": "etl-shared",
+            "cluster_source": "UI",
+            "spark_version": version,
+            "state": "RUNNING",
+            "spark_env_vars": {"MLFLOW_TRACKING_URI": "https://mlflow-old.example"},
+        }
+    ]
+    hidden = [
+        {
+            "cluster_id": "0101-000000-oldclust",
+            "cluster_name": "etl-2023",
+            "cluster_source": "UI",
+            "spark_version": "16.4.x-cpu-ml-scala2.12",
+            "state": "TERMINATED",
+            "spark_env_vars": {"MLFLOW_TRACKING_URI": "https://mlflow-new.example"},
+        }
+    ]
+    libraries = {
+        "0101-000000-shared01": [
+            {
+                "library": {"pypi": {"package": "mlflow==1.30.1"}},
+                "status": "INSTALLED",
+                "is_library_for_all_clusters": False,
+            },
+            {"library": {"pypi": {"package": "horovod==0.28.1"}}, "status": "INSTALLED"},
+        ]
+    }
     scenario = {
         "format": FORMAT,
         "name": f"synthetic code workspace, {n_jobs} jobs",
         "tokens": {token: "admin"},
         "spark_versions": [{"key": k, "name": n} for k, n in SYNTHETIC_VERSIONS],
-        "clusters": [],
+        "clusters": clusters,
+        "hidden_clusters": hidden,
+        "cluster_libraries": libraries,
         "jobs": jobs,
         "runs": [],
         "workspace": list(workspace.values()),

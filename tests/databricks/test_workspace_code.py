@@ -210,3 +210,31 @@ def test_paths_resolve_like_the_workspace():
     assert resolve_run("/Repos/a/b/nb", '"../lib/x"') == "/Repos/a/lib/x"
     assert resolve_run("/Repos/a/b/nb", "/Workspace/Shared/x") == "/Shared/x"
     assert resolve_run("dbfs:/x.py", "./y") is None
+
+
+def test_jobs_on_all_purpose_clusters_carry_the_clusters_facts(code_ws, scanned):
+    sim, _expected = code_ws
+    state, data, _result = scanned
+    stored = _run("--state", str(state), "inventory", "--stored", "--format", "json")
+    assert stored.returncode == 0, stored.stderr
+    jobs = {j["name"]: j for j in json.loads(stored.stdout)["jobs"]}
+    listed = jobs["code-job-on-shared-cluster"]
+    assert listed["runtime"] == "14.3-lts-ml"
+    assert listed["tracking_uri"] == "https://mlflow-old.example"
+    assert "pypi:mlflow==1.30.1" in listed["tasks"][0]["cluster_libraries"]
+    # clusters/list no longer shows it; clusters/get still answers.
+    old = jobs["code-job-on-old-cluster"]
+    assert old["runtime"] == "16.4-lts-ml" and old["tracking_uri"] == "https://mlflow-new.example"
+    assert old["tasks"][0]["cluster_state"] == "TERMINATED"
+    gone = jobs["code-job-on-deleted-cluster"]
+    assert gone["tasks"][0]["cluster_state"] == "GONE"
+    assert sim.api_requests("/api/2.1/clusters/get") >= 3
+
+    by_key = {(f["code"], f["path"]): f for f in data["findings"]}
+    lost = by_key[("WSP003", "workspace:code-job-on-deleted-cluster")]
+    assert "0101-000000-deleted0" in lost["message"] and lost["severity"] == "blocking"
+    # The shared notebook's 1.x call is judged with the cluster's mlflow==1.30.1, and says so;
+    # the cluster's Horovod library is the job's too.
+    mlf = by_key[("MLF102", "/Repos/etl/shared_cluster/score")]
+    assert "cluster library pypi:mlflow==1.30.1" in mlf["message"]
+    assert ("DBR101", "workspace:code-job-on-shared-cluster") in by_key
