@@ -238,3 +238,34 @@ def test_jobs_on_all_purpose_clusters_carry_the_clusters_facts(code_ws, scanned)
     mlf = by_key[("MLF102", "/Repos/etl/shared_cluster/score")]
     assert "cluster library pypi:mlflow==1.30.1" in mlf["message"]
     assert ("DBR101", "workspace:code-job-on-shared-cluster") in by_key
+
+
+def test_simulator_answers_the_sdks_workspace_dbfs_and_cluster_calls(code_ws):
+    from databricks.sdk import errors
+    from databricks.sdk.service.workspace import ExportFormat, ObjectType
+    from ws_helpers import connect
+
+    sim, _expected = code_ws
+    client = connect(sim, token=TOKEN).client
+    info = client.workspace.get_status("/Workspace/Repos/etl/pipelines/job_00000/train")
+    assert info.object_type == ObjectType.NOTEBOOK and info.language.value == "PYTHON"
+    exported = client.workspace.export(
+        "/Repos/etl/pipelines/job_00000/train", format=ExportFormat.SOURCE
+    )
+    assert exported.file_type == "py"
+    listed = [o.path for o in client.workspace.list("/Shared/lib")]
+    assert "/Shared/lib/cycle_a" in listed
+    with pytest.raises(errors.NotFound):
+        client.workspace.get_status("/Repos/etl/pipelines/job_00008/deleted_notebook")
+    with pytest.raises(errors.PermissionDenied):
+        client.workspace.export("/Users/hr@example.com/salaries")
+    status = client.dbfs.get_status("/scripts/job_00007.py")
+    head = client.dbfs.read("/scripts/job_00007.py", offset=0, length=6)
+    assert status.file_size > 6 and head.bytes_read == 6
+    assert client.clusters.get("0101-000000-oldclust").state.value == "TERMINATED"
+    assert "0101-000000-oldclust" not in {c.cluster_id for c in client.clusters.list()}
+    # The SDK maps the real answer (400 INVALID_PARAMETER_VALUE "... does not exist") to NotFound.
+    with pytest.raises(errors.NotFound, match="does not exist"):
+        client.clusters.get("0101-000000-deleted0")
+    libraries = list(client.libraries.cluster_status("0101-000000-shared01"))
+    assert libraries[0].library.pypi.package == "mlflow==1.30.1"
