@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(manual statuses, notes and sign-offs are kept)",
     )
     parser.add_argument(
+        "--target",
+        action="append",
+        metavar="NAME",
+        help="bundles: check only this target (repeatable; default: every target, each merged "
+        "over the top-level resources as the Databricks CLI deploys it)",
+    )
+    parser.add_argument(
         "--workspace",
         action="store_true",
         help="also scan the code the inventory's workspace jobs run (run `cockpit inventory` "
@@ -97,6 +104,7 @@ def run_check(ctx) -> int:
         ctx.args.paths = [str(config.resolve(p)) for p in sources]
     crossing = crossing_from_args(ctx)
     scanner = Scanner(crossing)
+    scanner.jobs.targets = tuple(ctx.args.target) if ctx.args.target else None
     result = scanner.scan_paths(ctx.args.paths)
     if ctx.args.workspace:
         result = _scan_workspace(ctx, scanner, result)

@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", metavar="PATH", nargs="+")
     add_crossing_options(parser)
     parser.add_argument("--apply", action="store_true", help="write the changes")
+    parser.add_argument(
+        "--target",
+        action="append",
+        metavar="NAME",
+        help="only this bundle target (repeatable; default: every target)",
+    )
     parser.set_defaults(handler=run_fix)
 
 
@@ -43,7 +49,9 @@ def run_fix(ctx) -> int:
     from cockpit.compat.scan import Scanner
     from cockpit.textsafe import terminal
 
-    result = Scanner(crossing_from_args(ctx)).scan_paths(ctx.args.paths)
+    scanner = Scanner(crossing_from_args(ctx))
+    scanner.jobs.targets = tuple(ctx.args.target) if ctx.args.target else None
+    result = scanner.scan_paths(ctx.args.paths)
     fixes = autofix.plan(result)
     changed = [f for f in fixes if f.changed]
     if not ctx.args.apply:

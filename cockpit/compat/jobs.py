@@ -12,13 +12,16 @@ import glob
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cockpit.compat import bundle_targets
+from cockpit.compat.bundle_targets import path_of
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.requirements import RequirementChecker, parse_requirement
 from cockpit.compat.rules import Crossing, Rule
+from cockpit.errors import CockpitError
 
 BUNDLE_NAMES = ("databricks.yml", "databricks.yaml")
 _JOB_KEYS = ("tasks", "job_clusters", "new_cluster", "settings", "jobs")
@@ -104,6 +107,8 @@ class JobChecker:
         self.crossing = crossing
         self.rules = rules
         self.requirements = RequirementChecker(crossing, rules)
+        # Bundle targets to check (None: every target the bundle defines).
+        self.targets: tuple[str, ...] | None = None
 
     def _add(
         self,
@@ -135,12 +140,13 @@ class JobChecker:
             clusters.append((settings["new_cluster"], path))
         for jc in settings.get("job_clusters") or []:
             if isinstance(jc, dict) and isinstance(jc.get("new_cluster"), dict):
-                clusters.append((jc["new_cluster"], path))
+                clusters.append((jc["new_cluster"], path_of(jc, "new_cluster", path)))
         tasks = [t for t in settings.get("tasks") or [] if isinstance(t, dict)]
         for task in tasks:
             if isinstance(task.get("new_cluster"), dict):
-                clusters.append((task["new_cluster"], path))
-            self._check_libraries(task.get("libraries"), path, job, base_dir, info, out)
+                clusters.append((task["new_cluster"], path_of(task, "new_cluster", path)))
+            lib_path = path_of(task, "libraries", path)  # a bundle target may set them
+            self._check_libraries(task.get("libraries"), lib_path, job, base_dir, info, out)
             self._task_files(task, base_dir, info)
         self._check_libraries(settings.get("libraries"), path, job, base_dir, info, out)
         for cluster, cpath in clusters:
@@ -169,7 +175,7 @@ class JobChecker:
     ) -> None:
         version = cluster.get("spark_version")
         if isinstance(version, str):
-            where = (path, *_pos(cluster, "spark_version", path))
+            where = (path_of(cluster, "spark_version", path), *_pos(cluster, "spark_version", path))
             resolved, via = version, ""
             if version.startswith("${var.") and version.endswith("}"):
                 variable = variables.get(version[6:-1])
@@ -387,6 +393,9 @@ def scan_bundle(
             document = _yaml_or_finding(inc_path, inc_text, parse_error, scan)
             if isinstance(document, dict):
                 documents.append((inc_path, document))
+    defined: dict[str, tuple[Any, str]] = {}  # job key -> (settings, file), first wins
+    lines: dict[str, int] = {}
+    every: list[tuple[str, Any, str, int]] = []  # as written, for a bundle without targets
     for doc_path, document in documents:
         resources = document.get("resources")
         jobs = resources.get("jobs") if isinstance(resources, dict) else None
@@ -395,14 +404,70 @@ def scan_bundle(
         for key, settings in jobs.items():
             if not isinstance(settings, dict):
                 continue
-            line, _ = _pos(jobs, key, doc_path)
-            name = settings.get("name") if isinstance(settings.get("name"), str) else str(key)
-            info = JobInfo(key=str(key), name=name, path=doc_path, line=line)
-            checker.check_job(
-                info, settings, doc_path, variables, Path(doc_path).parent, scan.findings
+            line = _pos(jobs, key, doc_path)[0]
+            every.append((str(key), settings, doc_path, line))
+            if str(key) not in defined:
+                defined[str(key)] = (settings, doc_path)
+                lines[str(key)] = line
+    found_targets = bundle_targets.targets(root, path)
+    if not found_targets:
+        for key, settings, doc_path, line in every:
+            _check_bundle_job(checker, scan, key, settings, doc_path, line, variables)
+        return scan
+    names = [t.name for t in found_targets]
+    wanted = checker.targets
+    unknown = [t for t in wanted or () if t not in names]
+    if unknown:
+        raise CockpitError(f"{path}: no target {unknown[0]!r} (targets: {', '.join(names)})")
+    per_target: dict[tuple[str, int, int, str], tuple[Finding, list[str]]] = {}
+    for target in found_targets:
+        if wanted and target.name not in wanted:
+            continue
+        jobs_of = bundle_targets.target_jobs(target, defined)
+        tvars = bundle_targets.target_variables(target, variables, _located)
+        for key, (settings, doc_path) in jobs_of.items():
+            found: list[Finding] = []
+            line = lines.get(key) or _pos(settings, "name", doc_path)[0]
+            _check_bundle_job(
+                checker, scan, key, settings, doc_path, line, tvars, found, target.name
             )
-            scan.jobs.append(info)
+            for finding in found:
+                ident = (finding.path, finding.line, finding.column, finding.code)
+                if ident in per_target:
+                    per_target[ident][1].append(target.name)
+                else:
+                    per_target[ident] = (finding, [target.name])
+    for finding, in_targets in per_target.values():
+        label = "target" if len(in_targets) == 1 else "targets"
+        message = f"{label} {', '.join(in_targets)}: {finding.message}"
+        scan.findings.append(replace(finding, message=message))
     return scan
+
+
+def _located(container: Any, key: Any, path: str) -> Located:
+    line, column = _pos(container, key, path)
+    return Located(path, line, column, container[key])
+
+
+def _check_bundle_job(
+    checker: JobChecker,
+    scan: JobScan,
+    key: str,
+    settings: Any,
+    doc_path: str,
+    line: int,
+    variables: dict[str, Located],
+    found: list[Finding] | None = None,
+    target: str | None = None,
+) -> None:
+    """One bundle job (as a target deploys it, when ``target``); findings into ``found``, or
+    straight into ``scan``."""
+    name = settings.get("name") if isinstance(settings.get("name"), str) else key
+    job_key = f"{key}@{target}" if target else key
+    info = JobInfo(key=job_key, name=name, path=doc_path, line=line)
+    out = scan.findings if found is None else found
+    checker.check_job(info, settings, doc_path, variables, Path(doc_path).parent, out)
+    scan.jobs.append(info)
 
 
 def _yaml_or_finding(path: str, text: str, parse_error: Rule | None, scan: JobScan) -> Any:

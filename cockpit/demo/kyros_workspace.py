@@ -14,6 +14,11 @@ story (same medians, ratios and noise as sample_state/steps/s50_benchmarks.py):
 * kyros-feature-pipeline: +4% with 18% run-to-run noise -> no change
 * kyros-fraud-score: only 2 runs on 16.4 -> insufficient data
 
+The jobs' notebooks (and one workspace file) are served too, written as Kyros' data scientists
+write them: MLflow 1.30.1 pinned with ``%pip`` and its removed APIs, a shared ``%run`` helper,
+``SafeConfigParser``, ``distutils``, Horovod, ``inspect.getargspec``, SQL notebooks and modern
+code, so ``cockpit check --workspace`` (and the live demo's Checklist tab) has real findings.
+
 Probe outputs (what the probe task prints on a 14.3 / 16.4 ML cluster) are the bundled
 manifests' libraries and system facts, so a probed manifest diffs clean against its LTS manifest.
 """
@@ -140,6 +145,180 @@ def _job(job_id: int, name: str, spec: tuple) -> dict:
     }
 
 
+HEADER = "# Databricks notebook source"
+CELL = "\n\n# COMMAND ----------\n\n"
+PIN_V1 = "# MAGIC %pip install mlflow==1.30.1"
+HELPERS = "/Repos/kyros/ml/common/mlflow_helpers"
+
+
+def _nb(*cells: str) -> str:
+    return HEADER + "\n" + CELL.join(cell.strip("\n") for cell in cells) + "\n"
+
+
+# Notebook (or file) per job slug: what each pipeline really runs.
+NOTEBOOKS = {
+    "churn_train": _nb(
+        PIN_V1,
+        "# MAGIC %run ../common/mlflow_helpers",
+        """
+import mlflow
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+experiment = next(e for e in mlflow.list_experiments() if e.name == "kyros/churn")
+with mlflow.start_run(experiment_id=experiment.experiment_id):
+    model = LogisticRegression(max_iter=200).fit(X_train, y_train)
+    mlflow.sklearn.eval_and_log_metrics(model, X_test, y_test, prefix="test_")
+    mlflow.sklearn.log_model(model, "model")
+""",
+    ),
+    "common/mlflow_helpers": _nb(
+        """
+from mlflow.tracking import MlflowClient
+
+
+def production_version(name):
+    # Kyros promotes by stage; the registry moved to aliases in MLflow 2.9.
+    return MlflowClient().get_latest_versions(name, stages=["Production"])[0]
+
+
+def run_ids(experiment_id):
+    return [info.run_id for info in MlflowClient().list_run_infos(experiment_id)]
+"""
+    ),
+    "demand_forecast": _nb(
+        PIN_V1,
+        """
+import configparser
+
+import mlflow
+
+settings = configparser.SafeConfigParser()
+settings.read("/dbfs/kyros/config/forecast.ini")
+mlflow.log_param("horizon_weeks", settings.getint("forecast", "horizon_weeks"))
+""",
+    ),
+    "feature_pipeline": _nb(
+        """
+import os
+from distutils.util import strtobool
+
+FULL_REFRESH = strtobool(os.environ.get("FULL_REFRESH", "no"))
+spark.table("kyros.raw_events").write.mode("overwrite").saveAsTable("kyros.features")
+"""
+    ),
+    "fraud_score": _nb(
+        """
+import mlflow
+
+model = mlflow.pyfunc.load_model("models:/kyros-fraud@champion")
+scores = model.predict(spark.table("kyros.transactions").toPandas())
+"""
+    ),
+    "recsys_train": _nb(
+        """
+import horovod.torch as hvd
+from sparkdl import HorovodRunner
+
+
+def train():
+    hvd.init()
+    return hvd.rank()
+
+
+HorovodRunner(np=4).run(train)
+"""
+    ),
+    "image_embed": _nb(
+        """
+import imp
+
+embeddings = imp.load_source("embeddings", "/dbfs/kyros/lib/embeddings.py")
+embeddings.run(spark)
+"""
+    ),
+    "model_monitor": _nb(
+        "# MAGIC %run ../common/mlflow_helpers",
+        """
+import mlflow
+
+version = production_version("kyros-churn")
+mlflow.log_param("monitored_version", version.version)
+""",
+    ),
+    "batch_score": _nb(
+        PIN_V1,
+        """
+import mlflow
+
+mlflow.pyfunc.spark_udf(spark, "models:/kyros-churn/Production")
+""",
+    ),
+    "data_quality": "-- Databricks notebook source\nSELECT count(*) FROM kyros.orders WHERE amount < 0\n",
+    "etl_orders": _nb(
+        """
+orders = spark.read.json("/Volumes/kyros/raw/orders")
+orders.write.mode("append").saveAsTable("kyros.orders")
+"""
+    ),
+    "ltv_model": _nb(
+        """
+import mlflow
+
+with mlflow.start_run():
+    mlflow.log_metric("ltv_mae", 12.4)
+"""
+    ),
+    "ab_analysis": _nb(
+        """
+import mlflow
+
+for experiment in mlflow.search_experiments(filter_string="name LIKE 'kyros/ab-%'"):
+    print(experiment.name)
+"""
+    ),
+    "price_elasticity": _nb(
+        """
+import mlflow
+
+mlflow.autolog()
+"""
+    ),
+    "nightly_report": "-- Databricks notebook source\nSELECT * FROM kyros.daily_summary\n",
+}
+SCORE_PY = """\
+import inspect
+
+import mlflow
+
+
+def score(batch, threshold=0.5):
+    return batch
+
+
+print(inspect.getargspec(score))
+mlflow.log_metric("scored", 1)
+"""
+
+
+def _workspace_objects() -> list[dict]:
+    objects = []
+    for slug, text in NOTEBOOKS.items():
+        path = HELPERS if slug.startswith("common/") else f"/Repos/kyros/ml/{slug}/main"
+        language = "SQL" if text.startswith("--") else "PYTHON"
+        objects.append(
+            {"path": path, "object_type": "NOTEBOOK", "language": language, "content": text}
+        )
+    objects.append(
+        {
+            "path": "/Repos/kyros/ml/batch_score/score.py",
+            "object_type": "FILE",
+            "content": SCORE_PY,
+        }
+    )
+    return objects
+
+
 def _lognormal(rng: random.Random, median: float, cv: float) -> float:
     sigma = math.sqrt(math.log(1 + cv * cv))
     return median * math.exp(rng.gauss(0.0, sigma))
@@ -246,6 +425,7 @@ def scenario() -> dict:
         "clusters": clusters,
         "jobs": jobs,
         "runs": _runs(jobs),
+        "workspace": _workspace_objects(),
         "submit": {
             "pending_s": 2.0,
             "running_s": 4.0,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -161,6 +162,8 @@ def start(
         demo.config_path.write_text(
             _config_text(old, new, workspace_url, demo.state_path.name), encoding="utf-8"
         )
+        if workspace_url:
+            _check_workspace_code(demo, progress)
         if recorder:
             progress("starting the recorder (cockpit record)")
             demo.spawn(
@@ -179,6 +182,25 @@ def start(
     except BaseException:
         demo.stop()
         raise
+
+
+def _check_workspace_code(demo: DemoEnvironment, progress: Progress) -> None:
+    """In the background (the cockpit opens meanwhile): inventory the simulated workspace, then
+    scan the code its jobs run into the checklist, so the Checklist tab shows the notebooks'
+    findings a few seconds after the demo starts. Output in logs/workspace-check.log."""
+    progress("scanning the code the workspace jobs run (in the background)")
+    cockpit = (
+        f"{shlex.quote(sys.executable)} -m cockpit --config {shlex.quote(str(demo.config_path))}"
+    )
+    demo.spawn(
+        [
+            "sh",
+            "-c",
+            f"{cockpit} inventory --no-history && "
+            f"{cockpit} check --workspace --record --format json > /dev/null",
+        ],
+        log="workspace-check.log",
+    )
 
 
 def _partial_sync(demo: DemoEnvironment, old_url: str, new_url: str) -> None:
