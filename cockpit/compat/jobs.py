@@ -420,6 +420,7 @@ def scan_bundle(
     if unknown:
         raise CockpitError(f"{path}: no target {unknown[0]!r} (targets: {', '.join(names)})")
     per_target: dict[tuple[str, int, int, str], tuple[Finding, list[str]]] = {}
+    infos: dict[str, JobInfo] = {}  # one per job whatever the targets: one pipeline
     for target in found_targets:
         if wanted and target.name not in wanted:
             continue
@@ -428,15 +429,19 @@ def scan_bundle(
         for key, (settings, doc_path) in jobs_of.items():
             found: list[Finding] = []
             line = lines.get(key) or _pos(settings, "name", doc_path)[0]
-            _check_bundle_job(
-                checker, scan, key, settings, doc_path, line, tvars, found, target.name
-            )
+            info = _check_bundle_job(checker, scan, key, settings, doc_path, line, tvars, found)
+            known = infos.setdefault(key, info)
+            if known is not info:
+                for attr in ("files", "tracking_uris", "spark_versions"):
+                    values = getattr(known, attr)
+                    values += [v for v in getattr(info, attr) if v not in values]
             for finding in found:
                 ident = (finding.path, finding.line, finding.column, finding.code)
                 if ident in per_target:
                     per_target[ident][1].append(target.name)
                 else:
                     per_target[ident] = (finding, [target.name])
+    scan.jobs += infos.values()
     for finding, in_targets in per_target.values():
         label = "target" if len(in_targets) == 1 else "targets"
         message = f"{label} {', '.join(in_targets)}: {finding.message}"
@@ -458,16 +463,22 @@ def _check_bundle_job(
     line: int,
     variables: dict[str, Located],
     found: list[Finding] | None = None,
-    target: str | None = None,
-) -> None:
-    """One bundle job (as a target deploys it, when ``target``); findings into ``found``, or
-    straight into ``scan``."""
+) -> JobInfo:
+    """One bundle job; findings into ``found`` (a target's, the caller keeps the job) or
+    straight into ``scan`` with the job."""
     name = settings.get("name") if isinstance(settings.get("name"), str) else key
-    job_key = f"{key}@{target}" if target else key
-    info = JobInfo(key=job_key, name=name, path=doc_path, line=line)
-    out = scan.findings if found is None else found
-    checker.check_job(info, settings, doc_path, variables, Path(doc_path).parent, out)
-    scan.jobs.append(info)
+    info = JobInfo(key=key, name=name, path=doc_path, line=line)
+    checker.check_job(
+        info,
+        settings,
+        doc_path,
+        variables,
+        Path(doc_path).parent,
+        scan.findings if found is None else found,
+    )
+    if found is None:
+        scan.jobs.append(info)
+    return info
 
 
 def _yaml_or_finding(path: str, text: str, parse_error: Rule | None, scan: JobScan) -> Any:
