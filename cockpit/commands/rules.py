@@ -53,23 +53,49 @@ def run_list(ctx) -> int:
     return EXIT_OK
 
 
+def _verification_lines(record) -> list[str]:
+    """How a removal rule was checked against the released packages, in a few lines."""
+    if record is None:
+        return ["verified: no (not an API removal, so nothing to check against releases)"]
+    status = "passed" if record["ok"] else "FAILED"
+    lines = [
+        f"verified: {status} on {record['generated_at']} by {record['generated_by']}",
+        f"  present in {record['present_in']}; absent from {', '.join(record['absent_in'])}",
+    ]
+    for row in record["checked"]:
+        what = f"{row['name']}({row['keyword']}=)" if row.get("keyword") else row["name"]
+        results = "; ".join(f"{v}: {how}" for v, how in row["results"].items())
+        lines.append(f"  {what}: {results}")
+    family = "python" if record.get("package") == "python" else "libraries"
+    lines.append(f"  how: {record['method'][family]}")
+    return lines
+
+
 def run_show(ctx) -> int:
-    from cockpit.compat.rules import get_rule, reference_entry
+    from cockpit.compat.rules import get_rule, reference_entry, verification
 
     rule = get_rule(ctx.args.code)
     ref = reference_entry(rule.ref) if rule.ref else None
+    record = verification(rule.code) if rule.removal else None
     if ctx.args.format == "json":
-        ctx.print_json({**rule.to_json(), "reference": ref})
+        ctx.print_json({**rule.to_json(), "reference": ref, "verification": record})
         return EXIT_OK
     lines = [
         f"{rule.code} {rule.name}",
         f"severity: {rule.severity}",
-        f"applies:  {_applies(rule)} (when the migration crosses it)",
+        f"applies:  {_applies(rule)} "
+        + (
+            "(whenever the target has that version or later: an API removal)"
+            if rule.removal
+            else "(when the migration crosses it)"
+        ),
         f"autofix:  {'yes' if rule.autofix else 'no'}",
         "",
         f"what: {rule.what}",
         f"fix:  {rule.fix}",
         f"source: {rule.source}",
+        "",
+        *_verification_lines(record),
     ]
     if ref is not None:
         lines += ["", f"built from reference entry {rule.ref}: {ref.get('what', '')}"]
