@@ -29,17 +29,22 @@ def typeshed_provenance() -> dict[str, str]:
 @cache
 def context(version: str) -> tc.SearchContext:
     major, minor = (int(x) for x in version.split(".")[:2])
-    return tc.get_search_context(typeshed=TYPESHED, version=(major, minor), platform="linux")
+    # No search path: only typeshed's stdlib, never what happens to be installed.
+    return tc.get_search_context(
+        typeshed=TYPESHED, search_path=[], version=(major, minor), platform="linux"
+    )
 
 
 @cache
 def modules(version: str) -> frozenset[str]:
-    """Every stdlib module typeshed has for ``version`` (VERSIONS applied)."""
+    """Every stdlib module typeshed has for ``version`` (VERSIONS applied); only stubs under
+    typeshed's stdlib folder (the search path would add site-packages)."""
     ctx = context(version)
     out = set()
-    for name in tc.get_all_stub_files(search_context=ctx):
-        out.add(name[0] if isinstance(name, tuple) else name)
-    return frozenset(str(m) for m in out)
+    for name, path in tc.get_all_stub_files(search_context=ctx):
+        if Path(path).resolve().is_relative_to(TYPESHED.resolve()):
+            out.add(str(name))
+    return frozenset(out)
 
 
 @cache
@@ -72,6 +77,8 @@ def present(version: str, dotted: str) -> bool:
     table = names(version, module)
     if table is None:
         return False
+    if len(attrs) == 2 and isinstance(getattr(table.get(attrs[0]), "ast", None), ast.ClassDef):
+        return attrs[1] in class_members(version, module, attrs[0])  # inherited members count
     for attr in attrs:
         info = table.get(attr) if table is not None else None
         if info is None:
@@ -143,3 +150,46 @@ def is_class(version: str, dotted: str) -> bool:
             return False
         table = info.child_nodes
     return info is not None and isinstance(info.ast, ast.ClassDef)
+
+
+def _resolve_class(version: str, module: str, expr: ast.expr) -> tuple[str, str] | None:
+    """(module, class name) that a base-class expression in ``module``'s stub refers to."""
+    if isinstance(expr, ast.Subscript):
+        return _resolve_class(version, module, expr.value)
+    table = names(version, module) or {}
+    if isinstance(expr, ast.Name):
+        info = table.get(expr.id)
+        if info is None:
+            return None
+        if isinstance(info.ast, ast.ClassDef):
+            return module, expr.id
+        if isinstance(info.ast, tc.ImportedName) and info.ast.name:
+            return ".".join(info.ast.module_name), info.ast.name
+        return None
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        info = table.get(expr.value.id)
+        if info is not None and isinstance(info.ast, tc.ImportedName) and info.ast.name is None:
+            return ".".join(info.ast.module_name), expr.attr
+        return None
+    return None
+
+
+@cache
+def class_members(version: str, module: str, cls: str) -> dict[str, str]:
+    """Public members of a class with inheritance: member -> the class path defining it
+    (the nearest in the MRO), for classes whose stubs typeshed has."""
+    if module not in modules(version):
+        return {}
+    table = names(version, module) or {}
+    info = table.get(cls)
+    if info is None or not isinstance(info.ast, ast.ClassDef):
+        return {}
+    out: dict[str, str] = {}
+    for base in reversed(info.ast.bases):
+        where = _resolve_class(version, module, base)
+        if where is not None and where != (module, cls):
+            out.update(class_members(version, *where))
+    for name, child in (info.child_nodes or {}).items():
+        if not name.startswith("_") and child.is_exported:
+            out[name] = f"{module}.{cls}"
+    return out

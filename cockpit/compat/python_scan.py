@@ -82,6 +82,9 @@ class Matchers:
     modules: dict[str, Rule] = field(default_factory=dict)
     kwargs: dict[str, list[tuple[str, Rule]]] = field(default_factory=dict)
     renames: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> {old: new}
+    # Classes whose members a rule names: calling one makes an instance, and a user class that
+    # derives from one makes ``self`` one of them (minus what the user class defines itself).
+    classes: set[str] = field(default_factory=set)
     trigger: re.Pattern[str] | None = None
 
     @classmethod
@@ -103,6 +106,7 @@ class Matchers:
                 words.add(item["call"].split(".", 1)[0])
             if match.get("rename"):
                 m.renames[rule.code] = dict(match["rename"])
+            m.classes.update(match.get("classes", ()))
         if words:
             words.update(METHOD_RETURNS)
             alternatives = "|".join(sorted(map(re.escape, words)))
@@ -136,6 +140,8 @@ class _Resolver(ast.NodeVisitor):
         self._seen: set[tuple] = set()
         self.unit = PythonSource("")
         self._unit_lines: list[str] | None = None  # split only when a finding needs a column
+        # Inside a class deriving from a rule's class: (that class, names the class defines).
+        self._class: tuple[str, frozenset[str]] | None = None
 
     def file_line(self, unit_line: int) -> int:
         return self.unit.file_line(unit_line)
@@ -231,6 +237,8 @@ class _Resolver(ast.NodeVisitor):
             return (_REF, _canon(f"{base[1]}.{node.attr}"))
         if isinstance(node, ast.Call):
             func = node.func
+            if isinstance(func, ast.Name) and func.id == "super" and self._class is not None:
+                return (_INST, self._class[0])
             if isinstance(func, ast.Attribute) and func.attr in METHOD_RETURNS:
                 return (_INST, METHOD_RETURNS[func.attr])
             target = self.resolve(func)
@@ -239,6 +247,8 @@ class _Resolver(ast.NodeVisitor):
             kind, name = target
             if kind == _REF and name in RETURNS:
                 return (_INST, RETURNS[name])
+            if kind == _REF and name in self.m.classes:
+                return (_INST, name)
             if isinstance(func, ast.Attribute) and func.attr in SAME_TYPE_METHODS:
                 owner = self.resolve(func.value)
                 if owner is not None and owner[0] == _INST:
@@ -347,7 +357,16 @@ class _Resolver(ast.NodeVisitor):
         return None
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        if not node.decorator_list and not self._may_matter(node):
+        cls, self._class = self._class, None  # a nested function's self is not the class's
+        try:
+            self._visit_function_in(node, cls)
+        finally:
+            self._class = cls
+
+    def _visit_function_in(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, cls: tuple[str, frozenset[str]] | None
+    ) -> None:
+        if cls is None and not node.decorator_list and not self._may_matter(node):
             return
         for decorator in node.decorator_list:
             self.visit(decorator)
@@ -370,16 +389,64 @@ class _Resolver(ast.NodeVisitor):
                 self.bindings.pop(name, None)
             else:
                 self.bindings[name] = value
+        own: list[str] = []
+        positional = [*args.posonlyargs, *args.args]
+        if cls is not None and positional and not _is_static(node):
+            # A method of a class deriving from a rule's class: ``self`` is an instance of that
+            # class, except for what the user's class defines itself (its own method of a
+            # removed name is not the removed API).
+            me = positional[0].arg
+            self.bindings[me] = (_INST, cls[0])
+            own = [f"{me}.{name}" for name in cls[1]]
+            for key in own:
+                self.bindings[key] = _OWN
+            self._class = cls
         for statement in node.body:
             self.visit(statement)
+        self._class = None
         inner = self.bindings
         self.bindings = outer
+        for key in own:
+            if inner.get(key) is _OWN:
+                del inner[key]
         for key, value in inner.items():
             if "." in key:
                 outer[key] = value
 
     visit_FunctionDef = _visit_function
     visit_AsyncFunctionDef = _visit_function
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(expr)
+        base = None
+        for expr in node.bases:
+            target = self.resolve(expr)
+            if target is not None and target[0] == _REF and target[1] in self.m.classes:
+                base = target[1]
+                break
+        outer = self._class
+        self._class = (base, _defined_names(node)) if base is not None else None
+        try:
+            for statement in node.body:
+                self.visit(statement)
+        finally:
+            self._class = outer
+
+    def _visit_with(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                if not isinstance(item.optional_vars, ast.Name):
+                    self.visit(item.optional_vars)
+                value = self.resolve(item.context_expr)
+                # Context managers of these classes return themselves from __enter__.
+                self._bind(item.optional_vars, value if value and value[0] == _INST else None)
+        for statement in node.body:
+            self.visit(statement)
+
+    visit_With = _visit_with
+    visit_AsyncWith = _visit_with
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if not self._check_name(node):
@@ -401,6 +468,30 @@ class _Resolver(ast.NodeVisitor):
 
 
 _LEAF = object()
+# Binding of ``self.<name>`` for a name the user's class defines: resolves to nothing any rule has.
+_OWN = (_REF, "<defined by the user's class>")
+
+
+def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(
+        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+        for d in node.decorator_list
+    )
+
+
+def _defined_names(node: ast.ClassDef) -> frozenset[str]:
+    """Names a class body defines (methods, attributes), which shadow its bases'."""
+    names: set[str] = set()
+    for statement in node.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.add(statement.target.id)
+    return frozenset(names)
+
+
 # Node types with nothing inside for the scanner: contexts, operators, constants.
 _LEAVES = frozenset(
     {

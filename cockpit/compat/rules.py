@@ -207,7 +207,76 @@ def catalog() -> dict[str, Rule]:
         if rule.severity not in SEVERITIES:
             raise RuntimeError(f"rule {rule.code}: unknown severity {rule.severity}")
         rules[rule.code] = rule
+    for name in GENERATED:
+        for rule in _generated_rules(name):
+            if rule.code in rules:
+                raise RuntimeError(f"rule code {rule.code} is defined twice")
+            rules[rule.code] = rule
     return rules
+
+
+# Rule files written by the maintainer scripts (each with its provenance), by family.
+GENERATED = {"stdlib_removals.json": "stdlib", "library_removals.json": "library"}
+
+
+@cache
+def generated_file(name: str) -> dict[str, Any]:
+    import json
+
+    folder = resources.files("cockpit.compat").joinpath("data")
+    entry = folder.joinpath(name)
+    if not entry.is_file():
+        return {"rules": []}
+    return json.loads(entry.read_text("utf-8"))
+
+
+def _generated_rules(name: str) -> list[Rule]:
+    """Rules from a generated file: one per removed module, attribute or keyword argument."""
+    out = []
+    for raw in generated_file(name)["rules"]:
+        symbols = raw.get("symbols") or [raw["symbol"]]
+        match: dict[str, Any]
+        if raw["kind"] == "module":
+            match = {"modules": symbols}
+        elif raw["kind"] == "keyword":
+            match = {"kwargs": [{"call": s, "keyword": raw["keyword"]} for s in symbols]}
+        else:
+            match = {"symbols": symbols}
+        if raw.get("owner"):
+            # Members of a class: calling the class (or deriving from it) gives an instance.
+            match["classes"] = sorted({s.rsplit(".", 1)[0] for s in symbols})
+        out.append(
+            Rule(
+                code=raw["code"],
+                name=raw["name"],
+                severity="blocking",
+                what=raw["what"],
+                fix=raw["fix"],
+                autofix=False,
+                source=raw["source"],
+                applies=Applies(raw.get("package", "python"), str(raw["introduced"])),
+                ref=raw.get("ref"),
+                match=match,
+                removal=True,
+                family=GENERATED[name],
+            )
+        )
+    return out
+
+
+def generated_evidence(code: str) -> dict[str, Any] | None:
+    """A generated rule's evidence and its file's provenance."""
+    for name in GENERATED:
+        data = generated_file(name)
+        for raw in data["rules"]:
+            if raw["code"] == code:
+                return {
+                    "evidence": raw.get("evidence"),
+                    "generated_by": data.get("generated_by"),
+                    "generated_at": data.get("generated_at"),
+                    "provenance": data.get("provenance"),
+                }
+    return None
 
 
 # Codes never reused, with why they went (shown when someone asks for one).

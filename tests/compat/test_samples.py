@@ -42,10 +42,13 @@ def test_sample_findings_match_exactly(folder: Path):
 
 
 def test_every_rule_has_a_sample():
+    # Generated rules (hundreds) get synthesized samples in test_generated_rules.py; the
+    # hand-written ones each need a sample here.
     covered = set()
     for folder in FOLDERS:
         covered |= {code for _, _, code in expected_findings(folder)}
-    assert set(catalog()) - covered == set()
+    hand = {code for code, rule in catalog().items() if rule.family == "catalog"}
+    assert hand - covered == set()
 
 
 def test_suppressions_are_reported_with_their_reason():
