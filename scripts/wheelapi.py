@@ -177,8 +177,35 @@ def dynamic_mention(pkg: griffe.Module, dotted: str) -> str | None:
     if path.suffix != ".py":
         return None
     tree = ast.parse(path.read_text("utf-8", "replace"))
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body):
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in ast.walk(tree)):
         return None
+    return _table_for(tree, name)
+
+
+def _table_for(tree: ast.Module, name: str) -> str | None:
+    """The table (module-level variable) holding ``name``; a helper list feeding a dunder table
+    (numpy's ``_type_info`` -> ``__former_attrs__``) counts as that table."""
+    label = _table_naming(tree, name)
+    if label is None:
+        return None
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if isinstance(func, ast.Attribute) and func.attr == "update":
+                targets = [func.value]
+        value = node.value if isinstance(node, ast.Assign | ast.Expr) else None
+        if value is not None and any(
+            isinstance(n, ast.Name) and n.id == label for n in ast.walk(value)
+        ):
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.startswith("__"):
+                    return target.id
+    return label
+
+
+def _table_naming(tree: ast.Module, name: str) -> str | None:
+    """The module-level variable whose value holds ``name`` as a string."""
     for node in ast.walk(tree):
         targets: list[ast.expr] = []
         value: ast.AST | None = None
@@ -214,3 +241,55 @@ def griffe_version() -> str:
     from importlib.metadata import version
 
     return version("griffe")
+
+
+def module_file(dist: str, version: str, module_path: str) -> Path | None:
+    """The source file of a module inside the unpacked wheel (no griffe load needed)."""
+    root = unpacked(wheel(dist, version))
+    parts = module_path.split(".")
+    for candidate in (
+        root.joinpath(*parts, "__init__.py"),
+        root.joinpath(*parts[:-1], parts[-1] + ".py"),
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def getattr_verdict(dist: str, version: str, module_path: str, name: str) -> str | None:
+    """What a module's ``__getattr__`` does for ``name``: "raises" (an expired name kept only for
+    its error message), "serves" (still available, usually with a warning) or None (not named)."""
+    path = module_file(dist, version, module_path)
+    if path is None:
+        return None
+    tree = ast.parse(path.read_text("utf-8", "replace"))
+    # Often defined inside an if/else at module level (numpy), so not only in tree.body.
+    getattr_fn = next(
+        (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "__getattr__"),
+        None,
+    )
+    if getattr_fn is None:
+        return None
+    for node in ast.walk(getattr_fn):
+        if isinstance(node, ast.If) and any(
+            isinstance(c, ast.Constant) and c.value == name for c in ast.walk(node.test)
+        ):
+            raises = any(isinstance(s, ast.Raise) for s in node.body)
+            returns = any(
+                isinstance(s, ast.Return)
+                for s in ast.walk(ast.Module(body=node.body, type_ignores=[]))
+            )
+            if raises and not returns:
+                return "raises"
+            return "serves"
+    # Names kept in module-level tables the __getattr__ consults (numpy 2 keeps its expired
+    # names in a sibling module, _expired_attrs_2_0.py).
+    trees = [tree] + [
+        ast.parse(p.read_text("utf-8", "replace"))
+        for p in sorted(path.parent.glob("_expired_attrs*.py"))
+    ]
+    for each in trees:
+        label = _table_for(each, name)
+        if label is not None:
+            return "raises" if "former" in label or "expired" in label else "serves"
+    return None

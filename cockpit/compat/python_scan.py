@@ -85,7 +85,12 @@ class Matchers:
     # Classes whose members a rule names: calling one makes an instance, and a user class that
     # derives from one makes ``self`` one of them (minus what the user class defines itself).
     classes: set[str] = field(default_factory=set)
+    # String arguments that break a call: call -> [(position, keyword, pattern, rule)].
+    strings: dict[str, list[tuple[int, str | None, re.Pattern[str], Rule]]] = field(
+        default_factory=dict
+    )
     trigger: re.Pattern[str] | None = None
+    string_words: frozenset[str] = frozenset()  # builtins whose string arguments rules check
 
     @classmethod
     def build(cls, rules: Iterable[Rule]) -> Matchers:
@@ -107,6 +112,14 @@ class Matchers:
             if match.get("rename"):
                 m.renames[rule.code] = dict(match["rename"])
             m.classes.update(match.get("classes", ()))
+            for item in match.get("strings", ()):
+                spec = (item["arg"], item.get("keyword"), re.compile(item["regex"]), rule)
+                m.strings.setdefault(item["call"], []).append(spec)
+                root, _, name = item["call"].partition(".")
+                # A builtin is never imported: the call's own name is what a file must contain.
+                words.add(name if root == "builtins" else root)
+                if root == "builtins":
+                    m.string_words = m.string_words | {name + "("}
         if words:
             words.update(METHOD_RETURNS)
             alternatives = "|".join(sorted(map(re.escape, words)))
@@ -142,6 +155,59 @@ class _Resolver(ast.NodeVisitor):
         self._unit_lines: list[str] | None = None  # split only when a finding needs a column
         # Inside a class deriving from a rule's class: (that class, names the class defines).
         self._class: tuple[str, frozenset[str]] | None = None
+        # Module-level functions of the file, and what their call sites in the file pass:
+        # ``def f(client): client.list_experiments()`` called as ``f(MlflowClient())``.
+        self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self._passed: dict[str, dict[str, set[tuple[int, str] | None]]] = {}
+        self._inferred: dict[str, dict[str, tuple[int, str]]] = {}
+
+    def names_bound_in(self, text: str) -> bool:
+        """Whether ``text`` names a binding made by an earlier unit (a notebook's earlier cell)."""
+        return any(key.split(".", 1)[0] in text for key in self.bindings)
+
+    def _record_call(self, node: ast.Call) -> None:
+        """Remember what a call of one of the file's functions passes to each parameter."""
+        func = node.func
+        if not isinstance(func, ast.Name) or func.id not in self._functions:
+            return
+        if func.id in self.bindings:
+            return  # the name was rebound to something else
+        args = self._functions[func.id].args
+        params = [a.arg for a in [*args.posonlyargs, *args.args]]
+        passed = self._passed.setdefault(func.id, {})
+        for index, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred):
+                break
+            if index < len(params):
+                value = self.resolve(arg)
+                passed.setdefault(params[index], set()).add(
+                    value if value and value[0] == _INST else None
+                )
+        for kw in node.keywords:
+            if kw.arg is not None:
+                value = self.resolve(kw.value)
+                passed.setdefault(kw.arg, set()).add(value if value and value[0] == _INST else None)
+
+    def revisit_inferred(self) -> None:
+        """Walk again the functions whose parameters every call site in the file passes the same
+        kind of instance, with those parameters bound (findings are deduplicated)."""
+        for name, passed in self._passed.items():
+            known = {
+                param: next(iter(values))
+                for param, values in passed.items()
+                if len(values) == 1 and None not in values
+            }
+            if not known:
+                continue
+            node = self._functions[name]
+            self._inferred[name] = known
+            outer = self.bindings
+            self.bindings = dict(outer)
+            try:
+                self._visit_function(node)
+            finally:
+                self.bindings = outer
+                self._inferred.pop(name, None)
 
     def file_line(self, unit_line: int) -> int:
         return self.unit.file_line(unit_line)
@@ -182,7 +248,11 @@ class _Resolver(ast.NodeVisitor):
         start, end = node.lineno - 1, getattr(node, "end_lineno", None) or len(lines)
         text = "\n".join(lines[start:end])
         roots = {key.split(".", 1)[0] for key in self.bindings}
-        return any(word in text for word in roots) or any(w in text for w in METHOD_RETURNS)
+        return (
+            any(word in text for word in roots)
+            or any(w in text for w in METHOD_RETURNS)
+            or any(w in text for w in self.m.string_words)
+        )
 
     def _lines(self) -> list[str]:
         if self._unit_lines is None:
@@ -366,7 +436,12 @@ class _Resolver(ast.NodeVisitor):
     def _visit_function_in(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef, cls: tuple[str, frozenset[str]] | None
     ) -> None:
-        if cls is None and not node.decorator_list and not self._may_matter(node):
+        if (
+            cls is None
+            and node.name not in self._inferred
+            and not node.decorator_list
+            and not self._may_matter(node)
+        ):
             return
         for decorator in node.decorator_list:
             self.visit(decorator)
@@ -384,6 +459,7 @@ class _Resolver(ast.NodeVisitor):
         # Attribute bindings (self.client = ...) outlive the call, so they are kept.
         outer = self.bindings
         self.bindings = dict(outer)
+        typed.update(self._inferred.get(node.name, {}))  # from the file's own call sites
         for name, value in typed.items():  # parameters shadow outer names
             if value is None:
                 self.bindings.pop(name, None)
@@ -415,6 +491,12 @@ class _Resolver(ast.NodeVisitor):
 
     visit_FunctionDef = _visit_function
     visit_AsyncFunctionDef = _visit_function
+
+    def visit_Module(self, node: ast.Module) -> None:
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._functions[statement.name] = statement
+        self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
@@ -456,7 +538,30 @@ class _Resolver(ast.NodeVisitor):
         if node.id in self.bindings:
             self._check_name(node)
 
+    def _check_strings(self, node: ast.Call) -> None:
+        """A literal string argument that the target rejects (a file mode, a regex)."""
+        func = node.func
+        target = self.resolve(func)
+        if target is not None and target[0] == _REF:
+            name = target[1]
+        elif isinstance(func, ast.Name) and func.id not in self.bindings:
+            name = f"builtins.{func.id}"
+        else:
+            return
+        for position, keyword, pattern, rule in self.m.strings.get(name, ()):
+            value = node.args[position] if position < len(node.args) else None
+            if value is None and keyword is not None:
+                value = next((k.value for k in node.keywords if k.arg == keyword), None)
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                if pattern.search(value.value):
+                    shown = name.removeprefix("builtins.")
+                    self._report(rule, value, f"{shown}({value.value!r}) — {rule.what}")
+
     def visit_Call(self, node: ast.Call) -> None:
+        if self._functions:
+            self._record_call(node)
+        if self.m.strings:
+            self._check_strings(node)
         if node.keywords:
             target = self.resolve(node.func)
             if target is not None and target[0] == _REF:
@@ -555,12 +660,15 @@ def scan_python(
                     )
                 )
             continue
-        if matchers.trigger is None or not matchers.trigger.search(unit.text):
+        if matchers.trigger is None or not (
+            matchers.trigger.search(unit.text) or resolver.names_bound_in(unit.text)
+        ):
             continue  # nothing any rule could resolve to: parsing was the whole check
         resolver.unit = unit
         resolver._unit_lines = None
         try:
             resolver.visit(tree)
+            resolver.revisit_inferred()
         except RecursionError:
             # Pathologically deep expressions: report rather than crash.
             if parse_error is not None:

@@ -60,3 +60,15 @@ class Settings:
 
     def load(self, fp):
         self.parser.read_file(fp)
+
+
+import re  # noqa: E402
+
+
+def modes(path):
+    with open(path, "r") as fh:  # text mode reads universal newlines
+        return fh.read(), "rU"  # the string alone is not a mode
+
+
+STARTS = re.compile(r"(?i)cust-\d+")  # global flags at the start are fine
+SCOPED = re.compile(r"cust-(?i:ABC)\d+")  # scoped flags are fine

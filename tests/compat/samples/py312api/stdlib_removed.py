@@ -51,3 +51,18 @@ class KyrosConfig(cp.RawConfigParser):
 
 
 print(find_loader)  # expect: PYS061
+
+
+def read_lines(path):
+    with open(path, "rU") as fh:  # expect: PY311
+        return fh.read().splitlines()
+
+
+def read_mode(path):
+    return open(path, mode="rbU").read()  # expect: PY311
+
+
+import re  # noqa: E402
+
+CUSTOMER = re.compile(r"cust-\d+(?i)")  # expect: PY312
+MATCH = re.search("id: (\\d+)(?x)", "id: 1")  # expect: PY312
