@@ -552,10 +552,13 @@ class _Resolver(ast.NodeVisitor):
             value = node.args[position] if position < len(node.args) else None
             if value is None and keyword is not None:
                 value = next((k.value for k in node.keywords if k.arg == keyword), None)
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                if pattern.search(value.value):
-                    shown = name.removeprefix("builtins.")
-                    self._report(rule, value, f"{shown}({value.value!r}) — {rule.what}")
+            if (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and pattern.search(value.value)
+            ):
+                shown = name.removeprefix("builtins.")
+                self._report(rule, value, f"{shown}({value.value!r}) — {rule.what}")
 
     def visit_Call(self, node: ast.Call) -> None:
         if self._functions:
