@@ -27,10 +27,10 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import library_api
 import wheelapi
-from verify_rules import Package
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "cockpit" / "compat" / "data"
@@ -117,34 +117,66 @@ def hand_written() -> set[tuple[str, str | None]]:
 
 
 def covered(name: str, keyword: str | None, hand: set) -> bool:
+    # The scanner folds re-exports of a class to one spelling (mlflow.tracking.MlflowClient ->
+    # mlflow.MlflowClient): compare in that spelling.
+    from cockpit.compat.python_scan import _canon
+
+    name = _canon(name)
     if (name, keyword) in hand:
         return True
     parts = name.split(".")
     return any((".".join(parts[:i]), None) in hand for i in range(1, len(parts)))
 
 
-_packages: dict = {}
+_indexes: dict = {}
 
 
-def pkg(package: str, version: str) -> Package:
-    dist = LIBS[package]["dist"]
-    key = (dist, version)
-    if key not in _packages:
-        _packages[key] = Package(dist, version)
-    return _packages[key]
+def index(package: str, version: str) -> dict:
+    spec = LIBS[package]
+    key = (package, version)
+    if key not in _indexes:
+        _indexes[key] = library_api.cached_index(
+            spec["dist"], version, spec["depth"], spec["roots"]
+        )
+    return _indexes[key]
+
+
+def has(
+    package: str, kind: str, symbol: str, keyword: str | None, version: str
+) -> tuple[bool, str]:
+    """Whether the release has the symbol (or takes the keyword), from its API index; a name a
+    module's __getattr__ serves counts as present, one it raises for as absent."""
+    idx = index(package, version)
+    if kind == "keyword":
+        entry = idx.get(symbol)
+        if entry is None or entry.params is None:
+            return False, f"{symbol} not found"
+        if keyword in entry.params:
+            return True, f"{symbol} takes {keyword}="
+        return False, f"{symbol} has no {keyword} parameter" + (
+            " (takes **kwargs)" if entry.var_kw else ""
+        )
+    if symbol in idx:
+        return True, "defined"
+    parent, _, name = symbol.rpartition(".")
+    if parent in idx and idx[parent].kind == "module":
+        verdict = wheelapi.getattr_verdict(LIBS[package]["dist"], version, parent, name)
+        if verdict == "serves":
+            return True, "served by the module's __getattr__"
+        if verdict == "raises":
+            return False, "raises from the module's __getattr__"
+    return False, "not defined"
 
 
 def confirm(
     package: str, kind: str, symbol: str, keyword: str | None, present: str, absent: list[str]
 ) -> str | None:
     """None when the wheels confirm the removal, else why not."""
-    from verify_rules import check
-
-    got, how = check(kind, symbol, keyword, pkg(package, present))
+    got, how = has(package, kind, symbol, keyword, present)
     if not got:
         return f"not in {package} {present} ({how})"
     for version in absent:
-        got, how = check(kind, symbol, keyword, pkg(package, version))
+        got, how = has(package, kind, symbol, keyword, version)
         if got:
             return f"still in {package} {version} ({how})"
     return None
@@ -162,14 +194,14 @@ def split_symbol(text: str) -> list[tuple[str, str, str | None]]:
     return [("keyword", name, k) for k in keywords]
 
 
-def catalog_rows(hand: set, unconfirmed: list) -> list[dict]:
+def catalog_rows(hand: set, unconfirmed: list, done: list[str]) -> list[dict]:
     rows = []
     loader = YAML(typ="safe", pure=True)
     for file in CATALOGS:
         for entry in loader.load((DATA / "reference" / file).read_text("utf-8")) or []:
             applies = entry.get("applies") or {}
             package = applies.get("package")
-            if entry.get("retracted") or package not in LIBS or not applies.get("removed_in"):
+            if entry.get("retracted") or package not in done or not applies.get("removed_in"):
                 continue
             if entry.get("detectable_by") not in ("import", "call", "attribute", "argument"):
                 continue
@@ -196,15 +228,13 @@ def catalog_rows(hand: set, unconfirmed: list) -> list[dict]:
                             }
                         )
                         continue
+                    entry_before = index(package, before[-1]).get(name)
                     if (
                         kind == "symbol"
-                        and wheelapi.lookup(pkg(package, before[-1])._pkg, name) is not None
+                        and entry_before is not None
+                        and entry_before.kind == "module"
                     ):
-                        obj = wheelapi.resolved(
-                            wheelapi.lookup(pkg(package, before[-1])._pkg, name)
-                        )
-                        if obj is not None and obj.is_module:
-                            kind = "module"
+                        kind = "module"
                     why = confirm(package, kind, name, keyword, before[-1], after)
                     if why is not None:
                         unconfirmed.append({"ref": entry["id"], "symbol": raw, "why": why})
@@ -218,18 +248,24 @@ def catalog_rows(hand: set, unconfirmed: list) -> list[dict]:
     return rows
 
 
-def curated_rows(hand: set, unconfirmed: list) -> list[dict]:
+def curated_rows(hand: set, unconfirmed: list, done: list[str]) -> list[dict]:
     rows = []
     items = YAML(typ="safe", pure=True).load(
         (Path(__file__).parent / "expired_deprecations.yaml").read_text("utf-8")
     )
     for item in items:
         package = item["package"]
+        if package not in done:
+            continue
         later = [v for v in LIBS[package]["versions"] if _vt(v) >= _vt(item["absent"])]
         for name in item["symbols"]:
             if covered(name, None, hand):
                 continue
-            why = confirm(package, "symbol", name, None, item["present"], later)
+            # A name can come back (np.bool returned in NumPy 2.0 as an alias of np.bool_): the
+            # rule then covers only the releases before that.
+            restored = next((v for v in later if has(package, "symbol", name, None, v)[0]), None)
+            absent = [v for v in later if restored is None or _vt(v) < _vt(restored)]
+            why = confirm(package, "symbol", name, None, item["present"], absent)
             if why is not None:
                 unconfirmed.append(
                     {"ref": "scripts/expired_deprecations.yaml", "symbol": name, "why": why}
@@ -237,7 +273,8 @@ def curated_rows(hand: set, unconfirmed: list) -> list[dict]:
                 continue
             rows.append({
                 "package": package, "kind": "attribute", "symbol": name, "keyword": None,
-                "introduced": str(item["introduced"]), "present": item["present"], "absent": later,
+                "introduced": str(item["introduced"]), "present": item["present"], "absent": absent,
+                "restored": restored,
                 "ref": None, "what": item["what"], "fix": item["fix"], "source": item["source"],
             })  # fmt: skip
     return rows
@@ -259,10 +296,17 @@ def diff_rows(package: str, hand: set) -> list[dict]:
                 continue
             parent = ".".join(parts[:-1])
             if path not in new:
-                if parent not in new or (
-                    new[parent].kind == "module" and new[parent].getattr_module
+                if parent not in new:
+                    continue  # the parent's removal covers it
+                if new[parent].kind == "module" and wheelapi.module_binds(
+                    spec["dist"], new_v, parent, parts[-1]
                 ):
-                    continue  # the parent's removal covers it / may be served dynamically
+                    continue  # still bound in the module (an import the index does not list)
+                if new[parent].kind == "module" and new[parent].getattr_module:
+                    # The newer module has a __getattr__: gone only if it raises for the name.
+                    verdict = wheelapi.getattr_verdict(spec["dist"], new_v, parent, parts[-1])
+                    if verdict != "raises":
+                        continue
                 if old.get(parent) and old[parent].kind != new[parent].kind:
                     continue
                 if any(path in idx[v] for v in later):
@@ -300,15 +344,29 @@ def main() -> int:
     if OUT.exists():
         for rule in json.loads(OUT.read_text("utf-8"))["rules"]:
             previous[(rule["symbol"], rule["keyword"])] = rule["code"]
-    rows = catalog_rows(hand, unconfirmed) + curated_rows(hand, unconfirmed)
+    order = ["numpy", "mlflow", "pandas", "scikit-learn", "scipy", "pyarrow", "torch"]
+    only = [p for p in order if p in only]
+    done: list[str] = []
     for package in only:
         print(f"diffing {package} ...", flush=True)
-        rows += diff_rows(package, hand)
+        done.append(package)
+        unconfirmed = []
+        rows = catalog_rows(hand, unconfirmed, done) + curated_rows(hand, unconfirmed, done)
+        for each in done:
+            rows += diff_rows(each, hand)
+        write(rows, previous, unconfirmed, done)
+    return 0
+
+
+def write(rows, previous, unconfirmed, only) -> None:
     rules, seen = [], set()
     used: dict[str, set[int]] = {}
     for code in previous.values():
         used.setdefault(code[:3], set()).add(int(code[3:]))
+    from cockpit.compat.python_scan import _canon
+
     for row in rows:
+        row = {**row, "symbol": _canon(row["symbol"])}
         key = (row["symbol"], row["keyword"])
         if key in seen:
             continue
@@ -337,6 +395,7 @@ def main() -> int:
             "keyword": keyword,
             "owner": row.get("owner"),
             "introduced": row["introduced"],
+            "restored": row.get("restored"),
             "what": generic + (f" {row['what']}" if row.get("what") else ""),
             "fix": row.get("fix") or f"See the {row['package']} release notes for what replaces {label}.",
             "source": row.get("source") or spec["notes"],
@@ -359,7 +418,7 @@ def main() -> int:
         ]
         rules = keep + rules
     rules.sort(key=lambda r: (r["code"][:3], int(r["code"][3:])))
-    wheels = {f"{d}=={v}": p.provenance() for (d, v), p in sorted(_packages.items())}
+    wheels: dict[str, dict[str, str]] = {}
     for package in only:
         spec = LIBS[package]
         for v in spec["versions"]:

@@ -293,3 +293,31 @@ def getattr_verdict(dist: str, version: str, module_path: str, name: str) -> str
         if label is not None:
             return "raises" if "former" in label or "expired" in label else "serves"
     return None
+
+
+def module_binds(dist: str, version: str, module_path: str, name: str) -> bool:
+    """Whether the module's source binds ``name`` at all (an import of any kind, an assignment,
+    a def or class, anywhere at module level including try/if blocks), or has a wildcard import
+    that might. The API index keeps only public re-exports; a module that still imports the name
+    still serves it as an attribute, so it is not a removal."""
+    path = module_file(dist, version, module_path)
+    if path is None:
+        return False
+    tree = ast.parse(path.read_text("utf-8", "replace"))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            and node is not tree
+        ):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                if alias.name == "*" or bound == name:
+                    return True
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                return True
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name:
+            return True
+    return False

@@ -39,6 +39,7 @@ class Rule:
     # An API the package no longer has from `applies.introduced` on: it breaks code on any target
     # at or past that version, whatever the source had (see Crossing.applies).
     removal: bool = False
+    restored: str | None = None  # a removed API that came back in this version (np.bool in 2.0)
     family: str = (
         "catalog"  # where the rule comes from: catalog, stdlib (typeshed), library API diff
     )
@@ -86,6 +87,8 @@ class Crossing:
             return True
         low, high = self.versions.get(rule.applies.package, (None, None))
         if rule.removal:
+            if rule.restored and reached(high, rule.restored) and high is not None:
+                return False
             return reached(high, rule.applies.introduced)
         return crosses(low, high, rule.applies.introduced)
 
@@ -258,6 +261,7 @@ def _generated_rules(name: str) -> list[Rule]:
                 ref=raw.get("ref"),
                 match=match,
                 removal=True,
+                restored=raw.get("restored"),
                 family=GENERATED[name],
             )
         )
