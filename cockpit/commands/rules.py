@@ -12,7 +12,7 @@ ORDER = 21
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "rules",
-        help="list the compatibility rules, or show one",
+        help="list the compatibility rules, show one, or the catalog coverage",
         description="The rules `cockpit check` applies: stable codes, what changed, the fix, "
         "the version it applies to and its source.",
     )
@@ -24,6 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("code", metavar="CODE", help="e.g. MLF101 or mlflow-list-experiments-removed")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=run_show)
+    cov = rsub.add_parser(
+        "coverage",
+        help="every reference-catalog entry: the rules built from it, or why none can be",
+        description="Accounts for every entry of the bundled breaking-change catalogs: the rules "
+        "built from it (and which of them apply to the crossing), or the reason it cannot be "
+        "checked statically.",
+    )
+    from cockpit.compat.crossing_args import add_crossing_options
+
+    add_crossing_options(cov)
+    cov.add_argument("--format", choices=("table", "json"), default="table")
+    cov.add_argument(
+        "--uncovered", action="store_true", help="only the entries no rule checks, with why"
+    )
+    cov.set_defaults(handler=run_coverage)
 
 
 def _applies(rule) -> str:
@@ -53,23 +68,68 @@ def run_list(ctx) -> int:
     return EXIT_OK
 
 
+def _verification_lines(record) -> list[str]:
+    """How a removal rule was checked against the released packages, in a few lines."""
+    if record is None:
+        return ["verified: no (not an API removal, so nothing to check against releases)"]
+    status = "passed" if record["ok"] else "FAILED"
+    lines = [
+        f"verified: {status} on {record['generated_at']} by {record['generated_by']}",
+        f"  present in {record['present_in']}; absent from {', '.join(record['absent_in'])}",
+    ]
+    for row in record["checked"]:
+        what = f"{row['name']}({row['keyword']}=)" if row.get("keyword") else row["name"]
+        results = "; ".join(f"{v}: {how}" for v, how in row["results"].items())
+        lines.append(f"  {what}: {results}")
+    family = "python" if record.get("package") == "python" else "libraries"
+    lines.append(f"  how: {record['method'][family]}")
+    return lines
+
+
+def _generated_lines(record) -> list[str]:
+    """A generated rule is its own verification: the diff that produced it, and from what."""
+    evidence = record.get("evidence") or {}
+    lines = [
+        f"verified: generated on {record['generated_at']} by {record['generated_by']} "
+        "from the released packages themselves",
+        f"  present: {evidence.get('present')}",
+        f"  absent:  {', '.join(map(str, evidence.get('absent') or []))}",
+    ]
+    for key, value in (record.get("provenance") or {}).items():
+        if isinstance(value, str):
+            lines.append(f"  {key}: {value}")
+    return lines
+
+
 def run_show(ctx) -> int:
-    from cockpit.compat.rules import get_rule, reference_entry
+    from cockpit.compat.rules import generated_evidence, get_rule, reference_entry, verification
 
     rule = get_rule(ctx.args.code)
     ref = reference_entry(rule.ref) if rule.ref else None
+    generated = rule.family != "catalog"
+    if generated:
+        record = generated_evidence(rule.code)
+    else:
+        record = verification(rule.code) if rule.removal else None
     if ctx.args.format == "json":
-        ctx.print_json({**rule.to_json(), "reference": ref})
+        ctx.print_json({**rule.to_json(), "reference": ref, "verification": record})
         return EXIT_OK
     lines = [
         f"{rule.code} {rule.name}",
         f"severity: {rule.severity}",
-        f"applies:  {_applies(rule)} (when the migration crosses it)",
+        f"applies:  {_applies(rule)} "
+        + (
+            "(whenever the target has that version or later: an API removal)"
+            if rule.removal
+            else "(when the migration crosses it)"
+        ),
         f"autofix:  {'yes' if rule.autofix else 'no'}",
         "",
         f"what: {rule.what}",
         f"fix:  {rule.fix}",
         f"source: {rule.source}",
+        "",
+        *(_generated_lines(record) if generated else _verification_lines(record)),
     ]
     if ref is not None:
         lines += ["", f"built from reference entry {rule.ref}: {ref.get('what', '')}"]
@@ -77,3 +137,53 @@ def run_show(ctx) -> int:
         lines += [f"see also: {url}" for url in see]
     print("\n".join(lines))
     return EXIT_OK
+
+
+def run_coverage(ctx) -> int:
+    from cockpit.compat.coverage import coverage
+    from cockpit.compat.crossing_args import crossing_from_args
+    from cockpit.compat.rules import catalog
+
+    crossing = crossing_from_args(ctx)
+    rows = coverage(crossing)
+    shown = [r for r in rows if not r.rules] if ctx.args.uncovered else rows
+    applying = [r for r in catalog().values() if crossing.applies(r)]
+    summary = {
+        "crossing": crossing.label(),
+        "entries": len(rows),
+        "with_rules": sum(1 for r in rows if r.rules),
+        "without_rules": sum(1 for r in rows if not r.rules),
+        "rules": len(catalog()),
+        "rules_applying": len(applying),
+        "rules_by_family": _families(catalog().values()),
+        "rules_applying_by_family": _families(applying),
+    }
+    if ctx.args.format == "json":
+        ctx.print_json({**summary, "coverage": [r.to_json() for r in shown]})
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("reference entry", "package", "rules (applying)", "why no rule"):
+        table.add_column(column, overflow="fold")
+    for row in shown:
+        codes = ", ".join(f"{c}*" if c in row.applies else c for c in row.rules)
+        table.add_row(escape(row.ref), escape(row.package), codes, escape(row.reason or ""))
+    ctx.console.print(table)
+    ctx.console.print(
+        f"{summary['entries']} catalog entries: {summary['with_rules']} checked by rules, "
+        f"{summary['without_rules']} with the reason they cannot be. "
+        f"{summary['rules_applying']} of {summary['rules']} rules apply to {escape(summary['crossing'])} "
+        f"(* marks them above): "
+        + ", ".join(f"{n} {k}" for k, n in summary["rules_applying_by_family"].items()),
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _families(rules) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for rule in rules:
+        out[rule.family] = out.get(rule.family, 0) + 1
+    return out

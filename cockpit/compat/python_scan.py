@@ -82,7 +82,15 @@ class Matchers:
     modules: dict[str, Rule] = field(default_factory=dict)
     kwargs: dict[str, list[tuple[str, Rule]]] = field(default_factory=dict)
     renames: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> {old: new}
+    # Classes whose members a rule names: calling one makes an instance, and a user class that
+    # derives from one makes ``self`` one of them (minus what the user class defines itself).
+    classes: set[str] = field(default_factory=set)
+    # String arguments that break a call: call -> [(position, keyword, pattern, rule)].
+    strings: dict[str, list[tuple[int, str | None, re.Pattern[str], Rule]]] = field(
+        default_factory=dict
+    )
     trigger: re.Pattern[str] | None = None
+    string_words: frozenset[str] = frozenset()  # builtins whose string arguments rules check
 
     @classmethod
     def build(cls, rules: Iterable[Rule]) -> Matchers:
@@ -103,6 +111,15 @@ class Matchers:
                 words.add(item["call"].split(".", 1)[0])
             if match.get("rename"):
                 m.renames[rule.code] = dict(match["rename"])
+            m.classes.update(match.get("classes", ()))
+            for item in match.get("strings", ()):
+                spec = (item["arg"], item.get("keyword"), re.compile(item["regex"]), rule)
+                m.strings.setdefault(item["call"], []).append(spec)
+                root, _, name = item["call"].partition(".")
+                # A builtin is never imported: the call's own name is what a file must contain.
+                words.add(name if root == "builtins" else root)
+                if root == "builtins":
+                    m.string_words = m.string_words | {name + "("}
         if words:
             words.update(METHOD_RETURNS)
             alternatives = "|".join(sorted(map(re.escape, words)))
@@ -136,6 +153,61 @@ class _Resolver(ast.NodeVisitor):
         self._seen: set[tuple] = set()
         self.unit = PythonSource("")
         self._unit_lines: list[str] | None = None  # split only when a finding needs a column
+        # Inside a class deriving from a rule's class: (that class, names the class defines).
+        self._class: tuple[str, frozenset[str]] | None = None
+        # Module-level functions of the file, and what their call sites in the file pass:
+        # ``def f(client): client.list_experiments()`` called as ``f(MlflowClient())``.
+        self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self._passed: dict[str, dict[str, set[tuple[int, str] | None]]] = {}
+        self._inferred: dict[str, dict[str, tuple[int, str]]] = {}
+
+    def names_bound_in(self, text: str) -> bool:
+        """Whether ``text`` names a binding made by an earlier unit (a notebook's earlier cell)."""
+        return any(key.split(".", 1)[0] in text for key in self.bindings)
+
+    def _record_call(self, node: ast.Call) -> None:
+        """Remember what a call of one of the file's functions passes to each parameter."""
+        func = node.func
+        if not isinstance(func, ast.Name) or func.id not in self._functions:
+            return
+        if func.id in self.bindings:
+            return  # the name was rebound to something else
+        args = self._functions[func.id].args
+        params = [a.arg for a in [*args.posonlyargs, *args.args]]
+        passed = self._passed.setdefault(func.id, {})
+        for index, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred):
+                break
+            if index < len(params):
+                value = self.resolve(arg)
+                passed.setdefault(params[index], set()).add(
+                    value if value and value[0] == _INST else None
+                )
+        for kw in node.keywords:
+            if kw.arg is not None:
+                value = self.resolve(kw.value)
+                passed.setdefault(kw.arg, set()).add(value if value and value[0] == _INST else None)
+
+    def revisit_inferred(self) -> None:
+        """Walk again the functions whose parameters every call site in the file passes the same
+        kind of instance, with those parameters bound (findings are deduplicated)."""
+        for name, passed in self._passed.items():
+            known = {
+                param: next(iter(values))
+                for param, values in passed.items()
+                if len(values) == 1 and None not in values
+            }
+            if not known:
+                continue
+            node = self._functions[name]
+            self._inferred[name] = known
+            outer = self.bindings
+            self.bindings = dict(outer)
+            try:
+                self._visit_function(node)
+            finally:
+                self.bindings = outer
+                self._inferred.pop(name, None)
 
     def file_line(self, unit_line: int) -> int:
         return self.unit.file_line(unit_line)
@@ -176,7 +248,11 @@ class _Resolver(ast.NodeVisitor):
         start, end = node.lineno - 1, getattr(node, "end_lineno", None) or len(lines)
         text = "\n".join(lines[start:end])
         roots = {key.split(".", 1)[0] for key in self.bindings}
-        return any(word in text for word in roots) or any(w in text for w in METHOD_RETURNS)
+        return (
+            any(word in text for word in roots)
+            or any(w in text for w in METHOD_RETURNS)
+            or any(w in text for w in self.m.string_words)
+        )
 
     def _lines(self) -> list[str]:
         if self._unit_lines is None:
@@ -231,6 +307,8 @@ class _Resolver(ast.NodeVisitor):
             return (_REF, _canon(f"{base[1]}.{node.attr}"))
         if isinstance(node, ast.Call):
             func = node.func
+            if isinstance(func, ast.Name) and func.id == "super" and self._class is not None:
+                return (_INST, self._class[0])
             if isinstance(func, ast.Attribute) and func.attr in METHOD_RETURNS:
                 return (_INST, METHOD_RETURNS[func.attr])
             target = self.resolve(func)
@@ -239,6 +317,8 @@ class _Resolver(ast.NodeVisitor):
             kind, name = target
             if kind == _REF and name in RETURNS:
                 return (_INST, RETURNS[name])
+            if kind == _REF and name in self.m.classes:
+                return (_INST, name)
             if isinstance(func, ast.Attribute) and func.attr in SAME_TYPE_METHODS:
                 owner = self.resolve(func.value)
                 if owner is not None and owner[0] == _INST:
@@ -347,7 +427,21 @@ class _Resolver(ast.NodeVisitor):
         return None
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        if not node.decorator_list and not self._may_matter(node):
+        cls, self._class = self._class, None  # a nested function's self is not the class's
+        try:
+            self._visit_function_in(node, cls)
+        finally:
+            self._class = cls
+
+    def _visit_function_in(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, cls: tuple[str, frozenset[str]] | None
+    ) -> None:
+        if (
+            cls is None
+            and node.name not in self._inferred
+            and not node.decorator_list
+            and not self._may_matter(node)
+        ):
             return
         for decorator in node.decorator_list:
             self.visit(decorator)
@@ -365,21 +459,76 @@ class _Resolver(ast.NodeVisitor):
         # Attribute bindings (self.client = ...) outlive the call, so they are kept.
         outer = self.bindings
         self.bindings = dict(outer)
+        typed.update(self._inferred.get(node.name, {}))  # from the file's own call sites
         for name, value in typed.items():  # parameters shadow outer names
             if value is None:
                 self.bindings.pop(name, None)
             else:
                 self.bindings[name] = value
+        own: list[str] = []
+        positional = [*args.posonlyargs, *args.args]
+        if cls is not None and positional and not _is_static(node):
+            # A method of a class deriving from a rule's class: ``self`` is an instance of that
+            # class, except for what the user's class defines itself (its own method of a
+            # removed name is not the removed API).
+            me = positional[0].arg
+            self.bindings[me] = (_INST, cls[0])
+            own = [f"{me}.{name}" for name in cls[1]]
+            for key in own:
+                self.bindings[key] = _OWN
+            self._class = cls
         for statement in node.body:
             self.visit(statement)
+        self._class = None
         inner = self.bindings
         self.bindings = outer
+        for key in own:
+            if inner.get(key) is _OWN:
+                del inner[key]
         for key, value in inner.items():
             if "." in key:
                 outer[key] = value
 
     visit_FunctionDef = _visit_function
     visit_AsyncFunctionDef = _visit_function
+
+    def visit_Module(self, node: ast.Module) -> None:
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._functions[statement.name] = statement
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(expr)
+        base = None
+        for expr in node.bases:
+            target = self.resolve(expr)
+            if target is not None and target[0] == _REF and target[1] in self.m.classes:
+                base = target[1]
+                break
+        outer = self._class
+        self._class = (base, _defined_names(node)) if base is not None else None
+        try:
+            for statement in node.body:
+                self.visit(statement)
+        finally:
+            self._class = outer
+
+    def _visit_with(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                if not isinstance(item.optional_vars, ast.Name):
+                    self.visit(item.optional_vars)
+                value = self.resolve(item.context_expr)
+                # Context managers of these classes return themselves from __enter__.
+                self._bind(item.optional_vars, value if value and value[0] == _INST else None)
+        for statement in node.body:
+            self.visit(statement)
+
+    visit_With = _visit_with
+    visit_AsyncWith = _visit_with
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if not self._check_name(node):
@@ -389,7 +538,33 @@ class _Resolver(ast.NodeVisitor):
         if node.id in self.bindings:
             self._check_name(node)
 
+    def _check_strings(self, node: ast.Call) -> None:
+        """A literal string argument that the target rejects (a file mode, a regex)."""
+        func = node.func
+        target = self.resolve(func)
+        if target is not None and target[0] == _REF:
+            name = target[1]
+        elif isinstance(func, ast.Name) and func.id not in self.bindings:
+            name = f"builtins.{func.id}"
+        else:
+            return
+        for position, keyword, pattern, rule in self.m.strings.get(name, ()):
+            value = node.args[position] if position < len(node.args) else None
+            if value is None and keyword is not None:
+                value = next((k.value for k in node.keywords if k.arg == keyword), None)
+            if (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and pattern.search(value.value)
+            ):
+                shown = name.removeprefix("builtins.")
+                self._report(rule, value, f"{shown}({value.value!r}) — {rule.what}")
+
     def visit_Call(self, node: ast.Call) -> None:
+        if self._functions:
+            self._record_call(node)
+        if self.m.strings:
+            self._check_strings(node)
         if node.keywords:
             target = self.resolve(node.func)
             if target is not None and target[0] == _REF:
@@ -401,6 +576,30 @@ class _Resolver(ast.NodeVisitor):
 
 
 _LEAF = object()
+# Binding of ``self.<name>`` for a name the user's class defines: resolves to nothing any rule has.
+_OWN = (_REF, "<defined by the user's class>")
+
+
+def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(
+        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+        for d in node.decorator_list
+    )
+
+
+def _defined_names(node: ast.ClassDef) -> frozenset[str]:
+    """Names a class body defines (methods, attributes), which shadow its bases'."""
+    names: set[str] = set()
+    for statement in node.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.add(statement.target.id)
+    return frozenset(names)
+
+
 # Node types with nothing inside for the scanner: contexts, operators, constants.
 _LEAVES = frozenset(
     {
@@ -464,12 +663,15 @@ def scan_python(
                     )
                 )
             continue
-        if matchers.trigger is None or not matchers.trigger.search(unit.text):
+        if matchers.trigger is None or not (
+            matchers.trigger.search(unit.text) or resolver.names_bound_in(unit.text)
+        ):
             continue  # nothing any rule could resolve to: parsing was the whole check
         resolver.unit = unit
         resolver._unit_lines = None
         try:
             resolver.visit(tree)
+            resolver.revisit_inferred()
         except RecursionError:
             # Pathologically deep expressions: report rather than crash.
             if parse_error is not None:

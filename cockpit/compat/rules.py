@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from cockpit.compat.versions import crosses
+from cockpit.compat.versions import crosses, reached
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
@@ -36,6 +36,13 @@ class Rule:
     ref: str | None = None
     match: dict[str, Any] = field(default_factory=dict)
     minimums: dict[str, dict[str, str]] = field(default_factory=dict)
+    # An API the package no longer has from `applies.introduced` on: it breaks code on any target
+    # at or past that version, whatever the source had (see Crossing.applies).
+    removal: bool = False
+    restored: str | None = None  # a removed API that came back in this version (np.bool in 2.0)
+    family: str = (
+        "catalog"  # where the rule comes from: catalog, stdlib (typeshed), library API diff
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,8 @@ class Rule:
             "autofix": self.autofix,
             "source": self.source,
             "ref": self.ref,
+            "removal": self.removal,
+            "family": self.family,
         }
 
 
@@ -71,10 +80,52 @@ class Crossing:
     old_tracking_uri: str | None = None
 
     def applies(self, rule: Rule) -> bool:
+        """A rule applies when the migration crosses its version; a removal applies whenever the
+        target lacks the API (introduced <= to), because such code cannot run on the target even
+        if the source runtime's version already lacked it."""
         if rule.applies is None:
             return True
         low, high = self.versions.get(rule.applies.package, (None, None))
+        if rule.removal:
+            if rule.restored and reached(high, rule.restored) and high is not None:
+                return False
+            return reached(high, rule.applies.introduced)
         return crosses(low, high, rule.applies.introduced)
+
+    def removal_note(self, rule: Rule) -> str | None:
+        """For a removal rule that applies: whether the break is new in this migration or was
+        already there on the source side (and then where the older package must come from)."""
+        if not rule.removal or rule.applies is None:
+            return None
+        package, introduced = rule.applies.package, rule.applies.introduced
+        low, high = self.versions.get(package, (None, None))
+        name = "Python" if package == "python" else package
+        if not reached(low, introduced):
+            was = (
+                f"{name} {low} on {self.from_runtime}"
+                if low
+                else f"the {name} of {self.from_runtime}"
+            )
+            now = f"{name} {high}" if high else name
+            return f"New in this migration: {was} has it, {now} on {self.to_runtime} does not."
+        if package == "python":
+            return (
+                f"Already broken before this migration: Python {low} on {self.from_runtime} lacks "
+                f"it too (gone since {introduced}), so this code cannot run there either: dead "
+                "code, or it runs on another interpreter (check which jobs really call it)."
+            )
+        return (
+            f"Already broken before this migration: {package} {low}, preinstalled on "
+            f"{self.from_runtime}, lacks it too (gone since {introduced}), so wherever this "
+            f"runs today an older {package} is installed: look for a {package} pin in "
+            "requirements*.txt / pyproject.toml / setup.cfg, a %pip install in the notebook, "
+            "the job's cluster libraries or an init script"
+            + (
+                " (`cockpit check --mlflow-from` takes that version)."
+                if package == "mlflow"
+                else "."
+            )
+        )
 
     def label(self) -> str:
         mlflow = self.versions.get("mlflow", (None, None))
@@ -152,18 +203,98 @@ def catalog() -> dict[str, Rule]:
             ref=raw.get("ref"),
             match=dict(raw.get("match") or {}),
             minimums={k: dict(v) for k, v in (raw.get("minimums") or {}).items()},
+            removal=bool(raw.get("removal", False)),
         )
         if rule.code in rules:
             raise RuntimeError(f"rule code {rule.code} is defined twice")
         if rule.severity not in SEVERITIES:
             raise RuntimeError(f"rule {rule.code}: unknown severity {rule.severity}")
         rules[rule.code] = rule
+    for name in GENERATED:
+        for rule in _generated_rules(name):
+            if rule.code in rules:
+                raise RuntimeError(f"rule code {rule.code} is defined twice")
+            rules[rule.code] = rule
     return rules
+
+
+# Rule files written by the maintainer scripts (each with its provenance), by family.
+GENERATED = {"stdlib_removals.json": "stdlib", "library_removals.json": "library"}
+
+
+@cache
+def generated_file(name: str) -> dict[str, Any]:
+    import json
+
+    folder = resources.files("cockpit.compat").joinpath("data")
+    entry = folder.joinpath(name)
+    if not entry.is_file():
+        return {"rules": []}
+    return json.loads(entry.read_text("utf-8"))
+
+
+def _generated_rules(name: str) -> list[Rule]:
+    """Rules from a generated file: one per removed module, attribute or keyword argument."""
+    out = []
+    for raw in generated_file(name)["rules"]:
+        symbols = raw.get("symbols") or [raw["symbol"]]
+        match: dict[str, Any]
+        if raw["kind"] == "module":
+            match = {"modules": symbols}
+        elif raw["kind"] == "keyword":
+            match = {"kwargs": [{"call": s, "keyword": raw["keyword"]} for s in symbols]}
+        else:
+            match = {"symbols": symbols}
+        if raw.get("owner"):
+            # Members of a class: calling the class (or deriving from it) gives an instance.
+            match["classes"] = sorted({s.rsplit(".", 1)[0] for s in symbols})
+        out.append(
+            Rule(
+                code=raw["code"],
+                name=raw["name"],
+                severity="blocking",
+                what=raw["what"],
+                fix=raw["fix"],
+                autofix=False,
+                source=raw["source"],
+                applies=Applies(raw.get("package", "python"), str(raw["introduced"])),
+                ref=raw.get("ref"),
+                match=match,
+                removal=True,
+                restored=raw.get("restored"),
+                family=GENERATED[name],
+            )
+        )
+    return out
+
+
+def generated_evidence(code: str) -> dict[str, Any] | None:
+    """A generated rule's evidence and its file's provenance."""
+    for name in GENERATED:
+        data = generated_file(name)
+        for raw in data["rules"]:
+            if raw["code"] == code:
+                return {
+                    "evidence": raw.get("evidence"),
+                    "generated_by": data.get("generated_by"),
+                    "generated_at": data.get("generated_at"),
+                    "provenance": data.get("provenance"),
+                }
+    return None
+
+
+# Codes never reused, with why they went (shown when someone asks for one).
+RETIRED = {
+    "MLF104": "retired: MlflowClient.download_artifacts was never removed (the released 2.0.1, "
+    "2.21.3 and 3.0.1 packages define it; the catalog entry it came from is retracted)",
+}
 
 
 def get_rule(code: str) -> Rule:
     rules = catalog()
     wanted = code.strip()
+    if wanted.upper() in RETIRED:
+        raise CockpitError(f"rule {wanted.upper()} is {RETIRED[wanted.upper()]}")
     if wanted.upper() in rules:
         return rules[wanted.upper()]
     for rule in rules.values():
@@ -186,3 +317,30 @@ def reference_entry(ref: str) -> dict[str, Any] | None:
             if isinstance(item, dict) and item.get("id") == ref:
                 return item
     return None
+
+
+@cache
+def _verification_file() -> dict[str, Any]:
+    import json
+
+    text = (
+        resources.files("cockpit.compat").joinpath("data", "verification.json").read_text("utf-8")
+    )
+    return json.loads(text)
+
+
+def verification(code: str) -> dict[str, Any] | None:
+    """How and when a catalog removal rule was checked against the released packages
+    (``scripts/verify_rules.py``): the record, with the file's date and method added."""
+    data = _verification_file()
+    record = data["rules"].get(code)
+    if record is None:
+        return None
+    return {
+        **record,
+        "package": catalog()[code].applies.package if code in catalog() else None,
+        "generated_at": data["generated_at"],
+        "generated_by": data["generated_by"],
+        "method": data["method"],
+        "packages": data["packages"],
+    }

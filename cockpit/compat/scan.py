@@ -9,7 +9,7 @@ exports. Other files are ignored; a file that cannot be read or parsed is a CPT0
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cockpit.compat import jobs as jobs_mod
@@ -76,6 +76,12 @@ class Scanner:
         self.parse_error = self.rules.get("CPT001")
         self.requirements = RequirementChecker(crossing, self.rules)
         self.jobs = JobChecker(crossing, self.rules)
+        # Removal rules say whether the break is new in this migration or was already there.
+        self.notes = {
+            code: note
+            for code, rule in self.rules.items()
+            if (note := crossing.removal_note(rule)) is not None
+        }
 
     # ----------------------------------------------------------------- kinds
     @staticmethod
@@ -136,7 +142,15 @@ class Scanner:
             result.job_files.update(scan.files)
         result.files.append(path)
         result.files += [f for f in extra_files if f not in result.files]
+        if self.notes:
+            found = [self._noted(f) for f in found]
         self._suppress(path, text, found, result)
+
+    def _noted(self, finding: Finding) -> Finding:
+        note = self.notes.get(finding.code)
+        if note is None:
+            return finding
+        return replace(finding, message=f"{finding.message} {note}")
 
     def _notebook(self, path: str, parts: notebooks.NotebookParts, result: ScanResult):
         found = scan_python(path, parts.units, self.matchers, self.parse_error)

@@ -41,6 +41,15 @@ def crosses(from_version: str | None, to_version: str | None, introduced: str) -
     return not (high is not None and not intro <= high)
 
 
+def reached(version: str | None, introduced: str) -> bool:
+    """introduced <= version: the package at ``version`` has the change. Unknown counts as
+    reached, for the same reason as in :func:`crosses`."""
+    intro, have = vtuple(introduced), vtuple(version)
+    if intro is None or have is None:
+        return True
+    return intro <= have
+
+
 def major(version: str | None) -> int | None:
     parsed = vtuple(version)
     return parsed[0] if parsed else None

