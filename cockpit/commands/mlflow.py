@@ -131,17 +131,12 @@ def _servers(ctx):
                 f"[mlflow.{side}] tracking_uri ({scheme}:...) is not an http(s) server; "
                 "the copy talks REST"
             )
-    from cockpit.mlflow.adapter import connect_new, connect_old
-    from cockpit.mlflow.bounded import Limits
+    from cockpit.mlflow.connection import open_servers
 
     pool = max(16, getattr(ctx.args, "workers", 4) * 2)
-    # Each client's command deadline starts now, with the connection's own first call.
-    old = connect_old(
-        old_cfg.tracking_uri, token=old_cfg.token(), pool_size=pool, limits=Limits.of(old_cfg)
-    )
-    new = connect_new(
-        new_cfg.tracking_uri, token=new_cfg.token(), pool_size=pool, limits=Limits.of(new_cfg)
-    )
+    # Credentials, TLS, retries and limits per server; each client's command deadline starts
+    # now, with the connection's own first call.
+    old, new = open_servers(config, pool_size=pool)
     return config, old, new
 
 
@@ -432,20 +427,23 @@ def run_mirror(ctx) -> int:
 
 # ------------------------------------------------------------------------------------ verify
 def run_verify(ctx) -> int:
+    from cockpit.cli.progress import Activity
     from cockpit.mlflow.records import record_verification
     from cockpit.mlflow.sources import old_db_uri
     from cockpit.mlflow.verify import verify
 
     config, old, new = _servers(ctx)
-    report = verify(
-        old,
-        new,
-        experiments=ctx.args.experiment,
-        workers=ctx.args.workers,
-        map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-        artifacts=not ctx.args.no_artifacts,
-        history_db=None if ctx.args.rest_history else old_db_uri(config),
-    )
+    with Activity("verify") as step:  # stderr, only at a terminal
+        report = verify(
+            old,
+            new,
+            experiments=ctx.args.experiment,
+            workers=ctx.args.workers,
+            map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+            artifacts=not ctx.args.no_artifacts,
+            history_db=None if ctx.args.rest_history else old_db_uri(config),
+            progress=step,
+        )
     with ctx.open_store() as store:
         record_verification(
             store,
