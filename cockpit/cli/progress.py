@@ -17,12 +17,14 @@ def progress_bar() -> Any:
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        SpinnerColumn,
         TextColumn,
         TimeElapsedColumn,
     )
 
     console = Console(stderr=True, highlight=False)
     return Progress(
+        SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -31,3 +33,35 @@ def progress_bar() -> Any:
         transient=True,
         disable=not (console.is_terminal and sys.stderr.isatty()),
     )
+
+
+class Activity:
+    """One line of progress for one operation: ``with Activity("verify") as step: step(3, 10)``.
+
+    ``step(done, total, label)``: any of them may be None (an unknown total shows a spinner and
+    the count). Safe to call from worker threads (rich's Progress is thread-safe)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar = progress_bar()
+        self._task: Any = None
+
+    def __enter__(self) -> Activity:
+        self._bar.__enter__()
+        self._task = self._bar.add_task(self.label, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def __call__(
+        self, done: int | None = None, total: int | None = None, label: str | None = None
+    ) -> None:
+        changes: dict[str, Any] = {}
+        if done is not None:
+            changes["completed"] = done
+        if total is not None:
+            changes["total"] = total
+        if label is not None:
+            changes["description"] = label[:60]
+        self._bar.update(self._task, **changes)
