@@ -113,9 +113,9 @@ class CliContext:
 
     @cached_property
     def console(self):  # rich.console.Console, imported only when a command prints rich output
-        from cockpit.textsafe import terminal_console
+        from cockpit.cli.tables import stdout_console
 
-        return terminal_console(highlight=False)
+        return stdout_console()  # terminal-safe (cockpit.textsafe), sized for where it goes
 
 
 def record_migration_meta(store: StateStore, config: CockpitConfig) -> None:
