@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from cockpit import __version__
+from cockpit.cli.completion import complete_if_asked
 from cockpit.cli.context import CliContext
 from cockpit.cli.envelope import argv_wants_json
 from cockpit.cli.globals import GLOBAL_OPTIONS, add_top_level, settle, spread
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ctx: CliContext | None = None
     try:
+        complete_if_asked(build_parser)  # a shell asking for TAB completions: answer, exit
         parser = build_parser(argv)
         args = parser.parse_args(argv)
         settle(args, parser.prog)
