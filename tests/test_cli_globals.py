@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -141,3 +142,32 @@ def test_sample_copy_gates_json_in_a_pipe_is_compact(cli, tmp_path):
     out = cli("gates", "--state", str(copy), "--format", "json")
     assert out.stdout.count("\n") == 1  # one compact line when piped
     assert Path(copy).stat().st_size == SAMPLE_STATE.stat().st_size
+
+
+def test_tables_are_full_width_when_piped(cli):
+    # `cockpit inventory --stored` used to cut job names to "kyros-…" at 80 columns in a pipe.
+    stored = cli("inventory", "--stored", "--state", str(SAMPLE_STATE))
+    assert stored.returncode == 0, stored.stderr
+    assert "…" not in stored.stdout
+    assert "kyros-churn-train" in stored.stdout
+    assert max(len(line) for line in stored.stdout.splitlines()) > 80
+    # An explicit COLUMNS (a narrow terminal) is still honoured.
+    narrow = cli("inventory", "--stored", "--state", str(SAMPLE_STATE), env={"COLUMNS": "60"})
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 60
+
+
+def test_check_findings_compact_in_a_narrow_terminal(cli):
+    pipelines = "sample_state/pipelines"  # relative (cwd is the repo): short head lines
+    wide = cli("check", pipelines, "--mlflow-from", "1.30.1")
+    narrow = cli("check", pipelines, "--mlflow-from", "1.30.1", env={"COLUMNS": "70"})
+    assert wide.returncode == narrow.returncode == 1
+    assert "┃" in wide.stdout or "│" in wide.stdout  # the table when there is room
+    lines = narrow.stdout.splitlines()
+    assert "│" not in narrow.stdout and max(len(line) for line in lines) <= 70
+    # One line per finding (severity, code, where), its message indented below it.
+    heads = [
+        i for i, line in enumerate(lines) if re.match(r"(blocking|warning|info) [A-Z]+\d+ ", line)
+    ]
+    # (a long path may wrap onto a second head line)
+    assert heads and all(any(x.startswith("    ") for x in lines[i + 1 : i + 3]) for i in heads)
+    assert "MLF101" in narrow.stdout

@@ -148,9 +148,16 @@ def run_collect(ctx) -> int:
             f"{unknown[0]!r} is not under [benchmarks.pipelines] in the config "
             f"(configured: {', '.join(sorted(config.benchmarks.pipelines)) or 'none'})"
         )
-    with ctx.open_store() as store:
+    from cockpit.cli.progress import Activity
+
+    with ctx.open_store() as store, Activity("collect") as step:
+
+        def said(line: str) -> None:
+            step(None, None, line)
+            ctx.say(line)
+
         result = import_mlflow_metrics(
-            store, config, pipelines=ctx.args.pipelines or None, progress=ctx.say
+            store, config, pipelines=ctx.args.pipelines or None, progress=said
         )
     for note in result.notes:
         ctx.say(f"note: {note}")
