@@ -8,10 +8,11 @@ import re
 import shutil
 from pathlib import Path
 
-from conftest import REPO, SAMPLE_STATE
-
 from cockpit.cli import build_parser
 from cockpit.cli.globals import GLOBAL_OPTIONS, GROUP_TITLE, subparsers_of
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_STATE = REPO / "sample_state" / "kyros.cockpit.db"
 
 
 def _leaves(parser, path=()):

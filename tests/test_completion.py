@@ -14,8 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
+REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin, where the `cockpit` entry point is
 
 
