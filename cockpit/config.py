@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cockpit import secrets
 from cockpit.config_files import CONFIG_NAME, find_config
@@ -57,8 +65,15 @@ class DatabricksSection(_Section):
 
 
 class MlflowServerSection(_Section):
-    tracking_uri: str
+    # Left out in one of the two sections: that server is MLFLOW_TRACKING_URI's.
+    tracking_uri: str = ""
     token_env: str | None = None
+    # Credentials and TLS the MLflow way (cockpit/mlflow/connection.py): variable *names* only.
+    username_env: str | None = None
+    password_env: str | None = None
+    insecure_tls: bool = False
+    ca_bundle: str | None = None
+    retries: Annotated[int, Field(ge=0, le=20)] = 7
     db_uri: str | None = None
     poll_interval_s: Annotated[float, Field(gt=0)] = 30.0
     # Bounds on what one server may take (cockpit/mlflow/bounded.py): one request, headers and
@@ -68,26 +83,42 @@ class MlflowServerSection(_Section):
     deadline_s: Annotated[float, Field(gt=0)] = 24 * 3600.0
     max_response_mb: Annotated[float, Field(gt=0)] = 256.0
 
+    _uri_from_env: bool = PrivateAttr(default=False)
+
+    @property
+    def tracking_uri_from_env(self) -> bool:
+        return self._uri_from_env
+
     @field_validator("tracking_uri")
     @classmethod
     def _uri(cls, value: str) -> str:
         # Credentials embedded in the URI are a token like any other: registered for scrubbing
         # before anything (this check included) could echo them.
         _register_uri_secrets(value)
+        if value == "":
+            return value  # filled from MLFLOW_TRACKING_URI by MlflowSection
         if not re.match(r"^(https?|file|sqlite)://", value) and not value.startswith("databricks"):
             # Never echoed: what was pasted here may be the token itself.
             raise ValueError("tracking_uri must be an http(s):// URL (the value is not shown)")
         return value.rstrip("/")
 
-    @field_validator("token_env")
+    @field_validator("token_env", "username_env", "password_env")
     @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
+    def _env_name(cls, value: str | None, info) -> str | None:
         if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
             raise ValueError(
-                "token_env is the *name* of an environment variable (e.g. MLFLOW_OLD_TOKEN), "
-                "never the token itself"
+                f"{info.field_name} is the *name* of an environment variable (e.g. "
+                "MLFLOW_OLD_TOKEN), never the secret itself"
             )
         return value
+
+    @model_validator(mode="after")
+    def _pairs(self) -> MlflowServerSection:
+        if bool(self.username_env) != bool(self.password_env):
+            raise ValueError("username_env and password_env go together (HTTP basic auth)")
+        if self.insecure_tls and self.ca_bundle:
+            raise ValueError("insecure_tls and ca_bundle exclude each other")
+        return self
 
     def token(self) -> str | None:
         """The token, read from the environment at the moment it is needed, never stored."""
@@ -118,6 +149,28 @@ class MlflowSection(_Section):
     old: MlflowServerSection | None = None
     new: MlflowServerSection | None = None
     map_stages_to_aliases: bool = True
+
+    @model_validator(mode="after")
+    def _uri_from_mlflow_env(self) -> MlflowSection:
+        """One server may be MLflow's own MLFLOW_TRACKING_URI (and take MLflow's variables)."""
+        unset = [
+            s for s in ("old", "new") if getattr(self, s) and not getattr(self, s).tracking_uri
+        ]
+        if len(unset) > 1:
+            raise ValueError(
+                "tracking_uri is missing in both [mlflow.old] and [mlflow.new]; only one server "
+                "can come from MLFLOW_TRACKING_URI"
+            )
+        if unset:
+            env_uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+            if not env_uri:
+                raise ValueError(
+                    f"[mlflow.{unset[0]}] has no tracking_uri and MLFLOW_TRACKING_URI is not set"
+                )
+            section = getattr(self, unset[0])
+            section.tracking_uri = MlflowServerSection._uri(env_uri)
+            section._uri_from_env = True
+        return self
 
 
 class PipelineSection(_Section):
@@ -301,8 +354,12 @@ token_env = "MLFLOW_OLD_TOKEN"   # the variable's name, never the token
 poll_interval_s = 30
 
 [mlflow.new]
-tracking_uri = "https://mlflow-new.example"
+tracking_uri = "https://mlflow-new.example"   # left out: MLFLOW_TRACKING_URI and MLflow's variables
 token_env = "MLFLOW_NEW_TOKEN"
+# username_env = "MLFLOW_NEW_USER"       # basic auth instead (names of variables, never values)
+# password_env = "MLFLOW_NEW_PASSWORD"
+# ca_bundle = "certs/internal-ca.pem"    # verify TLS with this CA; or: insecure_tls = true
+# retries = 7                            # per request, with backoff; timeout_s = 60 per request
 
 [pipelines]
 sources = ["pipelines/"]          # folders and files scanned by `cockpit check`

@@ -13,7 +13,9 @@ def test_reference_diff_json(cli):
     result = cli("runtimes", "diff", "14.3-lts-ml", "16.4-lts-ml", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert data["cockpit"] == {"command": "runtimes diff", "version": "0.1.0", "exit_code": 0}
     assert set(data) == {
+        "cockpit",
         "from",
         "to",
         "system",
@@ -138,7 +140,7 @@ def test_runtimes_show_and_list(cli):
     show = cli("runtimes", "show", "16.4-lts-ml", "--format", "json")
     data = json.loads(show.stdout)
     assert data["system"]["python"] == "3.12.3" and data["sources"]
-    listing = json.loads(cli("runtimes", "list", "--format", "json").stdout)
+    listing = json.loads(cli("runtimes", "list", "--format", "json").stdout)["runtimes"]
     assert [r["id"] for r in listing][:2] == ["13.3-lts", "13.3-lts-ml"]
 
 

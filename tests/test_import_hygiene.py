@@ -69,3 +69,49 @@ def test_building_the_tui_imports_nothing_heavy():
     heavy = {m for m in loaded for h in not_for_start if m == h or m.startswith(h + ".")}
     assert heavy == set()
     assert "textual" in loaded  # the probe did build the UI side
+
+
+STATS_AND_CHARTS = ("pandas", "scipy", "plotly", "numpy")
+
+
+def _cli_modules(*argv: str, cwd: Path = REPO) -> set[str]:
+    """What a real `cockpit ...` process has loaded when its command returns."""
+    code = (
+        "import io, contextlib, sys, json\n"
+        "from cockpit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main({list(argv)!r})\n"
+        "print(json.dumps([rc, sorted(sys.modules)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd
+    )
+    import json
+
+    rc, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rc in (0, 1), out.stderr  # the command ran (GO/NO-GO, findings or not)
+    return set(loaded)
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    return {m for m in loaded for h in STATS_AND_CHARTS if m == h or m.startswith(h + ".")}
+
+
+def test_gates_runtimes_rules_and_check_import_no_stats_or_charts(tmp_path):
+    """`cockpit gates` reads the stored benchmark verdicts (cockpit.bench.verdicts); these
+    commands are run in scripts and CI steps, where 1.5 s of pandas/scipy imports would show."""
+    import shutil
+
+    sample = tmp_path / "sample.db"
+    shutil.copy(REPO / "sample_state" / "kyros.cockpit.db", sample)
+    commands = [
+        ("gates", "--state", str(sample), "--format", "json"),
+        ("gates", "--state", str(sample)),
+        ("runtimes", "list", "--state", str(sample)),
+        ("runtimes", "show", "16.4-lts-ml"),
+        ("rules", "list"),
+        ("rules", "show", "MLF101"),
+        ("check", str(REPO / "sample_state" / "pipelines"), "--format", "json"),
+    ]
+    for argv in commands:
+        assert _heavy(_cli_modules(*argv, cwd=tmp_path)) == set(), argv

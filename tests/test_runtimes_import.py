@@ -69,7 +69,9 @@ def test_cli_import_then_diff(tmp_path, cli):
     assert result.returncode == 0, result.stderr
     libs = {x["name"]: x for x in json.loads(result.stdout)["libraries"]}
     assert libs["torch"]["kind"] == "upgraded" and libs["horovod"]["kind"] == "added"
-    listed = json.loads(cli("--state", str(state), "runtimes", "list", "--format", "json").stdout)
+    listed = json.loads(cli("--state", str(state), "runtimes", "list", "--format", "json").stdout)[
+        "runtimes"
+    ]
     assert {"id": "kyros-img", "origin": "import"}.items() <= next(
         r for r in listed if r["id"] == "kyros-img"
     ).items()

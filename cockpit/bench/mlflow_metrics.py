@@ -37,7 +37,7 @@ def import_mlflow_metrics(
     progress: Callable[[str], None] = lambda _m: None,
     source: str = "cli",
 ) -> MetricsImport:
-    from cockpit.mlflow.adapter import connect_new, connect_old
+    from cockpit.mlflow.connection import open_new, open_old, resolve
 
     wanted = {
         name: section
@@ -51,8 +51,8 @@ def import_mlflow_metrics(
         )
         return result
     servers = [
-        ("old", config.mlflow.old, config.migration.from_runtime, connect_old),
-        ("new", config.mlflow.new, config.migration.to_runtime, connect_new),
+        ("old", config.mlflow.old, config.migration.from_runtime, open_old),
+        ("new", config.mlflow.new, config.migration.to_runtime, open_new),
     ]
     if all(server is None for _, server, _, _ in servers):
         raise ConfigError("no [mlflow.old] or [mlflow.new] server is configured")
@@ -60,7 +60,7 @@ def import_mlflow_metrics(
         if server is None:
             result.notes.append(f"[mlflow.{side}] is not configured; its runs were not read")
             continue
-        client = connect(server.tracking_uri, token=server.token())
+        client = connect(resolve(server, side, config.resolve))
         try:
             for pipeline, section in sorted(wanted.items()):
                 metrics = [m for m in metric_defs(config, pipeline) if m.name != DURATION]

@@ -171,14 +171,18 @@ class AdapterRunClient:
         self.adapter.cancel_run(run_id)
 
 
-def connect(config) -> AdapterRunClient:
-    """The workspace of ``[databricks]`` (profile or host; the token from the SDK's own auth)."""
+def connect(config, *, profile: str | None = None) -> AdapterRunClient:
+    """The workspace of ``[databricks]`` (profile or host; the token from the SDK's own auth);
+    ``profile`` (the global --profile) names a ~/.databrickscfg profile instead."""
     from cockpit.databricks.adapter import ConnectOptions, WorkspaceAdapter
 
     section = config.databricks if config is not None else None
-    options = ConnectOptions(
-        host=section.host if section else None, profile=section.profile if section else None
-    )
+    if profile:
+        options = ConnectOptions(profile=profile)
+    else:
+        options = ConnectOptions(
+            host=section.host if section else None, profile=section.profile if section else None
+        )
     return AdapterRunClient(WorkspaceAdapter.connect(options))
 
 
@@ -395,11 +399,12 @@ def run_from_cli(ctx) -> int:
         raise CockpitError("--poll-interval must be positive")
     config = ctx.config
     runtime = args.runtime or (config.migration.to_runtime if config else None)
+    profile = getattr(args, "profile", None)
     with ctx.open_store() as store:
         runtime = runtime or store.get_meta("migration.to")
         if not runtime:
             raise CockpitError("no target runtime: pass --runtime (e.g. 16.4-lts-ml)")
-        client = connect(config)
+        client = connect(config, profile=profile)
         result = shadow_rerun(
             store,
             client,
@@ -407,18 +412,31 @@ def run_from_cli(ctx) -> int:
             runtime=runtime,
             count=args.count,
             poll_interval_s=args.poll_interval,
-            progress=lambda m: print(m, flush=True),
+            progress=ctx.say,
         )
-        print(
+        ctx.say(
             f"{result.succeeded}/{len(result.runs)} shadow runs of {result.pipeline} succeeded on "
             f"{result.spark_version}; {result.samples_added} durations added"
         )
+        note = None
         try:
             verdicts = [c for c in compare_store(store, config) if c.pipeline == result.pipeline]
         except CockpitError as exc:  # e.g. no migration route recorded: the runs still count
-            print(f"no verdict: {exc.message}")
+            note = f"no verdict: {exc.message}"
+            ctx.say(note)
             verdicts = []
         for c in verdicts:
             ratio = f"{c.ratio:.3f}" if c.ratio is not None else "–"
-            print(f"{c.pipeline} {c.metric}: {c.verdict} (n {c.n_old}/{c.n_new}, ratio {ratio})")
+            ctx.say(f"{c.pipeline} {c.metric}: {c.verdict} (n {c.n_old}/{c.n_new}, ratio {ratio})")
+    if ctx.wants_json:
+        from dataclasses import asdict
+
+        ctx.print_json(
+            {
+                **asdict(result),
+                "succeeded": result.succeeded,
+                "verdicts": [c.to_json() for c in verdicts],
+                "note": note,
+            }
+        )
     return 0 if result.succeeded == len(result.runs) else 1

@@ -16,7 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from cockpit import __version__
+from cockpit.cli.completion import complete_if_asked
 from cockpit.cli.context import CliContext
+from cockpit.cli.envelope import argv_wants_json
+from cockpit.cli.globals import GLOBAL_OPTIONS, add_top_level, settle, spread
 from cockpit.errors import EXIT_USAGE, CockpitError
 from cockpit.textsafe import terminal
 
@@ -71,7 +74,7 @@ def _command_modules(wanted: str | None) -> list:
 
 def _first_command(argv: Sequence[str]) -> str | None:
     """The sub-command word in argv (skipping global options and their values)."""
-    takes_value = {"--config", "--state"}
+    takes_value = {o.flag for o in GLOBAL_OPTIONS} | {"--format"}
     skip = False
     for token in argv:
         if skip:
@@ -95,36 +98,41 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
-    parser.add_argument(
-        "--config", metavar="PATH", help="cockpit.toml to use (default: ./cockpit.toml if present)"
-    )
-    parser.add_argument(
-        "--state", metavar="PATH", help="state file (default: [state] path of the config)"
-    )
+    add_top_level(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = _command_modules(_first_command(argv) if argv is not None else None)
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
         module.register(sub)
+    spread(parser)  # --config/--state/--profile after the command too, in every command's help
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    ctx: CliContext | None = None
     try:
+        complete_if_asked(build_parser)  # a shell asking for TAB completions: answer, exit
         parser = build_parser(argv)
         args = parser.parse_args(argv)
+        settle(args, parser.prog)
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help()
             return EXIT_USAGE if not argv else 0
-        return int(handler(CliContext(args)) or 0)
+        ctx = CliContext(args)
+        code = int(handler(ctx) or 0)
+        if ctx.wants_json:
+            ctx.flush_json(code)
+        return code
     except CockpitError as exc:
         from cockpit.secrets import scrub_text  # a token must not reach stderr either
 
         print(f"cockpit: error: {terminal(scrub_text(exc.message))}", file=sys.stderr)
+        _json_error(ctx, argv, exc.exit_code, scrub_text(exc.message))
         return exc.exit_code
     except KeyboardInterrupt:
         print("cockpit: interrupted", file=sys.stderr)
+        _json_error(ctx, argv, 130, "interrupted")
         return 130
     except BrokenPipeError:
         # `cockpit ... | head`: the reader went away; not an error worth a traceback.
@@ -136,9 +144,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from cockpit.secrets import scrub_text
 
-        print(
-            f"cockpit: internal error: {type(exc).__name__}: {terminal(scrub_text(str(exc)))} "
-            "(set COCKPIT_DEBUG=1 for the traceback)",
-            file=sys.stderr,
+        message = (
+            f"internal error: {type(exc).__name__}: {scrub_text(str(exc))} "
+            "(set COCKPIT_DEBUG=1 for the traceback)"
         )
+        print(f"cockpit: {terminal(message)}", file=sys.stderr)
+        _json_error(ctx, argv, 70, message)
         return 70
+
+
+def _json_error(ctx: CliContext | None, argv: list[str], code: int, message: str) -> None:
+    """Under --format json a failure is an envelope on stdout too (same exit code)."""
+    try:
+        if ctx is not None:
+            if ctx.wants_json:
+                ctx.flush_json(code, error=message)
+        elif argv_wants_json(argv):
+            from cockpit.cli.envelope import envelope, write_json
+
+            write_json(envelope(None, code, None, message))
+    except (BrokenPipeError, OSError):
+        pass  # stdout is gone; stderr already has the line

@@ -23,3 +23,14 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
+
+
+def add_text_or_json(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    """``--format text|json`` for a command whose answer is a few lines (the JSON envelope of
+    cockpit.cli.envelope under json; human lines then go to stderr)."""
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help=f"json: {what} as one JSON object on stdout",
+    )

@@ -20,6 +20,18 @@ DEFAULT_STATE = "cockpit.db"
 class CliContext:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        # What the command reports in JSON; written by the CLI once the exit code is known, so
+        # the envelope can carry it (cockpit.cli.envelope).
+        self.json_result: Any = None
+        self.has_json_result = False
+
+    @property
+    def wants_json(self) -> bool:
+        return getattr(self.args, "format", None) == "json"
+
+    @property
+    def command(self) -> str | None:
+        return getattr(self.args, "cli_command", None)
 
     # ------------------------------------------------------------------ config
     @cached_property
@@ -32,7 +44,12 @@ class CliContext:
             return None
         from cockpit.config import load_config  # pydantic: only when there is a file to read
 
-        return load_config(path)
+        config = load_config(path)
+        profile = getattr(self.args, "profile", None)
+        if profile:
+            # The global --profile names the workspace: the profile's host, not the file's.
+            config.databricks.profile, config.databricks.host = profile, None
+        return config
 
     def require_config(self) -> CockpitConfig:
         if self.config is None:
@@ -71,19 +88,34 @@ class CliContext:
 
     # ------------------------------------------------------------------ output
     def print_json(self, data: Any) -> None:
-        # Indented for a person at a terminal; compact (and several times faster: C encoder)
-        # when piped into a script or a file.
-        from cockpit.textsafe import json_text
+        """The command's result. Under ``--format json`` it becomes the JSON envelope, written
+        when the command returns; other JSON-based formats (SARIF) are written as they are."""
+        if not self.wants_json:
+            from cockpit.cli.envelope import write_json
 
-        indent = 2 if sys.stdout.isatty() else None
-        sys.stdout.write(json_text(data, indent=indent))
-        sys.stdout.write("\n")
+            write_json(data)
+            return
+        if self.has_json_result:
+            raise RuntimeError("a command reports one JSON result")
+        self.json_result, self.has_json_result = data, True
+
+    def flush_json(self, exit_code: int, error: str | None = None) -> None:
+        from cockpit.cli.envelope import envelope, write_json
+
+        write_json(envelope(self.command, exit_code, self.json_result, error))
+        self.has_json_result = False
+
+    def say(self, text: str) -> None:
+        """A human line: stdout normally; stderr under --format json, so stdout stays JSON."""
+        from cockpit.textsafe import terminal
+
+        print(terminal(text), file=sys.stderr if self.wants_json else sys.stdout, flush=True)
 
     @cached_property
     def console(self):  # rich.console.Console, imported only when a command prints rich output
-        from cockpit.textsafe import terminal_console
+        from cockpit.cli.tables import stdout_console
 
-        return terminal_console(highlight=False)
+        return stdout_console()  # terminal-safe (cockpit.textsafe), sized for where it goes
 
 
 def record_migration_meta(store: StateStore, config: CockpitConfig) -> None:

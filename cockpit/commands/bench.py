@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError
 
 ORDER = 40
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     collect.add_argument(
         "pipelines", nargs="*", metavar="PIPELINE", help="only these (default: all configured)"
     )
+    add_text_or_json(collect, "the samples added and the notes")
     collect.set_defaults(handler=run_collect)
 
     _register_rerun(bsub)
@@ -89,7 +91,10 @@ def run_report(ctx) -> int:
     finally:
         store.close()
     fmt = ctx.args.format
-    if fmt == "json":
+    if fmt == "json" and not ctx.args.output:
+        ctx.print_json(to_json(report))  # the JSON envelope, written when the command returns
+        text = None
+    elif fmt == "json":
         import json
 
         text = json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
@@ -104,7 +109,9 @@ def run_report(ctx) -> int:
             # A table written to a file is more useful as CSV than as box-drawing characters.
             text = csv_text(COLUMNS, table_rows(report))
         _write_file(Path(ctx.args.output), text)
-        print(f"wrote {ctx.args.output} ({len(report.comparisons)} comparisons)")
+        ctx.say(f"wrote {ctx.args.output} ({len(report.comparisons)} comparisons)")
+    elif fmt == "json":
+        pass
     elif text is not None:
         import sys
 
@@ -141,13 +148,24 @@ def run_collect(ctx) -> int:
             f"{unknown[0]!r} is not under [benchmarks.pipelines] in the config "
             f"(configured: {', '.join(sorted(config.benchmarks.pipelines)) or 'none'})"
         )
-    with ctx.open_store() as store:
+    from cockpit.cli.progress import Activity
+
+    with ctx.open_store() as store, Activity("collect") as step:
+
+        def said(line: str) -> None:
+            step(None, None, line)
+            ctx.say(line)
+
         result = import_mlflow_metrics(
-            store, config, pipelines=ctx.args.pipelines or None, progress=print
+            store, config, pipelines=ctx.args.pipelines or None, progress=said
         )
     for note in result.notes:
-        print(f"note: {note}")
-    print(f"{result.added} new samples")
+        ctx.say(f"note: {note}")
+    ctx.say(f"{result.added} new samples")
+    if ctx.wants_json:
+        ctx.print_json(
+            {"added": result.added, "runs_seen": result.runs_seen, "notes": list(result.notes)}
+        )
     return EXIT_OK
 
 
@@ -175,6 +193,7 @@ def _register_rerun(bsub) -> None:
         metavar="S",
         help="seconds between status checks (default 10)",
     )
+    add_text_or_json(rerun, "the shadow runs and the pipeline's verdicts")
     rerun.set_defaults(handler=run_rerun)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK
 
 ORDER = 22
@@ -38,12 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     item.add_argument("--note")
     item.add_argument("--owner")
     item.add_argument("--by", default=None, help="who makes the change (default: you)")
+    add_text_or_json(item, "the item after the change")
     item.set_defaults(handler=run_set)
 
     sign = csub.add_parser("sign-off", help="sign a pipeline off (all items passed or waived)")
     sign.add_argument("pipeline", metavar="PIPELINE")
     sign.add_argument("--by", default=None, help="who signs (default: you)")
     sign.add_argument("--note", default="")
+    add_text_or_json(sign, "the pipeline after the sign-off")
     sign.set_defaults(handler=run_sign_off)
 
 
@@ -125,9 +128,19 @@ def run_set(ctx) -> int:
             note=args.note,
             owner=args.owner,
         )
+        if ctx.wants_json:
+            ctx.print_json({"pipeline": args.pipeline, "item": _item_json(store, args)})
     finally:
         store.close()
     return EXIT_OK
+
+
+def _item_json(store, args) -> dict:
+    row = store.query_one(
+        "SELECT * FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
+        (args.pipeline, args.item),
+    )
+    return dict(row) if row is not None else {}
 
 
 def run_sign_off(ctx) -> int:
@@ -136,6 +149,13 @@ def run_sign_off(ctx) -> int:
     store = ctx.open_store(create=False)
     try:
         sign_off(store, ctx.args.pipeline, by=ctx.args.by or _me(), note=ctx.args.note)
+        if ctx.wants_json:
+            row = store.query_one(
+                "SELECT pipeline_id, signed_off_by, signed_off_at FROM compat_pipelines "
+                "WHERE pipeline_id = ?",
+                (ctx.args.pipeline,),
+            )
+            ctx.print_json({"pipeline": dict(row) if row is not None else None})
     finally:
         store.close()
     return EXIT_OK

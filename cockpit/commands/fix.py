@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="only this bundle target (repeatable; default: every target)",
     )
+    parser.add_argument(
+        "--format",
+        choices=("diff", "json"),
+        default="diff",
+        help="json: each file's fixes (and its diff) as one JSON object",
+    )
     parser.set_defaults(handler=run_fix)
 
 
@@ -54,7 +60,7 @@ def run_fix(ctx) -> int:
     result = scanner.scan_paths(ctx.args.paths)
     fixes = autofix.plan(result)
     changed = [f for f in fixes if f.changed]
-    if not ctx.args.apply:
+    if not ctx.args.apply and not ctx.wants_json:
         for fix in changed:
             # File names in the headers and the scanned lines themselves are outside text: a
             # control character is shown as \x.. (this diff is for reading; --apply writes).
@@ -69,6 +75,8 @@ def run_fix(ctx) -> int:
                 file=sys.stderr,
             )
     count = sum(len(f.fixed) for f in fixes)
+    if ctx.wants_json:
+        ctx.print_json(_fix_json(fixes, changed, count, applied=ctx.args.apply))
     if ctx.args.apply:
         written = autofix.apply(changed)
         print(f"fixed {count} findings in {written} files", file=sys.stderr)
@@ -80,3 +88,23 @@ def run_fix(ctx) -> int:
     else:
         print("nothing to fix", file=sys.stderr)
     return EXIT_OK
+
+
+def _fix_json(fixes, changed, count: int, *, applied: bool) -> dict:
+    return {
+        "applied": applied,
+        "fixable": count,
+        "files": [
+            {
+                "path": str(f.path),
+                "fixed": [{"code": x.code, "line": x.line, "column": x.column} for x in f.fixed],
+                "diff": f.diff(),
+            }
+            for f in changed
+        ],
+        "left_alone": [
+            {"path": str(x.path), "line": x.line, "column": x.column, "code": x.code, "why": why}
+            for f in fixes
+            for x, why in f.skipped
+        ],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
 
 ORDER = 1
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("path", nargs="?", default="cockpit.toml", help="default: ./cockpit.toml")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    add_text_or_json(parser, "the path written")
     parser.set_defaults(handler=run)
 
 
@@ -31,5 +33,7 @@ def run(ctx) -> int:
         path.write_text(TEMPLATE, encoding="utf-8")
     except OSError as exc:
         raise CockpitError(f"cannot write {path}: {exc}") from None
-    print(f"wrote {path}; edit it, then run `cockpit open`")
+    ctx.say(f"wrote {path}; edit it, then run `cockpit open`")
+    if ctx.wants_json:
+        ctx.print_json({"path": str(path)})
     return EXIT_OK

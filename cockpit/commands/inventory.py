@@ -91,11 +91,12 @@ def run(ctx) -> int:
             runs = _runs_per_job(store)
         _print(ctx, jobs, summarize(jobs), runs, host=None, new_runs=None)
         return EXIT_OK
+    from cockpit.cli.progress import Activity
     from cockpit.databricks.sources import sync_workspace
 
     adapter = connect(ctx)
-    with ctx.open_store() as store:
-        summary = sync_workspace(adapter, store, history=not ctx.args.no_history)
+    with ctx.open_store() as store, Activity("inventory") as step:
+        summary = sync_workspace(adapter, store, history=not ctx.args.no_history, progress=step)
         jobs = read_jobs(store)
         runs = _runs_per_job(store)
     _print(ctx, jobs, summary, runs, host=adapter.host, new_runs=summary.get("new_runs"))

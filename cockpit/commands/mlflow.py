@@ -73,6 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     sync.add_argument("--yes", action="store_true", help="do not ask before writing")
     sync.add_argument("--no-registry", action="store_true", help="skip registered models")
+    sync.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="json: the plan and the result as one JSON object (needs --yes or --dry-run)",
+    )
     rest_history(sync)
     sync.set_defaults(handler=run_sync)
 
@@ -85,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seconds between cycles (default: [mlflow.old] poll_interval_s)",
     )
     mirror.add_argument("--cycles", type=positive_int, default=None, help="stop after N cycles")
+    mirror.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: every cycle in one JSON object when the mirror stops (cycle lines on stderr)",
+    )
     rest_history(mirror)
     mirror.set_defaults(handler=run_mirror)
 
@@ -119,17 +131,12 @@ def _servers(ctx):
                 f"[mlflow.{side}] tracking_uri ({scheme}:...) is not an http(s) server; "
                 "the copy talks REST"
             )
-    from cockpit.mlflow.adapter import connect_new, connect_old
-    from cockpit.mlflow.bounded import Limits
+    from cockpit.mlflow.connection import open_servers
 
     pool = max(16, getattr(ctx.args, "workers", 4) * 2)
-    # Each client's command deadline starts now, with the connection's own first call.
-    old = connect_old(
-        old_cfg.tracking_uri, token=old_cfg.token(), pool_size=pool, limits=Limits.of(old_cfg)
-    )
-    new = connect_new(
-        new_cfg.tracking_uri, token=new_cfg.token(), pool_size=pool, limits=Limits.of(new_cfg)
-    )
+    # Credentials, TLS, retries and limits per server; each client's command deadline starts
+    # now, with the connection's own first call.
+    old, new = open_servers(config, pool_size=pool)
     return config, old, new
 
 
@@ -228,6 +235,8 @@ def run_status(ctx) -> int:
 def run_sync(ctx) -> int:
     from cockpit.mlflow.sync import Syncer
 
+    if ctx.wants_json and not (ctx.args.yes or ctx.args.dry_run):
+        raise CockpitError("--format json does not ask before writing: pass --yes or --dry-run")
     config, old, new = _servers(ctx)
     options = _options(ctx, config)
     store = None if options.dry_run else ctx.open_store()
@@ -236,11 +245,23 @@ def run_sync(ctx) -> int:
         plan = syncer.plan()
         if ctx.args.rest_history:
             syncer.history_note = "metric histories over REST (--rest-history)"
-        _print_plan(ctx, plan, old, new, syncer.history_note)
+        report = {
+            "old": old.url,
+            "new": new.url,
+            "dry_run": options.dry_run,
+            "histories": syncer.history_note,
+            "plan": _plan_json(plan),
+            "copied": False,
+            "result": None,
+        }
+        if ctx.wants_json:
+            ctx.print_json(report)  # filled in below; written when the command returns
+        else:
+            _print_plan(ctx, plan, old, new, syncer.history_note)
         if options.dry_run:
             return EXIT_OK
         if plan.nothing_to_do:
-            print("nothing to copy: the new server already has everything")
+            ctx.say("nothing to copy: the new server already has everything")
             return EXIT_OK
         if not ctx.args.yes and not _confirm(plan, new.url):
             print("nothing copied (not confirmed)")
@@ -249,14 +270,15 @@ def run_sync(ctx) -> int:
     finally:
         if store is not None:
             store.close()
-    print(
+    report.update(copied=True, result={**result.as_dict(), "errors": list(result.errors)})
+    ctx.say(
         f"copied {result.runs_created} new and {result.runs_updated} changed runs "
         f"({result.metric_points} metric points, {result.artifacts} artifacts, "
         f"{result.artifact_bytes} bytes), {result.runs_unchanged} already up to date, "
         f"{result.versions_created} model versions, in {result.duration_s:.1f} s"
     )
     if result.histories_from_db:
-        print(
+        ctx.say(
             f"metric histories: {result.histories_from_db} runs from the old backend file, "
             f"{result.histories_over_rest} over REST"
         )
@@ -265,6 +287,18 @@ def run_sync(ctx) -> int:
     for error in result.errors:  # errors quote server messages and names: no controls through
         print(f"error: {terminal(error)}", file=sys.stderr)
     return EXIT_FINDINGS if result.errors else EXIT_OK
+
+
+def _plan_json(plan) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "runs_to_write": plan.runs_to_write,
+        "versions_to_create": plan.versions_to_create,
+        "nothing_to_do": plan.nothing_to_do,
+        "experiments": [asdict(e) for e in plan.experiments],
+        "models": [asdict(m) for m in plan.models],
+    }
 
 
 def _print_plan(ctx, plan, old, new, history_note: str) -> None:
@@ -329,16 +363,9 @@ def _confirm(plan, url: str) -> bool:
 
 
 def _run_with_progress(ctx, syncer, plan):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from cockpit.cli.progress import progress_bar
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=ctx.console,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("runs", total=None)
 
         def progress(done: int, total: int, label: str) -> None:
@@ -357,17 +384,23 @@ def run_mirror(ctx) -> int:
 
     config, old, new = _servers(ctx)
     interval = ctx.args.interval or config.mlflow.old.poll_interval_s
+    cycles: list[dict] = []
+    if ctx.wants_json:
+        ctx.print_json({"old": old.url, "new": new.url, "interval_s": interval, "cycles": cycles})
     with ctx.open_store() as store:
 
         def report(cycle) -> None:
             if cycle.error:
+                cycles.append({"number": cycle.number, "error": cycle.error})
                 print(f"cycle {cycle.number}: error: {terminal(cycle.error)}", file=sys.stderr)
                 return
             r, p = cycle.result, cycle.poll
-            print(
+            cycles.append(
+                {"number": cycle.number, "error": None, "result": r.as_dict(), "drift": p.drift},
+            )
+            ctx.say(
                 f"cycle {cycle.number}: {r.runs_created} new, {r.runs_updated} changed runs, "
-                f"{r.versions_created} model versions; drift {p.drift}",
-                flush=True,
+                f"{r.versions_created} model versions; drift {p.drift}"
             )
 
         mirror = Mirror(
@@ -394,20 +427,23 @@ def run_mirror(ctx) -> int:
 
 # ------------------------------------------------------------------------------------ verify
 def run_verify(ctx) -> int:
+    from cockpit.cli.progress import Activity
     from cockpit.mlflow.records import record_verification
     from cockpit.mlflow.sources import old_db_uri
     from cockpit.mlflow.verify import verify
 
     config, old, new = _servers(ctx)
-    report = verify(
-        old,
-        new,
-        experiments=ctx.args.experiment,
-        workers=ctx.args.workers,
-        map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-        artifacts=not ctx.args.no_artifacts,
-        history_db=None if ctx.args.rest_history else old_db_uri(config),
-    )
+    with Activity("verify") as step:  # stderr, only at a terminal
+        report = verify(
+            old,
+            new,
+            experiments=ctx.args.experiment,
+            workers=ctx.args.workers,
+            map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+            artifacts=not ctx.args.no_artifacts,
+            history_db=None if ctx.args.rest_history else old_db_uri(config),
+            progress=step,
+        )
     with ctx.open_store() as store:
         record_verification(
             store,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
 
 ORDER = 80
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--duration", type=float, metavar="SECONDS", help="stop by itself after this long"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_text_or_json(parser, "each source's polls and last status, when the recorder stops")
     parser.set_defaults(handler=run)
 
 
@@ -85,4 +87,20 @@ def run(ctx) -> int:
         store.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if ctx.wants_json:
+        ctx.print_json(
+            {
+                "state": str(store.path),
+                "seconds": round(time.time() - started, 1),
+                "sources": [
+                    {
+                        "name": p.source.name,
+                        "status": p.status.status,
+                        "polls": p.status.polls,
+                        "last_error": p.status.last_error,
+                    }
+                    for p in pollers
+                ],
+            }
+        )
     return EXIT_OK

@@ -50,7 +50,7 @@ def run_list(ctx) -> int:
 
     rules = list(catalog().values())
     if ctx.args.format == "json":
-        ctx.print_json([r.to_json() for r in rules])
+        ctx.print_json({"rules": [r.to_json() for r in rules]})
         return EXIT_OK
     from rich.table import Table
 

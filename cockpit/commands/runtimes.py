@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
 
 ORDER = 10
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a runtime the image is built on (e.g. 16.4-lts-ml): its system facts, version, "
         "support dates and behaviour changes are kept; the libraries come from FILE",
     )
+    add_text_or_json(imp, "the imported runtime's id, library count and state file")
     imp.set_defaults(handler=run_import)
 
 
@@ -115,7 +117,7 @@ def run_list(ctx) -> int:
         if store is not None:
             store.close()
     if ctx.args.format == "json":
-        ctx.print_json(rows)
+        ctx.print_json({"runtimes": rows})
         return EXIT_OK
     from cockpit.output import rich_table
 
@@ -250,5 +252,7 @@ def run_import(ctx) -> int:
         store_manifest(store, name, manifest, origin="import")
         where = store.path
     n = len(manifest["python_libraries"])
-    print(f"imported {name}: {n} libraries into {where}")
+    ctx.say(f"imported {name}: {n} libraries into {where}")
+    if ctx.wants_json:
+        ctx.print_json({"id": name, "libraries": n, "base": ctx.args.base, "state": str(where)})
     return EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
 
 ORDER = 45
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     inst = ssub.add_parser("install", help="install an MLflow release into its own virtualenv")
     inst.add_argument("version", metavar="VERSION", help="exact release, e.g. 2.22.5")
+    add_text_or_json(inst)
     inst.set_defaults(handler=run_install)
 
     lst = ssub.add_parser("list", help="installed releases")
@@ -77,10 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     stop = ssub.add_parser("stop", help="stop the server serving a data folder")
     stop.add_argument("--data", metavar="DIR", required=True, help="the folder it serves")
+    add_text_or_json(stop)
     stop.set_defaults(handler=run_stop)
 
     remove = ssub.add_parser("remove", help="delete an installed release's virtualenv")
     remove.add_argument("version", metavar="VERSION")
+    add_text_or_json(remove)
     remove.set_defaults(handler=run_remove)
 
 
@@ -107,7 +111,9 @@ def run_install(ctx) -> int:
     already = servers.installed(ctx.args.version)
     item = servers.install(ctx.args.version, progress=_progress)
     word = "already installed" if already else "installed"
-    print(f"mlflow {item.version} {word} at {item.path}")
+    ctx.say(f"mlflow {item.version} {word} at {item.path}")
+    if ctx.wants_json:
+        ctx.print_json({"version": item.version, "installed": not already, "path": str(item.path)})
     return EXIT_OK
 
 
@@ -128,7 +134,7 @@ def run_list(ctx) -> int:
         for s in servers.list_installed()
     ]
     if ctx.args.format == "json":
-        ctx.print_json(rows)
+        ctx.print_json({"servers": rows})
         return EXIT_OK
     if not rows:
         print(f"no MLflow servers installed under {servers.servers_root()}")
@@ -211,7 +217,9 @@ def run_stop(ctx) -> int:
     if handle is None:
         raise CockpitError(f"no running server serves {data.resolve()}")
     handle.stop()
-    print(f"stopped mlflow {handle.version} at {handle.url}")
+    ctx.say(f"stopped mlflow {handle.version} at {handle.url}")
+    if ctx.wants_json:
+        ctx.print_json({"version": handle.version, "url": handle.url, "stopped": True})
     return EXIT_OK
 
 
@@ -228,5 +236,7 @@ def run_remove(ctx) -> int:
         raise CockpitError(f"mlflow {ctx.args.version} is not installed")
     with servers.install_lock(ctx.args.version):
         shutil.rmtree(servers.venv_dir(ctx.args.version), ignore_errors=True)
-    print(f"removed mlflow {ctx.args.version}")
+    ctx.say(f"removed mlflow {ctx.args.version}")
+    if ctx.wants_json:
+        ctx.print_json({"version": ctx.args.version, "removed": True})
     return EXIT_OK

@@ -64,6 +64,11 @@ def _markdown_notes(result: ScanResult) -> list[str]:
 SEVERITY_STYLE = {"blocking": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+# Below this many columns a table squeezes every message into a narrow column, one word per
+# line; one line per finding with its message below reads better.
+COMPACT_BELOW = 100
+
+
 def render_table(result: ScanResult, console) -> None:
     from rich.table import Table
 
@@ -77,6 +82,9 @@ def render_table(result: ScanResult, console) -> None:
     for note in result.notes:
         console.print(f"[dim]note: {markup(note.path)}: {markup(note.message)}[/]")
     if not result.findings:
+        return
+    if console.width < COMPACT_BELOW:
+        _render_compact(result, console)
         return
     table = Table(show_lines=False, header_style="bold")
     table.add_column("severity")
@@ -94,3 +102,18 @@ def render_table(result: ScanResult, console) -> None:
             f"{markup(f.message)}{fixable}\n[dim]fix: {markup(f.fix)}[/]",
         )
     console.print(table)
+
+
+def _render_compact(result: ScanResult, console) -> None:
+    from rich.markup import escape
+    from rich.padding import Padding
+    from rich.text import Text
+
+    for f in result.findings:
+        style = SEVERITY_STYLE.get(f.severity, "")
+        fixable = " [green](fixable)[/]" if f.autofix else ""
+        where = escape(f"{f.path}:{f.line}:{f.column}")
+        console.print(f"[{style}]{f.severity}[/] [bold]{f.code}[/] {where}{fixable}")
+        body = Text(f.message)
+        body.append(f"\nfix: {f.fix}", style="dim")
+        console.print(Padding(body, (0, 0, 0, 4)))  # wrapped lines keep the indent

@@ -210,9 +210,10 @@ def gate_old_schema(ctx: GateContext) -> tuple[str, str]:
 def gate_benchmarks(ctx: GateContext) -> tuple[str, str]:
     if not ctx.has_table("bench_samples"):
         return NO_DATA, "no benchmark data recorded"
-    from cockpit.bench.data import compare_store
+    from cockpit.bench.verdicts import benchmark_verdicts
 
-    comparisons = compare_store(ctx.store, ctx.config, as_of=ctx.as_of)
+    # Stored verdicts when their inputs still match: no pandas/scipy for a gates check.
+    comparisons = benchmark_verdicts(ctx.store, ctx.config, as_of=ctx.as_of)
     if not comparisons:
         return NO_DATA, "no benchmark data recorded"
     regressions = [c for c in comparisons if c.verdict == "regression"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ def sync_history(
     *,
     job_names: dict[int, str] | None = None,
     source: str = "cli",
+    on_batch: Callable[[int], None] | None = None,
 ) -> HistorySync:
     """Fetch runs newer than the watermark, store the completed ones, move the watermark."""
     from cockpit.databricks.inventory import require_workspace_tables
@@ -59,6 +60,8 @@ def sync_history(
         top = max(r.start for r in batch)
         newest = top if newest is None else max(newest, top)
         new += _insert(store, batch)
+        if on_batch is not None:
+            on_batch(fetched)  # runs read so far (progress at a terminal)
     candidates = [t for t in (newest, watermark) if t is not None]
     next_mark = max(candidates) if candidates else None
     if active:

@@ -6,6 +6,7 @@ and fetches the runs newer than the last poll. The TUI and ``cockpit record`` dr
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,17 +21,28 @@ SOURCE_NAME = "databricks"
 
 
 def sync_workspace(
-    adapter: WorkspaceAdapter, store: StateStore, *, history: bool = True, source: str = "cli"
+    adapter: WorkspaceAdapter,
+    store: StateStore,
+    *,
+    history: bool = True,
+    source: str = "cli",
+    progress: Callable[[int | None, int | None, str | None], None] | None = None,
 ) -> dict[str, Any]:
-    """One full refresh: inventory (jobs, versions, clusters), then new runs. Returns a summary."""
+    """One full refresh: inventory (jobs, versions, clusters), then new runs. Returns a summary.
+    ``progress(done, total, label)`` hears of each phase and of the runs stored so far."""
     from cockpit.databricks.history import sync_history
     from cockpit.databricks.inventory import fetch_inventory, record_inventory
 
+    step = progress or (lambda done, total, label: None)
+    step(None, None, "reading jobs")
     inventory = fetch_inventory(adapter)
     summary = record_inventory(store, inventory, source=source)
     if history:
         names = {j.job_id: j.name for j in inventory.jobs}
-        runs = sync_history(adapter, store, job_names=names, source=source)
+        step(0, None, f"{len(inventory.jobs)} jobs; reading runs")
+        runs = sync_history(
+            adapter, store, job_names=names, source=source, on_batch=lambda n: step(n, None, None)
+        )
         summary["new_runs"] = runs.new_runs
         summary["active_runs"] = runs.active
     return summary

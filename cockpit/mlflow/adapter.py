@@ -78,6 +78,12 @@ def detect(rest: RestClient) -> ServerInfo:
             stages=True,
         )
         return ServerInfo(rest.base_url, generation, version, caps)
+    if status in (401, 403):
+        raise SourceUnavailableError(
+            f"{rest.base_url} refused the credentials (HTTP {status}): check the server's "
+            "token_env or username_env + password_env (or MLFLOW_TRACKING_TOKEN / "
+            "MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD)"
+        )
     if status not in (404, 405):
         raise SourceUnavailableError(
             f"{rest.base_url} does not look like an MLflow server (/version: HTTP {status})"
@@ -138,7 +144,7 @@ def _probe(
         return exc.status, ""
     except ResponseTooLarge:
         return 200, ""
-    except CockpitError:
+    except CockpitError:  # retries spent, deadline passed, TLS refused: already one line
         raise
     except Exception as exc:  # requests' own errors once retries are spent
         raise SourceUnavailableError(f"{rest.base_url} unreachable: {type(exc).__name__}") from None

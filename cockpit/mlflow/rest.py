@@ -134,10 +134,15 @@ class RestClient:
         pool_size: int = 16,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        verify: bool | str | None = None,
     ) -> None:
         # Credentials in the URL (https://user:token@host) become HTTP basic auth, as MLflow's own
         # client does; the URL kept (and shown, stored, tagged on copies) carries none.
-        self.base_url, basic_auth = split_credentials(base_url.rstrip("/"))
+        self.base_url, url_auth = split_credentials(base_url.rstrip("/"))
+        if basic_auth is not None:
+            secrets.register_secret(basic_auth[1])
+        basic_auth = basic_auth or url_auth
         self.read_only = read_only
         self.limits = limits or Limits()
         self.timeout_s = timeout_s if timeout_s is not None else self.limits.timeout_s
@@ -155,12 +160,21 @@ class RestClient:
         self._session.trust_env = False
         self._session.proxies = requests.utils.get_environ_proxies(self.base_url)
         ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if ca_bundle:
+        if verify is not None and verify is not True:
+            self._session.verify = verify  # the server's own setting: a CA bundle, or False
+            if verify is False:
+                # Chosen for this server (insecure_tls): one warning per request would bury
+                # everything else on stderr.
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        elif ca_bundle:
             self._session.verify = ca_bundle
-        if token:
-            self._session.headers["Authorization"] = f"Bearer {token}"
-        elif basic_auth is not None:
+        # Basic auth wins over a token when both are given, as in MLflow's client.
+        if basic_auth is not None:
             self._session.auth = basic_auth
+        elif token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
         else:
             self._session.auth = requests.utils.get_netrc_auth(self.base_url)
         self._lock = threading.Lock()
@@ -325,6 +339,13 @@ class RestClient:
                     bounded.read_body(
                         resp, self.limits.max_response_bytes, what=f"{self.base_url} {path}"
                     )
+            except requests.exceptions.SSLError as exc:
+                # A certificate that does not verify will not verify on the next attempt either.
+                reason = _ssl_reason(exc)
+                raise SourceUnavailableError(
+                    f"{self.base_url}: TLS failed ({reason}); set ca_bundle (or "
+                    "MLFLOW_TRACKING_SERVER_CERT_PATH) to the CA that signed it, or insecure_tls"
+                ) from None
             except requests.exceptions.ConnectionError as exc:
                 # A refused/reset connect never reached the server: safe to send again.
                 never_sent = _never_sent(exc)
@@ -367,6 +388,14 @@ class RestClient:
     def _sleep(self, seconds: float) -> None:
         left = self._check_deadline()
         time.sleep(min(seconds, left))
+
+
+def _ssl_reason(exc: requests.exceptions.SSLError) -> str:
+    text = str(exc)
+    for known in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if known in text:
+            return known.lower().replace("_", " ")
+    return type(exc).__name__
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

@@ -25,18 +25,9 @@ class MlflowStatusSource:
     def _connect(self):
         with self._lock:
             if self._servers is None:
-                from cockpit.mlflow.adapter import connect_new, connect_old
-                from cockpit.mlflow.bounded import Limits
+                from cockpit.mlflow.connection import open_servers
 
-                old_cfg, new_cfg = self.config.mlflow.old, self.config.mlflow.new
-                self._servers = (
-                    connect_old(
-                        old_cfg.tracking_uri, token=old_cfg.token(), limits=Limits.of(old_cfg)
-                    ),
-                    connect_new(
-                        new_cfg.tracking_uri, token=new_cfg.token(), limits=Limits.of(new_cfg)
-                    ),
-                )
+                self._servers = open_servers(self.config)
             for server in self._servers:
                 server.rest.arm()  # each poll is a command of its own: a fresh deadline
             return self._servers

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,12 @@ def verify(
     map_stages_to_aliases: bool = True,
     artifacts: bool = True,
     history_db: str | None = None,
+    progress: Callable[[int | None, int | None, str | None], None] | None = None,
 ) -> VerifyReport:
+    """Compare old and new object by object. ``progress(done, total, label)`` hears of each
+    experiment listed and each run compared (from worker threads)."""
     started = time.monotonic()
+    step = progress or (lambda done, total, label: None)
     report = VerifyReport()
     history = _open_history(history_db, report)
     diffs = report.differences
@@ -73,7 +78,8 @@ def verify(
     source_runs: dict[str, Run] = {}
     dest_runs: dict[str, Run] = {}
     pairs: list[tuple[str, Run, Run]] = []
-    for src in sources:
+    for n, src in enumerate(sources):
+        step(n, len(sources), f"listing {src.name}")
         report.experiments += 1
         dest = index.find(src)
         if dest is None:
@@ -114,19 +120,25 @@ def verify(
                         f"source {source_id or '(untagged)'}",
                     )
                 )
+    step(0, len(pairs), "runs")
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for found, files in pool.map(
-                lambda p: _verify_run(old, new, p[0], p[1], p[2], run_map, artifacts, history),
-                pairs,
+            for done, (found, files) in enumerate(
+                pool.map(
+                    lambda p: _verify_run(old, new, p[0], p[1], p[2], run_map, artifacts, history),
+                    pairs,
+                ),
+                start=1,
             ):
                 diffs.extend(found)
                 report.artifacts += files
+                step(done, None, None)
     finally:
         if history is not None:
             report.histories_from_db = history.runs_read
             history.close()
     if old.info.capabilities.registry and new.info.capabilities.registry:
+        step(None, None, "registered models")
         _verify_registry(
             old, new, report, source_runs, dest_runs, experiments, map_stages_to_aliases
         )

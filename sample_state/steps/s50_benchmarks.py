@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from cockpit.bench.data import DURATION, MetricDef, Sample, record_samples
+from cockpit.bench.verdicts import benchmark_verdicts
 
 OLD, NEW = "14.3-lts-ml", "16.4-lts-ml"
 DAY = 86400.0
@@ -113,3 +114,5 @@ def build(ctx) -> None:
     # The shadow re-runs finish over the following week; they are recorded once they have.
     ctx.clock.advance(8 * DAY)
     record_samples(store, shadow + new_auc, source="sample")
+    # The verdicts as the TUI or `cockpit gates --record` would keep them (cockpit.bench.verdicts).
+    benchmark_verdicts(store, None)

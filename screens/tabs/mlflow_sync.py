@@ -290,16 +290,10 @@ class MlflowSyncTab(CockpitTab):
 
     # ------------------------------------------------------------------ workers
     def _connect(self):
-        from cockpit.mlflow.adapter import connect_new, connect_old
-        from cockpit.mlflow.bounded import Limits
+        from cockpit.mlflow.connection import open_servers
 
         config = self._live_config()
-        old_cfg, new_cfg = config.mlflow.old, config.mlflow.new
-        return (
-            config,
-            connect_old(old_cfg.tracking_uri, token=old_cfg.token(), limits=Limits.of(old_cfg)),
-            connect_new(new_cfg.tracking_uri, token=new_cfg.token(), limits=Limits.of(new_cfg)),
-        )
+        return (config, *open_servers(config))
 
     # Each action runs in a worker thread, writes what it learnt to the store and reports one
     # line back on the UI thread; a CockpitError is that line, never a traceback.

@@ -81,6 +81,10 @@ def test_collect_reads_both_servers_and_judges_auc_higher_is_better(
     assert "24 new samples" in first.stdout  # 6 finished runs x 2 metrics x 2 servers
     again = cli("--config", str(config), "bench", "collect")
     assert again.returncode == 0 and "0 new samples" in again.stdout
+    as_json = cli("bench", "collect", "--config", str(config), "--format", "json")
+    body = json.loads(as_json.stdout)
+    assert body["cockpit"]["command"] == "bench collect" and body["added"] == 0
+    assert body["runs_seen"] and "0 new samples" in as_json.stderr
 
     with StateStore.open(tmp_path / "state.db", readonly=True) as store:
         samples = load_samples(store)

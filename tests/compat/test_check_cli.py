@@ -118,7 +118,7 @@ def test_usage_errors_exit_2_on_one_line(cli, args, needle):
 
 
 def test_rules_list_and_show(cli):
-    listing = json.loads(cli("rules", "list", "--format", "json").stdout)
+    listing = json.loads(cli("rules", "list", "--format", "json").stdout)["rules"]
     codes = [r["code"] for r in listing]
     assert len(codes) == len(set(codes)) and "MLF101" in codes
     assert all(r["source"].startswith("https://") for r in listing)

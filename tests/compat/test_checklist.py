@@ -232,9 +232,22 @@ def test_cli_record_show_set_sign_off(workspace, cli):
         "moves with volumes",
         "--by",
         "ana",
+        "--format",
+        "json",
         cwd=root,
     )
     assert ok.returncode == 0, ok.stderr
+    item = json.loads(ok.stdout)["item"]
+    assert (item["status"], item["note"], item["updated_by"]) == (
+        "waived",
+        "moves with volumes",
+        "ana",
+    )
+    refused = cli("checklist", "sign-off", "job:nope", "--by", "ana", "--format", "json", cwd=root)
+    assert refused.returncode == 2
+    assert (
+        json.loads(refused.stdout)["cockpit"]["error"] == "no pipeline 'job:nope' in the checklist"
+    )
     bad = cli("checklist", "set", "job:nope", "rule:JOB105", "--status", "pass", cwd=root)
     assert bad.returncode == 2 and "no checklist item" in bad.stderr
     shown = json.loads(cli("checklist", "show", "--format", "json", cwd=root).stdout)

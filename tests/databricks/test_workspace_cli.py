@@ -133,3 +133,41 @@ def test_cockpit_record_polls_the_workspace(sim, tmp_path):
     with StateStore.open(tmp_path / "cockpit.db", readonly=True) as store:
         assert store.events(kinds=["databricks.inventory"])
         assert store.query_one("SELECT COUNT(*) AS n FROM workspace_runs")["n"] == 140
+
+
+def _run_with_stderr_tty(*args: str, env: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run with stdout piped and stderr on a pseudo-terminal (what a person at a shell has
+    when they pipe the answer into a file); returns (exit code, stdout, stderr bytes)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", *args],
+        cwd=REPO,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "120"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the follower side closed: the process is done with stderr
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    return proc.returncode, out.decode(), b"".join(chunks)
+
+
+def test_inventory_progress_on_a_terminal_only(sim, tmp_path):
+    args = ("inventory", "--host", sim.url, "--format", "json", "--state", str(tmp_path / "p.db"))
+    code, out, err = _run_with_stderr_tty(*args, env=_env())
+    assert code == 0, err
+    assert json.loads(out)["new_runs"] == 140  # stdout is the answer, untouched
+    assert b"reading jobs" in err or b"reading runs" in err  # the progress line was drawn
+    piped = _run(*args, env=_env())  # stderr not a terminal: quiet
+    assert piped.returncode == 0 and piped.stderr == ""

@@ -235,7 +235,7 @@ def test_killed_install_is_redone_and_concurrent_installs_build_once(tmp_path):
 def test_cli_install_list_remove(cli, tmp_path):
     listed = cli("servers", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
-    rows = {r["version"]: r for r in json.loads(listed.stdout)}
+    rows = {r["version"]: r for r in json.loads(listed.stdout)["servers"]}
     assert rows["1.30.1"]["tested"] and rows["1.30.1"]["generation"] == 1
     assert rows["2.22.5"]["pins"] == ["sqlalchemy<2.1"]
     again = cli("servers", "install", "1.30.1")

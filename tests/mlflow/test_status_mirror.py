@@ -160,6 +160,42 @@ def test_cli_status_verify_and_token_never_stored(mlflow_v1, mlflow_v2, tmp_path
     assert token.encode() not in raw
 
 
+def test_sync_and_mirror_answer_in_json_with_options_after_the_command(
+    mlflow_v1, mlflow_v2, tmp_path
+):
+    import os
+
+    name = f"json-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 2, steps=2)
+    config = _config(tmp_path, mlflow_v1.url, mlflow_v2.url)
+
+    def run(*args: str):
+        return subprocess.run(
+            [sys.executable, "-m", "cockpit", *args, "--config", str(config), "--format", "json"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=os.environ,
+        )
+
+    unasked = run("mlflow", "sync", "--experiment", name)
+    assert unasked.returncode == 2 and "--yes" in json.loads(unasked.stdout)["cockpit"]["error"]
+    plan = json.loads(run("mlflow", "sync", "--experiment", name, "--dry-run").stdout)
+    assert plan["cockpit"]["command"] == "mlflow sync" and plan["result"] is None
+    assert plan["plan"]["runs_to_write"] == 2 and plan["plan"]["experiments"][0]["name"] == name
+    done = run("mlflow", "sync", "--experiment", name, "--yes")
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["copied"] is True and body["result"]["runs_created"] == 2
+    assert body["result"]["errors"] == [] and "copied 2 new" in done.stderr
+    mirror = run("mlflow", "mirror", "--experiment", name, "--cycles", "1", "--interval", "0.1")
+    assert mirror.returncode == 0, mirror.stderr
+    cycles = json.loads(mirror.stdout)["cycles"]
+    assert [(c["number"], c["error"], c["drift"]) for c in cycles] == [(1, None, 0)]
+
+
 def test_cli_errors_are_one_line(tmp_path):
     no_servers = tmp_path / "a"
     no_servers.mkdir()
