@@ -13,6 +13,10 @@ A scenario is a JSON object::
      "submit": {"pending_s": 1, "running_s": 2,
                 "outputs": {"<spark_version>": {"probe": {...}} | {"logs": "..."}}}}
 
+An output may hold ``"files": {"<python_file>": {"logs", "result_state", "error"}}``: what a
+one-time run of that workspace file prints on that runtime (the DDP probe beside the runtime
+probe); a failed run with ``logs`` still returns them, as a failed python task's stdout.
+
 Tokens: ``admin`` may read and submit, ``reader`` may only read (submitting gets 403), ``none``
 is a valid identity without workspace access (403 on jobs and clusters). Runs hold the
 ``spark_version`` they ran on, so one job can have history on two runtimes.
