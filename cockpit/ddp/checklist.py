@@ -2,7 +2,8 @@
 
 Every pipeline with a Horovod finding (DBR101) in the latest scan gets the item; a DDP probe on
 the migration's target runtime closes it (pass) or fails it, with the probe's one-line result as
-the note. A person's waiver stands: a failing probe then only updates the note. Each change is a
+the note. Like the other manual items it has no rule severity, and like them it blocks sign-off
+until it passes or is waived. A person's waiver stands: a failing probe then only updates the note. Each change is a
 ``compat.item.*`` event, like every other checklist change, so history and time travel show it.
 """
 
@@ -82,9 +83,9 @@ def _upsert(store, tx, pipeline_id: str, status: str, note: str, now: float, sou
             (pipeline_id,),
         ).fetchone()[0]
         tx.execute(
-            "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, severity, status,"
+            "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, status,"
             " note, position, created_at, updated_at, updated_by)"
-            " VALUES (?, ?, 'manual', ?, 'blocking', ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, 'manual', ?, ?, ?, ?, ?, ?, ?)",
             (pipeline_id, ITEM_KEY, ITEM_TITLE, status, note, position, now, now, ACTOR),
         )
         _event(store, tx, pipeline_id, "status", None, status, now, source)

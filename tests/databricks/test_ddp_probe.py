@@ -188,7 +188,7 @@ def item(store, pipeline_id=RECSYS):
 def test_horovod_pipelines_get_the_item_at_scan_time(horovod_store):
     it = item(horovod_store)
     assert it is not None and it.status == "todo" and it.title == ITEM_TITLE
-    assert it.severity == "blocking"
+    assert it.kind == "manual" and it.severity is None
     others = [v for v in load_checklist(horovod_store) if v.pipeline_id != RECSYS]
     assert others and all(ITEM_KEY not in {i.item_key for i in v.items} for v in others)
     with pytest.raises(CockpitError, match=ITEM_KEY):
@@ -340,3 +340,60 @@ def test_probe_ddp_cli(sim, tmp_path, ddp_output, real_runs):
     no_runtime = cockpit("probe", "ddp", "--runtime", "9.9-nope", "--host", sim.url)
     assert no_runtime.returncode == 2 and "no runtime '9.9-nope'" in no_runtime.stderr
     assert "Traceback" not in no_runtime.stderr
+
+
+async def test_the_checklist_tab_runs_the_probe_on_a_horovod_pipeline(
+    sim, tmp_path, monkeypatch, ddp_output, real_runs
+):
+    from textual.widgets import Tree
+
+    from cockpit.config import parse_config
+    from screens.app import CockpitApp
+    from screens.tabs.checklist import ChecklistTab
+
+    ddp_output(real_runs["good"][1])
+    monkeypatch.setenv("DATABRICKS_TOKEN", ADMIN)
+    monkeypatch.setattr("screens.tabs.checklist.DDP_POLL_S", 0.1)
+    monkeypatch.chdir(REPO / "sample_state")
+    config = parse_config(
+        f"""
+[migration]
+name = "ddp test"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+[databricks]
+host = "{sim.url}"
+poll_interval_s = 600
+"""
+    )
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml", overrides={"mlflow": ("1.30.1", None)})
+    store = StateStore.open(tmp_path / "t.db", create=True)
+    record_scan(store, Scanner(crossing).scan_paths(["pipelines"]), None, roots=["pipelines"])
+    app = CockpitApp(
+        store=store, config=config, offline=False, tab_classes=[ChecklistTab], sources=[]
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        tree = app.query_one("#cl-tree", Tree)
+        # Not on a pipeline without Horovod: nothing is submitted.
+        other = next(n for n in tree.root.children if n.data == ("job:kyros-churn-train", None))
+        tree.move_cursor(other)
+        await pilot.pause()
+        await pilot.press("D")
+        await pilot.pause()
+        assert read_ddp_probes(store) == []
+        recsys = next(n for n in tree.root.children if n.data == (RECSYS, None))
+        tree.move_cursor(recsys)
+        tree.focus()
+        await pilot.pause()
+        await pilot.press("D")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if item(store).status == "pass" and not app.query_one(ChecklistTab).ddp_running:
+                break
+        assert item(store).status == "pass"
+        [probe] = read_ddp_probes(store)
+        assert probe.passed
+        labels = [str(c.label) for n in tree.root.children for c in n.children]
+        assert any(ITEM_TITLE in label and "pass" in label for label in labels)
+    store.close()
