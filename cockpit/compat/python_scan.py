@@ -176,7 +176,11 @@ class _Resolver(ast.NodeVisitor):
         start, end = node.lineno - 1, getattr(node, "end_lineno", None) or len(lines)
         text = "\n".join(lines[start:end])
         roots = {key.split(".", 1)[0] for key in self.bindings}
-        return any(word in text for word in roots) or any(w in text for w in METHOD_RETURNS)
+        if any(word in text for word in roots) or any(w in text for w in METHOD_RETURNS):
+            return True
+        # An import inside the function can bind a rule's module (Horovod's training functions
+        # import horovod.torch where they run): a trigger word means it may matter.
+        return self.m.trigger is not None and self.m.trigger.search(text) is not None
 
     def _lines(self) -> list[str]:
         if self._unit_lines is None:
@@ -419,6 +423,12 @@ _LEAVES = frozenset(
 )
 
 
+def _names_bound(resolver: _Resolver, text: str) -> bool:
+    """Whether a later notebook cell names something an earlier cell imported (a cell that
+    only says ``HorovodRunner(np=2)`` has no trigger word of its own)."""
+    return any(key.split(".", 1)[0] in text for key in resolver.bindings)
+
+
 @dataclass
 class PythonSource:
     """One unit of Python to scan: a whole file, or one notebook cell placed at ``first_line``."""
@@ -464,7 +474,9 @@ def scan_python(
                     )
                 )
             continue
-        if matchers.trigger is None or not matchers.trigger.search(unit.text):
+        if matchers.trigger is None or not (
+            matchers.trigger.search(unit.text) or _names_bound(resolver, unit.text)
+        ):
             continue  # nothing any rule could resolve to: parsing was the whole check
         resolver.unit = unit
         resolver._unit_lines = None

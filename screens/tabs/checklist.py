@@ -34,6 +34,7 @@ SEVERITY_FILTERS = ("all", "blocking", "warning", "info")
 EXCERPT_CONTEXT = 2  # lines shown above and below a finding
 MAX_EXCERPTS = 6
 DDP_POLL_S = 5.0
+DDP_ITEM = "probe:ddp-on-target"  # cockpit.ddp.checklist.ITEM_KEY (kept light: no import here)
 
 
 def current_user() -> str:
@@ -310,6 +311,9 @@ class ChecklistTab(CockpitTab):
                 parts.append(self._excerpt(f))
             if len(findings) > MAX_EXCERPTS:
                 parts.append(Text(f"… and {len(findings) - MAX_EXCERPTS} more", "dim"))
+            parts += self._guides(findings)
+        if item.item_key == DDP_ITEM:
+            parts.append(self._ddp_probe_text())
         history = engine.history(
             self.view.store, view.pipeline_id, item.item_key, as_of=self.view.as_of
         )
@@ -336,6 +340,62 @@ class ChecklistTab(CockpitTab):
         text.append("fix: ", "bold")
         text.append(f"{rule.fix}\n")
         text.append(f"source: {rule.source}\n", "underline blue")
+        return text
+
+    @staticmethod
+    def _guides(findings: list[engine.StoredFinding]) -> list[Text]:
+        """Horovod findings: the TorchDistributor / DDP construct and a worked before/after,
+        once per construct (guidance: the cockpit does not rewrite this code)."""
+        from cockpit.ddp.guidance import guide_for
+
+        guides = {}
+        for f in findings:
+            guide = guide_for(f.code, f.message)
+            if guide is not None:
+                guides.setdefault(guide.key, guide)
+        parts = []
+        for guide in guides.values():
+            text = Text()
+            text.append("\nHorovod → PyTorch DDP: ", "bold magenta")
+            text.append(f"{guide.construct}  →  {guide.replacement}\n", "bold")
+            text.append(f"{guide.explanation}\n")
+            text.append("before\n", "bold red")
+            for line in guide.before.rstrip("\n").splitlines():
+                text.append(f"  - {line}\n", "red")
+            text.append("after\n", "bold green")
+            for line in guide.after.rstrip("\n").splitlines():
+                text.append(f"  + {line}\n", "green")
+            for url in guide.sources:
+                text.append(f"source: {url}\n", "underline blue")
+            parts.append(text)
+        return parts
+
+    def _ddp_probe_text(self) -> Text:
+        """The latest DDP probe: what closed (or failed) this item, with its checks."""
+        from cockpit.ddp.probe import read_ddp_probes
+        from cockpit.textsafe import terminal_safe
+
+        text = Text("\nDDP smoke probe\n", "bold")
+        probes = read_ddp_probes(self.view.store, as_of=self.view.as_of)
+        if not probes:
+            text.append("none yet: press D (or `cockpit probe ddp`) to run one\n", "dim")
+            return text
+        probe = probes[0]
+        style = "bold green" if probe.passed else "bold red"
+        text.append(f"#{probe.id} {probe.state}", style)
+        text.append(
+            f" on {probe.runtime_id} ({probe.spark_version}, run {probe.run_id}) "
+            f"at {format_ts(probe.finished_at or probe.submitted_at)}\n"
+        )
+        text.append(f"{terminal_safe(probe.message)}\n")
+        for check in probe.checks:
+            ok = bool(check.get("ok"))
+            text.append("  ✔ " if ok else "  ✘ ", "green" if ok else "bold red")
+            text.append(terminal_safe(f"{check.get('name')}: {check.get('detail')}\n"))
+        if not probe.passed and probe.output:
+            text.append("output (tail)\n", "bold")
+            for line in probe.output.splitlines()[-8:]:
+                text.append(f"  {terminal_safe(line)[:200]}\n", "dim")
         return text
 
     def _resolve(self, path: str) -> Path | None:
