@@ -34,6 +34,17 @@ def state(tmp_path: Path, monkeypatch) -> Path:
     return path
 
 
+async def detail_with(pilot, app, text: str) -> str:
+    """The detail pane once it shows ``text`` (a loaded machine takes a while to re-render)."""
+    detail = ""
+    for _ in range(100):
+        await pilot.pause(0.1)
+        detail = str(app.query_one("#cl-detail", Static).render())
+        if text in detail:
+            break
+    return detail
+
+
 def test_the_sample_horovod_pipeline_has_a_guide_per_finding(state):
     with StateStore.open(state, readonly=True) as store:
         findings = findings_for(store, RECSYS, "DBR101")
@@ -59,8 +70,7 @@ async def test_the_detail_pane_shows_before_and_after(state):
         leaf = next(c for c in node.children if c.data == (RECSYS, "rule:DBR101"))
         tree.move_cursor(leaf)
         tree.focus()
-        await pilot.pause(0.3)
-        detail = str(app.query_one("#cl-detail", Static).render())
+        detail = await detail_with(pilot, app, "Horovod → PyTorch DDP")
         for construct in (
             "HorovodRunner(np=N).run(fn, **kwargs)",
             "hvd.init()",
@@ -77,8 +87,7 @@ async def test_the_detail_pane_shows_before_and_after(state):
         )
         ddp = next(c for c in node.children if c.data == (RECSYS, "probe:ddp-on-target"))
         tree.move_cursor(ddp)
-        await pilot.pause(0.3)
-        detail = str(app.query_one("#cl-detail", Static).render())
+        detail = await detail_with(pilot, app, "DDP smoke probe")
         assert "distributed training runs on the target" in detail
         assert "DDP smoke probe" in detail and "none yet: press D" in detail
     store.close()
