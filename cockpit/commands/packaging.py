@@ -98,13 +98,8 @@ def run_audit(ctx) -> int:
 
 
 def _table(ctx, result) -> None:
-    from rich.markup import escape
-
-    from cockpit.output import rich_table
-    from cockpit.textsafe import terminal_safe
-
-    def safe(text: str) -> str:
-        return escape(terminal_safe(text))
+    from cockpit.output import rich_table  # escapes every cell and the title itself
+    from cockpit.textsafe import markup
 
     console = ctx.console
     rows, styles = [], []
@@ -114,7 +109,7 @@ def _table(ctx, result) -> None:
         problems = result.findings_of(job)
         rows.append(
             (
-                safe(job.name),
+                job.name,
                 job.origin,
                 summary or "runtime only (installs nothing)",
                 ", ".join(sorted({f.code for f in problems})) or "ok",
@@ -132,13 +127,13 @@ def _table(ctx, result) -> None:
     )
     detail = [
         (
-            safe(lib.job),
-            safe(lib.task),
+            lib.job,
+            lib.task,
             lib.kind,
-            safe(lib.spec),
+            lib.spec,
             lib.source,
-            safe(lib.via),
-            safe(f"{lib.path}:{lib.line}"),
+            lib.via,
+            f"{lib.path}:{lib.line}",
         )
         for job in result.jobs
         for lib in job.libraries
@@ -154,8 +149,9 @@ def _table(ctx, result) -> None:
     for finding in result.findings:
         style = "bold red" if finding.severity == "blocking" else "yellow"
         console.print(
-            f"[{style}]{finding.code}[/] {safe(finding.name)} ({finding.origin}) "
-            f"{safe(finding.path)}:{finding.line}: {safe(finding.message)}\n  source: {safe(finding.source)}"
+            f"[{style}]{finding.code}[/] {markup(finding.name)} ({finding.origin}) "
+            f"{markup(finding.path)}:{finding.line}: {markup(finding.message)}\n"
+            f"  source: {markup(finding.source)}"
         )
     console.print(
         f"{len(result.jobs)} jobs, {sum(len(j.libraries) for j in result.jobs)} libraries, "

@@ -123,7 +123,7 @@ def _show(ctx) -> int:
 
 
 def _print(ctx, record, closed: list[str], *, output: bool = False) -> None:
-    from cockpit.textsafe import terminal as terminal_safe
+    from cockpit.textsafe import terminal
 
     if ctx.args.format == "json":
         ctx.print_json(
@@ -143,27 +143,25 @@ def _print(ctx, record, closed: list[str], *, output: bool = False) -> None:
         )
         return
     print(
-        terminal_safe(
+        terminal(
             f"DDP probe #{record.id} on {record.runtime_id} ({record.spark_version}, run "
             f"{record.run_id}): {record.state.upper()}"
         )
     )
-    print(terminal_safe(f"  {record.message}"))
+    print(terminal(f"  {record.message}"))
     for check in record.checks:
         mark = "ok  " if check.get("ok") else "FAIL"
-        print(terminal_safe(f"  {mark} {check.get('name')}: {check.get('detail')}"))
+        print(terminal(f"  {mark} {check.get('name')}: {check.get('detail')}"))
     timings = record.result.get("timings_s")
     if isinstance(timings, dict) and timings:
         print(
-            terminal_safe(
-                "  timings: " + ", ".join(f"{k} {float(v):.3f}s" for k, v in timings.items())
-            )
+            terminal("  timings: " + ", ".join(f"{k} {float(v):.3f}s" for k, v in timings.items()))
         )
     for line in closed:
-        print(terminal_safe(f"  checklist: {line} (distributed training runs on the target)"))
+        print(terminal(f"  checklist: {line} (distributed training runs on the target)"))
     if not closed:
         print("  checklist: no Horovod pipeline closed (none recorded, or not the target runtime)")
     if (output or not record.passed) and record.output:
         print("  output (tail):")
         for line in record.output.splitlines()[-20:]:
-            print(terminal_safe(f"    {line}"))
+            print(terminal(f"    {line}"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from cockpit.reporting.model import Chart, Code, Document, Links, Paragraph, Table
 from cockpit.secrets import scrub_text
-from cockpit.textsafe import md_link, md_text, safe_url
+from cockpit.textsafe import md_link, md_text, safe_url, terminal
 
 TONE_CLASS = {"good": "good", "bad": "bad", "warn": "warn"}
 
@@ -63,8 +63,9 @@ def _md_code(block: Code) -> list[str]:
     longest = max((len(run) for run in re.findall(r"`+", block.text)), default=0)
     fence = "`" * max(3, longest + 1)
     language = re.sub(r"[^A-Za-z0-9_+-]", "", block.language)
-    lines = [f"*{_md_escape(block.caption)}*", ""] if block.caption else []
-    return [*lines, f"{fence}{language}", block.text.rstrip("\n"), fence]
+    lines = [f"*{md_text(block.caption)}*", ""] if block.caption else []
+    text = terminal(block.text, multiline=True).rstrip("\n")
+    return [*lines, f"{fence}{language}", text, fence]
 
 
 # -------------------------------------------------------------------------------------- HTML

@@ -373,7 +373,7 @@ class ChecklistTab(CockpitTab):
     def _ddp_probe_text(self) -> Text:
         """The latest DDP probe: what closed (or failed) this item, with its checks."""
         from cockpit.ddp.probe import read_ddp_probes
-        from cockpit.textsafe import terminal_safe
+        from cockpit.textsafe import terminal
 
         text = Text("\nDDP smoke probe\n", "bold")
         probes = read_ddp_probes(self.view.store, as_of=self.view.as_of)
@@ -387,15 +387,15 @@ class ChecklistTab(CockpitTab):
             f" on {probe.runtime_id} ({probe.spark_version}, run {probe.run_id}) "
             f"at {format_ts(probe.finished_at or probe.submitted_at)}\n"
         )
-        text.append(f"{terminal_safe(probe.message)}\n")
+        text.append(f"{terminal(probe.message)}\n")
         for check in probe.checks:
             ok = bool(check.get("ok"))
             text.append("  ✔ " if ok else "  ✘ ", "green" if ok else "bold red")
-            text.append(terminal_safe(f"{check.get('name')}: {check.get('detail')}\n"))
+            text.append(terminal(f"{check.get('name')}: {check.get('detail')}\n"))
         if not probe.passed and probe.output:
             text.append("output (tail)\n", "bold")
             for line in probe.output.splitlines()[-8:]:
-                text.append(f"  {terminal_safe(line)[:200]}\n", "dim")
+                text.append(f"  {terminal(line)[:200]}\n", "dim")
         return text
 
     def _resolve(self, path: str) -> Path | None:

@@ -100,7 +100,8 @@ def test_the_report_shows_before_and_after(state):
     section = markdown.split("## Distributed training (Horovod → PyTorch DDP)", 1)[1]
     section = section.split("\n## ", 1)[0]
     assert "No DDP probe recorded" in section
-    assert "| kyros-recsys-train | pipelines/src/recsys/train_recsys.py:14 | hvd.init()" in section
+    # Table cells are Markdown-escaped (cockpit.textsafe.md_text): "_" becomes "\_".
+    assert "| kyros-recsys-train | pipelines/src/recsys/train\\_recsys.py:14 | hvd.init() |" in section
     assert (
         section.count("*before*") == section.count("*after*") == 4
     )  # package, runner, module, init
