@@ -101,7 +101,9 @@ def test_the_report_shows_before_and_after(state):
     section = section.split("\n## ", 1)[0]
     assert "No DDP probe recorded" in section
     # Table cells are Markdown-escaped (cockpit.textsafe.md_text): "_" becomes "\_".
-    assert "| kyros-recsys-train | pipelines/src/recsys/train\\_recsys.py:14 | hvd.init() |" in section
+    assert (
+        "| kyros-recsys-train | pipelines/src/recsys/train\\_recsys.py:14 | hvd.init() |" in section
+    )
     assert (
         section.count("*before*") == section.count("*after*") == 4
     )  # package, runner, module, init
