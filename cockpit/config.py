@@ -222,6 +222,24 @@ class ChecklistSection(_Section):
     )
 
 
+class PackagingSection(_Section):
+    # The private package index (the workspace's default repository): PyPI requirements with no
+    # index of their own install from it. Credentials never go here (pip reads them elsewhere).
+    index_url: str | None = None
+    # Library sources allowed (`cockpit packaging audit`); any other source is a finding.
+    policy: list[str] = Field(default_factory=list)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        from cockpit.packaging.sources import SOURCES
+
+        for source in value:
+            if source not in SOURCES:
+                raise ValueError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+        return value
+
+
 class StateSection(_Section):
     path: str = "cockpit.db"
 
@@ -234,6 +252,7 @@ class CockpitConfig(_Section):
     checklist: ChecklistSection = Field(default_factory=ChecklistSection)
     gates: GatesSection = Field(default_factory=GatesSection)
     benchmarks: BenchmarksSection = Field(default_factory=BenchmarksSection)
+    packaging: PackagingSection = Field(default_factory=PackagingSection)
     state: StateSection = Field(default_factory=StateSection)
 
     # Where the file was read from; relative paths in it are relative to this folder.
@@ -376,6 +395,10 @@ min_support_runway_days = 365     # the target runtime must be supported at leas
 threshold = 1.10                  # new/old median ratio that counts as a regression
 alpha = 0.05                      # significance level for the Mann-Whitney U test
 min_runs = 5                      # fewer runs per runtime -> "insufficient data"
+
+[packaging]                       # `cockpit packaging audit`
+# index_url = "https://pypi.kyros.example/simple"   # the private index (workspace default repo)
+# policy = ["private-index", "bundle-artifact"]     # library sources allowed; others are findings
 
 [state]
 path = "cockpit.db"               # the state file, relative to this config

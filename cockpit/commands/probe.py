@@ -13,9 +13,18 @@ Submits a one-time single-node run (a write call: it starts a cluster and is bil
 the Python libraries and system facts as JSON, waits for it, and stores the result as runtime
 PROBE-ID (default probe-SPARK_VERSION) in the state file. Ctrl-C cancels the run.
 
+`cockpit probe ddp` instead runs the DDP smoke probe: a small PyTorch DDP job through
+TorchDistributor (local mode, --processes ranks, gloo on CPU or nccl with --gpu) on RUNTIME's
+spark_version; it checks the process group, an all-reduce and gradients equal across ranks, is
+recorded in the state file, and on the migration's target passes or fails the checklist item
+"distributed training runs on the target" of every pipeline that used Horovod. Exit 1 when the
+probe failed (its output is kept: `cockpit probe ddp --show`).
+
 examples:
   cockpit probe 16.4.x-cpu-ml-scala2.12
   cockpit runtimes diff 16.4-lts-ml probe-16.4.x-cpu-ml-scala2.12   (what the docs missed)
+  cockpit probe ddp --runtime 16.4-lts-ml --processes 2
+  cockpit probe ddp --show                                           (the last DDP probe)
 """
 
 
@@ -31,10 +40,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "spark_version", metavar="SPARK_VERSION", help="e.g. 16.4.x-cpu-ml-scala2.12"
+        "spark_version",
+        metavar="SPARK_VERSION",
+        help="e.g. 16.4.x-cpu-ml-scala2.12, or `ddp` for the DDP smoke probe",
     )
     parser.add_argument("--name", metavar="PROBE-ID", help="runtime id to store it under")
-    parser.add_argument("--node-type", default="i3.xlarge", help="node type of the single node")
+    parser.add_argument(
+        "--node-type", help="node type of the single node (default i3.xlarge; GPU g4dn.12xlarge)"
+    )
+    from cockpit.ddp.cli import add_ddp_args
+
+    add_ddp_args(parser)
     parser.add_argument(
         "--timeout", type=float, default=1800.0, metavar="S", help="cancel the run after S seconds"
     )
@@ -57,6 +73,10 @@ def run(ctx) -> int:
     from cockpit.errors import CockpitError
 
     args = ctx.args
+    if args.spark_version == "ddp":  # no spark_version is called that
+        from cockpit.ddp.cli import run_ddp
+
+        return run_ddp(ctx)
     if args.timeout <= 0 or args.poll_interval <= 0:
         raise CockpitError("--timeout and --poll-interval must be positive")
     adapter = connect(ctx)
@@ -83,7 +103,7 @@ def run(ctx) -> int:
                 args.spark_version,
                 runtime_id=args.name,
                 options=ProbeOptions(
-                    node_type_id=args.node_type,
+                    node_type_id=args.node_type or "i3.xlarge",
                     poll_interval_s=args.poll_interval,
                     timeout_s=args.timeout,
                 ),

@@ -166,6 +166,10 @@ def record_scan(
             store.append_event(
                 "compat.pipeline.gone", {"pipeline": pipeline_id}, source=source, ts=now, conn=tx
             )
+        # Pipelines that used Horovod get "distributed training runs on the target" (cockpit.ddp).
+        from cockpit.ddp.checklist import sync_items
+
+        sync_items(store, tx, now, source=source)
         store.append_event(
             "compat.scan.recorded",
             {

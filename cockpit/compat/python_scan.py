@@ -248,11 +248,15 @@ class _Resolver(ast.NodeVisitor):
         start, end = node.lineno - 1, getattr(node, "end_lineno", None) or len(lines)
         text = "\n".join(lines[start:end])
         roots = {key.split(".", 1)[0] for key in self.bindings}
-        return (
+        if (
             any(word in text for word in roots)
             or any(w in text for w in METHOD_RETURNS)
             or any(w in text for w in self.m.string_words)
-        )
+        ):
+            return True
+        # An import inside the function can bind a rule's module (Horovod's training functions
+        # import horovod.torch where they run): a trigger word means it may matter.
+        return self.m.trigger is not None and self.m.trigger.search(text) is not None
 
     def _lines(self) -> list[str]:
         if self._unit_lines is None:

@@ -19,6 +19,10 @@ A scenario is a JSON object::
      "hidden_clusters": [<clusters/get objects that clusters/list no longer shows>],
      "cluster_libraries": {"<cluster_id>": [<libraries/cluster-status library_statuses>]}}
 
+An output may hold ``"files": {"<python_file>": {"logs", "result_state", "error"}}``: what a
+one-time run of that workspace file prints on that runtime (the DDP probe beside the runtime
+probe); a failed run with ``logs`` still returns them, as a failed python task's stdout.
+
 Tokens: ``admin`` may read and submit, ``reader`` may only read (submitting gets 403), ``none``
 is a valid identity without workspace access (403 on jobs and clusters). Runs hold the
 ``spark_version`` they ran on, so one job can have history on two runtimes.

@@ -585,7 +585,7 @@ class WorkspaceSimulator:
         end = sub.start_ms + int((sub.pending_s + sub.running_s) * 1000)
         if sub.error:
             return "TERMINATED", "FAILED", sub.error, end
-        output = self.scenario.outputs.get(sub.spark_version)
+        output = self._output_for(sub)
         if output is None:
             return "TERMINATED", "FAILED", "the scenario defines no output for this runtime", end
         result = output.get("result_state", "SUCCESS")
@@ -724,8 +724,8 @@ class WorkspaceSimulator:
         out: dict[str, Any] = {"metadata": self._runs_get({"run_id": str(run_id)})}
         if life != "TERMINATED":
             return out
+        output = self._output_for(found) or {}
         if result == "SUCCESS":
-            output = self.scenario.outputs[found.spark_version]
             logs = output.get("logs")
             if logs is None:
                 logs = json.dumps(output.get("probe", {}), sort_keys=True)
@@ -734,7 +734,22 @@ class WorkspaceSimulator:
         elif result != "CANCELED":
             out["error"] = message
             out["error_trace"] = f"RuntimeError: {message}"
+            if output.get("logs") is not None:  # a failed python task still has its stdout
+                out["logs"] = output["logs"]
+                out["logs_truncated"] = False
         return out
+
+    def _output_for(self, sub: _Submitted) -> dict[str, Any] | None:
+        """What a submitted run prints: the scenario's output for its python file on that
+        runtime (``outputs[version]["files"][python_file]``) when given, else the runtime's."""
+        output = self.scenario.outputs.get(sub.spark_version)
+        if output is None:
+            return None
+        python_file = (sub.tasks[0].get("spark_python_task") or {}).get("python_file")
+        files = output.get("files")
+        if isinstance(files, dict) and python_file in files:
+            return files[python_file]
+        return output
 
     def _runs_submit(self, body: dict[str, Any]) -> dict[str, Any]:
         tasks = body.get("tasks") or []

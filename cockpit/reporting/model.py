@@ -37,7 +37,16 @@ class Chart:
     fallback: Table | None = None  # what Markdown shows instead
 
 
-Block = Paragraph | Table | Links | Chart
+@dataclass(frozen=True)
+class Code:
+    """A block of code shown as written (a worked example), never run or interpreted."""
+
+    text: str
+    language: str = ""
+    caption: str = ""
+
+
+Block = Paragraph | Table | Links | Chart | Code
 
 
 @dataclass

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
-from cockpit.reporting.model import Chart, Document, Links, Paragraph, Table
+from cockpit.reporting.model import Chart, Code, Document, Links, Paragraph, Table
 from cockpit.secrets import scrub_text
-from cockpit.textsafe import md_link, md_text, safe_url
+from cockpit.textsafe import md_link, md_text, safe_url, terminal
 
 TONE_CLASS = {"good": "good", "bad": "bad", "warn": "warn"}
 
@@ -52,7 +53,19 @@ def to_markdown(doc: Document) -> str:
                 out += [f"- {md_link(label, url)}" for label, url in block.items] + [""]
             elif isinstance(block, Chart) and block.fallback is not None:
                 out += [*_md_table(block.fallback), ""]
+            elif isinstance(block, Code):
+                out += [*_md_code(block), ""]
     return scrub_text("\n".join(out).rstrip() + "\n")
+
+
+def _md_code(block: Code) -> list[str]:
+    # A fence longer than any backtick run inside, so the text cannot close it early.
+    longest = max((len(run) for run in re.findall(r"`+", block.text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    language = re.sub(r"[^A-Za-z0-9_+-]", "", block.language)
+    lines = [f"*{md_text(block.caption)}*", ""] if block.caption else []
+    text = terminal(block.text, multiline=True).rstrip("\n")
+    return [*lines, f"{fence}{language}", text, fence]
 
 
 # -------------------------------------------------------------------------------------- HTML
@@ -65,6 +78,8 @@ th, td { border: 1px solid #d5d9e2; padding: .3rem .5rem; text-align: left; vert
 th { background: #eef1f6; } caption { text-align: left; font-style: italic; padding: .3rem 0; }
 .good { color: #11772d; font-weight: 600; } .bad { color: #b3261e; font-weight: 600; }
 .warn { color: #9a6700; font-weight: 600; } .chart { width: 100%; height: 420px; }
+pre { background: #f5f7fa; border: 1px solid #d5d9e2; padding: .6rem; overflow-x: auto; }
+figure { margin: .6rem 0; } figcaption { font-style: italic; color: #555; }
 """
 
 
@@ -123,6 +138,15 @@ def to_html(doc: Document) -> str:
                     for label, url in block.items
                 )
                 parts.append(f"<ul>{items}</ul>")
+            elif isinstance(block, Code):
+                caption = (
+                    f"<figcaption>{html.escape(block.caption)}</figcaption>"
+                    if block.caption
+                    else ""
+                )
+                parts.append(
+                    f"<figure>{caption}<pre><code>{html.escape(block.text)}</code></pre></figure>"
+                )
             elif isinstance(block, Chart):
                 chart_no += 1
                 div = f"chart-{chart_no}"

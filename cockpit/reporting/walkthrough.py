@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cockpit.bench.section import benchmarks_section
+from cockpit.ddp.section import ddp_section
 from cockpit.reporting import sections
 from cockpit.reporting.model import Document, Section
 
@@ -21,6 +22,7 @@ SECTIONS: list[SectionFn] = [
     sections.gates_section,
     sections.runtime_section,
     sections.checklist_section,
+    ddp_section,
     sections.mlflow_section,
     benchmarks_section,
     sections.timeline_section,

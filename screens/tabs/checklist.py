@@ -34,6 +34,8 @@ STATUS_FILTERS = ("all", "open", "fail", "todo", "pass", "waived")
 SEVERITY_FILTERS = ("all", "blocking", "warning", "info")
 EXCERPT_CONTEXT = 2  # lines shown above and below a finding
 MAX_EXCERPTS = 6
+DDP_POLL_S = 5.0
+DDP_ITEM = "probe:ddp-on-target"  # cockpit.ddp.checklist.ITEM_KEY (kept light: no import here)
 
 
 def current_user() -> str:
@@ -75,11 +77,17 @@ class ChecklistTab(CockpitTab):
         Binding("v", "cycle_status", "Status filter", id="checklist.status-filter"),
         Binding("e", "cycle_severity", "Severity filter", id="checklist.severity-filter"),
         Binding("r", "rescan", "Re-scan", id="checklist.rescan"),
+        Binding("D", "ddp_probe", "DDP probe", id="checklist.ddp-probe"),
         Binding("escape", "cancel_prompt", "Cancel", show=False, id="checklist.cancel"),
     ]
     COMMANDS: ClassVar = [
         ("Re-scan pipelines", "run the compatibility scan again and record it", "rescan"),
         ("Show open checks only", "filter to failing and to-do items", "cycle_status"),
+        (
+            "Run the DDP smoke probe",
+            "PyTorch DDP through TorchDistributor on the target: closes the Horovod item",
+            "ddp_probe",
+        ),
     ]
     DEFAULT_CSS = """
     #cl-top { height: auto; padding: 0 1; }
@@ -101,6 +109,7 @@ class ChecklistTab(CockpitTab):
         self._prompt_field: str | None = None
         self._prompt_target: tuple[str, str | None] | None = None
         self.rescanning = False
+        self.ddp_running = False
         self._pending: tuple[str, str | None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -303,6 +312,9 @@ class ChecklistTab(CockpitTab):
                 parts.append(self._excerpt(f))
             if len(findings) > MAX_EXCERPTS:
                 parts.append(Text(f"… and {len(findings) - MAX_EXCERPTS} more", "dim"))
+            parts += self._guides(findings)
+        if item.item_key == DDP_ITEM:
+            parts.append(self._ddp_probe_text())
         history = engine.history(
             self.view.store, view.pipeline_id, item.item_key, as_of=self.view.as_of
         )
@@ -329,6 +341,62 @@ class ChecklistTab(CockpitTab):
         text.append("fix: ", "bold")
         text.append(f"{rule.fix}\n")
         text.append(f"source: {rule.source}\n", "underline blue")
+        return text
+
+    @staticmethod
+    def _guides(findings: list[engine.StoredFinding]) -> list[Text]:
+        """Horovod findings: the TorchDistributor / DDP construct and a worked before/after,
+        once per construct (guidance: the cockpit does not rewrite this code)."""
+        from cockpit.ddp.guidance import guide_for
+
+        guides = {}
+        for f in findings:
+            guide = guide_for(f.code, f.message)
+            if guide is not None:
+                guides.setdefault(guide.key, guide)
+        parts = []
+        for guide in guides.values():
+            text = Text()
+            text.append("\nHorovod → PyTorch DDP: ", "bold magenta")
+            text.append(f"{guide.construct}  →  {guide.replacement}\n", "bold")
+            text.append(f"{guide.explanation}\n")
+            text.append("before\n", "bold red")
+            for line in guide.before.rstrip("\n").splitlines():
+                text.append(f"  - {line}\n", "red")
+            text.append("after\n", "bold green")
+            for line in guide.after.rstrip("\n").splitlines():
+                text.append(f"  + {line}\n", "green")
+            for url in guide.sources:
+                text.append(f"source: {url}\n", "underline blue")
+            parts.append(text)
+        return parts
+
+    def _ddp_probe_text(self) -> Text:
+        """The latest DDP probe: what closed (or failed) this item, with its checks."""
+        from cockpit.ddp.probe import read_ddp_probes
+        from cockpit.textsafe import terminal
+
+        text = Text("\nDDP smoke probe\n", "bold")
+        probes = read_ddp_probes(self.view.store, as_of=self.view.as_of)
+        if not probes:
+            text.append("none yet: press D (or `cockpit probe ddp`) to run one\n", "dim")
+            return text
+        probe = probes[0]
+        style = "bold green" if probe.passed else "bold red"
+        text.append(f"#{probe.id} {probe.state}", style)
+        text.append(
+            f" on {probe.runtime_id} ({probe.spark_version}, run {probe.run_id}) "
+            f"at {format_ts(probe.finished_at or probe.submitted_at)}\n"
+        )
+        text.append(f"{terminal(probe.message)}\n")
+        for check in probe.checks:
+            ok = bool(check.get("ok"))
+            text.append("  ✔ " if ok else "  ✘ ", "green" if ok else "bold red")
+            text.append(terminal(f"{check.get('name')}: {check.get('detail')}\n"))
+        if not probe.passed and probe.output:
+            text.append("output (tail)\n", "bold")
+            for line in probe.output.splitlines()[-8:]:
+                text.append(f"  {terminal(line)[:200]}\n", "dim")
         return text
 
     def _resolve(self, path: str) -> Path | None:
@@ -508,4 +576,77 @@ class ChecklistTab(CockpitTab):
     def _rescan_done(self, message: str, severity: str) -> None:
         self.rescanning = False
         self.app.notify(message, severity=severity)  # type: ignore[arg-type]
+        self.refresh_view(self.view)
+
+    # ------------------------------------------------------------------ DDP smoke probe
+    def action_ddp_probe(self) -> None:
+        from cockpit.ddp.checklist import ITEM_KEY
+
+        view, _ = self._find()
+        horovod = view is not None and any(
+            i.item_key == ITEM_KEY or i.code == "DBR101" for i in view.items
+        )
+        if not horovod:
+            self.app.notify(
+                "Select a pipeline that used Horovod (its DDP item) to probe DDP",
+                severity="warning",
+            )
+            return
+        config = self.view.config
+        if (
+            self.view.offline
+            or config is None
+            or not (config.databricks.host or config.databricks.profile)
+        ):
+            self.app.notify(
+                "The DDP probe needs a live workspace ([databricks])", severity="warning"
+            )
+            return
+        if self.ddp_running:
+            self.app.notify("A DDP probe is already running", severity="warning")
+            return
+        if not self._can_write():
+            return
+        self.ddp_running = True
+        runtime = config.migration.to_runtime
+        self.query_one("#cl-progress", Static).update(
+            Text(f"DDP probe on {runtime}: submitting…", "italic")
+        )
+        self._ddp_probe(runtime)
+
+    @work(thread=True, group="checklist-ddp", exit_on_error=False)
+    def _ddp_probe(self, runtime: str) -> None:
+        from cockpit.databricks.adapter import WorkspaceAdapter
+        from cockpit.databricks.sources import options_from_config
+        from cockpit.ddp.probe import DdpProbeOptions, run_ddp_probe
+
+        config = self.view.config
+        assert config is not None
+
+        def progress(status) -> None:
+            state = status.result_state or status.life_cycle_state
+            self.app.call_from_thread(
+                self.query_one("#cl-progress", Static).update,
+                Text(f"DDP probe on {runtime}: run {status.run_id} {state}", "italic"),
+            )
+
+        try:
+            adapter = WorkspaceAdapter.connect(options_from_config(config.databricks))
+            record = run_ddp_probe(
+                adapter,
+                self.view.store,
+                runtime,
+                options=DdpProbeOptions(poll_interval_s=DDP_POLL_S),
+                on_progress=progress,
+                source="tui",
+            )
+            message = f"DDP probe {record.state}: {record.message}"
+            severity = "information" if record.passed else "error"
+        except CockpitError as exc:
+            message, severity = f"DDP probe: {exc.message}", "error"
+        self.app.call_from_thread(self._ddp_done, message, severity)
+
+    def _ddp_done(self, message: str, severity: str) -> None:
+        self.ddp_running = False
+        self.app.notify(message, title="DDP probe", severity=severity)  # type: ignore[arg-type]
         self.refresh_view(self.view)
