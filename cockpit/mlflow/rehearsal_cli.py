@@ -62,7 +62,9 @@ def register_rehearse(msub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     watch.add_argument(
-        "--db", metavar="URI", help="sqlite:///... backend (default: [mlflow.old] db_uri)"
+        "--db",
+        metavar="URI",
+        help="sqlite:///, postgresql:// or mysql:// backend (default: [mlflow.old] db_uri)",
     )
     watch.add_argument("--interval", type=positive_float, default=2.0, help="seconds (2)")
     mode = watch.add_mutually_exclusive_group()
@@ -149,10 +151,20 @@ def run_schema_watch(ctx) -> int:
     import sys
     import time
 
-    from cockpit.mlflow.schema import SchemaWatch, describe_revision, sqlite_path
+    from cockpit.mlflow.schema import SchemaWatch, check_uri, describe_revision, display_uri
 
     db_uri = _db_uri(ctx)
-    sqlite_path(db_uri)  # a URI we cannot watch is refused before a state file is created
+    check_uri(db_uri)  # a URI we cannot watch is refused before a state file is created
+    shown = display_uri(db_uri)
+    if "://" in db_uri and not db_uri.startswith("sqlite"):
+        # A database server that does not answer now is not worth a state file either.
+        from cockpit.errors import SourceUnavailableError
+        from cockpit.mlflow.schema import SchemaReadError, read_revision
+
+        try:
+            read_revision(db_uri)
+        except SchemaReadError as exc:
+            raise SourceUnavailableError(exc.message) from None
     with ctx.open_store() as store:
         watch = SchemaWatch(store, db_uri, label="old", source="cli")
         if ctx.args.acknowledge:
@@ -166,7 +178,7 @@ def run_schema_watch(ctx) -> int:
                 alarm = watch.alarm()
                 if alarm is not None:
                     print(
-                        f"ALARM: {db_uri} schema changed {describe_revision(alarm.baseline)} → "
+                        f"ALARM: {shown} schema changed {describe_revision(alarm.baseline)} → "
                         f"{describe_revision(alarm.revision)}; the old server will not start on "
                         "it (acknowledge with --acknowledge)",
                         file=sys.stderr,
@@ -176,12 +188,12 @@ def run_schema_watch(ctx) -> int:
                     if ctx.args.once:
                         raise CockpitError(check.error)
                     if check.error != last_error:  # once per new problem, not every poll
-                        print(f"cockpit: cannot read {db_uri} now: {check.error}", file=sys.stderr)
+                        print(f"cockpit: cannot read {shown} now: {check.error}", file=sys.stderr)
                     last_error = check.error
                 else:
                     last_error = None
                     if ctx.args.once:
-                        print(f"{db_uri}: {describe_revision(check.revision)} (baseline unchanged)")
+                        print(f"{shown}: {describe_revision(check.revision)} (baseline unchanged)")
                         return EXIT_OK
                 time.sleep(ctx.args.interval)
         except KeyboardInterrupt:
