@@ -57,6 +57,7 @@ def main() -> int:
             "g / 4, false FROM runs r CROSS JOIN generate_series(1, "
             f"{args.points}) AS g; ANALYZE",
             "big_old",
+            timeout=3600,
         )
         db.sql(
             "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
@@ -64,6 +65,7 @@ def main() -> int:
             "FROM metrics ORDER BY run_uuid, key, step DESC, timestamp DESC "
             "ON CONFLICT DO NOTHING",
             "big_old",
+            timeout=3600,
         )
         rows = int(db.sql("SELECT COUNT(*) FROM metrics", "big_old").strip())
         say(f"{rows} metric rows in {time.monotonic() - started:.1f} s")

@@ -88,10 +88,18 @@ def _chown_tree(path: Path, user: str | None) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-def _check(cmd: list[str], *, user: str | None, env: dict[str, str], what: str, cwd: Path) -> str:
+def _check(
+    cmd: list[str],
+    *,
+    user: str | None,
+    env: dict[str, str],
+    what: str,
+    cwd: Path,
+    timeout: float = 120.0,
+) -> str:
     try:
         result = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=120, env=env, user=user, cwd=cwd
+            cmd, capture_output=True, text=True, timeout=timeout, env=env, user=user, cwd=cwd
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CockpitError(f"could not {what}: {exc}") from None
@@ -124,7 +132,7 @@ class DatabaseServer:
         return f"mysql+pymysql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     # -------------------------------------------------------------- admin, through the CLI tools
-    def sql(self, statement: str, database: str | None = None) -> str:
+    def sql(self, statement: str, database: str | None = None, *, timeout: float = 120.0) -> str:
         """Run one admin statement with the server's own client; returns its text output."""
         if self.kind == "postgresql":
             cmd = [
@@ -164,7 +172,14 @@ class DatabaseServer:
             if database:
                 cmd.insert(-2, database)
         _, env = _run_as()
-        return _check(cmd, user=None, env=env, what=f"run {statement[:40]!r}", cwd=self.folder)
+        return _check(
+            cmd,
+            user=None,
+            env=env,
+            what=f"run {statement[:40]!r}",
+            cwd=self.folder,
+            timeout=timeout,
+        )
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URI."""
