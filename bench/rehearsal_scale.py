@@ -79,7 +79,8 @@ def main() -> int:
     print(
         f"rehearsal 1.30.1 -> 2.22.5 on PostgreSQL, {rows:,} metric rows: "
         f"{'clean' if result.clean else 'NOT clean'}, total {total:.1f} s "
-        f"(copy, counts, upgrade {result.duration_s:.1f} s, audit, drop)"
+        f"(dump + restore {result.copy_s:.1f} s, upgrade {result.duration_s:.1f} s, "
+        f"audit {result.audit_s:.1f} s, the rest row counts and drop)"
     )
     print(f"  revision {result.revision_before} -> {result.revision_after}")
     startup = result.duration_s - sum(result.step_seconds)

@@ -80,6 +80,8 @@ class RehearsalResult:
     foreign_revisions: list[str] = field(default_factory=list)
     scratch: str | None = None  # where the copy was upgraded (no password)
     scratch_kept: bool = False
+    copy_s: float = 0.0  # taking the copy (backup API, or dump + restore)
+    audit_s: float = 0.0  # the index/constraint audit
 
     @property
     def clean(self) -> bool:
@@ -148,6 +150,8 @@ class RehearsalResult:
             "foreign_revisions": self.foreign_revisions,
             "scratch": self.scratch,
             "scratch_kept": self.scratch_kept,
+            "copy_s": self.copy_s,
+            "audit_s": self.audit_s,
         }
 
     def details_json(self) -> str:
@@ -162,6 +166,8 @@ class RehearsalResult:
             "foreign_revisions",
             "scratch",
             "scratch_kept",
+            "copy_s",
+            "audit_s",
         )
         return json.dumps({k: data[k] for k in keys}, sort_keys=True)
 
@@ -315,6 +321,8 @@ def rehearse_db_upgrade(
         audited=measured.audited,
         scratch=measured.scratch,
         scratch_kept=measured.kept,
+        copy_s=round(measured.copy_s, 3),
+        audit_s=round(measured.audit_s, 3),
     )
     return record_rehearsal(store, result, source=source)
 
@@ -335,6 +343,8 @@ class _Measured:
     scratch: str | None = None
     kept: bool = False
     kept_path: str | None = None
+    copy_s: float = 0.0
+    audit_s: float = 0.0
 
 
 def _alembic_rows(uri: dbtools.BackendURI) -> list[str]:
@@ -381,6 +391,7 @@ def _measure(
         upgraded = schema_audit.snapshot(db)
     create_fresh, drop_fresh = fresh_db if fresh_db else (None, None)
     progress("auditing indexes and constraints against a fresh schema of the same release")
+    began = time.monotonic()
     fresh = schema_audit.fresh_snapshot(
         to_version,
         kind,
@@ -392,6 +403,7 @@ def _measure(
     )
     m.audit = [f.line() for f in schema_audit.compare(upgraded, fresh)]
     m.audited = True
+    m.audit_s = time.monotonic() - began
 
 
 def _engine_version(db: dbtools.ReadOnlyDB) -> str:
@@ -416,7 +428,9 @@ def _rehearse_sqlite(
     try:
         copy = work / "mlflow.db"
         progress(f"copying {original} (read-only) to {copy}")
+        began = time.monotonic()
         backup_copy(original, copy)
+        m.copy_s = time.monotonic() - began
         m.scratch = str(copy)
         _measure(
             m, f"sqlite:///{copy}", to_version, dbtools.SQLITE, progress, timeout_s, work, None
@@ -463,7 +477,9 @@ def _rehearse_server(
     work = Path(tempfile.mkdtemp(prefix="cockpit-rehearsal-"))
     try:
         progress(f"copying {uri.display} (read-only dump) into {scratch.display}")
+        began = time.monotonic()
         dbcopy.copy_into(uri, scratch, timeout_s=timeout_s)
+        m.copy_s = time.monotonic() - began
         _measure(
             m,
             scratch.uri,
@@ -654,6 +670,8 @@ def _from_row(row) -> RehearsalResult:
         row_counts_before=json.loads(row["row_counts_before"]),
         row_counts_after=json.loads(row["row_counts_after"]),
         copy_path=row["copy_path"],
+        copy_s=float(details.get("copy_s", 0.0)),
+        audit_s=float(details.get("audit_s", 0.0)),
         backend=details.get("backend", dbtools.SQLITE),
         pending=[(m[0], m[1]) for m in details.get("pending", [])],
         step_seconds=list(details.get("step_seconds", [])),

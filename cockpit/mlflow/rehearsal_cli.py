@@ -159,6 +159,7 @@ def run_rehearse(ctx) -> int:
         c.print(f"[bold red]{escape(result.error or 'foreign alembic revision')}[/]")
         return EXIT_FINDINGS
     c.print(f"pending  {len(result.pending)} migrations to {result.target_version}'s head")
+    c.print(f"copy     {result.copy_s:.1f} s ({result.scratch or 'a temp file'})")
     if result.ok:
         c.print(f"upgrade  {result.duration_s:.1f} s, {len(result.migrations)} migrations")
         for src, dst, seconds in result.slowest_steps():

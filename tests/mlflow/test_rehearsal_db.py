@@ -62,6 +62,7 @@ def test_rehearsal_on_a_database_server_upgrades_only_a_scratch_copy(
     assert result["pending"] == result["migrations"]
     assert len(result["step_seconds"]) == 9 and all(t >= 0 for t in result["step_seconds"])
     assert result["audited"] and result["audit"] == []
+    assert result["copy_s"] > 0 and result["audit_s"] > 0
     assert result["foreign_revisions"] == []
     for table in ("experiments", "runs", "params", "metrics", "registered_models"):
         assert result["row_counts_after"][table] == result["row_counts_before"][table] > 0
