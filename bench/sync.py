@@ -19,6 +19,11 @@ Real servers from their own virtualenvs (MLflow 1.30.1 old, 2.22.5 new, via
 
     .venv/bin/python bench/sync.py                    # the full bench (several minutes)
     .venv/bin/python bench/sync.py --runs 200 --poll-runs 2000 --skip-export-import
+    .venv/bin/python bench/sync.py --backend postgresql   # both stores on a real PostgreSQL
+
+``--backend postgresql`` puts both servers' stores in databases of a throw-away PostgreSQL server
+(``cockpit.mlflow.dbservers``); the cockpit then reads the old side's histories from PostgreSQL
+through a read-only session.
 """
 
 from __future__ import annotations
@@ -159,21 +164,47 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="status poll repetitions (median)")
     parser.add_argument("--skip-export-import", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where both servers keep their stores (default: SQLite files)",
+    )
     args = parser.parse_args()
 
     venv = None if args.skip_export_import else export_import_venv()
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        # The old server runs with MLflow 1.x's own default of 4 gunicorn workers, as production
-        # does; a single worker would serialise every read the copy (and export-import) makes.
-        old_srv = servers.start_server(
-            servers.MLFLOW_V1, Path(tmp) / "old", workers=args.old_workers, progress=say
-        )
-        new_srv = servers.start_server(servers.MLFLOW_V2, Path(tmp) / "new", progress=say)
-        try:
-            figures = run(args, old_srv, new_srv.url, venv)
-        finally:
-            old_srv.stop()
-            new_srv.stop()
+    database = None
+    old_uri = new_uri = None
+    if args.backend == "postgresql":
+        from cockpit.mlflow import dbservers
+
+        say("starting a throw-away PostgreSQL server")
+        database = dbservers.start_postgres()
+        old_uri = database.create_database("bench_old")
+        new_uri = database.create_database("bench_new")
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+            # The old server runs with MLflow 1.x's own default of 4 gunicorn workers, as
+            # production does; one worker would serialise every read the copy makes.
+            old_srv = servers.start_server(
+                servers.MLFLOW_V1,
+                Path(tmp) / "old",
+                workers=args.old_workers,
+                progress=say,
+                backend_uri=old_uri,
+            )
+            new_srv = servers.start_server(
+                servers.MLFLOW_V2, Path(tmp) / "new", progress=say, backend_uri=new_uri
+            )
+            try:
+                figures = run(args, old_srv, new_srv.url, venv)
+                figures["backend"] = args.backend
+            finally:
+                old_srv.stop()
+                new_srv.stop()
+    finally:
+        if database is not None:
+            database.stop()
     print_figures(figures)
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -269,8 +300,8 @@ def _plain_writer(new_url: str, experiment: str, args) -> float:
 
 def print_figures(f: dict) -> None:
     print(
-        f"MLflow 1.30.1 -> 2.22.5, {f['runs']} runs, {f['workers']} client threads, "
-        f"old server {f['old_workers']} gunicorn workers"
+        f"MLflow 1.30.1 -> 2.22.5 on {f.get('backend', 'sqlite')}, {f['runs']} runs, "
+        f"{f['workers']} client threads, old server {f['old_workers']} gunicorn workers"
     )
     limit = f["limit_runs_per_s"]
     print(
@@ -280,7 +311,7 @@ def print_figures(f: dict) -> None:
     if "export_import_runs_per_s" in f:
         print(f"  mlflow-export-import    {f['export_import_runs_per_s']:8.1f} runs/s")
     for label, what in (
-        ("cockpit_db", "histories from the old SQLite backend, read-only (default with db_uri)"),
+        ("cockpit_db", "histories from the old backend DB, read-only (default with db_uri)"),
         ("cockpit_rest", "histories over REST (no db_uri, or --rest-history)"),
     ):
         rate = f[f"{label}_runs_per_s"]

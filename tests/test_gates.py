@@ -10,7 +10,17 @@ import numpy as np
 
 from cockpit.bench.data import Sample, record_samples
 from cockpit.config import TEMPLATE, parse_config
-from cockpit.cutover.gates import FAIL, NO_DATA, PASS, evaluate, is_go, record_changes
+from cockpit.cutover.gates import (
+    FAIL,
+    NO_DATA,
+    PASS,
+    WAIVE_EVENT,
+    WAIVED,
+    evaluate,
+    is_go,
+    record_changes,
+    waive,
+)
 from cockpit.store import StateStore
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp()
@@ -174,3 +184,67 @@ def test_cli_exit_codes(tmp_path: Path, cli):
     assert table.returncode == 1 and "NO-GO" in table.stdout
     missing = cli("--state", str(tmp_path / "nope.db"), "gates")
     assert missing.returncode == 2 and "no state file" in missing.stderr
+
+
+def test_old_schema_gate_without_db_uri_is_unknown_until_waived(tmp_path: Path, cli):
+    """No db_uri means nothing read the old database: that is no evidence, so NO-GO."""
+    store = store_with_route(tmp_path)
+    config = parse_config(
+        '[migration]\nname = "x"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        '[mlflow.old]\ntracking_uri = "http://127.0.0.1:9"\n'
+    )
+    gate = by_id(evaluate(store, config))["old-schema"]
+    assert gate.status == NO_DATA and "unknown" in gate.evidence and "db_uri" in gate.evidence
+    assert not gate.passed
+    store.close()
+
+    state = str(tmp_path / "g.db")
+    # A waiver needs a reason, and names a real gate; neither mistake writes anything.
+    no_reason = cli("--state", state, "gates", "--waive", "old-schema")
+    assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
+    unknown = cli("--state", state, "gates", "--waive", "nope", "--reason", "x")
+    assert unknown.returncode == 2 and "no gate 'nope'" in unknown.stderr
+    not_waived = cli("--state", state, "gates", "--unwaive", "old-schema")
+    assert not_waived.returncode == 2 and "not waived" in not_waived.stderr
+    with StateStore.open(tmp_path / "g.db") as store:
+        assert store.events(kind_prefix="cutover.gate.") == []
+
+    waived = cli(
+        "--state", state, "gates", "--format", "json", "--waive", "old-schema",
+        "--reason", "managed RDS: DBA snapshots hourly", "--by", "ana@kyros",
+    )  # fmt: skip
+    assert waived.returncode == 1  # other gates still have no evidence
+    gate = next(g for g in json.loads(waived.stdout)["gates"] if g["id"] == "old-schema")
+    assert gate["status"] == WAIVED
+    assert gate["evidence"].startswith("waived by ana@kyros at ")
+    assert "managed RDS: DBA snapshots hourly" in gate["evidence"]
+    assert "without the waiver: NO DATA" in gate["evidence"]
+    with StateStore.open(tmp_path / "g.db") as store:
+        [event] = store.events(kinds=[WAIVE_EVENT])
+        assert event.payload == {
+            "gate": "old-schema",
+            "reason": "managed RDS: DBA snapshots hourly",
+            "by": "ana@kyros",
+        }
+        waived_at = event.ts
+        assert by_id(evaluate(store, None))["old-schema"].passed
+        # Time travel: before the waiver the gate had no evidence.
+        assert by_id(evaluate(store, None, as_of=waived_at - 1))["old-schema"].status == NO_DATA
+    # Withdrawn: back to unknown.
+    assert cli("--state", state, "gates", "--unwaive", "old-schema", "--by", "li").returncode == 1
+    with StateStore.open(tmp_path / "g.db") as store:
+        assert by_id(evaluate(store, None))["old-schema"].status == NO_DATA
+
+
+def test_a_waiver_never_hides_a_passing_gates_evidence(tmp_path: Path):
+    store = store_with_route(tmp_path)
+    waive(store, "support-runway", reason="belt and braces", by="ana")
+    gate = by_id(evaluate(store, None, as_of=T0))["support-runway"]
+    assert gate.status == PASS and "supported until" in gate.evidence
+    # Every gate can be waived, with the same rule: a failing one shows what it lacks.
+    store.append_event("mlflow.rehearsal.failed", {"ok": False, "to_version": "2.22.5"})
+    waive(store, "db-rehearsal", reason="upgrade done by the vendor", by="li")
+    gate = by_id(evaluate(store, None))["db-rehearsal"]
+    assert gate.status == WAIVED and "without the waiver: FAIL" in gate.evidence
+    assert "upgrade done by the vendor" in gate.evidence
+    store.close()

@@ -7,7 +7,12 @@ import argparse
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK
 
 ORDER = 70
-STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "no data": "bold yellow"}
+STATUS_STYLE = {
+    "pass": "bold green",
+    "fail": "bold red",
+    "no data": "bold yellow",
+    "waived": "bold cyan",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +31,48 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also record gate changes in the state file (the recorder and the TUI always do)",
     )
+    waiver = parser.add_mutually_exclusive_group()
+    waiver.add_argument(
+        "--waive",
+        metavar="GATE",
+        help="accept a gate that does not pass (needs --reason; recorded with who and when)",
+    )
+    waiver.add_argument("--unwaive", metavar="GATE", help="withdraw a gate's waiver")
+    parser.add_argument("--reason", help="why the gate is waived (required with --waive)")
+    parser.add_argument("--by", help="who waives it (default: you)")
     parser.set_defaults(handler=run)
+
+
+def _me() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def run_waiver(ctx) -> None:
+    from cockpit.cutover.gates import unwaive, waive
+
+    args = ctx.args
+    with ctx.open_store(create=False) as store:
+        if args.waive:
+            waive(store, args.waive, reason=args.reason or "", by=args.by or _me())
+        else:
+            unwaive(store, args.unwaive, by=args.by or _me())
 
 
 def run(ctx) -> int:
     from cockpit.commands.report import parse_as_of
     from cockpit.cutover.gates import evaluate, is_go, record_changes
 
+    if ctx.args.waive or ctx.args.unwaive:
+        if ctx.args.as_of:
+            from cockpit.errors import CockpitError
+
+            raise CockpitError("--waive/--unwaive record now; they do not take --as-of")
+        run_waiver(ctx)
     as_of = parse_as_of(ctx.args.as_of)
     writable = ctx.args.record and as_of is None
     with ctx.open_store(readonly=not writable, create=False) as store:

@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--rest-history",
             action="store_true",
             help="read metric histories over REST even when [mlflow.old] db_uri names the "
-            "old server's SQLite file (by default they are read from it, read-only: on a 1.x "
-            "SQLite backend the REST call scans every run's points of the key)",
+            "old server's backend database (by default they are read from it, read-only: one "
+            "query per run instead of one REST call per run and key)",
         )
 
     status = msub.add_parser("status", help="per-experiment counts and drift on both servers")
@@ -279,7 +279,7 @@ def run_sync(ctx) -> int:
     )
     if result.histories_from_db:
         ctx.say(
-            f"metric histories: {result.histories_from_db} runs from the old backend file, "
+            f"metric histories: {result.histories_from_db} runs from the old backend database, "
             f"{result.histories_over_rest} over REST"
         )
     from cockpit.textsafe import terminal

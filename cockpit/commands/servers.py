@@ -64,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     start.add_argument("--workers", type=_port, help="server workers (default 2; 3.x: 1)")
     start.add_argument(
+        "--backend-store-uri",
+        metavar="URI",
+        help="keep the tracking store in this PostgreSQL or MySQL database "
+        "(postgresql://USER[:PW]@HOST:PORT/DB, mysql+pymysql://...) instead of --data's mlflow.db",
+    )
+    start.add_argument(
         "--allow-db-upgrade",
         action="store_true",
         help="let this release migrate an older mlflow.db in --data in place (refused otherwise: "
@@ -179,9 +185,10 @@ def run_start(ctx) -> int:
             allow_db_upgrade=ctx.args.allow_db_upgrade,
             tie_to_parent=not ctx.args.detach,
             progress=_progress,
+            backend_uri=ctx.args.backend_store_uri,
         )
         print(f"mlflow {handle.version} serving at {handle.url}", flush=True)
-        print(f"  backend   {handle.backend_uri}", flush=True)
+        print(f"  backend   {_shown(handle.backend_uri)}", flush=True)
         print(f"  artifacts {handle.artifact_root}", flush=True)
         print(f"  logs      {handle.stderr_log.parent}", flush=True)
         if ctx.args.detach:
@@ -203,6 +210,12 @@ def run_start(ctx) -> int:
             print(f"mlflow {handle.version} at {handle.url} stopped", file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _shown(uri: str) -> str:
+    from cockpit.mlflow.schema import display_uri
+
+    return display_uri(uri)
 
 
 def run_stop(ctx) -> int:

@@ -2,7 +2,9 @@
 
 Each gate is a pure read of the store (plus thresholds from the config) and returns a
 :class:`Gate` with its status and the evidence for it. GO means every gate passes; a gate whose
-feature has recorded nothing yet does not pass (no evidence is not good news).
+feature has recorded nothing yet does not pass (no evidence is not good news). A person may
+waive a gate that does not pass (``cockpit gates waive``): the waiver is an event carrying the
+reason, who and when, and the gate then shows WAIVED with the evidence it lacked.
 
 When a gate's status changes, :func:`record_changes` appends a ``cutover.gate`` event; the time a
 gate last changed is read back from those events, so it survives restarts and replays.
@@ -21,20 +23,22 @@ if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
 
-PASS, FAIL, NO_DATA = "pass", "fail", "no data"
+PASS, FAIL, NO_DATA, WAIVED = "pass", "fail", "no data", "waived"
+WAIVE_EVENT, UNWAIVE_EVENT = "cutover.gate.waived", "cutover.gate.unwaived"
 
 
 @dataclass(frozen=True)
 class Gate:
     id: str
     title: str
-    status: str  # PASS, FAIL or NO_DATA
+    status: str  # PASS, FAIL, NO_DATA or WAIVED
     evidence: str
     changed_at: float | None = None
 
     @property
     def passed(self) -> bool:
-        return self.status == PASS
+        """Passed on evidence, or waived by a person with a recorded reason."""
+        return self.status in (PASS, WAIVED)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,7 +200,11 @@ def gate_old_schema(ctx: GateContext) -> tuple[str, str]:
         )
         if configured:
             return NO_DATA, "the old backend's schema has not been checked yet"
-        return PASS, "not watched: [mlflow.old] has no db_uri"
+        # Nothing read the old database, so nothing shows it untouched: unknown, not good news.
+        return NO_DATA, (
+            "unknown: [mlflow.old] has no db_uri, so nothing watches the old backend's schema "
+            "(set db_uri, or waive this gate with a reason)"
+        )
     last = events[-1]
     if last.kind == "mlflow.schema.changed":
         return FAIL, (
@@ -299,17 +307,80 @@ GATES: list[tuple[str, str, Callable[[GateContext], tuple[str, str]]]] = [
 ]
 
 
+GATE_IDS = tuple(gate_id for gate_id, _, _ in GATES)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    gate: str
+    reason: str
+    by: str
+    at: float
+
+
+def waive(store: StateStore, gate_id: str, *, reason: str, by: str, source: str = "cli") -> Waiver:
+    """Record that ``by`` accepts ``gate_id`` not passing, for ``reason`` (both required)."""
+    if gate_id not in GATE_IDS:
+        raise CockpitError(f"no gate {gate_id!r}; gates are: {', '.join(GATE_IDS)}")
+    reason, by = reason.strip(), by.strip()
+    if not reason:
+        raise CockpitError("a waiver needs a reason (--reason)")
+    if not by:
+        raise CockpitError("a waiver needs who waives it (--by)")
+    at = store.clock()
+    store.append_event(
+        WAIVE_EVENT, {"gate": gate_id, "reason": reason, "by": by}, source=source, ts=at
+    )
+    return Waiver(gate_id, reason, by, at)
+
+
+def unwaive(store: StateStore, gate_id: str, *, by: str, source: str = "cli") -> None:
+    if gate_id not in GATE_IDS:
+        raise CockpitError(f"no gate {gate_id!r}; gates are: {', '.join(GATE_IDS)}")
+    if gate_id not in waivers(store):
+        raise CockpitError(f"gate {gate_id} is not waived")
+    store.append_event(UNWAIVE_EVENT, {"gate": gate_id, "by": by.strip()}, source=source)
+
+
+def waivers(store: StateStore, as_of: float | None = None) -> dict[str, Waiver]:
+    """The waivers in force at ``as_of`` (now by default), by gate id."""
+    found: dict[str, Waiver] = {}
+    for event in store.events(kinds=[WAIVE_EVENT, UNWAIVE_EVENT], until_ts=as_of):
+        gate_id = str(event.payload.get("gate", ""))
+        if event.kind == UNWAIVE_EVENT:
+            found.pop(gate_id, None)
+        else:
+            found[gate_id] = Waiver(
+                gate_id,
+                str(event.payload.get("reason", "")),
+                str(event.payload.get("by", "")),
+                event.ts,
+            )
+    return found
+
+
 def evaluate(
     store: StateStore, config: CockpitConfig | None = None, *, as_of: float | None = None
 ) -> list[Gate]:
     ctx = GateContext(store, config, as_of, Thresholds.from_config(config))
     changed = last_changes(store, as_of)
+    waived = waivers(store, as_of)
     gates = []
     for gate_id, title, fn in GATES:
         try:
             status, evidence = fn(ctx)
         except CockpitError as exc:  # e.g. the file does not say which runtimes are compared
             status, evidence = NO_DATA, exc.message
+        waiver = waived.get(gate_id)
+        if waiver is not None and status != PASS:
+            from cockpit.timefmt import fmt_ts
+
+            # The evidence it lacks stays visible next to who accepted that, when and why.
+            evidence = (
+                f"waived by {waiver.by} at {fmt_ts(waiver.at)}: {waiver.reason} "
+                f"(without the waiver: {status.upper()}, {evidence})"
+            )
+            status = WAIVED
         gates.append(Gate(gate_id, title, status, evidence, changed.get(gate_id)))
     return gates
 

@@ -294,7 +294,7 @@ def has_code_table(store: StateStore) -> bool:
 
 
 def read_code(store: StateStore) -> dict[str, CodeObject]:
-    """Every stored object by location (none in a file made before migration 0009)."""
+    """Every stored object by location (none in a file made before migration 0010)."""
     if not has_code_table(store):
         return {}
     rows = store.query(

@@ -6,8 +6,9 @@ The cockpit cannot prevent someone doing that, but it notices at once: :class:`S
 reads the alembic revision every few seconds and, the moment it differs from the baseline,
 records an event, sets a persistent alarm in the state file and calls back the UI.
 
-Everything here reads SQLite with :mod:`sqlite3` in read-only mode (no SQLAlchemy, no mlflow
-import), so watching can never be the thing that changes the file.
+Everything here reads SQLite with :mod:`sqlite3` in read-only mode (no mlflow import), and
+PostgreSQL/MySQL through :class:`cockpit.mlflow.dbtools.ReadOnlyDB` (read-only sessions the
+server enforces), so watching can never be the thing that changes the database.
 """
 
 from __future__ import annotations
@@ -87,8 +88,51 @@ def open_readonly(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def _server_uri(db_uri_or_path: str | Path) -> str | None:
+    """The URI when it names a PostgreSQL/MySQL database (read through dbtools), else None."""
+    if (
+        isinstance(db_uri_or_path, str)
+        and "://" in db_uri_or_path
+        and not db_uri_or_path.lower().startswith("sqlite")
+    ):
+        return db_uri_or_path
+    return None
+
+
+def display_uri(db_uri: str) -> str:
+    """A backend URI fit for messages and events (no password)."""
+    from cockpit.mlflow import dbtools
+
+    try:
+        return dbtools.parse(db_uri).display
+    except CockpitError:
+        return secrets.scrub_text(db_uri)
+
+
+def check_uri(db_uri: str) -> None:
+    """Refuse, in one line, a backend URI the cockpit cannot read (before anything is recorded)."""
+    from cockpit.mlflow import dbtools
+
+    dbtools.parse(db_uri)
+
+
+def _on_server(uri: str, what: str, read):
+    from cockpit.mlflow import dbtools
+
+    try:
+        with dbtools.ReadOnlyDB(uri, pool_size=1) as db:
+            return read(db)
+    except dbtools.DatabaseError as exc:
+        raise SchemaReadError(f"cannot read {what}: {exc.message}") from None
+
+
 def read_revision(db_uri_or_path: str | Path) -> str | None:
-    """The alembic revision of an MLflow SQLite backend; None for a database MLflow never set up."""
+    """The alembic revision of an MLflow backend; None for a database MLflow never set up."""
+    server = _server_uri(db_uri_or_path)
+    if server is not None:
+        from cockpit.mlflow import dbtools
+
+        return _on_server(server, "the schema revision", dbtools.read_revision)
     path = _to_path(db_uri_or_path)
     with open_readonly(path) as conn:
         try:
@@ -104,7 +148,12 @@ def read_revision(db_uri_or_path: str | Path) -> str | None:
 
 
 def table_counts(db_uri_or_path: str | Path) -> dict[str, int]:
-    """Rows per table (every user table, sorted by name) of a SQLite database."""
+    """Rows per table (every user table, sorted by name) of a backend database."""
+    server = _server_uri(db_uri_or_path)
+    if server is not None:
+        from cockpit.mlflow import dbtools
+
+        return _on_server(server, "row counts", dbtools.table_counts)
     path = _to_path(db_uri_or_path)
     with open_readonly(path) as conn:
         try:
@@ -191,9 +240,11 @@ class SchemaWatch:
         on_alarm: Callable[[SchemaAlarm], None] | None = None,
         source: str = "watch:mlflow-schema",
     ) -> None:
-        sqlite_path(db_uri)  # refuse a URI we cannot read before anything is recorded
+        check_uri(db_uri)  # refuse a URI we cannot read before anything is recorded
         self.store = store
         self.db_uri = db_uri
+        # What the state file records: the URI without a password (the same for SQLite).
+        self.key = display_uri(db_uri)
         self.label = label
         self.on_alarm = on_alarm
         self.source = source
@@ -204,12 +255,12 @@ class SchemaWatch:
     # ------------------------------------------------------------------ state-file records
     def baseline(self) -> str | None:
         row = self.store.query_one(
-            "SELECT baseline_revision FROM mlflow_schema_watch WHERE db_uri = ?", (self.db_uri,)
+            "SELECT baseline_revision FROM mlflow_schema_watch WHERE db_uri = ?", (self.key,)
         )
         return row["baseline_revision"] if row else None
 
     def alarm(self) -> SchemaAlarm | None:
-        return current_alarm(self.store, self.db_uri)
+        return current_alarm(self.store, self.key)
 
     def check(self) -> SchemaCheck:
         """Read the revision now; record it, and raise the alarm if it moved from the baseline."""
@@ -223,17 +274,17 @@ class SchemaWatch:
                 self._last_error = exc.message
                 self.store.append_event(
                     "mlflow.schema.unreadable",
-                    {"db_uri": self.db_uri, "label": self.label, "error": exc.message},
+                    {"db_uri": self.key, "label": self.label, "error": exc.message},
                     source=self.source,
                 )
-            return SchemaCheck(self.db_uri, now, None, self.baseline(), error=exc.message)
+            return SchemaCheck(self.key, now, None, self.baseline(), error=exc.message)
         self._last_error = None
         # Most checks see nothing new: answer those from a read, so a watch polling every
         # second does not commit to the state file (and wake every viewer) every second.
         seen = self.store.query_one(
             "SELECT baseline_revision, last_revision, last_checked_at, alarm "
             "FROM mlflow_schema_watch WHERE db_uri = ?",
-            (self.db_uri,),
+            (self.key,),
         )
         if (
             seen is not None
@@ -241,23 +292,23 @@ class SchemaWatch:
             and (revision == seen["baseline_revision"] or seen["alarm"])
             and now - (seen["last_checked_at"] or 0) < CHECKED_AT_REFRESH_S
         ):
-            return SchemaCheck(self.db_uri, now, revision, seen["baseline_revision"])
+            return SchemaCheck(self.key, now, revision, seen["baseline_revision"])
         raised: SchemaAlarm | None = None
         with self.store.write() as tx:
             row = tx.execute(
                 "SELECT baseline_revision, alarm FROM mlflow_schema_watch WHERE db_uri = ?",
-                (self.db_uri,),
+                (self.key,),
             ).fetchone()
             if row is None:
                 baseline = revision
                 tx.execute(
                     "INSERT INTO mlflow_schema_watch (db_uri, label, baseline_revision, "
                     "last_revision, last_checked_at, alarm) VALUES (?, ?, ?, ?, ?, 0)",
-                    (self.db_uri, self.label, revision, revision, now),
+                    (self.key, self.label, revision, revision, now),
                 )
                 self.store.append_event(
                     "mlflow.schema.baseline",
-                    {"db_uri": self.db_uri, "label": self.label, "revision": revision},
+                    {"db_uri": self.key, "label": self.label, "revision": revision},
                     source=self.source,
                     conn=tx,
                 )
@@ -267,18 +318,18 @@ class SchemaWatch:
                 tx.execute(
                     "UPDATE mlflow_schema_watch SET last_revision = ?, last_checked_at = ? "
                     "WHERE db_uri = ?",
-                    (revision, now, self.db_uri),
+                    (revision, now, self.key),
                 )
                 if revision != baseline and not already:
                     tx.execute(
                         "UPDATE mlflow_schema_watch SET alarm = 1, alarm_raised_at = ?, "
                         "alarm_revision = ? WHERE db_uri = ?",
-                        (now, revision, self.db_uri),
+                        (now, revision, self.key),
                     )
                     self.store.append_event(
                         "mlflow.schema.changed",
                         {
-                            "db_uri": self.db_uri,
+                            "db_uri": self.key,
                             "label": self.label,
                             "from": baseline,
                             "to": revision,
@@ -289,10 +340,10 @@ class SchemaWatch:
                         source=self.source,
                         conn=tx,
                     )
-                    raised = SchemaAlarm(self.db_uri, self.label, baseline, revision, now)
+                    raised = SchemaAlarm(self.key, self.label, baseline, revision, now)
         if raised is not None and self.on_alarm is not None:
             self.on_alarm(raised)
-        return SchemaCheck(self.db_uri, now, revision, baseline)
+        return SchemaCheck(self.key, now, revision, baseline)
 
     def acknowledge(self) -> None:
         """Accept the current revision as the new baseline and clear the alarm."""
@@ -301,11 +352,11 @@ class SchemaWatch:
             tx.execute(
                 "UPDATE mlflow_schema_watch SET baseline_revision = ?, alarm = 0, "
                 "alarm_raised_at = NULL, alarm_revision = NULL WHERE db_uri = ?",
-                (revision, self.db_uri),
+                (revision, self.key),
             )
             self.store.append_event(
                 "mlflow.schema.acknowledged",
-                {"db_uri": self.db_uri, "label": self.label, "revision": revision},
+                {"db_uri": self.key, "label": self.label, "revision": revision},
                 source=self.source,
                 conn=tx,
             )

@@ -1,7 +1,8 @@
 """Real MLflow servers of any generation, each run from its own virtualenv (:mod:`.venvs`).
 
-Run rules: 127.0.0.1 only, a free port, a SQLite backend and a local artifact store served by the
-server (``--serve-artifacts``), stdout/stderr captured to files, and an HTTP access log written
+Run rules: 127.0.0.1 only, a free port, a SQLite backend (or a PostgreSQL/MySQL database given
+as ``backend_uri``) and a local artifact store served by the server (``--serve-artifacts``),
+stdout/stderr captured to files, and an HTTP access log written
 by the server itself (gunicorn's ``--access-logfile`` on 1.x/2.x, uvicorn's access logger routed
 to a file on 3.x), so a test can prove from the server's own log which requests reached it.
 Each server runs in its own process group, led by a small supervisor that ends the group if the
@@ -144,6 +145,8 @@ class ServerHandle:
     access_log: Path
     pid: int
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    # A PostgreSQL/MySQL backend URI; None for the data folder's SQLite file.
+    backend_store_uri: str | None = None
     # True for a handle found through the data folder's state file (see attach()).
     _attached: bool = field(default=False, repr=False, compare=False)
     # True when start_server made data_dir itself (no folder given): removed by stop().
@@ -151,7 +154,7 @@ class ServerHandle:
 
     @property
     def backend_uri(self) -> str:
-        return f"sqlite:///{self.backend_db_path}"
+        return self.backend_store_uri or f"sqlite:///{self.backend_db_path}"
 
     @property
     def generation(self) -> int:
@@ -195,6 +198,11 @@ class ServerHandle:
             "pid": self.pid,
             "started_at": time.time(),
         }
+        if self.backend_store_uri:
+            from cockpit.mlflow import dbtools
+
+            # Never the password: this file sits in a plain folder.
+            data["backend_uri"] = dbtools.parse(self.backend_store_uri).display
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         os.replace(tmp, self.state_file)
@@ -271,6 +279,7 @@ def attach(data_dir: Path) -> ServerHandle | None:
         stderr_log=logs / "stderr.log",
         access_log=logs / "access.log",
         pid=pid,
+        backend_store_uri=data.get("backend_uri") or None,
         _attached=True,
     )
 
@@ -336,8 +345,11 @@ def server_command(
     access_log: Path,
     workers: int,
     log_config: Path | None = None,
+    backend_uri: str | None = None,
 ) -> list[str]:
-    """The ``mlflow server`` command line for ``version`` (exposed for tests and `--dry-run`)."""
+    """The ``mlflow server`` command line for ``version`` (exposed for tests and `--dry-run`).
+
+    ``backend_uri`` (PostgreSQL/MySQL) replaces the SQLite file ``db_path``."""
     # The console script, not `python -m mlflow`: 1.x has no mlflow.__main__.
     cmd = [
         str(venv_dir(version) / "bin" / "mlflow"),
@@ -347,7 +359,7 @@ def server_command(
         "--port",
         str(port),
         "--backend-store-uri",
-        f"sqlite:///{db_path}",
+        backend_uri or f"sqlite:///{db_path}",
         "--serve-artifacts",
         "--artifacts-destination",
         str(artifact_root),
@@ -400,6 +412,7 @@ def start_server(
     tie_to_parent: bool = True,
     progress: Progress = _quiet,
     timeout: float = START_TIMEOUT_S,
+    backend_uri: str | None = None,
 ) -> ServerHandle:
     """Start ``mlflow server`` of ``version`` on 127.0.0.1 and wait until /health answers 200.
 
@@ -412,6 +425,10 @@ def start_server(
 
     ``tie_to_parent`` (default) stops the server when this process dies without stopping it;
     pass False for a server meant to outlive it (``cockpit servers start --detach``).
+
+    ``backend_uri`` puts the tracking store in a PostgreSQL or MySQL database instead of
+    ``data_dir/mlflow.db`` (the same in-place-migration check applies); artifacts and logs stay
+    in ``data_dir``.
     """
     parse_version(version)
     if installed(version) is None:
@@ -432,7 +449,12 @@ def start_server(
             f"mlflow {running.version} already serves {data_dir} at {running.url} "
             f"(pid {running.pid}); stop it first (`cockpit servers stop --data {data_dir}`)"
         )
-    check_backend(version, data_dir / "mlflow.db", allow_db_upgrade=allow_db_upgrade)
+    if backend_uri is not None and backend_uri.startswith("sqlite:"):
+        raise CockpitError(
+            "a SQLite backend lives in the data folder (--data); backend_uri is for PostgreSQL "
+            "or MySQL"
+        )
+    check_backend(version, backend_uri or data_dir / "mlflow.db", allow_db_upgrade=allow_db_upgrade)
     artifact_root = data_dir / "artifacts"
     logs = data_dir / "logs"
     artifact_root.mkdir(parents=True, exist_ok=True)
@@ -466,6 +488,7 @@ def start_server(
                 progress,
                 temporary,
                 tie_to_parent,
+                backend_uri,
             )
         except _PortTaken as exc:
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
@@ -473,13 +496,19 @@ def start_server(
     raise last_error
 
 
-def check_backend(version: str, db_path: Path, *, allow_db_upgrade: bool = False) -> None:
-    """Refuse a backend that ``version``'s server would migrate in place, or cannot read."""
+def check_backend(version: str, db_path: Path | str, *, allow_db_upgrade: bool = False) -> None:
+    """Refuse a backend that ``version``'s server would migrate in place, or cannot read.
+
+    ``db_path`` is the SQLite file, or a PostgreSQL/MySQL URI (read read-only)."""
     from cockpit.mlflow import schema
 
-    if not db_path.exists() or db_path.stat().st_size == 0:
+    if isinstance(db_path, str):
+        revision = schema.read_revision(db_path)
+        db_path = schema.display_uri(db_path)  # type: ignore[assignment]
+    elif not db_path.exists() or db_path.stat().st_size == 0:
         return
-    revision = schema.read_revision(db_path)
+    else:
+        revision = schema.read_revision(db_path)
     if revision is None:
         return
     chain = migration_chain(version)
@@ -517,6 +546,7 @@ def _launch(
     progress: Progress,
     temporary: bool = False,
     tie_to_parent: bool = True,
+    backend_uri: str | None = None,
 ) -> ServerHandle:
     db_path = data_dir / "mlflow.db"
     cmd = server_command(
@@ -527,6 +557,7 @@ def _launch(
         access_log=access_log,
         workers=workers,
         log_config=log_config,
+        backend_uri=backend_uri,
     )
     stdout_log, stderr_log = logs / "stdout.log", logs / "stderr.log"
     url = f"http://127.0.0.1:{port}"
@@ -561,6 +592,7 @@ def _launch(
         pid=proc.pid,
         _process=proc,
         _temporary=temporary,
+        backend_store_uri=backend_uri,
     )
     try:
         return _wait_ready(handle, proc, timeout, progress, offset)

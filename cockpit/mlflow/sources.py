@@ -81,9 +81,13 @@ class OldSchemaWatchSource:
 
 
 def old_db_uri(config: CockpitConfig) -> str | None:
-    """``[mlflow.old] db_uri`` when it is a SQLite file (the only kind read directly)."""
+    """``[mlflow.old] db_uri`` when it names a backend the cockpit reads directly (SQLite,
+    PostgreSQL, MySQL/MariaDB)."""
     uri = config.db_uri("old")
-    return uri if uri is not None and uri.startswith("sqlite:") else None
+    return uri if uri is not None and uri.lower().startswith(_READABLE) else None
+
+
+_READABLE = ("sqlite:", "postgresql", "mysql")
 
 
 def poll_sources(config: CockpitConfig) -> list[Any]:

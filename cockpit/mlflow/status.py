@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 
 def schema_revision(db_uri: str | None) -> str | None:
-    """The alembic revision of a SQLite backend (read-only, :mod:`cockpit.mlflow.schema`); None
-    for other backends (PostgreSQL, MySQL) or when it cannot be read at this moment."""
-    if not db_uri or not db_uri.startswith("sqlite:"):
+    """The alembic revision of a SQLite, PostgreSQL or MySQL backend (read-only,
+    :mod:`cockpit.mlflow.schema`); None when it cannot be read at this moment."""
+    if not db_uri:
         return None
     from cockpit.mlflow.schema import read_revision
 

@@ -215,12 +215,12 @@ class Syncer:
         source: str = "cli",
     ) -> None:
         self.old, self.new = old, new
-        # Metric histories from the old server's SQLite file when configured (see backend.py);
-        # any run it cannot vouch for is read over REST. Opened by plan().
+        # Metric histories from the old server's backend database when configured (see
+        # backend.py); any run it cannot vouch for is read over REST. Opened by plan().
         self.history: BackendHistory | None = None
         self.history_note = (
-            "metric histories over REST (with a SQLite backend, [mlflow.old] db_uri lets the "
-            "copy read them from its file, read-only, much faster on 1.x)"
+            "metric histories over REST ([mlflow.old] db_uri naming its SQLite, PostgreSQL or "
+            "MySQL backend lets the copy read them from it, read-only, much faster)"
         )
         self.store = store
         self.options = options or SyncOptions()

@@ -13,6 +13,10 @@ Install rules:
   workers (or two terminals) asking for the same version build it once;
 * pins that each generation needs here are applied automatically (1.x needs setuptools<81 for
   pkg_resources; 2.x imports break with SQLAlchemy 2.1);
+* the database drivers a server needs for a PostgreSQL or MySQL backend (:data:`DRIVERS`) are
+  recorded in the marker too; an install made before a driver was added gets just the missing
+  ones added (under the same lock), never a rebuild, so servers running from it are not pulled
+  from under their feet;
 * the venv is made by the Python that runs the cockpit, and filled by the cockpit's own pip, so
   pip's wheel cache makes a re-install fast.
 """
@@ -40,6 +44,9 @@ MLFLOW_V2 = "2.22.5"
 MLFLOW_V3 = "3.17.2"
 
 MARKER = ".cockpit-installed.json"
+# Database drivers every server venv gets, so `--backend-store-uri postgresql://...` and
+# `mysql+pymysql://...` work; versions are the ones tested here (floors, as in pyproject.toml).
+DRIVERS = ("psycopg2-binary>=2.9.13", "pymysql>=1.2.4")
 VERSION_RE = re.compile(r"^(?P<major>[1-9])\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 # Where the cache lives can be moved (CI disks, tests of the install logic itself).
 CACHE_ENV = "COCKPIT_SERVERS_DIR"
@@ -123,6 +130,9 @@ def installed(version: str) -> InstalledServer | None:
     if tuple(data.get("pins", ())) != extra_pins(version):
         # Built with other pins by an older cockpit: rebuilt on the next install.
         return None
+    if not set(DRIVERS) <= set(data.get("drivers", ())):
+        # Made before a driver was added: install() adds the missing drivers in place.
+        return None
     return InstalledServer(
         version=version,
         path=path,
@@ -185,11 +195,14 @@ def _install_locked(version: str, progress: Progress) -> InstalledServer:
         if done is not None:
             return done
         path = venv_dir(version)
+        added = _add_missing_drivers(version, progress)
+        if added is not None:
+            return added
         if path.exists():
             progress(f"removing unfinished install of mlflow {version} at {path}")
             shutil.rmtree(path)
         pins = extra_pins(version)
-        requirement = [f"mlflow=={version}", *pins]
+        requirement = [f"mlflow=={version}", *pins, *DRIVERS]
         progress(
             f"installing {' '.join(requirement)} into {path} "
             "(first time only; about 20-60 s and 0.4-0.9 GB)"
@@ -206,6 +219,7 @@ def _install_locked(version: str, progress: Progress) -> InstalledServer:
         marker = {
             "version": version,
             "pins": list(pins),
+            "drivers": list(DRIVERS),
             "python": sys.version.split()[0],
             "installed_at": time.time(),
             "install_seconds": round(seconds, 1),
@@ -218,6 +232,28 @@ def _install_locked(version: str, progress: Progress) -> InstalledServer:
     if result is None:  # pragma: no cover - the marker was just written
         raise CockpitError(f"install of mlflow {version} did not complete")
     return result
+
+
+def _add_missing_drivers(version: str, progress: Progress) -> InstalledServer | None:
+    """Add :data:`DRIVERS` to a finished install that predates them (caller holds the lock);
+    None when there is no such install (then the caller builds one from scratch)."""
+    path = venv_dir(version)
+    marker_path = path / MARKER
+    try:
+        data = json.loads(marker_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if tuple(data.get("pins", ())) != extra_pins(version) or not (path / "bin" / "python").exists():
+        return None
+    missing = [d for d in DRIVERS if d not in set(data.get("drivers", ()))]
+    if missing:
+        progress(f"adding {' '.join(missing)} to mlflow {version} at {path}")
+        _pip_install(path, missing)
+        data["drivers"] = sorted(set(data.get("drivers", ())) | set(missing))
+        tmp = path / (MARKER + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(tmp, marker_path)
+    return installed(version)
 
 
 _REVISION = re.compile(r"^revision\s*=\s*[\"'](?P<rev>[0-9a-zA-Z_]+)[\"']", re.MULTILINE)
@@ -263,6 +299,13 @@ def _build_venv(path: Path, requirement: list[str]) -> None:
     if have_pip:
         venv_cmd.insert(3, "--without-pip")
     _run(venv_cmd, what=f"create a virtualenv at {path}", timeout=300)
+    _pip_install(path, requirement)
+
+
+def _pip_install(path: Path, requirement: list[str]) -> None:
+    import importlib.util
+
+    have_pip = importlib.util.find_spec("pip") is not None
     python = path / "bin" / "python"
     pip_prefix = (
         [sys.executable, "-m", "pip", "--python", str(python)]

@@ -25,6 +25,7 @@ GATE_MARK = {
     "pass": ("✔", "bold green"),
     "fail": ("✘", "bold red"),
     "no data": ("?", "bold yellow"),
+    "waived": ("~", "bold cyan"),
 }
 TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
 KIND_STYLE = {

@@ -15,12 +15,14 @@ workers share one install through the file lock in :mod:`cockpit.mlflow.servers`
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from cockpit.mlflow import servers
+from cockpit.mlflow import dbservers, servers
+from cockpit.mlflow.dbservers import DatabaseServer
 from cockpit.mlflow.servers import ServerHandle
 
 
@@ -86,3 +88,55 @@ def mlflow_server_factory(request, tmp_path) -> Iterator[Callable[..., ServerHan
     yield start
     for handle in started:
         handle.stop()
+
+
+# ------------------------------------------------------------------ database servers (one each)
+@pytest.fixture(scope="session")
+def postgres_server(request) -> Iterator[DatabaseServer]:
+    """A real PostgreSQL server (Debian's binaries) on a free 127.0.0.1 port, once per session
+    (per xdist worker); tests create databases of their own on it (:func:`fresh_database`)."""
+    _say(request.config)("starting PostgreSQL for this session")
+    server = dbservers.start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(request) -> Iterator[DatabaseServer]:
+    """A real MariaDB server (Debian's `mariadb-server`, installed by `./dev test`), once per
+    session (per xdist worker)."""
+    _say(request.config)("starting MariaDB for this session")
+    server = dbservers.start_mariadb()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def db_server(request) -> DatabaseServer:
+    """Each test using it runs once on PostgreSQL and once on MariaDB."""
+    name = "postgres_server" if request.param == "postgresql" else "mariadb_server"
+    return request.getfixturevalue(name)
+
+
+_db_names = itertools.count(1)
+
+
+@pytest.fixture
+def make_database() -> Iterator[Callable[[DatabaseServer, str], str]]:
+    """``make_database(server, label)``: a new empty database with a unique name (its MLflow
+    URI); dropped when the test ends."""
+    made: list[tuple[DatabaseServer, str]] = []
+
+    def make(server: DatabaseServer, label: str) -> str:
+        name = f"{label}_{os.getpid()}_{next(_db_names)}"
+        made.append((server, name))
+        return server.create_database(name)
+
+    yield make
+    for server, name in made:
+        if server.is_running():
+            server.drop_database(name)

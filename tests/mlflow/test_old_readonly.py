@@ -67,8 +67,9 @@ tracking_uri = "{mlflow_v2.url}"
     assert f"metric histories from {old.backend_db_path} (read-only)" in planned.stdout
     done = _cli(config, "sync", "--yes", *only)
     assert done.returncode == 0, done.stderr
-    assert f"metric histories: {len(seeded.runs)} runs from the old backend file, 0 over REST" in (
-        done.stdout
+    assert (
+        f"metric histories: {len(seeded.runs)} runs from the old backend database, 0 over REST"
+        in (done.stdout)
     )
     synced = old.access_records()[before:]
     assert not [r for r in synced if "get-history" in r.path], "histories came from the file"

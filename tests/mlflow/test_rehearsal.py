@@ -147,7 +147,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     with sqlite3.connect(not_mlflow) as conn:
         conn.execute("CREATE TABLE t (x)")
     cases = [
-        ("postgresql://u@h/db", "2.22.5", "only SQLite"),
+        # PostgreSQL/MySQL are rehearsed too (test_rehearsal_db.py); other engines are refused.
+        ("mssql://u@h/db", "2.22.5", "reads sqlite:///, postgresql:// and mysql://"),
+        ("postgresql://u:pw-never-shown@127.0.0.1:9/db", "2.22.5", "cannot read"),
         (f"sqlite:///{tmp_path / 'missing.db'}", "2.22.5", "no backend database"),
         (f"sqlite:///{not_sqlite}", "2.22.5", "not a SQLite database"),
         (f"sqlite:///{not_mlflow}", "2.22.5", "not an MLflow backend"),
@@ -157,6 +159,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         with pytest.raises(CockpitError) as err:
             rehearse_db_upgrade(store, uri, version)
         assert words in err.value.message and "\n" not in err.value.message
+        assert "pw-never-shown" not in err.value.message
     assert load_rehearsals(store) == []
 
 
@@ -182,10 +185,18 @@ def test_cli_rehearse_json_and_exit_codes(v1_backend, tmp_path, cli):
 
     bad = cli(
         "--state", str(tmp_path / "never.db"), "mlflow", "rehearse-db-upgrade",
-        "--db", "mysql://x/y", "--to", "2.22.5",
+        "--db", "mssql://x/y", "--to", "2.22.5",
     )  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert not (tmp_path / "never.db").exists()
+    # A MySQL store that does not answer: exit 3 (unreachable), one line, still no state file.
+    down = cli(
+        "--state", str(tmp_path / "never.db"), "mlflow", "rehearse-db-upgrade",
+        "--db", "mysql+pymysql://u@127.0.0.1:9/y", "--to", "2.22.5",
+    )  # fmt: skip
+    assert down.returncode == 3, down.stderr
+    assert down.stderr.count("\n") == 1 and "Traceback" not in down.stderr
     assert not (tmp_path / "never.db").exists()
     missing = cli(
         "--state", str(tmp_path / "never.db"), "mlflow", "rehearse-db-upgrade", "--to", "2.22.5"

@@ -110,8 +110,9 @@ def test_reading_the_schema_never_writes(tmp_path):
         db.chmod(0o644)
     assert schema.file_sha256(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]  # no journal, no -wal
-    with pytest.raises(CockpitError, match="only SQLite"):
-        SchemaWatch(StateStore.create_in_memory(), "postgresql://u@h/mlflow")
+    # PostgreSQL and MySQL are watched too (tests/mlflow/test_db_backends.py); other engines not.
+    with pytest.raises(CockpitError, match="reads sqlite:///, postgresql:// and mysql://"):
+        SchemaWatch(StateStore.create_in_memory(), "mssql://u@h/mlflow")
 
 
 def test_sqlite_uris():
@@ -171,8 +172,14 @@ def test_cli_schema_watch(tmp_path, cli):
     assert ack.returncode == 0 and V2_HEAD in ack.stdout
     assert cli("--state", state, "mlflow", "schema-watch", "--db", uri, "--once").returncode == 0
     never = str(tmp_path / "never.db")
-    bad = cli("--state", never, "mlflow", "schema-watch", "--db", "mysql://h/db", "--once")
+    bad = cli("--state", never, "mlflow", "schema-watch", "--db", "mssql://h/db", "--once")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert not (tmp_path / "never.db").exists()
+    # A database server that does not answer: one line, exit 3, still no state file.
+    down = "mysql+pymysql://u:pw-not-shown@127.0.0.1:9/db"
+    gone = cli("--state", never, "mlflow", "schema-watch", "--db", down, "--once")
+    assert gone.returncode == 3 and gone.stderr.count("\n") == 1, gone.stderr
+    assert "pw-not-shown" not in gone.stderr and "Traceback" not in gone.stderr
     assert not (tmp_path / "never.db").exists()
 
 
