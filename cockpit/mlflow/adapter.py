@@ -78,12 +78,6 @@ def detect(rest: RestClient) -> ServerInfo:
             stages=True,
         )
         return ServerInfo(rest.base_url, generation, version, caps)
-    if status in (401, 403):
-        raise SourceUnavailableError(
-            f"{rest.base_url} refused the credentials (HTTP {status}): check the server's "
-            "token_env or username_env + password_env (or MLFLOW_TRACKING_TOKEN / "
-            "MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD)"
-        )
     if status not in (404, 405):
         raise SourceUnavailableError(
             f"{rest.base_url} does not look like an MLflow server (/version: HTTP {status})"
@@ -120,7 +114,9 @@ def _check_auth(rest: RestClient, status: int, path: str) -> None:
     if status in (401, 403):
         raise AuthenticationFailed(
             f"{rest.base_url}: authentication failed (HTTP {status} on {path}); check the token "
-            "(the variable [mlflow.*] token_env names) or the credentials of tracking_uri"
+            "or user and password (the variables [mlflow.*] token_env or username_env + "
+            "password_env name, or MLFLOW_TRACKING_TOKEN / MLFLOW_TRACKING_USERNAME + "
+            "MLFLOW_TRACKING_PASSWORD) or the credentials of tracking_uri"
         )
 
 

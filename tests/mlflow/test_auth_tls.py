@@ -111,7 +111,7 @@ def test_basic_auth_from_named_variables(mlflow_v1, mlflow_v2, experiment, proxi
         "cockpit: error: [mlflow.new] basic auth: the variable NEW_USER is not set"
     )
     wrong = _status(tmp_path, experiment, {"NEW_USER": "migration-bot", "NEW_PASSWORD": "nope-123"})
-    assert wrong.returncode == 3 and "refused the credentials (HTTP 401)" in wrong.stderr
+    assert wrong.returncode == 3 and "authentication failed (HTTP 401" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
     ok = _status(tmp_path, experiment, {"NEW_USER": "migration-bot", "NEW_PASSWORD": password})
     assert ok.returncode == 0, ok.stderr
