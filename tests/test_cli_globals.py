@@ -145,22 +145,42 @@ def test_sample_copy_gates_json_in_a_pipe_is_compact(cli, tmp_path):
     assert Path(copy).stat().st_size == SAMPLE_STATE.stat().st_size
 
 
-def test_tables_are_full_width_when_piped(cli):
+def _piped(*args: str, columns: str | None = None):
+    """The real CLI with stdout a pipe; COLUMNS only when given (other tests in this worker
+    may have left one in os.environ: Textual's test driver sets it)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "CI")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_tables_are_full_width_when_piped():
     # `cockpit inventory --stored` used to cut job names to "kyros-…" at 80 columns in a pipe.
-    stored = cli("inventory", "--stored", "--state", str(SAMPLE_STATE))
+    stored = _piped("inventory", "--stored", "--state", str(SAMPLE_STATE))
     assert stored.returncode == 0, stored.stderr
     assert "…" not in stored.stdout
     assert "kyros-churn-train" in stored.stdout
     assert max(len(line) for line in stored.stdout.splitlines()) > 80
     # An explicit COLUMNS (a narrow terminal) is still honoured.
-    narrow = cli("inventory", "--stored", "--state", str(SAMPLE_STATE), env={"COLUMNS": "60"})
+    narrow = _piped("inventory", "--stored", "--state", str(SAMPLE_STATE), columns="60")
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 60
 
 
-def test_check_findings_compact_in_a_narrow_terminal(cli):
+def test_check_findings_compact_in_a_narrow_terminal():
     pipelines = "sample_state/pipelines"  # relative (cwd is the repo): short head lines
-    wide = cli("check", pipelines, "--mlflow-from", "1.30.1")
-    narrow = cli("check", pipelines, "--mlflow-from", "1.30.1", env={"COLUMNS": "70"})
+    wide = _piped("check", pipelines, "--mlflow-from", "1.30.1")
+    narrow = _piped("check", pipelines, "--mlflow-from", "1.30.1", columns="70")
     assert wide.returncode == narrow.returncode == 1
     assert "┃" in wide.stdout or "│" in wide.stdout  # the table when there is room
     lines = narrow.stdout.splitlines()
