@@ -39,7 +39,6 @@ from cockpit.databricks.runtimes import runtime_for
 T = TypeVar("T")
 JOBS_PAGE = 100  # the API's maximum for jobs/list
 RUNS_PAGE = 25  # the API's maximum for runs/list
-PREFLIGHT_S = 2  # retry budget while connecting (see WorkspaceAdapter.connect)
 TASK_KINDS = (
     ("notebook_task", "notebook", "notebook_path"),
     ("spark_python_task", "python", "python_file"),
@@ -74,17 +73,14 @@ class WorkspaceAdapter:
     @classmethod
     def connect(cls, options: ConnectOptions | None = None) -> WorkspaceAdapter:
         options = options or ConnectOptions()
-        _check_profile(options)
+        _preflight(options)
         _quiet_host_metadata_warning()
         from databricks.sdk import WorkspaceClient
         from databricks.sdk.config import Config
 
         secrets.register_secret(options.token)
-        # A short retry budget while connecting: the SDK's own host-metadata probe (run by
-        # Config()) and the reachability check below then give up on a wrong host in seconds
-        # instead of retrying a refused connection for the whole budget.
         kwargs: dict[str, Any] = {
-            "retry_timeout_seconds": min(PREFLIGHT_S, options.retry_timeout_s),
+            "retry_timeout_seconds": options.retry_timeout_s,
             "http_timeout_seconds": options.http_timeout_s,
         }
         for key, value in (
@@ -109,8 +105,6 @@ class WorkspaceAdapter:
                 "cockpit.toml, or DATABRICKS_HOST + DATABRICKS_TOKEN)"
             ) from None
         secrets.register_secret(config.token)
-        _preflight(WorkspaceClient(config=config), config.host or "")
-        config.retry_timeout_seconds = options.retry_timeout_s
         return cls(WorkspaceClient(config=config), config.host or "")
 
     @property
@@ -382,29 +376,43 @@ def _quiet_host_metadata_warning() -> None:
         logger.addFilter(_FILTER)
 
 
-def _check_profile(options: ConnectOptions) -> None:
-    """An unknown profile is a one-line input error naming the file (read, never a network
-    call)."""
-    if options.profile or options.config_file:
-        _profile_value(options, "host")
+def _preflight(options: ConnectOptions) -> None:
+    """Fail fast on a wrong host: the SDK would retry a refused connection for minutes (its
+    host-metadata probe alone, inside ``Config()``, for the whole retry budget).
 
-
-def _preflight(client: Any, host: str) -> None:
-    """Fail fast on a host that cannot be reached, through the SDK's own HTTP stack (its
-    session honours HTTPS_PROXY / NO_PROXY and CA bundles, as every later call does): any HTTP
-    answer, even 404 from the discovery path, means the workspace is there."""
+    One request through ``requests`` with the environment trusted, the HTTP stack the SDK's
+    own session is built on: HTTPS_PROXY / HTTP_PROXY / NO_PROXY and REQUESTS_CA_BUNDLE apply
+    exactly as they will to every later call (no raw socket that a proxy cannot carry). Any
+    HTTP answer, even 404 from the discovery path, means the workspace is there."""
     import requests
 
+    host = options.host or os.environ.get("DATABRICKS_HOST")
+    if not host and (options.profile or options.config_file):
+        host = _profile_value(options, "host")
+    if not host:
+        return  # the SDK's own auth resolution will explain what is missing
+    if "://" not in host:
+        host = f"https://{host}"
     try:
-        client.api_client.do("GET", "/.well-known/databricks-config")
-    except Exception as exc:
-        chain = [exc, exc.__cause__, exc.__context__]
-        if any(isinstance(e, requests.ConnectionError) for e in chain):
-            raise WorkspaceError(
-                f"cannot reach {host}: connection failed (wrong host? behind a proxy, set "
-                "HTTPS_PROXY)"
-            ) from None
-        # Anything else is an HTTP answer (or a timeout the real calls will report).
+        with requests.Session() as session:
+            session.get(
+                host.rstrip("/") + "/.well-known/databricks-config",
+                timeout=min(10, options.http_timeout_s),
+                allow_redirects=False,
+            )
+    except requests.exceptions.SSLError:
+        raise WorkspaceError(
+            f"cannot reach {host}: TLS verification failed (a corporate CA? set "
+            "REQUESTS_CA_BUNDLE to its bundle)"
+        ) from None
+    except requests.exceptions.ProxyError:
+        raise WorkspaceError(f"cannot reach {host}: the proxy refused or failed") from None
+    except requests.ConnectionError:
+        raise WorkspaceError(
+            f"cannot reach {host}: connection failed (wrong host? behind a proxy, set HTTPS_PROXY)"
+        ) from None
+    except (requests.RequestException, ValueError):
+        return  # a slow or odd answer: the SDK's calls will say what is wrong
 
 
 def _config_path(options: ConnectOptions) -> Path:
