@@ -188,6 +188,8 @@ class PipelinesSection(_Section):
     # The MLflow client the pipelines use today when it is not the runtime's preinstalled one
     # (e.g. "1.30.1" pinned on 14.3 LTS ML): decides which MLflow rules `cockpit check` applies.
     mlflow_from: str | None = None
+    # Scanned files larger than this are not read (a CPT002 finding says so); None: 16 MiB.
+    max_file_bytes: Annotated[int, Field(ge=1)] | None = None
 
 
 class GatesSection(_Section):

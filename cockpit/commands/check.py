@@ -32,7 +32,7 @@ the path the job names. A re-scan exports only what changed.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cockpit.compat.crossing_args import add_crossing_options
+    from cockpit.compat.crossing_args import add_crossing_options, add_scan_limit_option
 
     parser = sub.add_parser(
         "check",
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="files or folders to scan (default: [pipelines] sources and bundles of the config)",
     )
     add_crossing_options(parser)
+    add_scan_limit_option(parser)
     parser.add_argument("--format", choices=("table", "json", "sarif", "markdown"), default="table")
     parser.add_argument(
         "--record",
@@ -90,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(ctx) -> int:
-    from cockpit.compat.crossing_args import crossing_from_args
+    from cockpit.compat.crossing_args import crossing_from_args, max_file_bytes
     from cockpit.compat.scan import Scanner
 
     if not ctx.args.paths and not ctx.args.workspace:
@@ -103,7 +104,7 @@ def run_check(ctx) -> int:
             )
         ctx.args.paths = [str(config.resolve(p)) for p in sources]
     crossing = crossing_from_args(ctx)
-    scanner = Scanner(crossing)
+    scanner = Scanner(crossing, max_file_bytes=max_file_bytes(ctx))
     scanner.jobs.targets = tuple(ctx.args.target) if ctx.args.target else None
     result = scanner.scan_paths(ctx.args.paths)
     if ctx.args.workspace:

@@ -22,7 +22,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cockpit.compat.crossing_args import add_crossing_options
+    from cockpit.compat.crossing_args import add_crossing_options, add_scan_limit_option
 
     parser = sub.add_parser(
         "fix",
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", metavar="PATH", nargs="+")
     add_crossing_options(parser)
+    add_scan_limit_option(parser)
     parser.add_argument("--apply", action="store_true", help="write the changes")
     parser.add_argument(
         "--target",
@@ -51,11 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_fix(ctx) -> int:
     from cockpit.compat import autofix
-    from cockpit.compat.crossing_args import crossing_from_args
+    from cockpit.compat.crossing_args import crossing_from_args, max_file_bytes
     from cockpit.compat.scan import Scanner
     from cockpit.textsafe import terminal
 
-    scanner = Scanner(crossing_from_args(ctx))
+    scanner = Scanner(crossing_from_args(ctx), max_file_bytes=max_file_bytes(ctx))
     scanner.jobs.targets = tuple(ctx.args.target) if ctx.args.target else None
     result = scanner.scan_paths(ctx.args.paths)
     fixes = autofix.plan(result)

@@ -21,8 +21,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cockpit.compat import sourcefiles
 from cockpit.compat.findings import Finding
 from cockpit.compat.scan import ScanResult
+from cockpit.compat.sourcefiles import python_lines
 from cockpit.errors import CockpitError
 
 
@@ -33,6 +35,7 @@ class FileFix:
     after: str
     fixed: list[Finding] = field(default_factory=list)
     skipped: list[tuple[Finding, str]] = field(default_factory=list)
+    bom: bool = False  # the file starts with a UTF-8 BOM: kept when written back
 
     @property
     def changed(self) -> bool:
@@ -57,22 +60,50 @@ def plan(result: ScanResult) -> list[FileFix]:
             by_path.setdefault(finding.path, []).append(finding)
     fixes = []
     for path, findings in sorted(by_path.items()):
-        try:
-            # newline="" keeps \r\n as it is: an untouched line must stay byte-identical.
-            with open(path, encoding="utf-8", newline="") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
+        refusal = _write_refusal(path, result.roots)
+        if refusal is not None:
             fix = FileFix(path, "", "")
-            fix.skipped = [(f, f"cannot read the file: {exc}") for f in findings]
+            fix.skipped = [(f, refusal) for f in findings]
             fixes.append(fix)
             continue
+        try:
+            # Bytes, decoded by hand: \r\n stays as it is (an untouched line must stay
+            # byte-identical), and only what the scanner would read is read.
+            text = sourcefiles.read_bytes(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError, sourcefiles.NotRead) as exc:
+            fix = FileFix(path, "", "")
+            why = exc.reason if isinstance(exc, sourcefiles.NotRead) else exc
+            fix.skipped = [(f, f"cannot read the file: {why}") for f in findings]
+            fixes.append(fix)
+            continue
+        bom = text.startswith("\ufeff")
+        text = text.removeprefix("\ufeff")  # the scanner's columns do not count the BOM
         if path.endswith(".ipynb"):
-            fixes.append(_fix_ipynb(path, text, findings))
+            fix = _fix_ipynb(path, text, findings)
         elif any("rename" in f.data for f in findings):
-            fixes.append(_fix_python(path, text, findings))
+            fix = _fix_python(path, text, findings)
         else:
-            fixes.append(_fix_spark_versions(path, text, findings))
+            fix = _fix_spark_versions(path, text, findings)
+        fix.bom = bom
+        fixes.append(fix)
     return fixes
+
+
+def _write_refusal(path: str, roots: list[str]) -> str | None:
+    """Why ``path`` must not be rewritten, or None: `fix` writes only inside the scanned roots,
+    and never through a symbolic link (the link's target may be anyone's file)."""
+    absolute = os.path.abspath(path)
+    owner = next(
+        (r for r in roots if absolute == r or absolute.startswith(r.rstrip(os.sep) + os.sep)),
+        None,
+    )
+    if owner is None:
+        return "outside the scanned folders: not rewritten"
+    if sourcefiles.through_link(path, owner):
+        return "reached through a symbolic link: not rewritten"
+    if not sourcefiles.inside(path, roots):
+        return "resolves outside the scanned folders: not rewritten"
+    return None
 
 
 def apply(fixes: list[FileFix]) -> int:
@@ -91,7 +122,7 @@ def apply(fixes: list[FileFix]) -> int:
             ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(fix.after)
+                fh.write(("\ufeff" if fix.bom else "") + fix.after)
             os.chmod(tmp, target.stat().st_mode & 0o7777)
             os.replace(tmp, target)
         except OSError as exc:
@@ -117,7 +148,7 @@ def _segments(text: str) -> list[tuple[int, str]]:
         return [(1, text)]
     pieces: list[tuple[int, str]] = []
     start, current = 1, []
-    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+    for number, line in enumerate(python_lines(text, keepends=True), start=1):
         if _COMMAND.match(line.rstrip("\r\n")):
             pieces.append((start, "".join(current)))
             pieces.append((number, line))  # the separator itself, untouched
@@ -275,7 +306,7 @@ def _replace_lines(pieces: list[str], before: list[str], after: list[str]) -> li
     are the pieces' lines in order (``ipynb_cell_unit``); a rename never adds or removes one."""
     out, line = [], 0
     for piece in pieces:
-        parts = piece.splitlines(keepends=True)
+        parts = python_lines(piece, keepends=True)
         for i, part in enumerate(parts):
             body = part.rstrip("\r\n")
             if line < len(after) and before[line] != after[line] and body == before[line]:

@@ -46,6 +46,28 @@ def add_crossing_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scan_limit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-file-bytes",
+        metavar="N",
+        type=int,
+        help="files larger than this are not read, and reported as CPT002 "
+        "(default: [pipelines] max_file_bytes, else 16 MiB)",
+    )
+
+
+def max_file_bytes(ctx: CliContext) -> int:
+    from cockpit.compat.sourcefiles import DEFAULT_MAX_BYTES
+    from cockpit.errors import CockpitError
+
+    chosen = getattr(ctx.args, "max_file_bytes", None)
+    if chosen is None and ctx.config is not None:
+        chosen = ctx.config.pipelines.max_file_bytes
+    if chosen is not None and chosen < 1:
+        raise CockpitError(f"--max-file-bytes must be at least 1, not {chosen}")
+    return DEFAULT_MAX_BYTES if chosen is None else chosen
+
+
 def crossing_from_args(ctx: CliContext) -> Crossing:
     args = ctx.args
     config = ctx.config

@@ -8,7 +8,6 @@ edits exactly those characters.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cockpit.compat import bundle_targets
+from cockpit.compat import bundle_targets, sourcefiles
 from cockpit.compat.bundle_targets import path_of
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.requirements import RequirementChecker, parse_requirement
@@ -103,9 +102,16 @@ def target_spark_version(current: str, crossing: Crossing) -> str | None:
 
 
 class JobChecker:
-    def __init__(self, crossing: Crossing, rules: dict[str, Rule]) -> None:
+    def __init__(
+        self,
+        crossing: Crossing,
+        rules: dict[str, Rule],
+        *,
+        max_file_bytes: int = sourcefiles.DEFAULT_MAX_BYTES,
+    ) -> None:
         self.crossing = crossing
         self.rules = rules
+        self.max_file_bytes = max_file_bytes
         self.requirements = RequirementChecker(crossing, rules)
         # Bundle targets to check (None: every target the bundle defines).
         self.targets: tuple[str, ...] | None = None
@@ -362,9 +368,17 @@ def scan_job_json(path: str, text: str, checker: JobChecker, parse_error: Rule |
 def scan_bundle(
     path: str, text: str, checker: JobChecker, parse_error: Rule | None, read=None
 ) -> JobScan:
-    """``databricks.yml`` and the files its ``include:`` globs name (relative to it)."""
+    """``databricks.yml`` and the files its ``include:`` globs name (relative to it).
+
+    Includes are confined to the bundle's folder (:func:`sourcefiles.confined_glob`: no
+    absolute or ``..`` patterns, no match resolving outside, links not walked, a visit budget)
+    and read like every scanned file (regular files only, size cap); what is refused is a CPT002
+    finding at the include entry."""
     scan = JobScan(files=[path])
-    read = read or (lambda p: Path(p).read_text(encoding="utf-8"))
+    read = read or (
+        lambda p: sourcefiles.read_text(p, python=False, max_bytes=checker.max_file_bytes)
+    )
+    not_read = checker.rules.get("CPT002")
     root = _yaml_or_finding(path, text, parse_error, scan)
     if not isinstance(root, dict):
         return scan
@@ -378,13 +392,21 @@ def scan_bundle(
             variables[str(name)] = Located(path, line, column, spec["default"])
     documents: list[tuple[str, Any]] = [(path, root)]
     includes = root.get("include") or []
-    for pattern in includes if isinstance(includes, list) else []:
+    for index, pattern in enumerate(includes if isinstance(includes, list) else []):
         if not isinstance(pattern, str):
             continue
-        for match in sorted(glob.glob(str(base_dir / pattern), recursive=True)):
-            inc_path = os.path.normpath(match).replace(os.sep, "/")
+        found = sourcefiles.confined_glob(str(base_dir), pattern)
+        if not_read is not None:
+            line, column = _pos(includes, index, path)
+            for what, why in found.refused:
+                scan.findings.append(make(not_read, path, line, column, f"include {what}: {why}"))
+        for inc_path in found.matches:
             try:
                 inc_text = read(inc_path)
+            except sourcefiles.NotRead as exc:
+                if not_read is not None:
+                    scan.findings.append(make(not_read, inc_path, 1, 1, exc.reason))
+                continue
             except (OSError, UnicodeDecodeError) as exc:
                 if parse_error is not None:
                     scan.findings.append(make(parse_error, inc_path, 1, 1, f"cannot read: {exc}"))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cockpit.compat.python_scan import PythonSource
+from cockpit.compat.sourcefiles import python_lines
 
 DATABRICKS_HEADER = "# Databricks notebook source"
 _COMMAND = re.compile(r"^# COMMAND -+\s*$")
@@ -85,7 +86,7 @@ def split_databricks_source(text: str) -> NotebookParts:
     parts = NotebookParts()
     cell: list[tuple[int, str]] = []
     magic_cell = False
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(python_lines(text), start=1):
         if number == 1 and raw.lstrip("\ufeff").startswith(DATABRICKS_HEADER):
             continue
         if _COMMAND.match(raw):
@@ -179,6 +180,8 @@ def split_ipynb(text: str) -> NotebookParts:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"not valid notebook JSON: {exc.msg}", exc.lineno) from None
+    except RecursionError:  # "[" * 100_000: nested deeper than the decoder can follow
+        raise NotebookError("not a notebook: JSON nested too deeply to read") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("not a Jupyter notebook (no 'cells' list)")
     parts = NotebookParts()
@@ -205,7 +208,7 @@ def split_ipynb(text: str) -> NotebookParts:
         last_line = line
         # One JSON string may hold several lines (source saved as a single string): they all
         # map to that string's line.
-        for sub in found.text.splitlines() or [""]:
+        for sub in python_lines(found.text) or [""]:
             mapped.append((line, sub))
     for index, mapped in by_cell.items():
         _ipynb_cell(mapped, parts, index)
@@ -215,7 +218,7 @@ def split_ipynb(text: str) -> NotebookParts:
 def ipynb_cell_unit(pieces: list[str]) -> str | None:
     """The Python a code cell's source pieces make, magics blanked, one line per source line
     (what the scanner parsed); None for a cell in another language."""
-    lines = [sub for piece in pieces for sub in (piece.splitlines() or [""])]
+    lines = [sub for piece in pieces for sub in (python_lines(piece) or [""])]
     body = _cell_body([(0, line) for line in lines], NotebookParts())
     return None if body is None else "\n".join(body) + "\n"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.rules import Rule, catalog
+from cockpit.compat.sourcefiles import python_lines
 
 # Public re-exports of one class: every spelling is folded to the first, which the rules use.
 CANONICAL = {
@@ -260,7 +261,7 @@ class _Resolver(ast.NodeVisitor):
 
     def _lines(self) -> list[str]:
         if self._unit_lines is None:
-            self._unit_lines = self.unit.text.splitlines()
+            self._unit_lines = python_lines(self.unit.text)
         return self._unit_lines
 
     # ------------------------------------------------------------------ reporting

@@ -42,7 +42,8 @@ def parse_requirement(text: str) -> Requirement | None:
     """A PEP 508 requirement's name and version specifiers; None for anything else (options,
     paths, URLs, ``-r`` includes), which pins nothing we can check."""
     head, _, marker = text.split(" #", 1)[0].partition(";")
-    body = head.strip()
+    # Per-requirement options (``--hash=...``, ``--config-settings``) follow the requirement.
+    body = re.split(r"\s--?[A-Za-z]", head, maxsplit=1)[0].strip()
     if not body or body.startswith(("-", ".", "/", "#")) or "://" in body or " @ " in body:
         return None
     match = _NAME.match(body)
@@ -145,9 +146,34 @@ class RequirementChecker:
         return False
 
 
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first physical line, text) of each logical line of a requirements file: a line ending
+    in a backslash continues on the next, as pip joins them (pip's ``join_lines``); a comment
+    line ends a continuation. Physical lines as pip splits them (``str.splitlines``)."""
+    out: list[tuple[int, str]] = []
+    pending: list[str] = []
+    first = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        comment = re.match(r"^\s*#", line) is not None
+        if line.endswith("\\") and not comment:
+            if not pending:
+                first = number
+            pending.append(line[:-1])
+            continue
+        if pending:
+            pending.append(" " + line if comment else line)
+            out.append((first, "".join(pending)))
+            pending = []
+        else:
+            out.append((number, line))
+    if pending:  # a backslash on the last line: pip keeps what it has
+        out.append((first, "".join(pending)))
+    return out
+
+
 def scan_requirements_txt(path: str, text: str, checker: RequirementChecker) -> list[Finding]:
     found: list[Finding] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in logical_lines(text):
         req = parse_requirement(raw)
         if req is not None:
             column = len(raw) - len(raw.lstrip()) + 1
@@ -194,6 +220,10 @@ def scan_pyproject(
             return []
         line = getattr(exc, "lineno", None) or 1
         return [make(parse_error, path, line, 1, f"cannot parse as TOML: {exc}")]
+    except RecursionError:  # arrays nested deeper than tomllib's recursive parser follows
+        if parse_error is None:
+            return []
+        return [make(parse_error, path, 1, 1, "cannot parse as TOML: nested too deeply")]
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     lists = [project.get("dependencies")]
     optional = project.get("optional-dependencies")

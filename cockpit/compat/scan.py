@@ -4,6 +4,8 @@ Which files are read: ``*.py`` (Databricks notebook source when it starts with t
 ``*.ipynb``, ``requirements*.txt``, ``pyproject.toml``, ``setup.cfg``, ``databricks.yml`` /
 ``databricks.yaml`` (with their ``include:`` files) and ``*.json`` that look like Jobs API
 exports. Other files are ignored; a file that cannot be read or parsed is a CPT001 finding.
+Only regular files are read, up to a size cap; anything else (a FIFO, a device, a link loop, a
+file over the cap) is a CPT002 finding instead (:mod:`cockpit.compat.sourcefiles`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cockpit.compat import jobs as jobs_mod
-from cockpit.compat import notebooks, requirements, suppress
+from cockpit.compat import notebooks, requirements, sourcefiles, suppress
 from cockpit.compat.findings import Finding, make, sort_key
 from cockpit.compat.jobs import JobChecker, JobInfo
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
@@ -52,6 +54,8 @@ class ScanResult:
     # Bundle and job JSON files: their findings belong to the jobs they define.
     job_files: set[str] = field(default_factory=set)
     notes: list[Note] = field(default_factory=list)
+    # What was asked to be scanned, plus each bundle's folder: `fix` writes nowhere else.
+    roots: list[str] = field(default_factory=list)
 
     @property
     def blocking(self) -> int:
@@ -67,15 +71,23 @@ class ScanResult:
 class Scanner:
     """Scans files for one crossing. Build once, scan many files (the matchers are reused)."""
 
-    def __init__(self, crossing: Crossing, rules: dict[str, Rule] | None = None) -> None:
+    def __init__(
+        self,
+        crossing: Crossing,
+        rules: dict[str, Rule] | None = None,
+        *,
+        max_file_bytes: int = sourcefiles.DEFAULT_MAX_BYTES,
+    ) -> None:
         every = rules if rules is not None else catalog()
         self.crossing = crossing
         self.rules = {code: rule for code, rule in every.items() if crossing.applies(rule)}
         self.names = {code: rule.name for code, rule in every.items()}
         self.matchers = Matchers.build(self.rules.values())
         self.parse_error = self.rules.get("CPT001")
+        self.not_read = self.rules.get("CPT002")
+        self.max_file_bytes = max_file_bytes
         self.requirements = RequirementChecker(crossing, self.rules)
-        self.jobs = JobChecker(crossing, self.rules)
+        self.jobs = JobChecker(crossing, self.rules, max_file_bytes=max_file_bytes)
         # Removal rules say whether the break is new in this migration or was already there.
         self.notes = {
             code: note
@@ -132,6 +144,7 @@ class Scanner:
             found += scan.findings
             result.jobs += scan.jobs
             result.job_files.update(scan.files)
+            result.roots.append(os.path.abspath(Path(path).parent))
             extra_files = scan.files[1:]
         elif kind == "json":
             if not jobs_mod.looks_like_job_json(text):
@@ -144,7 +157,7 @@ class Scanner:
         result.files += [f for f in extra_files if f not in result.files]
         if self.notes:
             found = [self._noted(f) for f in found]
-        self._suppress(path, text, found, result)
+        self._suppress(path, text, found, result, kind)
 
     def _noted(self, finding: Finding) -> Finding:
         note = self.notes.get(finding.code)
@@ -164,7 +177,9 @@ class Scanner:
             result.runs[path] = targets
         return found
 
-    def _suppress(self, path: str, text: str, found: list[Finding], result: ScanResult) -> None:
+    def _suppress(
+        self, path: str, text: str, found: list[Finding], result: ScanResult, kind: str
+    ) -> None:
         by_path: dict[str, list[Finding]] = {}
         for finding in found:
             by_path.setdefault(finding.path, []).append(finding)
@@ -173,10 +188,17 @@ class Scanner:
                 file_text = text
             else:  # findings in a bundle's include files
                 try:
-                    file_text = Path(file_path).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
+                    file_text = sourcefiles.read_text(
+                        file_path, python=False, max_bytes=self.max_file_bytes
+                    )
+                except (OSError, UnicodeDecodeError, sourcefiles.NotRead):
                     file_text = ""
-            kept, dropped = suppress.apply(items, file_text.splitlines(), self.names)
+            # Lines as the file's own format counts them: Python (and JSON, TOML) end lines at
+            # \n, \r\n, \r only; YAML also at U+0085/U+2028/U+2029, as ruamel.yaml counts.
+            # (requirements files: pip's own str.splitlines, as their scanner counts).
+            pip_or_yaml = kind in ("bundle", "requirements") or file_path != path
+            lines = file_text.splitlines() if pip_or_yaml else sourcefiles.python_lines(file_text)
+            kept, dropped = suppress.apply(items, lines, self.names)
             result.findings += kept
             result.suppressed += dropped
 
@@ -187,8 +209,16 @@ class Scanner:
             return
         shown = _display(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = sourcefiles.read_text(
+                path, python=kind == "python", max_bytes=self.max_file_bytes
+            )
+        except sourcefiles.NotRead as exc:
+            if self.not_read is not None:
+                result.findings.append(make(self.not_read, shown, 1, 1, exc.reason))
+            result.files.append(shown)
+            return
+        except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+            # SyntaxError: a coding cookie naming an unknown encoding (as Python says it).
             if self.parse_error is not None:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 result.findings.append(
@@ -203,6 +233,7 @@ class Scanner:
         files: list[tuple[Path, str]] = []
         for raw in paths:
             path = Path(raw)
+            result.roots.append(os.path.abspath(path))
             if path.is_dir():
                 files += _walk(path)
             elif path.is_file():
