@@ -76,6 +76,14 @@ def run(ctx) -> int:
     as_of = parse_as_of(ctx.args.as_of)
     writable = ctx.args.record and as_of is None
     with ctx.open_store(readonly=not writable, create=False) as store:
+        if writable and store.readonly:
+            from cockpit.errors import ReadOnlyError
+
+            # --record asked for a write: saying GO/NO-GO while recording nothing would hide it.
+            raise ReadOnlyError(
+                f"{store.path} is read-only ({store.note}): nothing recorded; "
+                "run without --record to only evaluate the gates"
+            )
         gates = evaluate(store, ctx.config, as_of=as_of)
         if writable:
             record_changes(store, gates, source="cli")

@@ -5,14 +5,17 @@ Opening rules, in the order they are checked, so a bad file is refused before SQ
 * a path that is not a file, an empty file, or a file without the SQLite header is refused;
 * a corrupted file (``PRAGMA quick_check`` fails) is refused;
 * a SQLite file without ``cockpit_meta`` (someone else's database) is refused;
-* a file whose schema is newer than this cockpit is refused;
+* a file whose schema is newer than this cockpit is refused (a higher ``user_version``, or a
+  migration in its applied-migrations record that this cockpit does not have);
 * an older file is migrated forward inside one transaction when writable; when read-only it is
   migrated in an in-memory copy instead, so offline review of old files still works and the file
   itself is never written.
 
 Read-only is enforced twice: the connection is opened with ``mode=ro`` and ``query_only``, and
 every write method checks :attr:`StateStore.readonly` first and raises
-:class:`~cockpit.errors.ReadOnlyError`.
+:class:`~cockpit.errors.ReadOnlyError`. A WAL-mode file in a folder this user cannot write
+(an archive) cannot even be opened ``mode=ro`` (SQLite must create its ``-shm`` file there), so
+it is opened ``immutable=1`` instead, and a writable file in such a folder opens read-only.
 """
 
 from __future__ import annotations
@@ -108,10 +111,17 @@ class StateStore:
     ) -> StateStore:
         path = Path(path)
         note = ""
-        if path.exists():
+        if path.exists() and create and _is_empty_file(path):
+            # Another process has just created it (SQLite makes the file before its first
+            # write): it is new, and the migration transaction below settles who fills it.
+            pass
+        elif path.exists():
             _check_header(path)
             if not readonly and not os.access(path, os.W_OK):
                 readonly, note = True, "the file is not writable"
+            elif not readonly and not os.access(path.parent, os.W_OK | os.X_OK):
+                # SQLite writes its -wal and -shm files next to the database.
+                readonly, note = True, "its folder is not writable"
         elif readonly or not create:
             raise StateError(f"no state file at {path}")
         else:
@@ -152,13 +162,21 @@ class StateStore:
 
     @classmethod
     def _open_readonly(cls, path: Path, note: str) -> StateStore:
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         try:
-            conn = _connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
-            conn.execute("PRAGMA query_only=ON")
-            _quick_check(conn, path)
-            _check_ours(conn, path)
-            _check_not_newer(conn, path)
-            version = _user_version(conn)
+            try:
+                conn, version = _open_checked(uri, path)
+            except sqlite3.OperationalError as exc:
+                if not _cannot_open_in_place(exc):
+                    raise
+                # An archived WAL file in a folder we cannot write: SQLite cannot create the
+                # -shm file it needs for mode=ro. immutable=1 reads the main file as it is
+                # (nothing is locked or created); changes still in a -wal file are not seen.
+                conn, version = _open_checked(uri + "&immutable=1", path)
+                note = note or "opened as immutable: its folder is not writable"
+                wal = path.with_name(path.name + "-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    note += f"; {wal.stat().st_size} bytes of changes in {wal.name} not shown"
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
         probe = cls(conn, path, readonly=True)
@@ -209,19 +227,28 @@ class StateStore:
         # arrive after a higher one (0002 after 0007) and must still be applied.
         return [m for m in _migrations() if m[0] not in applied]
 
-    def _migrate(self) -> None:
-        current = _user_version(self._conn)
-        with self._lock:
-            applied = self._applied()
-            pending = self._pending()
-            has_log = self._conn.execute(
+    def _has_log(self) -> bool:
+        return bool(
+            self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'cockpit_schema_migrations'"
             ).fetchone()
-            if not pending and has_log:
+        )
+
+    def _migrate(self) -> None:
+        with self._lock:
+            if not self._pending() and self._has_log():
                 return
-            target = max([current, *(v for v, _, _ in pending)])
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
+                # Read again under the write lock: two processes creating the same new file
+                # both get here, and the second must see what the first has just applied.
+                current = _user_version(self._conn)
+                applied = self._applied()
+                pending = self._pending()
+                if not pending and self._has_log():
+                    self._conn.execute("COMMIT")
+                    return
+                target = max([current, *(v for v, _, _ in pending)])
                 now = self.clock()
                 self._conn.execute(
                     "CREATE TABLE IF NOT EXISTS cockpit_schema_migrations ("
@@ -259,13 +286,15 @@ class StateStore:
                     )
                 self._conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise StateError(
-                    f"{self.path} cannot be upgraded to schema v{target}: {exc}; "
-                    "the file was left as it was"
+                    f"{self.path} cannot be upgraded to schema v{latest_schema_version()}: "
+                    f"{exc}; the file was left as it was"
                 ) from None
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
 
     # ----------------------------------------------------------------- reading
@@ -396,11 +425,45 @@ def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
     return conn
 
 
+def _is_empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def _open_checked(uri: str, path: Path) -> tuple[sqlite3.Connection, int]:
+    """A read-only connection on ``uri`` that passed every opening check, and its version."""
+    conn = _connect(uri, uri=True)
+    try:
+        conn.execute("PRAGMA query_only=ON")
+        _quick_check(conn, path)
+        _check_ours(conn, path)
+        _check_not_newer(conn, path)
+        return conn, _user_version(conn)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _cannot_open_in_place(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's "readonly" or "cannot open": what mode=ro says for a WAL file whose -shm it
+    cannot create (not a damaged file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+    text = str(exc)
+    return "readonly" in text or "unable to open" in text
+
+
 def _check_header(path: Path) -> None:
     if not path.is_file():
         raise StateError(f"{path} is not a file")
-    with path.open("rb") as fh:
-        head = fh.read(len(SQLITE_HEADER))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head:
         raise StateError(f"{path} is empty, not a cockpit state file")
     if head != SQLITE_HEADER:
@@ -410,6 +473,8 @@ def _check_header(path: Path) -> None:
 def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
     try:
         result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.OperationalError:
+        raise  # cannot open or lock it (a read-only folder, a busy file): not corruption
     except sqlite3.DatabaseError as exc:
         raise StateError(f"{path} is corrupted: {exc}") from None
     if result != "ok":
@@ -433,6 +498,24 @@ def _check_not_newer(conn: sqlite3.Connection, path: Path) -> None:
             f"{path} has state schema v{version}, newer than this cockpit understands "
             f"(v{latest}); upgrade migration-cockpit to open it"
         )
+    # Migration numbers are reserved per feature, so a newer cockpit can add one below the
+    # highest (0006 after 0008) without raising user_version: the applied record tells.
+    has_log = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cockpit_schema_migrations'"
+    ).fetchone()
+    if has_log:
+        known = {v for v, _, _ in _migrations()}
+        unknown = sorted(
+            r[0]
+            for r in conn.execute("SELECT version FROM cockpit_schema_migrations")
+            if r[0] not in known
+        )
+        if unknown:
+            raise StateError(
+                f"{path} has state schema migrations {', '.join(map(str, unknown))} that this "
+                "cockpit does not have, so it is newer than this cockpit understands; "
+                "upgrade migration-cockpit to open it"
+            )
 
 
 def _split_sql(sql: str) -> list[str]:
