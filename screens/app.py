@@ -24,6 +24,7 @@ from cockpit.cutover.gates import evaluate as evaluate_gates
 from cockpit.cutover.gates import record_changes as record_gate_changes
 from cockpit.errors import CockpitError
 from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources
+from cockpit.textsafe import terminal
 from screens.tabs.base import CockpitTab, DeferredTab, ViewContext
 from screens.widgets.status_header import StatusHeader
 from screens.widgets.time_travel import TimeTravelBar
@@ -98,6 +99,11 @@ class CockpitApp(App[int]):
             for n in range(1, 10)
         ],
     ]
+
+    def notify(self, message: str, *, markup: bool = True, **kwargs) -> None:  # type: ignore[override]
+        # Notifications carry server messages, names and paths (and text like "[mlflow.old]"):
+        # plain text with controls shown as escapes, never markup.
+        super().notify(terminal(message, multiline=True), markup=False, **kwargs)
 
     def __init__(
         self,

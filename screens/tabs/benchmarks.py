@@ -32,6 +32,7 @@ from cockpit.bench.rerun import DEFAULT_RERUNS
 from cockpit.bench.stats import Comparison
 from cockpit.errors import CockpitError
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.safe import text as safe_text
 
 OLD_COLOR, NEW_COLOR = "cyan", "orange"
 DAY = 86400.0
@@ -173,8 +174,8 @@ class BenchmarksTab(CockpitTab):
         table.clear()
         for c in self._rows:
             table.add_row(
-                c.pipeline,
-                metric_label(c, loaded.units),
+                safe_text(c.pipeline),  # pipeline and metric names come from MLflow and config
+                safe_text(metric_label(c, loaded.units)),
                 Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
                 f"{c.n_old}/{c.n_new}",
                 fmt_value(c.median_old),

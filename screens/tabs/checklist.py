@@ -22,10 +22,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Select, Static, Tree
 
 from cockpit.compat import checklist as engine
+from cockpit.compat import sourcefiles
 from cockpit.databricks.workspace_code import read_code_text
 from cockpit.errors import CockpitError
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.safe import clean
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "todo": "yellow", "waived": "cyan"}
 STATUS_MARK = {"pass": "✔", "fail": "✘", "todo": "○", "waived": "≈"}
@@ -168,26 +170,26 @@ class ChecklistTab(CockpitTab):
     def _pipeline_label(self, v: engine.PipelineView) -> Text:
         label = Text()
         label.append("✔ " if v.ready else "● ", "bold green" if v.ready else "bold yellow")
-        label.append(v.name, "bold")
+        label.append(clean(v.name), "bold")
         if v.blocking_open:
             label.append(f"  {v.blocking_open} blocking", "bold red")
         open_items = sum(1 for i in v.items if i.status in ("fail", "todo"))
         label.append(f"  {open_items} open" if open_items else "  all checks closed", "dim")
         if v.owner:
-            label.append(f"  @{v.owner}", "magenta")
+            label.append(f"  @{clean(v.owner)}", "magenta")
         if v.signed_off_by:
-            label.append(f"  signed off by {v.signed_off_by}", "green")
+            label.append(f"  signed off by {clean(v.signed_off_by)}", "green")
         return label
 
     @staticmethod
     def _item_label(i: engine.Item) -> Text:
         label = Text()
         label.append(f"{STATUS_MARK[i.status]} {i.status:<6} ", STATUS_STYLE[i.status])
-        label.append(i.title, SEVERITY_STYLE.get(i.severity or "", ""))
+        label.append(clean(i.title), SEVERITY_STYLE.get(i.severity or "", ""))
         if i.kind == "auto" and i.finding_count:
             label.append(f"  ({i.finding_count})", "dim")
         if i.owner:
-            label.append(f"  @{i.owner}", "magenta")
+            label.append(f"  @{clean(i.owner)}", "magenta")
         if i.note:
             label.append("  ✎", "cyan")
         return label
@@ -264,13 +266,14 @@ class ChecklistTab(CockpitTab):
             return
         parts: list[Text] = []
         head = Text()
-        head.append(f"{view.name}\n", "bold")
-        head.append(f"{view.kind} · {view.origin}\n", "dim")
-        head.append(f"owner: {view.owner or '—'}   ")
-        head.append(f"MLflow: {view.tracking_uri or 'workspace default'}\n")
+        # Names, owners and URIs come from scanned bundles and from people: shown, never run.
+        head.append(f"{clean(view.name)}\n", "bold")
+        head.append(f"{clean(view.kind)} · {clean(view.origin)}\n", "dim")
+        head.append(f"owner: {clean(view.owner or '—')}   ")
+        head.append(f"MLflow: {clean(view.tracking_uri or 'workspace default')}\n")
         if view.signed_off_by:
             head.append(
-                f"signed off by {view.signed_off_by} at {format_ts(view.signed_off_at)}\n",
+                f"signed off by {clean(view.signed_off_by)} at {format_ts(view.signed_off_at)}\n",
                 "green",
             )
         parts.append(head)
@@ -294,14 +297,16 @@ class ChecklistTab(CockpitTab):
     def _item_detail(self, view: engine.PipelineView, item: engine.Item) -> list[Text]:
         parts: list[Text] = []
         text = Text()
-        text.append(f"\n{item.title}\n", "bold")
+        text.append(f"\n{clean(item.title)}\n", "bold")
         text.append(f"{STATUS_MARK[item.status]} {item.status}", STATUS_STYLE[item.status])
         if item.severity:
             text.append(f"   {item.severity}", SEVERITY_STYLE.get(item.severity, ""))
-        text.append(f"   owner: {item.owner or '—'}\n")
+        text.append(f"   owner: {clean(item.owner or '—')}\n")
         if item.note:
-            text.append(f"note: {item.note}\n", "cyan")
-        text.append(f"last change: {item.updated_by} at {format_ts(item.updated_at)}\n", "dim")
+            text.append(f"note: {clean(item.note, multiline=True)}\n", "cyan")
+        text.append(
+            f"last change: {clean(item.updated_by)} at {format_ts(item.updated_at)}\n", "dim"
+        )
         parts.append(text)
         if item.code:
             parts.append(self._rule_text(item.code))
@@ -323,8 +328,10 @@ class ChecklistTab(CockpitTab):
             log = Text("\nhistory\n", "bold")
             for e in changes:
                 p = e.payload
-                log.append(f"{format_ts(e.ts)}  {p.get('by')}: {e.kind.rsplit('.', 1)[1]} ")
-                log.append(f"{p.get('old') or '—'} → {p.get('new') or '—'}\n")
+                log.append(
+                    f"{format_ts(e.ts)}  {clean(p.get('by'))}: {clean(e.kind.rsplit('.', 1)[1])} "
+                )
+                log.append(clean(f"{p.get('old') or '—'} → {p.get('new') or '—'}") + "\n")
             parts.append(log)
         return parts
 
@@ -410,9 +417,9 @@ class ChecklistTab(CockpitTab):
 
     def _excerpt(self, f: engine.StoredFinding) -> Text:
         text = Text()
-        text.append(f"\n{f.path}:{f.line}:{f.column}", "bold")
+        text.append(f"\n{clean(f.path)}:{f.line}:{f.column}", "bold")
         text.append("  fixable with `cockpit fix`\n" if f.autofix else "\n", "green")
-        text.append(f"{f.message}\n", "dim")
+        text.append(f"{clean(f.message)}\n", "dim")
         # Workspace code (a notebook path, dbfs:/...) as exported into the state file, so
         # offline review shows the line without the workspace.
         stored = read_code_text(self.view.store, f.path)
@@ -421,17 +428,20 @@ class ChecklistTab(CockpitTab):
             text.append("(source not available on this machine)\n", "dim italic")
             return text
         try:
+            # Bounded and regular files only (a FIFO would hang the UI); lines as Python counts.
             source = (
-                stored if stored is not None else file.read_text(encoding="utf-8", errors="replace")
+                stored
+                if stored is not None
+                else sourcefiles.read_bytes(file).decode("utf-8", errors="replace")
             )
-        except OSError:
+        except (OSError, sourcefiles.NotRead):
             text.append("(source not readable)\n", "dim italic")
             return text
-        lines = source.splitlines()
+        lines = sourcefiles.python_lines(source)
         start = max(1, f.line - EXCERPT_CONTEXT)
         for number in range(start, min(len(lines), f.line + EXCERPT_CONTEXT) + 1):
             style = "bold reverse" if number == f.line else ""
-            text.append(f"{number:>5} │ {lines[number - 1]}\n", style)
+            text.append(f"{number:>5} │ {clean(lines[number - 1])}\n", style)
         return text
 
     # ------------------------------------------------------------------ changes

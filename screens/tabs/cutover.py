@@ -20,6 +20,8 @@ from cockpit.cutover.gates import Gate, is_go
 from cockpit.store import Event
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.safe import clean
+from screens.widgets.safe import text as safe_text
 
 GATE_MARK = {
     "pass": ("✔", "bold green"),
@@ -122,7 +124,7 @@ class CutoverTab(CockpitTab):
             lines.append(f"{gate.title:<34}", style="bold")
             lines.append(f"{gate.status.upper():<8}", style=style)
             since = f"  since {fmt_ts(gate.changed_at)}" if gate.changed_at else ""
-            lines.append(f"{gate.evidence}{since}\n", style="")
+            lines.append(f"{clean(gate.evidence)}{since}\n", style="")
         self.query_one("#cut-gate-list", Static).update(lines)
 
     def _refresh_prefixes(self) -> None:
@@ -154,9 +156,9 @@ class CutoverTab(CockpitTab):
         for event in self._events:
             table.add_row(
                 fmt_ts(event.ts).removesuffix(" UTC"),
-                Text(event.kind, style=kind_style(event.kind)),
-                event.source,
-                summarize(event.payload),
+                safe_text(event.kind, kind_style(event.kind)),
+                safe_text(event.source),
+                safe_text(summarize(event.payload)),
                 key=str(event.id),
             )
         total = self.view.store.query_one(
@@ -177,7 +179,11 @@ class CutoverTab(CockpitTab):
             return
         body = json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True)
         detail.update(
-            Text.assemble((f"#{event.id} {event.kind}", "bold"), f"  {event.source}\n", body)
+            Text.assemble(
+                (f"#{event.id} {clean(event.kind)}", "bold"),
+                f"  {clean(event.source)}\n",
+                clean(body, multiline=True),
+            )
         )
 
     @on(Input.Changed, "#cut-search")

@@ -29,6 +29,8 @@ from cockpit.mlflow.records import (
 )
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.safe import clean
+from screens.widgets.safe import text as safe_text
 
 # Stages in one letter so a model's whole history fits the registry panel.
 SHORT_STAGE = {"None": "-", "Staging": "S", "Production": "P", "Archived": "A"}
@@ -117,11 +119,12 @@ class MlflowSyncTab(CockpitTab):
         else:
             drift = poll["missing"] + poll["differing"] + poll["versions_missing"]
             head.append("old ", style="bold")
-            head.append(f"{poll['old_url']} (MLflow {poll['old_version']}")
-            head.append(f", schema {poll['old_schema']})" if poll["old_schema"] else ")")
+            # URLs, versions and schemas are what the servers said.
+            head.append(clean(f"{poll['old_url']} (MLflow {poll['old_version']}"))
+            head.append(clean(f", schema {poll['old_schema']})") if poll["old_schema"] else ")")
             head.append("   new ", style="bold")
-            head.append(f"{poll['new_url']} (MLflow {poll['new_version']}")
-            head.append(f", schema {poll['new_schema']})" if poll["new_schema"] else ")")
+            head.append(clean(f"{poll['new_url']} (MLflow {poll['new_version']}"))
+            head.append(clean(f", schema {poll['new_schema']})") if poll["new_schema"] else ")")
             head.append("\nlast poll ", style="bold")
             head.append(f"{fmt_ts(poll['ts'])} ({poll['duration_s']:.1f} s)   ")
             head.append(
@@ -170,7 +173,7 @@ class MlflowSyncTab(CockpitTab):
         synced = last_synced(self.view.store, as_of=self.view.as_of)
         for row in poll_experiments(self.view.store, poll["id"]):
             self._names.append(row["name"])
-            name = Text(row["name"])
+            name = safe_text(row["name"])
             if row["old_deleted_experiment"]:
                 name.append(" (deleted)", style="dim")
             when = synced.get(row["name"])
@@ -201,12 +204,12 @@ class MlflowSyncTab(CockpitTab):
                 for v, st in sorted(old_stages.items(), key=lambda i: int(i[0]))
             )
             table.add_row(
-                row["name"],
+                safe_text(row["name"]),
                 str(row["old_versions"]),
                 str(row["new_versions"]),
                 Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
-                stages,
-                ", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items())),
+                safe_text(stages),
+                safe_text(", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items()))),
             )
 
     def selected_experiment(self) -> str | None:

@@ -24,6 +24,7 @@ from cockpit.runtimes.diff import (
 )
 from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.safe import text as safe_text
 
 SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
 DEFAULT_FROM, DEFAULT_TO = "14.3-lts-ml", "16.4-lts-ml"
@@ -171,10 +172,11 @@ class RuntimeDiffTab(CockpitTab):
         for lib in self._shown:
             style = SEVERITY_STYLE.get(lib.severity, "")
             table.add_row(
-                Text(lib.name, style="bold" if lib.severity == "breaking" else ""),
+                # Imported or probed manifests come from clusters: names are data, not markup.
+                safe_text(lib.name, "bold" if lib.severity == "breaking" else ""),
                 lib.kind,
-                lib.old or "",
-                lib.new or "",
+                safe_text(lib.old or ""),
+                safe_text(lib.new or ""),
                 Text(lib.severity, style=style),
                 lib.bump or "",
                 key=lib.name,
@@ -195,11 +197,16 @@ class RuntimeDiffTab(CockpitTab):
     def _render_system(self, diff: RuntimeDiff) -> None:
         table = Table(title="System", title_justify="left", expand=True, show_edge=False)
         table.add_column("component")
-        table.add_column(diff.from_id)
-        table.add_column(diff.to_id)
+        table.add_column(safe_text(diff.from_id))
+        table.add_column(safe_text(diff.to_id))
         for s in diff.system:
             style = "bold yellow" if s.changed else ""
-            table.add_row(s.component, s.old or "?", s.new or "?", style=style)
+            table.add_row(
+                safe_text(s.component),
+                safe_text(s.old or "?"),
+                safe_text(s.new or "?"),
+                style=style,
+            )
         self.query_one("#rt-system", Static).update(table)
 
     def _render_runway(self, diff: RuntimeDiff) -> None:

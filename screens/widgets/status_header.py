@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from cockpit.textsafe import terminal
 from cockpit.timefmt import fmt_ts
 
 STATUS_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
@@ -23,9 +24,10 @@ class StatusHeader(Static):
     def render(self) -> Text:
         text = Text()
         text.append(" ◆ ", style="bold magenta")
-        text.append(self.migration_name or "(unnamed migration)", style="bold")
+        # The name and route come from the state file, which may have come from anywhere.
+        text.append(terminal(self.migration_name or "(unnamed migration)"), style="bold")
         if self.route:
-            text.append(f"  {self.route}", style="cyan")
+            text.append(f"  {terminal(self.route)}", style="cyan")
         text.append("  ")
         if self.offline:
             text.append(" OFFLINE ", style="bold black on yellow")
@@ -34,6 +36,6 @@ class StatusHeader(Static):
         if self.as_of is not None:
             text.append(f"  as of {fmt_ts(self.as_of)}", style="bold yellow")
         for name, status in sorted(self.sources.items()):
-            text.append(f"  {name}:", style="dim")
-            text.append(status, style=STATUS_STYLE.get(status, "dim"))
+            text.append(f"  {terminal(name)}:", style="dim")
+            text.append(terminal(status), style=STATUS_STYLE.get(status, "dim"))
         return text
