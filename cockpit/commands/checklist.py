@@ -93,21 +93,24 @@ def run_show(ctx) -> int:
         return EXIT_OK
     from rich.table import Table
 
+    from cockpit.textsafe import markup as m
+
     ctx.console.print(f"[bold]{ready} of {total} pipelines ready[/]")
     table = Table(header_style="bold")
     for column in ("pipeline", "item", "status", "findings", "owner", "note"):
         table.add_column(column, overflow="fold")
     style = {"pass": "green", "fail": "bold red", "todo": "yellow", "waived": "cyan"}
     for v in views:
-        signed = f" [green](signed off by {v.signed_off_by})[/]" if v.signed_off_by else ""
+        # Pipeline names, titles, owners and notes come from scans and people: never markup.
+        signed = f" [green](signed off by {m(v.signed_off_by)})[/]" if v.signed_off_by else ""
         for n, i in enumerate(v.items):
             table.add_row(
-                f"{v.pipeline_id}{signed}" if n == 0 else "",
-                i.title,
+                f"{m(v.pipeline_id)}{signed}" if n == 0 else "",
+                m(i.title),
                 f"[{style[i.status]}]{i.status}[/]",
                 str(i.finding_count) if i.kind == "auto" else "",
-                i.owner or "",
-                i.note,
+                m(i.owner or ""),
+                m(i.note, multiline=True),
             )
     ctx.console.print(table)
     return EXIT_OK

@@ -34,6 +34,7 @@ def run(ctx) -> int:
     import time
 
     from cockpit.polling import Poller, Recorder, configured_sources
+    from cockpit.textsafe import terminal
 
     config = ctx.require_config()
     sources = configured_sources(config)
@@ -73,7 +74,8 @@ def run(ctx) -> int:
                         if status != "ok" and poller.status.last_error
                         else ""
                     )
-                    print(f"{poller.source.name}: {status}{error}", file=sys.stderr)
+                    # Errors quote remote sources (workspace, MLflow): no controls through.
+                    print(terminal(f"{poller.source.name}: {status}{error}"), file=sys.stderr)
                 shown[poller.source.name] = status
     finally:
         recorder.stop()

@@ -132,16 +132,18 @@ def run_show(ctx) -> int:
         ctx.print_json(manifest.to_json())
         return EXIT_OK
     from cockpit.output import rich_table
+    from cockpit.textsafe import markup as m
 
     c = ctx.console
-    c.print(f"[bold]{manifest.name}[/] ({manifest.id}, {manifest.origin})")
+    # Imported and probed manifests come from clusters and files: their text is data.
+    c.print(f"[bold]{m(manifest.name)}[/] ({m(manifest.id)}, {m(manifest.origin)})")
     c.print(rich_table("System", ["component", "value"], list(manifest.system.items())))
     libs = sorted(manifest.python_libraries.items())
     c.print(rich_table(f"Python libraries ({len(libs)})", ["name", "version"], libs))
     for source in manifest.sources:
-        c.print(f"source: {source}")
+        c.print(f"source: {m(source)}")
     if manifest.notes:
-        c.print(f"[dim]notes: {manifest.notes}[/]")
+        c.print(f"[dim]notes: {m(manifest.notes, multiline=True)}[/]")
     return EXIT_OK
 
 
@@ -201,9 +203,11 @@ def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table
 
 def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
     from cockpit.output import rich_table
+    from cockpit.textsafe import markup as m
+    from cockpit.textsafe import safe_url
 
     c = ctx.console
-    c.print(f"[bold]Runtime diff[/] {diff.from_id} → {diff.to_id}")
+    c.print(f"[bold]Runtime diff[/] {m(diff.from_id)} → {m(diff.to_id)}")
     c.print(rich_table("System", sys_columns, sys_rows))
     rows = [[x.name, x.kind, x.old, x.new, x.severity, x.bump] for x in libs]
     styles = [SEVERITY_STYLE.get(x.severity) for x in libs]
@@ -215,12 +219,13 @@ def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
     c.print(rich_table(title, lib_columns, rows, styles))
     c.print(f"[bold]Behaviour changes[/] ({len(diff.behavior_changes)})")
     for b in diff.behavior_changes:
-        c.print(
-            f" • [bold]{b.title}[/] [dim]({b.release})[/]\n   {b.detail}\n   [link={b.source}]{b.source}[/link]"
-        )
+        # A terminal link only to an http(s) URL, and one that cannot close the markup tag.
+        url = safe_url(b.source)
+        link = f"[link={url}]{m(b.source)}[/link]" if url and "]" not in url else m(b.source)
+        c.print(f" • [bold]{m(b.title)}[/] [dim]({m(b.release)})[/]\n   {m(b.detail)}\n   {link}")
     for r in diff.runway:
         left = f"{r.days_left} days left" if r.days_left is not None else "unknown"
-        c.print(f"support: {r.runtime_id} until {r.end_of_support or '?'} ({left})")
+        c.print(f"support: {m(r.runtime_id)} until {m(r.end_of_support or '?')} ({left})")
 
 
 def run_import(ctx) -> int:

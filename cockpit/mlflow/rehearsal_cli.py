@@ -147,12 +147,13 @@ def run_rehearse(ctx) -> int:
         ctx.print_json(result.to_json())
         return EXIT_OK if result.clean else EXIT_FINDINGS
     from cockpit.output import rich_table
+    from cockpit.textsafe import markup as m
 
     c = ctx.console
     verdict = "[green]clean[/]" if result.clean else "[bold red]NOT clean[/]"
-    c.print(f"[bold]DB-upgrade rehearsal[/] → mlflow {result.target_version}: {verdict}")
+    c.print(f"[bold]DB-upgrade rehearsal[/] → mlflow {m(result.target_version)}: {verdict}")
     c.print(
-        f"source   {result.source_uri} (sha256 {result.source_sha256[:12]}…, "
+        f"source   {m(result.source_uri)} (sha256 {result.source_sha256[:12]}…, "
         f"{'unchanged' if result.source_unchanged else 'written by its live server meanwhile'})"
     )
     if result.foreign_revisions:
