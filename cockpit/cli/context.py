@@ -80,7 +80,8 @@ class CliContext:
     def maybe_store(self, explicit: str | None = None) -> StateStore | None:
         """The state file read-only if it exists, else None (for commands that only enrich)."""
         path = self.state_path(explicit)
-        if not path.exists():
+        # An empty file is one another process is creating right now: nothing to enrich with.
+        if not path.exists() or (path.is_file() and path.stat().st_size == 0):
             return None
         from cockpit.store import StateStore
 

@@ -31,8 +31,8 @@ from cockpit.bench.report import (
 from cockpit.bench.rerun import DEFAULT_RERUNS
 from cockpit.bench.stats import Comparison
 from cockpit.errors import CockpitError
+from cockpit.textsafe import markup
 from screens.tabs.base import CockpitTab, ViewContext
-from screens.widgets.safe import text as safe_text
 
 OLD_COLOR, NEW_COLOR = "cyan", "orange"
 DAY = 86400.0
@@ -174,8 +174,9 @@ class BenchmarksTab(CockpitTab):
         table.clear()
         for c in self._rows:
             table.add_row(
-                safe_text(c.pipeline),  # pipeline and metric names come from MLflow and config
-                safe_text(metric_label(c, loaded.units)),
+                # Names come from MLflow and the config: str cells are markup, so escape them.
+                markup(c.pipeline),
+                markup(metric_label(c, loaded.units)),
                 Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
                 f"{c.n_old}/{c.n_new}",
                 fmt_value(c.median_old),
