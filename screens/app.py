@@ -377,7 +377,13 @@ class CockpitApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def show_tab(self, tab_id: str) -> None:
-        self.query_one(TabbedContent).active = f"pane-{tab_id}"
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != f"pane-{tab_id}" and tabs.screen.focused is not None:
+            # Textual hands the focus of a widget being hidden to a sibling in the same (hidden)
+            # pane, and a pane whose widget gets focus becomes active again: the digit was
+            # swallowed (issue 16). Drop the focus first; _focus_active_tab sets it in the new tab.
+            tabs.screen.set_focus(None)
+        tabs.active = f"pane-{tab_id}"
 
     async def show_tab_ready(self, tab_id: str) -> CockpitTab | None:
         """Show a tab and return it built (for actions that need its widgets)."""

@@ -14,11 +14,16 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from textual.binding import Binding
 from textual.containers import Container
+from textual.widgets import Input
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
+
+
+LEAVE_INPUT = Binding("escape", "leave_input", "Done typing", id="tab.leave-input")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class CockpitTab(Container):
 
     # The widget that gets focus when the tab is shown, so the tab's bindings are live.
     DEFAULT_FOCUS: ClassVar[str | None] = None
+    # Escape in any text box of a tab gives the focus back to the tab's main widget, so `q`, the
+    # digits and the tab's keys work again. A tab that binds Escape itself (e.g. to clear its
+    # filters: the second Escape) lists LEAVE_INPUT first; check_action enables only one of them,
+    # and the footer shows the one Escape will do.
+    BINDINGS: ClassVar = [LEAVE_INPUT]
 
     def focus_default(self) -> None:
         if self.DEFAULT_FOCUS:
@@ -64,6 +74,19 @@ class CockpitTab(Container):
             if widget.focusable:
                 widget.focus()
                 return
+
+    def typing_here(self) -> bool:
+        """True while a text box of this tab has the focus (printable keys are text then)."""
+        focused = self.app.focused
+        return isinstance(focused, Input) and self in focused.ancestors
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_input":
+            return self.typing_here()
+        return True
+
+    def action_leave_input(self) -> None:
+        self.focus_default()
 
     def refresh_view(self, view: ViewContext) -> None:
         """Re-read the store and update widgets. Called on mount, on store change, on time travel.

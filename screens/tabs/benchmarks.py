@@ -268,7 +268,7 @@ class BenchmarksTab(CockpitTab):
         if action == "rerun":
             # Live only: a review of a saved file never submits anything to a workspace.
             return not self.view.offline and self.view.config is not None
-        return True
+        return super().check_action(action, parameters)
 
     def action_rerun(self) -> None:
         if self.view.offline or self.view.config is None:

@@ -80,7 +80,8 @@ class ChecklistTab(CockpitTab):
         Binding("e", "cycle_severity", "Severity filter", id="checklist.severity-filter"),
         Binding("r", "rescan", "Re-scan", id="checklist.rescan"),
         Binding("D", "ddp_probe", "DDP probe", id="checklist.ddp-probe"),
-        Binding("escape", "cancel_prompt", "Cancel", show=False, id="checklist.cancel"),
+        # Escape in the note/owner box: discard it, focus back on the tree (shown only then).
+        Binding("escape", "cancel_prompt", "Cancel", id="checklist.cancel"),
     ]
     COMMANDS: ClassVar = [
         ("Re-scan pipelines", "run the compatibility scan again and record it", "rescan"),
@@ -519,6 +520,12 @@ class ChecklistTab(CockpitTab):
             self.app.notify(exc.message, severity="error")
             return
         self.refresh_view(self.view)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_prompt":
+            prompts = self.query("#cl-prompt")
+            return bool(prompts) and prompts.first().has_class("-visible")
+        return super().check_action(action, parameters)
 
     def action_cancel_prompt(self) -> None:
         prompt = self.query_one("#cl-prompt", Input)

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from cockpit.cutover.gates import Gate, is_go
 from cockpit.store import Event
 from cockpit.timefmt import fmt_ts
-from screens.tabs.base import CockpitTab, ViewContext
+from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
 from screens.widgets.safe import clean
 from screens.widgets.safe import text as safe_text
 
@@ -58,6 +58,7 @@ class CutoverTab(CockpitTab):
     DEFAULT_FOCUS = "#timeline"
     BINDINGS: ClassVar = [
         Binding("slash", "focus_search", "Search", id="cutover.search"),
+        LEAVE_INPUT,  # first Escape: out of the search box, filter kept
         Binding("escape", "clear_filters", "Clear filters", id="cutover.clear"),
     ]
     COMMANDS: ClassVar = [

@@ -222,7 +222,7 @@ class MlflowSyncTab(CockpitTab):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in LIVE_ACTIONS:
             return self._live_config() is not None
-        return True
+        return super().check_action(action, parameters)
 
     def _live_config(self):
         config = self.view.config

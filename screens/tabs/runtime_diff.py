@@ -23,7 +23,7 @@ from cockpit.runtimes.diff import (
     diff_runtimes,
 )
 from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
-from screens.tabs.base import CockpitTab, ViewContext
+from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
 from screens.widgets.safe import text as safe_text
 
 SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
@@ -57,6 +57,7 @@ class RuntimeDiffTab(CockpitTab):
         Binding("b", "filter_breaking", "Breaking only", id="runtime-diff.breaking"),
         Binding("c", "filter_changed", "Hide unchanged", id="runtime-diff.changed"),
         Binding("x", "swap", "Swap from/to", id="runtime-diff.swap"),
+        LEAVE_INPUT,  # first Escape: out of the search box, filter kept
         Binding("escape", "clear_filters", "Clear filters", id="runtime-diff.clear"),
         Binding("p", "probe", "Probe target live", id="runtime-diff.probe"),
         Binding("k", "cancel_probe", "Cancel probe", id="runtime-diff.cancel-probe"),
@@ -306,7 +307,7 @@ class RuntimeDiffTab(CockpitTab):
             return live and bool(config.databricks.host or config.databricks.profile)
         if action == "cancel_probe":
             return self._probe_cancel is not None
-        return True
+        return super().check_action(action, parameters)
 
     def action_probe(self) -> None:
         if self._probe_cancel is not None:
