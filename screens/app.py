@@ -23,7 +23,7 @@ from cockpit.cutover.gates import Gate
 from cockpit.cutover.gates import evaluate as evaluate_gates
 from cockpit.cutover.gates import record_changes as record_gate_changes
 from cockpit.errors import CockpitError
-from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources
+from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources, prepare_pollers
 from cockpit.textsafe import terminal
 from screens.tabs.base import CockpitTab, DeferredTab, ViewContext
 from screens.widgets.status_header import StatusHeader
@@ -170,7 +170,8 @@ class CockpitApp(App[int]):
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
         if not self.offline:
-            self._start_polling()
+            # After the first frame: preparing the pollers imports their clients (the SDK).
+            self.call_after_refresh(self._start_polling)
         if os.environ.get("COCKPIT_EXIT_AFTER_FIRST_FRAME") == "1":
             # bench/startup.py measures time to first frame: leave once it has been drawn.
             self.call_after_refresh(self.exit)
@@ -222,6 +223,9 @@ class CockpitApp(App[int]):
                 self.notify(exc.message, severity="error")
                 return
         self.pollers = [Poller(source, self.store) for source in sources]
+        # Imports on this (the main) thread before any poll thread runs: concurrent first
+        # imports of one package can leave a half-initialised module (issue 20).
+        prepare_pollers(self.pollers)
         for poller in self.pollers:
             self.set_source_status(poller.source.name, "unknown")
             self._run_poll(poller)

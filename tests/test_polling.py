@@ -7,7 +7,7 @@ import threading
 import time
 
 from cockpit.errors import SourceUnavailableError
-from cockpit.polling import Poller, Recorder
+from cockpit.polling import INTERNAL_ERROR, Poller, Recorder, prepare_pollers
 from cockpit.store import StateStore
 
 
@@ -106,3 +106,137 @@ def test_recorder_runs_and_stops():
     calls = [s.calls for s in sources]
     time.sleep(0.2)
     assert [s.calls for s in sources] == calls  # really stopped
+
+
+class BrokenOnce:
+    """A client as a half-initialised module leaves it: any use raises AttributeError."""
+
+    def fetch(self):
+        raise AttributeError("module 'requests' has no attribute 'exceptions'")
+
+
+class Working:
+    def fetch(self):
+        return {"fine": True}
+
+
+class RebuildingSource:
+    """Builds its client on first use; the first client built is broken (or every one)."""
+
+    IMPORTS = ("json",)
+
+    def __init__(self, name: str = "ws", always_broken: bool = False):
+        self.name, self.interval_s = name, 1.0
+        self.always_broken = always_broken
+        self.client = None
+        self.builds = 0
+        self.resets = 0
+        self.prepared_on: list[str] = []
+        self.polled_on: list[str] = []
+
+    def prepare(self):
+        self.prepared_on.append(threading.current_thread().name)
+
+    def reset(self):
+        self.resets += 1
+        self.client = None
+
+    def poll(self, store):
+        self.polled_on.append(threading.current_thread().name)
+        if self.client is None:
+            self.builds += 1
+            self.client = BrokenOnce() if self.always_broken or self.builds == 1 else Working()
+        return self.client.fetch()
+
+
+def test_an_internal_error_is_not_down_logs_its_traceback_and_rebuilds_the_client(tmp_path):
+    from cockpit import debuglog
+
+    log_path = debuglog.configure(tmp_path / "state.db")
+    try:
+        store = StateStore.create_in_memory()
+        source = RebuildingSource()
+        poller = Poller(source, store)
+        prepare_pollers([poller])
+        failed = poller.poll_once()
+        assert failed.status.status == INTERNAL_ERROR
+        assert failed.status.last_error == (
+            "AttributeError: module 'requests' has no attribute 'exceptions'"
+        )
+        assert source.resets == 1  # the broken client is dropped...
+        recovered = poller.poll_once()
+        assert recovered.status.status == "ok" and recovered.summary == {"fine": True}
+        assert source.builds == 2  # ...and the next attempt built a new one
+        assert len(source.prepared_on) == 2  # and prepared the source again first
+        [error] = store.events(kinds=["source.error"])
+        assert error.payload["internal"] is True
+        assert error.payload["debug_log"] == str(log_path)
+        changes = [
+            (e.payload["from"], e.payload["to"]) for e in store.events(kinds=["source.status"])
+        ]
+        assert changes == [("unknown", INTERNAL_ERROR), (INTERNAL_ERROR, "ok")]
+        logged = log_path.read_text(encoding="utf-8")
+        assert "Traceback (most recent call last)" in logged
+        assert "in fetch" in logged and "AttributeError: module 'requests'" in logged
+        assert "poll of ws failed with an internal error" in logged
+    finally:
+        debuglog.configure(None)
+
+
+def test_internal_errors_never_read_as_down_and_back_off():
+    store = StateStore.create_in_memory()
+    source = RebuildingSource(always_broken=True)
+    poller = Poller(source, store, rng=random.Random(3))
+    outcomes = [poller.poll_once() for _ in range(5)]
+    assert [o.status.status for o in outcomes] == [INTERNAL_ERROR] * 5
+    assert source.builds == 5 and source.resets == 5  # a fresh client every attempt
+    assert outcomes[-1].next_delay_s > source.interval_s  # backing off like any failure
+
+
+def test_a_remote_error_is_still_degraded_then_down():
+    store = StateStore.create_in_memory()
+
+    class Refused(FlakySource):
+        def poll(self, store):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    poller = Poller(Refused(), store)
+    statuses = [poller.poll_once().status.status for _ in range(3)]
+    assert statuses == ["degraded", "degraded", "down"]
+    assert all("internal" not in e.payload for e in store.events(kinds=["source.error"]))
+
+
+def test_tokens_never_reach_the_debug_log(tmp_path):
+    from cockpit import debuglog, secrets
+
+    secrets.register_secret("dapi-debuglog-canary-98765")
+    log_path = debuglog.configure(tmp_path / "state.db")
+    try:
+
+        class Leaky(FlakySource):
+            def poll(self, store):
+                raise KeyError("Bearer dapi-debuglog-canary-98765")
+
+        Poller(Leaky(), StateStore.create_in_memory()).poll_once()
+        logged = log_path.read_text(encoding="utf-8")
+        assert "KeyError" in logged and "dapi-debuglog-canary" not in logged
+    finally:
+        debuglog.configure(None)
+
+
+def test_recorder_prepares_every_source_on_the_main_thread_before_any_poll():
+    store = StateStore.create_in_memory()
+    sources = [RebuildingSource(name="a"), RebuildingSource(name="b")]
+    for source in sources:
+        source.builds = 1  # skip the broken first client: this test is about the order
+    recorder = Recorder([Poller(s, store) for s in sources])
+    recorder.start()
+    try:
+        deadline = time.monotonic() + 10
+        while any(not s.polled_on for s in sources) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        recorder.stop()
+    for source in sources:
+        assert source.prepared_on == ["MainThread"]
+        assert source.polled_on and set(source.polled_on) == {f"poll-{source.name}"}

@@ -33,7 +33,7 @@ def run(ctx) -> int:
     import threading
     import time
 
-    from cockpit.polling import Poller, Recorder, configured_sources
+    from cockpit.polling import INTERNAL_ERROR, Poller, Recorder, configured_sources
     from cockpit.textsafe import terminal
 
     config = ctx.require_config()
@@ -44,6 +44,9 @@ def run(ctx) -> int:
             "[mlflow.new])"
         )
     store = ctx.open_store()
+    from cockpit import debuglog
+
+    debuglog.configure(store.path)  # tracebacks of internal errors (never on the terminal)
     pollers = [Poller(s, store) for s in sources]
     recorder = Recorder(pollers)
     stop = threading.Event()
@@ -74,6 +77,8 @@ def run(ctx) -> int:
                         if status != "ok" and poller.status.last_error
                         else ""
                     )
+                    if status == INTERNAL_ERROR and debuglog.path() is not None:
+                        error += f"; traceback in {debuglog.path()}"
                     # Errors quote remote sources (workspace, MLflow): no controls through.
                     print(terminal(f"{poller.source.name}: {status}{error}"), file=sys.stderr)
                 shown[poller.source.name] = status

@@ -18,6 +18,21 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 SOURCE_NAME = "databricks"
+WORKSPACE_POLL_IMPORTS = (
+    "requests",
+    "requests.adapters",
+    "urllib3",
+    "databricks.sdk",
+    "databricks.sdk.config",
+    "databricks.sdk.errors",
+    "databricks.sdk.service.compute",
+    "databricks.sdk.service.jobs",
+    "cockpit.databricks.adapter",
+    "cockpit.databricks.history",
+    "cockpit.databricks.inventory",
+    "cockpit.runtimes.manifest",  # spark_version keys to runtime ids, on the first poll
+    "netrc",  # requests reads ~/.netrc per request (trust_env), importing netrc the first time
+)
 
 
 def sync_workspace(
@@ -58,6 +73,15 @@ class WorkspaceSource:
     history: bool = True
     _adapter: WorkspaceAdapter | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # Imported on the main thread before poller threads start (cockpit.polling): the SDK pulls in
+    # requests, and two threads importing it at once can leave a half-initialised module behind.
+    IMPORTS = WORKSPACE_POLL_IMPORTS
+
+    def reset(self) -> None:
+        """Drop the client: the next poll connects from scratch (after an internal error)."""
+        with self._lock:
+            self._adapter = None
 
     def adapter(self) -> WorkspaceAdapter:
         # Connect once (SDK import, auth resolution); a failed connect is retried next poll.

@@ -3,6 +3,7 @@ run it on ``[mlflow.old] poll_interval_s``)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,17 @@ class MlflowStatusSource:
     """One recorded dual-server poll per call; connections are made on first use and kept."""
 
     name = "mlflow"
+    # Imported on the main thread before poller threads start (see cockpit.polling).
+    IMPORTS = (
+        "requests",
+        "requests.adapters",
+        "urllib3",
+        "cockpit.mlflow.adapter",
+        "cockpit.mlflow.status",
+        "cockpit.mlflow.schema",
+        "cockpit.mlflow.backend",
+        "netrc",  # requests reads ~/.netrc per request (trust_env), importing netrc the first time
+    )
 
     def __init__(self, config: CockpitConfig) -> None:
         self.config = config
@@ -31,6 +43,14 @@ class MlflowStatusSource:
             for server in self._servers:
                 server.rest.arm()  # each poll is a command of its own: a fresh deadline
             return self._servers
+
+    def reset(self) -> None:
+        """Close and drop both connections: the next poll connects from scratch."""
+        with self._lock:
+            servers, self._servers = self._servers, None
+        for server in servers or ():
+            with contextlib.suppress(Exception):  # a broken client must not stop the rebuild
+                server.close()
 
     def poll(self, store: StateStore) -> dict[str, Any]:
         from cockpit.mlflow.status import poll_and_record
@@ -57,12 +77,18 @@ class OldSchemaWatchSource:
     """
 
     name = "mlflow.old-schema"
+    IMPORTS = ("cockpit.errors", "cockpit.mlflow.schema")
 
     def __init__(self, db_uri: str, interval_s: float) -> None:
         self.db_uri = db_uri
         self.interval_s = interval_s
         self._watches: dict[int, Any] = {}  # one SchemaWatch per store (TUI and recorder differ)
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget the watches (their connections): the next check opens the backend again."""
+        with self._lock:
+            self._watches.clear()
 
     def poll(self, store: StateStore) -> dict[str, Any]:
         from cockpit.errors import SourceUnavailableError

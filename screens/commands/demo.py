@@ -67,6 +67,13 @@ def run(ctx) -> int:
         config = load_config(demo.config_path)
         say(f"ready; state file {demo.state_path}; opening the cockpit (q quits and cleans up)")
         store = StateStore.open(demo.state_path)
+        from cockpit import debuglog
+        from cockpit.polling import Poller, configured_sources, prepare_pollers
+
+        debuglog.configure(demo.state_path)
+        # The recorder (its own process) polls; the TUI's actions (poll now, sync, probe) use the
+        # same clients from worker threads: import them here, on the main thread, first.
+        prepare_pollers([Poller(source, store) for source in configured_sources(config)])
         from screens.app import CockpitApp
 
         # The recorder polls; the TUI follows the file it writes and acts on request.

@@ -34,6 +34,10 @@ def run(ctx) -> int:
     offline = ctx.args.offline
     # Open (and validate) the store before Textual starts, so a bad file is a one-line error.
     store = ctx.open_store(readonly=offline, create=not offline, explicit=ctx.args.state_file)
+    if not store.readonly:
+        from cockpit import debuglog
+
+        debuglog.configure(store.path)  # tracebacks of a poller's internal errors
     from screens.app import CockpitApp
 
     app = CockpitApp(store=store, config=ctx.config, offline=offline or store.readonly)

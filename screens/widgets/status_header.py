@@ -9,7 +9,12 @@ from textual.widgets import Static
 from cockpit.textsafe import terminal
 from cockpit.timefmt import fmt_ts
 
-STATUS_STYLE = {"ok": "bold green", "degraded": "bold yellow", "down": "bold red"}
+STATUS_STYLE = {
+    "ok": "bold green",
+    "degraded": "bold yellow",
+    "down": "bold red",
+    "internal-error": "bold magenta",  # a bug or a broken install, not the remote side
+}
 
 
 class StatusHeader(Static):

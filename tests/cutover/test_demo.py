@@ -4,6 +4,7 @@ both MLflow servers, quits on `q`, and leaves no process it started running."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def wait_for(predicate, timeout: float, what: str) -> str:
             return text
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}; screen:\n{text}")
+
+
+# The demo polls the workspace simulator, both MLflow servers, and the old server's backend schema.
+DEMO_SOURCES = ("databricks", "mlflow", "mlflow.old-schema")
+HEADER_SOURCE = re.compile(r"([a-z][\w.-]*):(ok|degraded|down|unknown|internal-error)\b")
+
+
+def header_sources(text: str) -> dict[str, str]:
+    """``name:status`` pairs of the header line (the one that says LIVE)."""
+    line = next((line for line in text.splitlines() if " LIVE " in line), "")
+    return dict(HEADER_SOURCE.findall(line))
 
 
 def processes_mentioning(needle: str) -> list[str]:
@@ -71,8 +83,14 @@ def test_demo_shows_both_servers_live_and_cleans_up(tmp_path: Path):
             "both servers' experiments and versions in the MLflow sync tab",
         )
         assert "kyros/demand-forecast" in text
-        # The recorder's polls show up as source health in the header.
-        wait_for(lambda t: "mlflow:ok" in t.replace(" ", ""), 120, "the recorder's MLflow poll")
+        # The recorder's polls show up as source health in the header: every source, not only
+        # MLflow's (issue 20: the Databricks poller stayed down for a whole session).
+        text = wait_for(
+            lambda t: header_sources(t) == dict.fromkeys(DEMO_SOURCES, "ok"),
+            120,
+            f"every source ({', '.join(DEMO_SOURCES)}) ok in the header",
+        )
+        assert "internal-error" not in text and "down" not in header_sources(text).values()
         assert processes_mentioning(str(workdir)), "the demo's servers should be running now"
         # Production keeps writing to the old server: its run count grows while we watch.
         before = text

@@ -10,7 +10,7 @@ from ws_helpers import ADMIN
 from cockpit.config import parse_config
 from cockpit.databricks.adapter import ConnectOptions
 from cockpit.databricks.sources import WorkspaceSource, poll_sources
-from cockpit.polling import Poller
+from cockpit.polling import INTERNAL_ERROR, Poller, prepare_pollers
 from cockpit.store import StateStore
 
 MIGRATION = '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
@@ -69,3 +69,30 @@ def test_a_bad_token_is_down_with_the_reason_and_no_token(sim):
     assert outcome.status.status == "down"
     assert "refused the token (401)" in outcome.status.last_error
     assert all(bad not in str(e.payload) for e in store.events())
+
+
+class HalfInitialised:
+    """What the SDK client looked like after a concurrent import broke `requests` (issue 20)."""
+
+    def __getattr__(self, name):
+        raise AttributeError("module 'requests' has no attribute 'exceptions'")
+
+
+def test_an_internal_error_rebuilds_the_client_and_recovers(sim):
+    store = StateStore.create_in_memory()
+    source = _source(sim, history=False)
+    poller = Poller(source, store)
+    prepare_pollers([poller])
+    assert poller.poll_once().status.status == "ok"
+    broken = source.adapter()
+    broken._client = HalfInitialised()
+    failed = poller.poll_once()
+    assert failed.status.status == INTERNAL_ERROR  # a bug on our side, not "down"
+    assert "AttributeError: module 'requests' has no attribute 'exceptions'" in (
+        failed.status.last_error
+    )
+    recovered = poller.poll_once()  # a new SDK client, connected from scratch
+    assert recovered.status.status == "ok" and recovered.summary["jobs"] == 14
+    assert source.adapter() is not broken
+    [error] = store.events(kinds=["source.error"])
+    assert error.payload["internal"] is True
