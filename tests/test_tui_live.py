@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -86,3 +87,60 @@ async def test_viewer_header_shows_health_recorded_by_another_process(tmp_path: 
         assert app.query_one("#status-header").sources.get("mlflow.new") == "ok"
     viewer_store.close()
     writer.close()
+
+
+class OrderedSource(SlowSource):
+    """Notes on which thread it is prepared and polled; its first poll fails with a bug."""
+
+    IMPORTS = ("json",)
+
+    def __init__(self, name: str):
+        super().__init__(name, delay=0.0)
+        self.prepared_on: list[str] = []
+        self.polled_on: list[str] = []
+        self.resets = 0
+
+    def prepare(self):
+        self.prepared_on.append(threading.current_thread().name)
+
+    def reset(self):
+        self.resets += 1
+
+    def poll(self, store):
+        self.polled_on.append(threading.current_thread().name)
+        if len(self.polled_on) == 1:
+            raise AttributeError("module 'requests' has no attribute 'exceptions'")
+        return super().poll(store)
+
+
+async def test_live_tui_prepares_sources_on_the_main_thread_and_shows_internal_errors(
+    tmp_path: Path,
+):
+    store = StateStore.open(tmp_path / "live.db", create=True)
+    sources = [OrderedSource("workspace"), OrderedSource("mlflow")]
+    app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=sources)
+    async with app.run_test(size=(160, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.1)
+            header = app.query_one("#status-header").sources
+            if all(header.get(s.name) == "ok" for s in sources):
+                break
+        assert all(app.query_one("#status-header").sources[s.name] == "ok" for s in sources)
+    changes = sorted(
+        (e.payload["source"], e.payload["from"], e.payload["to"])
+        for e in store.events(kinds=["source.status"])
+    )
+    store.close()
+    # The first poll's bug showed as such, never as "down".
+    assert changes == [
+        ("mlflow", "internal-error", "ok"),
+        ("mlflow", "unknown", "internal-error"),
+        ("workspace", "internal-error", "ok"),
+        ("workspace", "unknown", "internal-error"),
+    ]
+    for source in sources:
+        # Prepared on the main thread before its first poll (in a worker thread); prepared
+        # again after the internal error, with its client reset.
+        assert source.prepared_on[0] == "MainThread"
+        assert "MainThread" not in source.polled_on
+        assert source.resets == 1 and len(source.prepared_on) == 2

@@ -60,6 +60,8 @@ def run_once(folder: Path, config_text: str, env: dict[str, str]) -> dict:
     return result
 
 
+# 50 interpreter start-ups: about a minute on two idle cores, several under a loaded machine.
+@pytest.mark.timeout(1500)
 def test_recorder_pollers_started_together_reach_ok_in_50_fresh_interpreters(
     tmp_path: Path, workspace, mlflow_v1, mlflow_v2
 ):
