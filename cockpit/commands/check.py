@@ -165,9 +165,11 @@ def _scan_workspace(ctx, scanner, result):
             from cockpit.commands.inventory import connect
 
             adapter = connect(ctx)
-            with _progress() as update:
+            from cockpit.cli.progress import Activity
+
+            with Activity("workspace code") as step:
                 objects, summary = fetch_code(
-                    adapter, locations(jobs), known=objects, progress=update
+                    adapter, locations(jobs), known=objects, progress=step
                 )
             record_code(store, objects, summary)
             print(
@@ -202,32 +204,3 @@ def _scan_workspace(ctx, scanner, result):
 
     result.findings.sort(key=sort_key)
     return result
-
-
-class _progress:
-    """A progress bar on stderr while objects are fetched (nothing when stderr is not a
-    terminal); yields ``update(done, total)``, safe to call from the fetch threads."""
-
-    def __enter__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        console = Console(stderr=True)
-        self._bar = Progress(
-            TextColumn("workspace code"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
-        self._bar.start()
-        task = self._bar.add_task("fetch", total=None)
-
-        def update(done: int, total: int) -> None:
-            self._bar.update(task, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.stop()

@@ -171,3 +171,17 @@ def test_inventory_progress_on_a_terminal_only(sim, tmp_path):
     assert b"reading jobs" in err or b"reading runs" in err  # the progress line was drawn
     piped = _run(*args, env=_env())  # stderr not a terminal: quiet
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_check_workspace_progress_on_a_terminal_only(sim, tmp_path):
+    state = str(tmp_path / "w.db")
+    inventory = _run("inventory", "--host", sim.url, "--state", state, env=_env())
+    assert inventory.returncode == 0, inventory.stderr
+    args = ("check", "--workspace", "--host", sim.url, "--format", "json", "--state", state)
+    code, out, err = _run_with_stderr_tty(*args, env=_env())
+    assert code in (0, 1), err  # 1: blocking findings; either way the answer is on stdout
+    assert "findings" in json.loads(out)
+    assert b"workspace code" in err  # the fetch's progress line was drawn on the terminal
+    piped = _run(*args, env=_env())  # stderr not a terminal: no bar, only the one summary line
+    assert piped.returncode == code
+    assert "workspace code" not in piped.stderr.replace("workspace code:", "")
