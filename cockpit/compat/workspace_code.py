@@ -258,7 +258,10 @@ def scan_workspace_code(
     seen: set[tuple[str, int, int, str]] = set()
     findings_before = list(result.findings)
     collected: list = []
-    for version in sorted(groups):
+    # Jobs with evidence of their own client first: a helper that jobs of both kinds run keeps
+    # the finding that names real evidence, not the runtime's default (removals now fire
+    # against the target whatever the source client, so both groups report it).
+    for version in sorted(groups, key=lambda v: (v == "", v)):
         members = groups[version]
         group_scanner = scanner
         if version:

@@ -28,6 +28,7 @@ WORKSPACE_POLL_IMPORTS = (
     "databricks.sdk.service.compute",
     "databricks.sdk.service.jobs",
     "cockpit.databricks.adapter",
+    "cockpit.databricks.clusters",
     "cockpit.databricks.history",
     "cockpit.databricks.inventory",
     "cockpit.runtimes.manifest",  # spark_version keys to runtime ids, on the first poll
