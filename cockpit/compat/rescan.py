@@ -53,6 +53,12 @@ def plan_rescan(store: StateStore, config: CockpitConfig | None) -> RescanPlan:
             args += ["--old-server", row["old_tracking_uri"]]
         # An empty base_dir means "next to the state file" (the shipped sample is built so).
         cwd = Path(row["base_dir"] or Path(state).parent)
+    from cockpit.databricks.workspace_code import has_code
+
+    if has_code(store):
+        # The checklist holds workspace findings: re-scan the stored exports with the files, so
+        # a re-scan never drops them (and needs no workspace connection: offline review too).
+        args += ["--workspace", "--offline"]
     argv = [
         sys.executable,
         "-m",

@@ -293,6 +293,14 @@ def has_code_table(store: StateStore) -> bool:
     return row is not None
 
 
+def has_code(store: StateStore) -> bool:
+    """Whether a workspace scan stored any exported code (a re-scan must include it)."""
+    return (
+        has_code_table(store)
+        and store.query_one("SELECT 1 FROM workspace_code LIMIT 1") is not None
+    )
+
+
 def read_code(store: StateStore) -> dict[str, CodeObject]:
     """Every stored object by location (none in a file made before migration 0010)."""
     if not has_code_table(store):

@@ -269,3 +269,24 @@ def test_simulator_answers_the_sdks_workspace_dbfs_and_cluster_calls(code_ws):
         client.clusters.get("0101-000000-deleted0")
     libraries = list(client.libraries.cluster_status("0101-000000-shared01"))
     assert libraries[0].library.pypi.package == "mlflow==1.30.1"
+
+
+def test_checklist_rescan_keeps_the_workspace_findings(scanned, tmp_path):
+    """The Checklist tab's re-scan (`r`) runs the recorded scan again: the workspace code it
+    stored is scanned again too (offline), so no workspace finding disappears from the checklist."""
+    from cockpit.compat.rescan import plan_rescan, run_rescan
+
+    state, _data, _result = scanned
+    copy = tmp_path / "r.db"
+    copy.write_bytes(state.read_bytes())
+    recorded = _run(
+        "--state", str(copy), "check", "--workspace", "--offline", "--format", "json", "--record"
+    )
+    assert recorded.returncode == 1, recorded.stderr
+    with StateStore.open(copy) as store:
+        before = {f.code for f in findings_for(store, "job:code-job-00000")}
+        assert "--workspace" in plan_rescan(store, None).argv
+        run_rescan(store, None)
+    with StateStore.open(copy, readonly=True) as store:
+        after = {f.code for f in findings_for(store, "job:code-job-00000")}
+    assert "MLF101" in before and after == before
