@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.databricks.errors import WorkspaceError, WorkspaceInputError
 from cockpit.databricks.models import ProbeRecord, RunStatus
+from cockpit.databricks.runs import RunStopped, follow_run
 from cockpit.databricks.runtimes import runtime_for
 from cockpit.errors import CockpitError, ReadOnlyError
 
@@ -181,30 +181,26 @@ def _wait(
     cancel: threading.Event | None,
     source: str,
 ) -> RunStatus:
-    deadline = time.monotonic() + options.timeout_s
-    cancel = cancel or threading.Event()
-    seen_running = False
-    while True:
-        status = adapter.get_run(run_id)
-        if on_progress is not None:
-            on_progress(status)
-        if status.done:
-            return status
-        if status.life_cycle_state == "RUNNING" and not seen_running:
-            seen_running = True
-            _set_state(store, probe_id, "running")
-        if cancel.is_set():
-            adapter.cancel_run(run_id)
+    try:
+        return follow_run(
+            adapter,
+            run_id,
+            timeout_s=options.timeout_s,
+            poll_interval_s=options.poll_interval_s,
+            on_progress=on_progress,
+            on_running=lambda: _set_state(store, probe_id, "running"),
+            cancel=cancel,
+        )
+    except RunStopped as stop:
+        if not stop.timed_out:
             _finish(store, probe_id, "cancelled", "cancelled by the user", source)
-            raise ProbeCancelled(f"probe cancelled; run {run_id} was cancelled in the workspace")
-        if time.monotonic() >= deadline:
-            adapter.cancel_run(run_id)
-            _finish(store, probe_id, "failed", f"timed out after {options.timeout_s:.0f}s", source)
-            raise WorkspaceError(
-                f"probe run {run_id} did not finish within {options.timeout_s:.0f}s; it was cancelled"
-            )
-        # Wake early on cancel so the UI's cancel feels immediate.
-        cancel.wait(min(options.poll_interval_s, max(0.0, deadline - time.monotonic())))
+            raise ProbeCancelled(
+                f"probe cancelled; run {run_id} was cancelled in the workspace"
+            ) from None
+        _finish(store, probe_id, "failed", f"timed out after {options.timeout_s:.0f}s", source)
+        raise WorkspaceError(
+            f"probe run {run_id} did not finish within {options.timeout_s:.0f}s; it was cancelled"
+        ) from None
 
 
 def parse_probe_output(logs: str) -> dict[str, Any]:

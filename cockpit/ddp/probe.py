@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit import secrets
 from cockpit.databricks.errors import WorkspaceError, WorkspaceInputError
+from cockpit.databricks.runs import RunStopped, follow_run
 from cockpit.errors import CockpitError, ReadOnlyError
 
 if TYPE_CHECKING:
@@ -267,29 +267,29 @@ def _wait(
     cancel: threading.Event | None,
     source: str,
 ) -> RunStatus:
-    deadline = time.monotonic() + options.timeout_s
-    cancel = cancel or threading.Event()
-    seen_running = False
-    while True:
-        status = adapter.get_run(run_id)
-        if on_progress is not None:
-            on_progress(status)
-        if status.done:
-            return status
-        if status.life_cycle_state == "RUNNING" and not seen_running:
-            seen_running = True
-            with store.write() as tx:
-                tx.execute("UPDATE ddp_probes SET state = 'running' WHERE id = ?", (probe_id,))
-        if cancel.is_set():
-            adapter.cancel_run(run_id)
+    def running() -> None:
+        with store.write() as tx:
+            tx.execute("UPDATE ddp_probes SET state = 'running' WHERE id = ?", (probe_id,))
+
+    try:
+        return follow_run(
+            adapter,
+            run_id,
+            timeout_s=options.timeout_s,
+            poll_interval_s=options.poll_interval_s,
+            on_progress=on_progress,
+            on_running=running,
+            cancel=cancel,
+        )
+    except RunStopped as stop:
+        if not stop.timed_out:
             _finish(store, probe_id, "cancelled", "cancelled by the user", {}, "", source)
-            raise DdpProbeCancelled(f"DDP probe cancelled; run {run_id} was cancelled too")
-        if time.monotonic() >= deadline:
-            adapter.cancel_run(run_id)
-            why = f"timed out after {options.timeout_s:.0f}s; the run was cancelled"
-            _finish(store, probe_id, "failed", why, {}, "", source)
-            raise WorkspaceError(f"DDP probe run {run_id} {why}")
-        cancel.wait(min(options.poll_interval_s, max(0.0, deadline - time.monotonic())))
+            raise DdpProbeCancelled(
+                f"DDP probe cancelled; run {run_id} was cancelled too"
+            ) from None
+        why = f"timed out after {options.timeout_s:.0f}s; the run was cancelled"
+        _finish(store, probe_id, "failed", why, {}, "", source)
+        raise WorkspaceError(f"DDP probe run {run_id} {why}") from None
 
 
 def _bounded(logs: str, error: str) -> str:

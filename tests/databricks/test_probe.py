@@ -64,6 +64,16 @@ def test_probe_becomes_a_manifest_that_diffs_against_the_lts_manifest(sim, adapt
     assert probe.finished_at is not None and probe.message == f"{result.libraries} libraries"
 
 
+def test_probe_that_outlives_its_timeout_is_cancelled_and_recorded_failed(sim, adapter):
+    store = StateStore.create_in_memory()
+    with pytest.raises(WorkspaceError, match="did not finish within 0s; it was cancelled"):
+        probe_runtime(adapter, store, NEW, options=ProbeOptions(poll_interval_s=0.1, timeout_s=0))
+    row = store.query_one("SELECT state, message, run_id FROM workspace_probes")
+    assert (row["state"], row["message"]) == ("failed", "timed out after 0s")
+    status = adapter.get_run(row["run_id"])
+    assert (status.life_cycle_state, status.result_state) == ("TERMINATED", "CANCELED")
+
+
 def test_probe_can_be_cancelled_while_pending(sim, adapter):
     store = StateStore.create_in_memory()
     cancel = threading.Event()
