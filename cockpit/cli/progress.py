@@ -65,3 +65,43 @@ class Activity:
         if label is not None:
             changes["description"] = label[:60]
         self._bar.update(self._task, **changes)
+
+
+class RunWatch:
+    """Follow a submitted workspace run from the command line: each new state of the run one line
+    on stderr (the workspace's ``state_message`` is outside text: made terminal-safe), and Ctrl-C
+    sets ``cancel`` (the run is cancelled in the workspace) instead of killing the process.
+
+    ``with RunWatch() as watch: probe(..., on_progress=watch.progress, cancel=watch.cancel)``"""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.cancel = threading.Event()
+        self._last = ""
+        self._previous: Any = None
+
+    def progress(self, status: Any) -> None:
+        import time
+
+        from cockpit.textsafe import terminal
+
+        if status.life_cycle_state == self._last:
+            return
+        self._last = status.life_cycle_state
+        elapsed = time.monotonic() - self._started
+        line = f"run {status.run_id}: {status.life_cycle_state} ({elapsed:.0f}s) "
+        print(terminal(line + (status.state_message or "")).rstrip(), file=sys.stderr, flush=True)
+
+    def __enter__(self) -> RunWatch:
+        import signal
+        import time
+
+        self._started = time.monotonic()
+        self._previous = signal.signal(signal.SIGINT, lambda *_: self.cancel.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._previous)

@@ -63,11 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(ctx) -> int:
-    import signal
-    import sys
-    import threading
-    import time
-
     from cockpit.commands.inventory import connect
     from cockpit.databricks.probe import ProbeOptions, probe_runtime
     from cockpit.errors import CockpitError
@@ -80,39 +75,23 @@ def run(ctx) -> int:
     if args.timeout <= 0 or args.poll_interval <= 0:
         raise CockpitError("--timeout and --poll-interval must be positive")
     adapter = connect(ctx)
-    cancel = threading.Event()
-    started = time.monotonic()
-    last = [""]
+    from cockpit.cli.progress import RunWatch
 
-    def progress(status) -> None:
-        if status.life_cycle_state != last[0]:
-            last[0] = status.life_cycle_state
-            print(
-                f"run {status.run_id}: {status.life_cycle_state} "
-                f"({time.monotonic() - started:.0f}s) {status.state_message}".rstrip(),
-                file=sys.stderr,
-                flush=True,
-            )
-
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    try:
-        with ctx.open_store() as store:
-            result = probe_runtime(
-                adapter,
-                store,
-                args.spark_version,
-                runtime_id=args.name,
-                options=ProbeOptions(
-                    node_type_id=args.node_type or "i3.xlarge",
-                    poll_interval_s=args.poll_interval,
-                    timeout_s=args.timeout,
-                ),
-                on_progress=progress,
-                cancel=cancel,
-            )
-            where = store.path
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with RunWatch() as watch, ctx.open_store() as store:
+        result = probe_runtime(
+            adapter,
+            store,
+            args.spark_version,
+            runtime_id=args.name,
+            options=ProbeOptions(
+                node_type_id=args.node_type or "i3.xlarge",
+                poll_interval_s=args.poll_interval,
+                timeout_s=args.timeout,
+            ),
+            on_progress=watch.progress,
+            cancel=watch.cancel,
+        )
+        where = store.path
     if args.format == "json":
         ctx.print_json(
             {

@@ -27,11 +27,6 @@ def add_ddp_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_ddp(ctx) -> int:
-    import signal
-    import sys
-    import threading
-    import time
-
     from cockpit.ddp.probe import DdpProbeOptions, check_options, run_ddp_probe
 
     args = ctx.args
@@ -51,34 +46,18 @@ def run_ddp(ctx) -> int:
     from cockpit.commands.inventory import connect
 
     adapter = connect(ctx)
-    cancel = threading.Event()
-    started = time.monotonic()
-    last = [""]
+    from cockpit.cli.progress import RunWatch
 
-    def progress(status) -> None:
-        if status.life_cycle_state != last[0]:
-            last[0] = status.life_cycle_state
-            print(
-                f"run {status.run_id}: {status.life_cycle_state} "
-                f"({time.monotonic() - started:.0f}s) {status.state_message}".rstrip(),
-                file=sys.stderr,
-                flush=True,
-            )
-
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    try:
-        with ctx.open_store() as store:
-            record = run_ddp_probe(
-                adapter,
-                store,
-                runtime_id,
-                options=options,
-                on_progress=progress,
-                cancel=cancel,
-            )
-            closed = _closed_items(store, record)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with RunWatch() as watch, ctx.open_store() as store:
+        record = run_ddp_probe(
+            adapter,
+            store,
+            runtime_id,
+            options=options,
+            on_progress=watch.progress,
+            cancel=watch.cancel,
+        )
+        closed = _closed_items(store, record)
     _print(ctx, record, closed)
     return EXIT_OK if record.passed else EXIT_FINDINGS
 

@@ -86,7 +86,7 @@ def snapshot(db: dbtools.ReadOnlyDB) -> list[list[str]]:
                 rows.append(["foreign key", table, fk.get("name") or "", detail])
             try:
                 checks = inspector.get_check_constraints(table)
-            except NotImplementedError:
+            except NotImplementedError:  # a dialect without CHECK reflection: none to compare
                 checks = []
             for ck in checks:
                 rows.append(["check", table, ck.get("name") or "", _check_text(ck["sqltext"])])

@@ -144,3 +144,19 @@ def test_probe_cli_then_runtimes_diff(sim, tmp_path):
     )
     assert diff.returncode == 0, diff.stderr
     assert json.loads(diff.stdout)["libraries"] == []
+
+
+def test_run_watch_prints_each_state_once_with_server_text_made_safe(capsys):
+    from cockpit.cli.progress import RunWatch
+    from cockpit.databricks.models import RunStatus
+
+    def status(state: str, message: str) -> RunStatus:
+        return RunStatus(7, state, "", message, None, None, None)
+
+    with RunWatch() as watch:
+        watch.progress(status("PENDING", "waiting \x1b]52;c;ZXZpbA==\x07 for a cluster"))
+        watch.progress(status("PENDING", "still waiting"))
+        watch.progress(status("RUNNING", ""))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1].split()[0] for line in lines] == ["PENDING", "RUNNING"]
+    assert "\x1b" not in lines[0] and "\x07" not in lines[0] and "for a cluster" in lines[0]
