@@ -83,8 +83,21 @@ async def test_empty_state_says_how_to_get_data(tmp_path: Path):
 
 
 async def _loaded(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    # The first load runs in a worker started from on_mount; wait until its rows are shown, not
+    # only until no worker runs (under load the worker may not have been started yet).
+    tab = pilot.app.query_one(BenchmarksTab)
+    for _ in range(200):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if tab.loaded is not None and tab.query_one("#bench-table", DataTable).row_count:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the Benchmarks tab never showed its rows")
+
+
+def _row_key(table: DataTable, row: int) -> tuple[str, str]:
+    pipeline, metric = table.coordinate_to_cell_key((row, 0)).row_key.value.split("\x1f", 1)
+    return pipeline, metric
 
 
 def test_snapshot_regression_selected(snap_compare, kyros_bench: Path):
@@ -94,7 +107,18 @@ def test_snapshot_regression_selected(snap_compare, kyros_bench: Path):
 def test_snapshot_improvement_selected(snap_compare, kyros_bench: Path):
     async def pick_improvement(pilot) -> None:
         await _loaded(pilot)
+        table = pilot.app.query_one("#bench-table", DataTable)
+        # Keys go to the focused widget: focus the table explicitly rather than relying on
+        # auto-focus having happened before the first key press.
+        table.focus()
+        await pilot.pause()
         await pilot.press("down", "down", "down", "down")
+        tab = pilot.app.query_one(BenchmarksTab)
+        for _ in range(100):
+            await pilot.pause()
+            if table.cursor_row == 4 and tab.selected == _row_key(table, 4):
+                break
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
     assert snap_compare(make_app(kyros_bench), terminal_size=SIZE, run_before=pick_improvement)
