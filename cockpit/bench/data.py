@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.bench.stats import DIRECTIONS, Comparison, Direction, Rule
 from cockpit.errors import ConfigError
+from cockpit.store import until
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,7 +244,7 @@ def load_samples(
         where.append("pipeline = ?")
         params.append(pipeline)
     sql = f"SELECT * FROM ({_SAMPLES_SQL}"
-    if _has_table(store, "workspace_runs"):
+    if store.has_table("workspace_runs"):
         sql += f" UNION ALL {_HISTORY_SQL}"
     sql += ")"
     if where:
@@ -259,7 +260,7 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
     Viewers re-run the statistics (bootstrap, tests) only when it changes, not on every write
     another feature makes to the state file.
     """
-    bound = as_of if as_of is not None else float("inf")
+    bound = until(as_of)
     parts: list[Any] = [as_of]
     queries = [
         (
@@ -269,7 +270,7 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
         # A direction flipped in place changes verdicts without adding a sample.
         ("SELECT COUNT(*), SUM(direction = 'higher'), MAX(rowid) FROM bench_metrics", ()),
     ]
-    if _has_table(store, "workspace_runs"):
+    if store.has_table("workspace_runs"):
         queries.append(
             (
                 "SELECT COUNT(*), MAX(run_id), MAX(recorded_at) FROM workspace_runs "
@@ -281,11 +282,6 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
         row = store.query_one(sql, params)
         parts.append(tuple(row) if row is not None else None)
     return tuple(parts)
-
-
-def _has_table(store: StateStore, name: str) -> bool:
-    row = store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    return row is not None
 
 
 def load_directions(store: StateStore) -> dict[tuple[str, str], Direction]:

@@ -83,10 +83,11 @@ def slug(text: str) -> str:
 
 
 def has_checklist(store: StateStore) -> bool:
-    row = store.query_one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checklist_items'"
-    )
-    return row is not None
+    return store.has_table("checklist_items")
+
+
+def has_scans(store: StateStore) -> bool:
+    return store.has_table("compat_findings")
 
 
 def _auto_status(current: str | None, set_by_person: bool, severity: str, count: int) -> str:
@@ -482,6 +483,26 @@ def _latest_scan(store: StateStore, as_of: float | None) -> int | None:
     else:
         row = store.query_one("SELECT MAX(id) AS id FROM compat_scans WHERE ts <= ?", (as_of,))
     return int(row["id"]) if row and row["id"] is not None else None
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    code: str
+    name: str
+    severity: str
+    findings: int
+
+
+def rule_counts(store: StateStore, *, limit: int = 15) -> list[RuleCount]:
+    """The rules that fired most in the latest scan (findings are kept per scan, so counting
+    only the latest one keeps re-scans from double counting), most findings first."""
+    rows = store.query(
+        "SELECT code, name, severity, COUNT(*) AS n FROM compat_findings "
+        "WHERE scan_id = (SELECT MAX(id) FROM compat_scans) "
+        "GROUP BY code ORDER BY n DESC, code LIMIT ?",
+        (int(limit),),
+    )
+    return [RuleCount(r["code"], r["name"], r["severity"], int(r["n"])) for r in rows]
 
 
 def load_checklist(store: StateStore, as_of: float | None = None) -> list[PipelineView]:

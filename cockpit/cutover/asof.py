@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cutover.gates import evaluate
-from cockpit.reporting.sections import has_table
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -25,14 +24,14 @@ def state_at(
         # Evidence, not change times: "since" is when the cockpit noticed, which a copy can't know.
         "gates": [(g.id, g.status, g.evidence) for g in evaluate(store, config, as_of=as_of)],
     }
-    if has_table(store, "mlflow_polls"):
+    if store.has_table("mlflow_polls"):
         from cockpit.mlflow.records import drift_series, last_synced, latest_poll
 
         poll = latest_poll(store, as_of=as_of)
         out["mlflow_poll"] = dict(poll) if poll is not None else None
         out["mlflow_drift"] = drift_series(store, as_of=as_of)
         out["mlflow_synced"] = sorted(last_synced(store, as_of=as_of).items())
-    if has_table(store, "checklist_items"):
+    if store.has_table("checklist_items"):
         from cockpit.compat.checklist import load_checklist
 
         out["checklist"] = [
@@ -44,11 +43,11 @@ def state_at(
             )
             for v in load_checklist(store, as_of=as_of)
         ]
-    if has_table(store, "workspace_jobs"):
+    if store.has_table("workspace_jobs"):
         from cockpit.databricks.inventory import read_jobs
 
         out["jobs"] = [(j.job_id, j.name, j.runtime) for j in read_jobs(store, as_of=as_of)]
-    if has_table(store, "bench_samples"):
+    if store.has_table("bench_samples"):
         from cockpit.bench.data import compare_store
         from cockpit.errors import CockpitError
 

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
+from cockpit.store import until
+from cockpit.timefmt import utc_day
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -74,37 +76,24 @@ class GateContext:
     as_of: float | None
     thresholds: Thresholds
 
-    def has_table(self, name: str) -> bool:
-        row = self.store.query_one(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        )
-        return row is not None
-
-    @property
-    def until(self) -> float:
-        return self.as_of if self.as_of is not None else float("inf")
-
     def today(self) -> dt.date:
-        if self.as_of is None:
-            return dt.date.today()
-        return dt.datetime.fromtimestamp(self.as_of, tz=dt.UTC).date()
+        # UTC, as the TUI and the report count it (live gates used the local date).
+        return utc_day(self.as_of)
 
     def route(self) -> tuple[str, str]:
-        if self.config is not None:
-            return self.config.migration.from_runtime, self.config.migration.to_runtime
-        meta = self.store.meta()
-        return meta.get("migration.from", ""), meta.get("migration.to", "")
+        route = self.store.migration_route(self.config)
+        return route.from_runtime, route.to_runtime
 
 
 # --------------------------------------------------------------------------------- the gates
 def gate_mlflow_drift(ctx: GateContext) -> tuple[str, str]:
     n = ctx.thresholds.drift_zero_polls
-    if not ctx.has_table("mlflow_polls"):
+    if not ctx.store.has_table("mlflow_polls"):
         return NO_DATA, "no MLflow status poll recorded yet"
     rows = ctx.store.query(
         "SELECT ts, missing, differing, versions_missing FROM mlflow_polls WHERE ts <= ? "
         "ORDER BY ts DESC LIMIT ?",
-        (ctx.until, n),
+        (until(ctx.as_of), n),
     )
     if not rows:
         return NO_DATA, "no MLflow status poll recorded yet"
@@ -127,11 +116,11 @@ def gate_mlflow_drift(ctx: GateContext) -> tuple[str, str]:
 def gate_mlflow_verify(ctx: GateContext) -> tuple[str, str]:
     if not ctx.thresholds.require_verify:
         return PASS, "not required by [gates] require_verify"
-    if not ctx.has_table("mlflow_verifications"):
+    if not ctx.store.has_table("mlflow_verifications"):
         return NO_DATA, "no deep verify has run"
     row = ctx.store.query_one(
         "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
-        (ctx.until,),
+        (until(ctx.as_of),),
     )
     if row is None:
         return NO_DATA, "no deep verify has run"
@@ -216,7 +205,7 @@ def gate_old_schema(ctx: GateContext) -> tuple[str, str]:
 
 
 def gate_benchmarks(ctx: GateContext) -> tuple[str, str]:
-    if not ctx.has_table("bench_samples"):
+    if not ctx.store.has_table("bench_samples"):
         return NO_DATA, "no benchmark data recorded"
     from cockpit.bench.verdicts import benchmark_verdicts
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.reporting.model import Document, Paragraph, Section, Table
 from cockpit.reporting.render import to_markdown
-from cockpit.reporting.sections import fmt_ts, has_table, migration_route
+from cockpit.timefmt import fmt_ts
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -77,7 +77,8 @@ def _duration(seconds: float) -> str:
 
 
 def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
-    name, from_id, to_id = migration_route(store, config)
+    route = store.migration_route(config)
+    name, from_id, to_id = route.name, route.from_runtime, route.to_runtime
     # Schema upgrades of the file itself are bookkeeping, not migration steps.
     events = [e for e in store.events() if not e.kind.startswith("store.")]
     doc = Document(
@@ -190,21 +191,18 @@ def _gotchas(store: StateStore, events: list[Event]) -> Section:
 
 
 def _rules(store: StateStore) -> Section:
+    from cockpit.compat.checklist import has_scans, rule_counts
+
     section = Section("Rules that fired most", "rules")
-    if not has_table(store, "compat_findings"):
+    if not has_scans(store):
         return section.add(Paragraph("No compatibility scan recorded."))
-    # Findings are kept per scan; count the latest scan's, so re-scans do not double count.
-    rows = store.query(
-        "SELECT code, name, severity, COUNT(*) AS n FROM compat_findings "
-        "WHERE scan_id = (SELECT MAX(id) FROM compat_scans) "
-        "GROUP BY code ORDER BY n DESC, code LIMIT 15"
-    )
-    if not rows:
+    counts = rule_counts(store, limit=15)
+    if not counts:
         return section.add(Paragraph("The compatibility scans found nothing."))
     return section.add(
         Table(
             ("rule", "name", "severity", "findings"),
-            tuple((r["code"], r["name"], r["severity"], r["n"]) for r in rows),
+            tuple((c.code, c.name, c.severity, c.findings) for c in counts),
             caption="In the latest scan",
         )
     )

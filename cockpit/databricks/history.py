@@ -187,10 +187,7 @@ def read_runs(
     as_of: float | None = None,
 ) -> list[JobRun]:
     """Completed runs oldest first, as known at ``as_of`` (``recorded_at <= as_of``)."""
-    row = store.query_one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workspace_runs'"
-    )
-    if row is None:
+    if not store.has_table("workspace_runs"):
         return []
     where, params = [], []
     for column, value in (

@@ -165,10 +165,7 @@ def record_inventory(
 
 
 def has_workspace_tables(store: StateStore) -> bool:
-    row = store.query_one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workspace_jobs'"
-    )
-    return row is not None
+    return store.has_table("workspace_jobs")
 
 
 def require_workspace_tables(store: StateStore) -> None:

@@ -287,10 +287,7 @@ def _enum(value: Any) -> str:
 
 # ------------------------------------------------------------------------------ the state file
 def has_code_table(store: StateStore) -> bool:
-    row = store.query_one(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workspace_code'"
-    )
-    return row is not None
+    return store.has_table("workspace_code")
 
 
 def has_code(store: StateStore) -> bool:

@@ -415,10 +415,7 @@ def _record(row: Any) -> DdpProbeRecord:
 
 
 def has_ddp_table(store: StateStore) -> bool:
-    return (
-        store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ddp_probes'")
-        is not None
-    )
+    return store.has_table("ddp_probes")
 
 
 def read_ddp_probes(

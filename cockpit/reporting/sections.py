@@ -6,36 +6,18 @@ reader can tell "nothing recorded" from "all clear".
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
 from cockpit.reporting.model import Links, Paragraph, Section, Table
-from cockpit.timefmt import fmt_ts
+from cockpit.timefmt import fmt_ts, utc_day
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
 
 TIMELINE_ROWS = 300
-
-
-def has_table(store: StateStore, name: str) -> bool:
-    row = store.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    return row is not None
-
-
-def migration_route(store: StateStore, config: CockpitConfig | None) -> tuple[str, str, str]:
-    if config is not None:
-        m = config.migration
-        return m.name, m.from_runtime, m.to_runtime
-    meta = store.meta()
-    return (
-        meta.get("migration.name", "(unnamed migration)"),
-        meta.get("migration.from", ""),
-        meta.get("migration.to", ""),
-    )
 
 
 def runtime_section(
@@ -45,7 +27,8 @@ def runtime_section(
     from cockpit.runtimes.manifest import load_runtime
 
     section = Section("Runtime diff", "runtime-diff")
-    _, from_id, to_id = migration_route(store, config)
+    route = store.migration_route(config)
+    from_id, to_id = route.from_runtime, route.to_runtime
     if not from_id or not to_id:
         return section.add(
             Paragraph("No migration route (from/to) is recorded in this state file.", "warn")
@@ -54,7 +37,7 @@ def runtime_section(
         diff = diff_runtimes(
             load_runtime(from_id, store),
             load_runtime(to_id, store),
-            today=dt.datetime.fromtimestamp(as_of, tz=dt.UTC).date() if as_of else None,
+            today=utc_day(as_of),
         )
     except CockpitError as exc:
         return section.add(Paragraph(exc.message, "bad"))
@@ -211,7 +194,7 @@ def checklist_section(
 
 def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:
     section = Section("MLflow sync", "mlflow")
-    if not has_table(store, "mlflow_polls"):
+    if not store.has_table("mlflow_polls"):
         return section.add(Paragraph("No MLflow status poll recorded."))
     from cockpit.mlflow.records import (
         drift_series,

@@ -32,7 +32,8 @@ SECTIONS: list[SectionFn] = [
 def build_report(
     store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
 ) -> Document:
-    name, from_id, to_id = sections.migration_route(store, config)
+    route = store.migration_route(config)
+    name, from_id, to_id = route.name, route.from_runtime, route.to_runtime
     moment = f" as of {sections.fmt_ts(as_of)}" if as_of else ""
     doc = Document(
         title=f"{name} — walkthrough report",

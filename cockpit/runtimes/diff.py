@@ -259,7 +259,10 @@ def runway_of(manifest: RuntimeManifest, today: dt.date) -> Runway:
 def diff_runtimes(
     old: RuntimeManifest, new: RuntimeManifest, *, today: dt.date | None = None
 ) -> RuntimeDiff:
-    today = today or dt.date.today()
+    if today is None:
+        from cockpit.timefmt import utc_day
+
+        today = utc_day()
     sources = tuple(dict.fromkeys((*old.sources, *new.sources)))
     notes = tuple(f"{m.id}: {m.notes}" for m in (old, new) if m.notes)
     return RuntimeDiff(

@@ -31,14 +31,35 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cockpit import secrets
 from cockpit.errors import ReadOnlyError, StateError
 
+if TYPE_CHECKING:
+    from cockpit.config import CockpitConfig
+
 SQLITE_HEADER = b"SQLite format 3\x00"
+# "Everything, whenever it happened": the bound of a read with no as-of moment.
+FOREVER = float("inf")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def until(as_of: float | None) -> float:
+    """The as-of rule every reader shares: a row belongs to moment ``as_of`` when its own time
+    is ``<= as_of``; no moment (``None``) means the latest, i.e. no bound."""
+    return FOREVER if as_of is None else as_of
+
+
+@dataclass(frozen=True)
+class MigrationRoute:
+    """Which migration a file is about: the config's ``[migration]`` when there is a config
+    (a live session), else what the file recorded (offline review of someone else's file)."""
+
+    name: str
+    from_runtime: str
+    to_runtime: str
 
 
 @dataclass(frozen=True)
@@ -315,6 +336,25 @@ class StateStore:
     def meta(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM cockpit_meta")}
 
+    def has_table(self, name: str) -> bool:
+        """Whether the file has table ``name`` (a feature's readers say "nothing recorded" on an
+        older file that never had it, e.g. one opened read-only without its migrations)."""
+        row = self.query_one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+        return row is not None
+
+    def migration_route(self, config: CockpitConfig | None = None) -> MigrationRoute:
+        if config is not None:
+            m = config.migration
+            return MigrationRoute(m.name, m.from_runtime, m.to_runtime)
+        meta = self.meta()
+        return MigrationRoute(
+            meta.get("migration.name", "(unnamed migration)"),
+            meta.get("migration.from", ""),
+            meta.get("migration.to", ""),
+        )
+
     def events(
         self,
         *,
@@ -346,6 +386,49 @@ class StateStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_event(r) for r in self.query(sql, params)]
+
+    def event_count(self, *, until_ts: float | None = None) -> int:
+        row = self.query_one("SELECT COUNT(*) AS n FROM events WHERE ts <= ?", (until(until_ts),))
+        return int(row["n"]) if row else 0
+
+    def event_kind_counts(self, *, until_ts: float | None = None) -> list[tuple[str, int]]:
+        """(kind, how many) up to ``until_ts``, most frequent first."""
+        rows = self.query(
+            "SELECT kind, COUNT(*) AS n FROM events WHERE ts <= ? GROUP BY kind ORDER BY n DESC",
+            (until(until_ts),),
+        )
+        return [(r["kind"], int(r["n"])) for r in rows]
+
+    def event_prefixes(self) -> tuple[str, ...]:
+        """The features that have recorded events: each kind's first dotted part, sorted."""
+        rows = self.query(
+            "SELECT DISTINCT substr(kind, 1, instr(kind || '.', '.') - 1) AS p FROM events "
+            "ORDER BY p"
+        )
+        return tuple(r["p"] for r in rows)
+
+    def event_times(self) -> list[tuple[float, str]]:
+        """(time, kind) of every event in time order: the steps time travel moves through."""
+        rows = self.query("SELECT ts, kind FROM events ORDER BY ts, id")
+        return [(r["ts"], r["kind"]) for r in rows]
+
+    def latest_events_by(
+        self, kind: str, key: str, *, until_ts: float | None = None
+    ) -> dict[str, Event]:
+        """The newest event of ``kind`` (up to ``until_ts``) for each value of ``payload[key]``:
+        e.g. each source's last ``source.status``, each gate's last ``cutover.gate``."""
+        rows = self.query(
+            "SELECT * FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE kind = ? "
+            "AND ts <= ? GROUP BY json_extract(payload, '$.' || ?)) ORDER BY id",
+            (kind, until(until_ts), key),
+        )
+        found: dict[str, Event] = {}
+        for row in rows:
+            event = _event(row)
+            name = event.payload.get(key)
+            if name:
+                found[str(name)] = event
+        return found
 
     def last_event_id(self) -> int:
         row = self.query_one("SELECT COALESCE(MAX(id), 0) AS m FROM events")
