@@ -493,14 +493,18 @@ class RuleCount:
     findings: int
 
 
-def rule_counts(store: StateStore, *, limit: int = 15) -> list[RuleCount]:
-    """The rules that fired most in the latest scan (findings are kept per scan, so counting
-    only the latest one keeps re-scans from double counting), most findings first."""
+def rule_counts(
+    store: StateStore, *, limit: int = 15, as_of: float | None = None
+) -> list[RuleCount]:
+    """The rules that fired most in the latest scan as of a moment (findings are kept per scan,
+    so counting only the latest one keeps re-scans from double counting), most findings first."""
+    scan_id = _latest_scan(store, as_of)
+    if scan_id is None:
+        return []
     rows = store.query(
-        "SELECT code, name, severity, COUNT(*) AS n FROM compat_findings "
-        "WHERE scan_id = (SELECT MAX(id) FROM compat_scans) "
+        "SELECT code, name, severity, COUNT(*) AS n FROM compat_findings WHERE scan_id = ? "
         "GROUP BY code ORDER BY n DESC, code LIMIT ?",
-        (int(limit),),
+        (scan_id, int(limit)),
     )
     return [RuleCount(r["code"], r["name"], r["severity"], int(r["n"])) for r in rows]
 

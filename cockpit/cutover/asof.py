@@ -7,6 +7,7 @@ through that feature's own as-of reader, the same one its tab uses.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cutover.gates import evaluate
@@ -25,10 +26,12 @@ def state_at(
         "gates": [(g.id, g.status, g.evidence) for g in evaluate(store, config, as_of=as_of)],
     }
     if store.has_table("mlflow_polls"):
-        from cockpit.mlflow.records import drift_series, last_synced, latest_poll
+        from cockpit.mlflow.records import drift_series, last_synced, last_verification, latest_poll
 
         poll = latest_poll(store, as_of=as_of)
-        out["mlflow_poll"] = dict(poll) if poll is not None else None
+        out["mlflow_poll"] = asdict(poll) if poll is not None else None
+        verification = last_verification(store, as_of=as_of)
+        out["mlflow_verify"] = asdict(verification) if verification is not None else None
         out["mlflow_drift"] = drift_series(store, as_of=as_of)
         out["mlflow_synced"] = sorted(last_synced(store, as_of=as_of).items())
     if store.has_table("checklist_items"):

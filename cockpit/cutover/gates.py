@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
-from cockpit.store import until
 from cockpit.timefmt import utc_day
 
 if TYPE_CHECKING:
@@ -87,50 +86,42 @@ class GateContext:
 
 # --------------------------------------------------------------------------------- the gates
 def gate_mlflow_drift(ctx: GateContext) -> tuple[str, str]:
+    from cockpit.mlflow.records import recent_polls
+
     n = ctx.thresholds.drift_zero_polls
-    if not ctx.store.has_table("mlflow_polls"):
+    polls = recent_polls(ctx.store, as_of=ctx.as_of, limit=n)
+    if not polls:
         return NO_DATA, "no MLflow status poll recorded yet"
-    rows = ctx.store.query(
-        "SELECT ts, missing, differing, versions_missing FROM mlflow_polls WHERE ts <= ? "
-        "ORDER BY ts DESC LIMIT ?",
-        (until(ctx.as_of), n),
-    )
-    if not rows:
-        return NO_DATA, "no MLflow status poll recorded yet"
-    drift = [r["missing"] + r["differing"] + r["versions_missing"] for r in rows]
     streak = 0
-    for d in drift:
-        if d != 0:
+    for poll in polls:
+        if poll.drift != 0:
             break
         streak += 1
     if streak >= n:
         return PASS, f"drift 0 in the last {n} polls"
-    latest = rows[0]
+    latest = polls[0]
     return FAIL, (
         f"drift 0 in {streak} of the last {n} required polls; latest poll: "
-        f"{latest['missing']} runs missing, {latest['differing']} differing, "
-        f"{latest['versions_missing']} model versions missing"
+        f"{latest.missing} runs missing, {latest.differing} differing, "
+        f"{latest.versions_missing} model versions missing"
     )
 
 
 def gate_mlflow_verify(ctx: GateContext) -> tuple[str, str]:
+    from cockpit.mlflow.records import last_verification
+
     if not ctx.thresholds.require_verify:
         return PASS, "not required by [gates] require_verify"
-    if not ctx.store.has_table("mlflow_verifications"):
-        return NO_DATA, "no deep verify has run"
-    row = ctx.store.query_one(
-        "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
-        (until(ctx.as_of),),
-    )
-    if row is None:
+    last = last_verification(ctx.store, as_of=ctx.as_of)
+    if last is None:
         return NO_DATA, "no deep verify has run"
     summary = (
-        f"{row['experiments']} experiments, {row['runs']} runs, {row['artifacts']} artifacts, "
-        f"{row['models']} models compared"
+        f"{last.experiments} experiments, {last.runs} runs, {last.artifacts} artifacts, "
+        f"{last.models} models compared"
     )
-    if row["differences"] == 0:
+    if last.clean:
         return PASS, f"last verify clean: {summary}"
-    return FAIL, f"last verify found {row['differences']} differences ({summary})"
+    return FAIL, f"last verify found {last.differences} differences ({summary})"
 
 
 def gate_db_rehearsal(ctx: GateContext) -> tuple[str, str]:
@@ -379,20 +370,17 @@ def is_go(gates: list[Gate]) -> bool:
 
 
 def last_changes(store: StateStore, as_of: float | None) -> dict[str, float]:
-    rows = store.query(
-        "SELECT json_extract(payload, '$.gate') AS gate, MAX(ts) AS ts FROM events "
-        "WHERE kind = 'cutover.gate' AND ts <= ? GROUP BY gate",
-        (as_of if as_of is not None else float("inf"),),
-    )
-    return {r["gate"]: r["ts"] for r in rows}
+    """When each gate last changed status, as of a moment."""
+    return {
+        g: e.ts for g, e in store.latest_events_by("cutover.gate", "gate", until_ts=as_of).items()
+    }
 
 
 def last_statuses(store: StateStore) -> dict[str, str]:
-    rows = store.query(
-        "SELECT json_extract(payload, '$.gate') AS gate, json_extract(payload, '$.to') AS status "
-        "FROM events WHERE kind = 'cutover.gate' ORDER BY id"
-    )
-    return {r["gate"]: r["status"] for r in rows}
+    """Each gate's last recorded status."""
+    return {
+        g: e.payload.get("to") for g, e in store.latest_events_by("cutover.gate", "gate").items()
+    }
 
 
 def record_changes(store: StateStore, gates: list[Gate], *, source: str = "gates") -> list[Gate]:

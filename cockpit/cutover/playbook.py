@@ -76,11 +76,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
+def build_playbook(
+    store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
+) -> Document:
+    """The runbook as executed up to ``as_of`` (everything recorded by default)."""
     route = store.migration_route(config)
     name, from_id, to_id = route.name, route.from_runtime, route.to_runtime
     # Schema upgrades of the file itself are bookkeeping, not migration steps.
-    events = [e for e in store.events() if not e.kind.startswith("store.")]
+    events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
     doc = Document(
         title=f"Playbook: {name}",
         subtitle=f"{from_id} → {to_id}, as executed",
@@ -96,6 +99,9 @@ def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
         )
     else:
         overview.add(Paragraph("Nothing was recorded in this state file yet."))
+    mlflow = _mlflow_state(store, as_of)
+    if mlflow is not None:
+        overview.add(mlflow)
     by_phase: dict[str, list[Event]] = {}
     for event in events:
         by_phase.setdefault(phase_of(event.kind), []).append(event)
@@ -138,8 +144,28 @@ def build_playbook(store: StateStore, config: CockpitConfig | None) -> Document:
 
     doc.sections.append(_decisions(events))
     doc.sections.append(_gotchas(store, events))
-    doc.sections.append(_rules(store))
+    doc.sections.append(_rules(store, as_of))
     return doc
+
+
+def _mlflow_state(store: StateStore, as_of: float | None) -> Paragraph | None:
+    """Where the MLflow copy stood: the same views (drift, last verify) the gates and tabs show."""
+    from cockpit.mlflow.records import last_verification, latest_poll
+
+    poll = latest_poll(store, as_of=as_of)
+    verification = last_verification(store, as_of=as_of)
+    if poll is None and verification is None:
+        return None
+    parts = []
+    if poll is not None:
+        parts.append(f"drift {poll.drift} at the last status poll ({fmt_ts(poll.ts)})")
+    if verification is not None:
+        outcome = "clean" if verification.clean else f"{verification.differences} differences"
+        parts.append(
+            f"last deep verify {fmt_ts(verification.ts)}: {outcome} ({verification.runs} runs, "
+            f"{verification.artifacts} artifacts, {verification.models} models)"
+        )
+    return Paragraph("MLflow copy: " + "; ".join(parts) + ".")
 
 
 def _by_a_person(event: Event) -> bool:
@@ -190,13 +216,13 @@ def _gotchas(store: StateStore, events: list[Event]) -> Section:
     return section.add(Table(("when", "pipeline", "who", "note"), tuple(rows)))
 
 
-def _rules(store: StateStore) -> Section:
+def _rules(store: StateStore, as_of: float | None) -> Section:
     from cockpit.compat.checklist import has_scans, rule_counts
 
     section = Section("Rules that fired most", "rules")
     if not has_scans(store):
         return section.add(Paragraph("No compatibility scan recorded."))
-    counts = rule_counts(store, limit=15)
+    counts = rule_counts(store, limit=15, as_of=as_of)
     if not counts:
         return section.add(Paragraph("The compatibility scans found nothing."))
     return section.add(
@@ -208,5 +234,7 @@ def _rules(store: StateStore) -> Section:
     )
 
 
-def playbook_markdown(store: StateStore, config: CockpitConfig | None) -> str:
-    return to_markdown(build_playbook(store, config))
+def playbook_markdown(
+    store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
+) -> str:
+    return to_markdown(build_playbook(store, config, as_of=as_of))

@@ -2,6 +2,16 @@
 
 Every writer here uses one ``store.write()`` transaction per logical record, so a kill between
 two calls leaves the file consistent (the copy's truth lives on the destination anyway).
+
+This module is also the feature's read API, and the only code that touches its tables: the
+gates, the report, the MLflow tab, the playbook and the replay contract read typed views
+(:class:`PollView`, :class:`VerificationView`, ...) from here, never rows. Two facts are defined
+once here so that every consumer shows the same thing for the same moment:
+
+* **drift** (:func:`drift_of`): runs missing + copies differing + model versions missing;
+* **the latest poll / the last verification as of T**: the newest by its own time among those
+  with ``ts <= T`` (``store.until``), ties broken by insertion order (``ORDER BY ts DESC, id
+  DESC``).
 """
 
 from __future__ import annotations
@@ -10,8 +20,17 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cockpit.store import until
+
 if TYPE_CHECKING:
+    import sqlite3
+
     from cockpit.store import StateStore
+
+
+def drift_of(missing: int, differing: int, versions_missing: int) -> int:
+    """Everything not yet on the new server; zero means the two agree. The one drift formula."""
+    return missing + differing + versions_missing
 
 
 @dataclass(frozen=True)
@@ -78,8 +97,52 @@ class PollSummary:
 
     @property
     def drift(self) -> int:
-        """Everything not yet on the new server; zero means the two agree."""
-        return self.missing + self.differing + self.versions_missing
+        return drift_of(self.missing, self.differing, self.versions_missing)
+
+
+@dataclass(frozen=True)
+class PollView:
+    """One recorded status poll (its totals; the per-experiment and per-model rows are read with
+    :func:`poll_experiments` / :func:`poll_models`)."""
+
+    id: int
+    ts: float
+    duration_s: float
+    old_url: str
+    new_url: str
+    old_version: str
+    new_version: str
+    old_schema: str | None
+    new_schema: str | None
+    experiments: int
+    old_runs: int
+    new_runs: int
+    missing: int
+    differing: int
+    models_old: int
+    models_new: int
+    versions_old: int
+    versions_new: int
+    versions_missing: int
+    drift: int
+
+
+@dataclass(frozen=True)
+class VerificationView:
+    """One recorded deep verify."""
+
+    id: int
+    ts: float
+    duration_s: float
+    experiments: int
+    runs: int
+    artifacts: int
+    models: int
+    differences: int
+
+    @property
+    def clean(self) -> bool:
+        return self.differences == 0
 
 
 @dataclass(frozen=True)
@@ -121,12 +184,11 @@ def load_mapping(store: StateStore, kind: str) -> dict[str, str]:
 
 def last_synced(store: StateStore, *, as_of: float | None = None) -> dict[str, float]:
     """Source experiment name -> when a run of it was last copied."""
-    sql = "SELECT experiment, MAX(synced_at) AS t FROM mlflow_id_map WHERE kind = 'run'"
-    params: list[float] = []
-    if as_of is not None:
-        sql += " AND synced_at <= ?"
-        params.append(as_of)
-    rows = store.query(sql + " GROUP BY experiment", params)
+    rows = store.query(
+        "SELECT experiment, MAX(synced_at) AS t FROM mlflow_id_map WHERE kind = 'run' "
+        "AND synced_at <= ? GROUP BY experiment",
+        (until(as_of),),
+    )
     return {r["experiment"]: r["t"] for r in rows}
 
 
@@ -225,36 +287,95 @@ def record_poll(store: StateStore, poll: PollSummary, *, source: str = "cli") ->
     return poll_id
 
 
-def latest_poll(store: StateStore, *, as_of: float | None = None):
-    """The newest poll row (as of a moment), or None."""
-    if as_of is None:
-        return store.query_one("SELECT * FROM mlflow_polls ORDER BY id DESC LIMIT 1")
-    return store.query_one(
-        "SELECT * FROM mlflow_polls WHERE ts <= ? ORDER BY id DESC LIMIT 1", (as_of,)
+def _poll_view(row: sqlite3.Row) -> PollView:
+    return PollView(
+        id=row["id"],
+        ts=row["ts"],
+        duration_s=row["duration_s"],
+        old_url=row["old_url"],
+        new_url=row["new_url"],
+        old_version=row["old_version"],
+        new_version=row["new_version"],
+        old_schema=row["old_schema"],
+        new_schema=row["new_schema"],
+        experiments=row["experiments"],
+        old_runs=row["old_runs"],
+        new_runs=row["new_runs"],
+        missing=row["missing"],
+        differing=row["differing"],
+        models_old=row["models_old"],
+        models_new=row["models_new"],
+        versions_old=row["versions_old"],
+        versions_new=row["versions_new"],
+        versions_missing=row["versions_missing"],
+        drift=drift_of(row["missing"], row["differing"], row["versions_missing"]),
     )
 
 
-def poll_experiments(store: StateStore, poll_id: int):
-    return store.query(
+def recent_polls(store: StateStore, *, as_of: float | None = None, limit: int) -> list[PollView]:
+    """The newest ``limit`` polls as of a moment, newest first (none on a file without them)."""
+    if not store.has_table("mlflow_polls"):
+        return []
+    rows = store.query(
+        "SELECT * FROM mlflow_polls WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT ?",
+        (until(as_of), int(limit)),
+    )
+    return [_poll_view(r) for r in rows]
+
+
+def latest_poll(store: StateStore, *, as_of: float | None = None) -> PollView | None:
+    """The newest poll as of a moment, or None."""
+    polls = recent_polls(store, as_of=as_of, limit=1)
+    return polls[0] if polls else None
+
+
+def poll_experiments(store: StateStore, poll_id: int) -> list[ExperimentStatus]:
+    """A poll's experiments by name (the run ids it lists are the first 50 of each)."""
+    rows = store.query(
         "SELECT * FROM mlflow_poll_experiments WHERE poll_id = ? ORDER BY name", (poll_id,)
     )
+    return [
+        ExperimentStatus(
+            name=r["name"],
+            source_id=r["source_id"],
+            dest_id=r["dest_id"],
+            old_deleted_experiment=bool(r["old_deleted_experiment"]),
+            old_active=r["old_active"],
+            old_deleted=r["old_deleted"],
+            new_active=r["new_active"],
+            new_deleted=r["new_deleted"],
+            missing=r["missing"],
+            differing=r["differing"],
+            running=r["running"],
+            missing_ids=json.loads(r["missing_ids"]),
+            differing_ids=json.loads(r["differing_ids"]),
+        )
+        for r in rows
+    ]
 
 
-def poll_models(store: StateStore, poll_id: int):
-    return store.query(
+def poll_models(store: StateStore, poll_id: int) -> list[ModelStatus]:
+    """A poll's registered models by name (``exists_on_new`` is only kept as the poll's count)."""
+    rows = store.query(
         "SELECT * FROM mlflow_poll_models WHERE poll_id = ? ORDER BY name", (poll_id,)
     )
+    return [
+        ModelStatus(
+            name=r["name"],
+            old_versions=r["old_versions"],
+            new_versions=r["new_versions"],
+            missing=r["missing"],
+            old_stages=json.loads(r["old_stages"]),
+            new_stages=json.loads(r["new_stages"]),
+            new_aliases=json.loads(r["new_aliases"]),
+        )
+        for r in rows
+    ]
 
 
 def drift_series(store: StateStore, *, as_of: float | None = None, limit: int = 60) -> list[int]:
-    """missing + differing + versions missing per poll, oldest first (the tab's sparkline)."""
-    sql = "SELECT missing + differing + versions_missing AS d FROM mlflow_polls"
-    params: list[float] = []
-    if as_of is not None:
-        sql += " WHERE ts <= ?"
-        params.append(as_of)
-    rows = store.query(sql + f" ORDER BY id DESC LIMIT {int(limit)}", params)
-    return [int(r["d"]) for r in reversed(rows)]
+    """Drift per poll, oldest first (the tab's sparkline, the report's chart)."""
+    return [p.drift for p in reversed(recent_polls(store, as_of=as_of, limit=limit))]
 
 
 # ------------------------------------------------------------------------------- verify
@@ -298,3 +419,37 @@ def record_verification(
             conn=tx,
         )
     return vid
+
+
+def last_verification(store: StateStore, *, as_of: float | None = None) -> VerificationView | None:
+    """The last deep verify as of a moment, or None."""
+    if not store.has_table("mlflow_verifications"):
+        return None
+    row = store.query_one(
+        "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
+        (until(as_of),),
+    )
+    if row is None:
+        return None
+    return VerificationView(
+        id=row["id"],
+        ts=row["ts"],
+        duration_s=row["duration_s"],
+        experiments=row["experiments"],
+        runs=row["runs"],
+        artifacts=row["artifacts"],
+        models=row["models"],
+        differences=row["differences"],
+    )
+
+
+def verification_differences(
+    store: StateStore, verification_id: int, *, limit: int = 50
+) -> list[Difference]:
+    """The first ``limit`` differences a verification recorded, in the order it found them."""
+    rows = store.query(
+        "SELECT kind, object, field, old, new FROM mlflow_verify_differences "
+        "WHERE verification_id = ? ORDER BY rowid LIMIT ?",
+        (verification_id, int(limit)),
+    )
+    return [Difference(r["kind"], r["object"], r["field"], r["old"], r["new"]) for r in rows]

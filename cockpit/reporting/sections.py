@@ -193,30 +193,29 @@ def checklist_section(
 
 
 def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:
-    section = Section("MLflow sync", "mlflow")
-    if not store.has_table("mlflow_polls"):
-        return section.add(Paragraph("No MLflow status poll recorded."))
     from cockpit.mlflow.records import (
         drift_series,
         last_synced,
+        last_verification,
         latest_poll,
         poll_experiments,
         poll_models,
+        verification_differences,
     )
 
+    section = Section("MLflow sync", "mlflow")
     poll = latest_poll(store, as_of=as_of)
     if poll is None:
         return section.add(Paragraph("No MLflow status poll recorded."))
-    drift = poll["missing"] + poll["differing"] + poll["versions_missing"]
     section.add(
         Paragraph(
-            f"Last poll {fmt_ts(poll['ts'])}: old {poll['old_url']} (MLflow {poll['old_version']}, "
-            f"schema {poll['old_schema'] or 'unknown'}) → new {poll['new_url']} (MLflow "
-            f"{poll['new_version']}, schema {poll['new_schema'] or 'unknown'}). Drift {drift}: "
-            f"{poll['missing']} runs missing, {poll['differing']} differing, "
-            f"{poll['versions_missing']} model versions missing; {poll['old_runs']} runs on old, "
-            f"{poll['new_runs']} on new.",
-            "good" if drift == 0 else "warn",
+            f"Last poll {fmt_ts(poll.ts)}: old {poll.old_url} (MLflow {poll.old_version}, "
+            f"schema {poll.old_schema or 'unknown'}) → new {poll.new_url} (MLflow "
+            f"{poll.new_version}, schema {poll.new_schema or 'unknown'}). Drift {poll.drift}: "
+            f"{poll.missing} runs missing, {poll.differing} differing, "
+            f"{poll.versions_missing} model versions missing; {poll.old_runs} runs on old, "
+            f"{poll.new_runs} on new.",
+            "good" if poll.drift == 0 else "warn",
         )
     )
     synced = last_synced(store, as_of=as_of)
@@ -233,20 +232,20 @@ def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float
             ),
             tuple(
                 (
-                    r["name"],
-                    f"{r['old_active']}/{r['old_deleted']}",
-                    f"{r['new_active']}/{r['new_deleted']}",
-                    r["missing"],
-                    r["differing"],
-                    r["running"],
-                    fmt_ts(synced[r["name"]]) if r["name"] in synced else "never",
+                    e.name,
+                    f"{e.old_active}/{e.old_deleted}",
+                    f"{e.new_active}/{e.new_deleted}",
+                    e.missing,
+                    e.differing,
+                    e.running,
+                    fmt_ts(synced[e.name]) if e.name in synced else "never",
                 )
-                for r in poll_experiments(store, poll["id"])
+                for e in poll_experiments(store, poll.id)
             ),
             caption="Experiments",
         )
     )
-    models = poll_models(store, poll["id"])
+    models = poll_models(store, poll.id)
     if models:
         section.add(
             Table(
@@ -261,13 +260,14 @@ def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float
                 ),
                 tuple(
                     (
-                        m["name"],
-                        m["old_versions"],
-                        m["new_versions"],
-                        m["missing"],
-                        m["old_stages"],
-                        m["new_stages"],
-                        m["new_aliases"],
+                        m.name,
+                        m.old_versions,
+                        m.new_versions,
+                        m.missing,
+                        # As stored: JSON with sorted keys.
+                        json.dumps(m.old_stages, sort_keys=True),
+                        json.dumps(m.new_stages, sort_keys=True),
+                        json.dumps(m.new_aliases, sort_keys=True),
                     )
                     for m in models
                 ),
@@ -294,31 +294,24 @@ def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float
                 fallback=Table(("poll", "drift"), tuple(enumerate(series, 1))),
             )
         )
-    verify = store.query_one(
-        "SELECT * FROM mlflow_verifications WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1",
-        (as_of if as_of is not None else float("inf"),),
-    )
+    verify = last_verification(store, as_of=as_of)
     if verify is None:
         section.add(Paragraph("No deep verify has run.", "warn"))
     else:
         section.add(
             Paragraph(
-                f"Last deep verify {fmt_ts(verify['ts'])}: {verify['experiments']} experiments, "
-                f"{verify['runs']} runs, {verify['artifacts']} artifacts, {verify['models']} models "
-                f"compared; {verify['differences']} differences.",
-                "good" if verify["differences"] == 0 else "bad",
+                f"Last deep verify {fmt_ts(verify.ts)}: {verify.experiments} experiments, "
+                f"{verify.runs} runs, {verify.artifacts} artifacts, {verify.models} models "
+                f"compared; {verify.differences} differences.",
+                "good" if verify.clean else "bad",
             )
         )
-        diffs = store.query(
-            "SELECT kind, object, field, old, new FROM mlflow_verify_differences "
-            "WHERE verification_id = ? LIMIT 50",
-            (verify["id"],),
-        )
+        diffs = verification_differences(store, verify.id, limit=50)
         if diffs:
             section.add(
                 Table(
                     ("kind", "object", "field", "old", "new"),
-                    tuple(tuple(r) for r in diffs),
+                    tuple((d.kind, d.object, d.field, d.old, d.new) for d in diffs),
                     caption="Differences (first 50)",
                 )
             )

@@ -1,14 +1,15 @@
 """MLflow sync tab: both servers side by side, what the new one still lacks, and the actions that
 close the gap (sync selected or all, verify, mirror, rehearse the DB upgrade).
 
-Everything shown comes from the recorded status polls (``mlflow_polls`` and friends) as of the
-moment being viewed, so a saved state file reviews offline exactly as it looked live. Actions
+Everything shown comes from the recorded status polls and verifications as of the moment being
+viewed, read through the MLflow feature's views (``cockpit.mlflow.records``: the same drift and
+"last verify" the gates and the report show), so a saved state file reviews offline exactly as it
+looked live. Actions
 run in thread workers that write to the store; the app re-renders when the store changes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -21,8 +22,11 @@ from textual.widgets import DataTable, ProgressBar, Sparkline, Static
 
 from cockpit.errors import CockpitError
 from cockpit.mlflow.records import (
+    PollView,
+    VerificationView,
     drift_series,
     last_synced,
+    last_verification,
     latest_poll,
     poll_experiments,
     poll_models,
@@ -35,6 +39,49 @@ from screens.widgets.safe import text as safe_text
 # Stages in one letter so a model's whole history fits the registry panel.
 SHORT_STAGE = {"None": "-", "Staging": "S", "Production": "P", "Archived": "A"}
 LIVE_ACTIONS = {"sync_selected", "sync_all", "verify", "mirror", "poll", "rehearse"}
+
+
+def head_text(
+    poll: PollView | None, polls_shown: int, verification: VerificationView | None
+) -> Text:
+    """The tab's header: both servers, the latest poll's drift and the last verify."""
+    head = Text()
+    if poll is None:
+        head.append("No MLflow status poll recorded yet", style="bold")
+        head.append("  (live: press p to poll, a to sync everything)", style="dim")
+    else:
+        head.append("old ", style="bold")
+        # URLs, versions and schemas are what the servers said.
+        head.append(clean(f"{poll.old_url} (MLflow {poll.old_version}"))
+        head.append(clean(f", schema {poll.old_schema})") if poll.old_schema else ")")
+        head.append("   new ", style="bold")
+        head.append(clean(f"{poll.new_url} (MLflow {poll.new_version}"))
+        head.append(clean(f", schema {poll.new_schema})") if poll.new_schema else ")")
+        head.append("\nlast poll ", style="bold")
+        head.append(f"{fmt_ts(poll.ts)} ({poll.duration_s:.1f} s)   ")
+        head.append(
+            f"drift {poll.drift}",
+            style="bold green" if poll.drift == 0 else "bold red",
+        )
+        head.append(
+            f"  ({poll.missing} runs missing, {poll.differing} differing, "
+            f"{poll.versions_missing} model versions missing; "
+            f"{poll.old_runs} runs old, {poll.new_runs} new)"
+        )
+        head.append(f"   ↓ drift, last {polls_shown} polls", style="dim")
+    if verification is not None:
+        n = verification.differences
+        head.append("\nlast verify ", style="bold")
+        head.append(f"{fmt_ts(verification.ts)}: ")
+        head.append(
+            f"{n} differences" if n else "clean",
+            style="bold red" if n else "bold green",
+        )
+        head.append(
+            f" ({verification.runs} runs, {verification.artifacts} artifacts, "
+            f"{verification.models} models)"
+        )
+    return head
 
 
 class MlflowSyncTab(CockpitTab):
@@ -112,47 +159,7 @@ class MlflowSyncTab(CockpitTab):
         poll = latest_poll(store, as_of=as_of)
         series = drift_series(store, as_of=as_of)
         self.query_one("#mlf-drift", Sparkline).data = series or [0]
-        head = Text()
-        if poll is None:
-            head.append("No MLflow status poll recorded yet", style="bold")
-            head.append("  (live: press p to poll, a to sync everything)", style="dim")
-        else:
-            drift = poll["missing"] + poll["differing"] + poll["versions_missing"]
-            head.append("old ", style="bold")
-            # URLs, versions and schemas are what the servers said.
-            head.append(clean(f"{poll['old_url']} (MLflow {poll['old_version']}"))
-            head.append(clean(f", schema {poll['old_schema']})") if poll["old_schema"] else ")")
-            head.append("   new ", style="bold")
-            head.append(clean(f"{poll['new_url']} (MLflow {poll['new_version']}"))
-            head.append(clean(f", schema {poll['new_schema']})") if poll["new_schema"] else ")")
-            head.append("\nlast poll ", style="bold")
-            head.append(f"{fmt_ts(poll['ts'])} ({poll['duration_s']:.1f} s)   ")
-            head.append(
-                f"drift {drift}",
-                style="bold green" if drift == 0 else "bold red",
-            )
-            head.append(
-                f"  ({poll['missing']} runs missing, {poll['differing']} differing, "
-                f"{poll['versions_missing']} model versions missing; "
-                f"{poll['old_runs']} runs old, {poll['new_runs']} new)"
-            )
-            head.append(f"   ↓ drift, last {len(series)} polls", style="dim")
-        verification = store.query_one(
-            "SELECT * FROM mlflow_verifications WHERE (? IS NULL OR ts <= ?) ORDER BY id DESC LIMIT 1",
-            (as_of, as_of),
-        )
-        if verification is not None:
-            n = verification["differences"]
-            head.append("\nlast verify ", style="bold")
-            head.append(f"{fmt_ts(verification['ts'])}: ")
-            head.append(
-                f"{n} differences" if n else "clean",
-                style="bold red" if n else "bold green",
-            )
-            head.append(
-                f" ({verification['runs']} runs, {verification['artifacts']} artifacts, "
-                f"{verification['models']} models)"
-            )
+        head = head_text(poll, len(series), last_verification(store, as_of=as_of))
         if self.mirror is not None:
             head.append("\nmirroring ", style="bold")
             head.append(
@@ -163,7 +170,7 @@ class MlflowSyncTab(CockpitTab):
         self._render_experiments(poll)
         self._render_models(poll)
 
-    def _render_experiments(self, poll) -> None:
+    def _render_experiments(self, poll: PollView | None) -> None:
         table = self.query_one("#mlf-experiments", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -171,45 +178,43 @@ class MlflowSyncTab(CockpitTab):
         if poll is None:
             return
         synced = last_synced(self.view.store, as_of=self.view.as_of)
-        for row in poll_experiments(self.view.store, poll["id"]):
-            self._names.append(row["name"])
-            name = safe_text(row["name"])
-            if row["old_deleted_experiment"]:
+        for exp in poll_experiments(self.view.store, poll.id):
+            self._names.append(exp.name)
+            name = safe_text(exp.name)
+            if exp.old_deleted_experiment:
                 name.append(" (deleted)", style="dim")
-            when = synced.get(row["name"])
+            when = synced.get(exp.name)
             table.add_row(
                 name,
-                f"{row['old_active']}/{row['old_deleted']}",
-                f"{row['new_active']}/{row['new_deleted']}",
-                Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
-                Text(str(row["differing"]), style="bold red" if row["differing"] else "green"),
-                str(row["running"]),
+                f"{exp.old_active}/{exp.old_deleted}",
+                f"{exp.new_active}/{exp.new_deleted}",
+                Text(str(exp.missing), style="bold red" if exp.missing else "green"),
+                Text(str(exp.differing), style="bold red" if exp.differing else "green"),
+                str(exp.running),
                 fmt_ts(when)[5:16] if when else "never",
-                key=row["source_id"],
+                key=exp.source_id,
             )
         if self._names:
             table.move_cursor(row=min(max(cursor, 0), len(self._names) - 1))
 
-    def _render_models(self, poll) -> None:
+    def _render_models(self, poll: PollView | None) -> None:
         table = self.query_one("#mlf-registry", DataTable)
         table.clear()
         if poll is None:
             return
-        for row in poll_models(self.view.store, poll["id"]):
-            old_stages = json.loads(row["old_stages"])
-            new_stages = json.loads(row["new_stages"])
-            aliases = json.loads(row["new_aliases"])
+        for model in poll_models(self.view.store, poll.id):
+            new_stages = model.new_stages
             stages = " ".join(
                 f"v{v} {SHORT_STAGE.get(st, st)}→{SHORT_STAGE.get(new_stages.get(v, ''), '·')}"
-                for v, st in sorted(old_stages.items(), key=lambda i: int(i[0]))
+                for v, st in sorted(model.old_stages.items(), key=lambda i: int(i[0]))
             )
             table.add_row(
-                safe_text(row["name"]),
-                str(row["old_versions"]),
-                str(row["new_versions"]),
-                Text(str(row["missing"]), style="bold red" if row["missing"] else "green"),
+                safe_text(model.name),
+                str(model.old_versions),
+                str(model.new_versions),
+                Text(str(model.missing), style="bold red" if model.missing else "green"),
                 safe_text(stages),
-                safe_text(", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items()))),
+                safe_text(", ".join(f"{a}→v{v}" for a, v in sorted(model.new_aliases.items()))),
             )
 
     def selected_experiment(self) -> str | None:

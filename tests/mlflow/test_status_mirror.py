@@ -70,8 +70,8 @@ def test_polls_are_recorded_and_track_drift(mlflow_v1, mlflow_v2, tmp_path):
     (row,) = first.experiments
     assert (row.old_active, row.new_active, row.missing, row.dest_id) == (4, 0, 4, None)
     poll_id = record_poll(store, first)
-    assert latest_poll(store)["missing"] == 4
-    assert poll_experiments(store, poll_id)[0]["missing"] == 4
+    assert latest_poll(store).missing == 4
+    assert poll_experiments(store, poll_id)[0].missing == 4
     assert store.events(kinds=["mlflow.poll"])[-1].payload["missing"] == 4
 
     Syncer(old, new, options=SyncOptions(experiments=[name])).run()
@@ -229,7 +229,7 @@ def test_poll_source_records_a_poll_for_the_app(mlflow_v1, mlflow_v2, tmp_path):
     assert source.name == "mlflow" and source.interval_s == 30.0
     store = StateStore.open(tmp_path / "poll.db", create=True)
     summary = source.poll(store)
-    assert summary["poll_id"] == latest_poll(store)["id"]
+    assert summary["poll_id"] == latest_poll(store).id
     assert store.events(kinds=["mlflow.poll"])[-1].source == "poller:mlflow"
     store.close()
     no_new = parse_config('[migration]\nname = "x"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n')
