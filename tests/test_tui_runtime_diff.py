@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import Checkbox, DataTable, Input, Select
 
 from cockpit.store import StateStore
 from screens.app import CockpitApp
@@ -51,7 +51,21 @@ async def test_header_and_default_pair(sample_copy: Path):
             "14.3-lts-ml",
             "16.4-lts-ml",
         )
-        assert app.query_one("#rt-libs", DataTable).row_count == len(tab.diff.libraries)
+        # The sample's scan says what the pipelines use: "used by my pipelines" is on.
+        assert app.query_one("#rt-used", Checkbox).value is True
+        assert tab.usage is not None
+        used = [x.name for x in tab.diff.libraries if x.name in tab.usage and x.kind != "unchanged"]
+        assert shown(app) == used and {"horovod", "torch", "scikit-learn"} <= set(used)
+        table = app.query_one("#rt-libs", DataTable)
+        assert table.row_count == len(used)
+        horovod = table.get_row("horovod")
+        assert "kyros-recsys-train" in str(horovod[4])
+        detail = str(app.query_one("#rt-detail").render())
+        assert "used by kyros-recsys-train at pipelines/src/recsys/train_recsys.py:12" in detail
+        table.focus()
+        await pilot.press("u")  # every library again
+        await pilot.pause()
+        assert table.row_count == len(tab.diff.libraries)
 
 
 async def test_search_filter_and_detail(sample_copy: Path):
@@ -131,14 +145,66 @@ async def test_viewer_follows_a_file_another_process_writes(sample_copy: Path):
         assert "late-image" in options
 
 
-def test_snapshot_runtime_diff(snap_compare, tmp_path: Path):
-    # Its own small state (fixed clock), so growth of the shipped sample never changes the picture.
+SIZES = [(80, 24), (100, 30), (160, 45)]
+
+
+def snapshot_state(tmp_path: Path) -> Path:
+    """Its own small state (fixed clock) with a scan of the sample pipelines, so growth of the
+    shipped sample never changes the picture."""
+    import os
+
+    from cockpit.compat.checklist import record_scan
+    from cockpit.compat.rules import build_crossing
+    from cockpit.compat.scan import Scanner
+
     ticks = iter(range(1_793_000_000, 1_793_000_100))
     path = tmp_path / "snap.db"
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml", overrides={"mlflow": ("1.30.1", None)})
+    cwd = os.getcwd()
+    os.chdir(Path(__file__).resolve().parent.parent / "sample_state")
+    try:
+        result = Scanner(crossing).scan_paths(["pipelines"])
+    finally:
+        os.chdir(cwd)
     with StateStore.open(path, create=True, clock=lambda: float(next(ticks))) as store:
         store.set_meta("migration.name", "Kyros DBR 16.4 + MLflow 2 cutover")
         store.set_meta("migration.from", "14.3-lts-ml")
         store.set_meta("migration.to", "16.4-lts-ml")
         store.append_event("migration.started", {"from": "14.3-lts-ml", "to": "16.4-lts-ml"})
-    app = make_app(path, only_this_tab=True)
-    assert snap_compare(app, terminal_size=(160, 48))
+        record_scan(store, result, None, roots=["pipelines"], source="sample")
+    return path
+
+
+async def _shown_rows(pilot) -> None:
+    """Wait until the table has its rows (the first refresh may land after mount)."""
+    for _ in range(50):
+        await pilot.pause()
+        if pilot.app.query_one("#rt-libs", DataTable).row_count:
+            break
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_layout_keeps_the_key_content(tmp_path: Path, size):
+    app = make_app(snapshot_state(tmp_path), only_this_tab=True)
+    async with app.run_test(size=size) as pilot:
+        await _shown_rows(pilot)
+        search = app.query_one("#rt-search", Input)
+        assert search.region.width >= 20 and search.region.height == 3  # typed into, visible
+        table = app.query_one("#rt-libs", DataTable)
+        assert table.region.height >= 8 and table.row_count == 6
+        # Key columns stay on screen: library, severity, from, to, used by.
+        assert table.region.width >= sum(table.columns[k].get_render_width(table) for k in
+                                         list(table.columns)[:4])  # fmt: skip
+        left = app.query_one("#rt-left")
+        assert left.display == (size[0] >= 100)  # the side pane gives way under 100 columns
+        assert app.query_one("#rt-filters").display == (size[1] >= 30)
+        summary = str(app.query_one("#rt-summary").render())
+        assert "used by my pipelines" in summary
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_runtime_diff(snap_compare, tmp_path: Path, size):
+    app = make_app(snapshot_state(tmp_path), only_this_tab=True)
+    assert snap_compare(app, terminal_size=size, run_before=_shown_rows)

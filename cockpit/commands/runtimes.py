@@ -21,6 +21,7 @@ patch, local tag or added = info.
 examples:
   cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml
   cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml --only breaking --format markdown
+  cockpit runtimes diff 14.3-lts-ml 16.4-lts-ml --used-by   (what the pipelines use, and where)
   cockpit runtimes diff 16.4-lts-ml my-image --format json   (my-image from `runtimes import`)
 """
 
@@ -55,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--only",
         choices=("breaking", "changed"),
         help="breaking: only breaking-risk library changes; changed: hide unchanged libraries",
+    )
+    diff.add_argument(
+        "--used-by",
+        action="store_true",
+        help="only changed libraries the scanned pipelines import or pin (the state file's latest "
+        "`check --record`), each with the pipelines and one file:line per pipeline",
     )
     diff.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
     diff.set_defaults(handler=run_diff)
@@ -155,11 +162,26 @@ def run_diff(ctx) -> int:
     diff = diff_runtimes(old, new)
     fmt, only = ctx.args.format, ctx.args.only
     libs = diff.filtered(only)
+    usage = _used_by(ctx, diff) if getattr(ctx.args, "used_by", False) else None
+    if usage is not None:
+        # "Which changes hit my pipelines": an unchanged library is not news.
+        libs = tuple(x for x in libs if x.name in usage and x.kind != "unchanged")
     if fmt == "json":
-        ctx.print_json(diff.to_json(only))
+        data = diff.to_json(only)
+        if usage is not None:
+            data["libraries"] = [
+                {**lib, "used_by": [site.to_json() for site in usage[lib["name"]]]}
+                for lib in data["libraries"]
+                if lib["name"] in usage and lib["kind"] != "unchanged"
+            ]
+        ctx.print_json(data)
         return EXIT_OK
     lib_columns = ["library", "change", "from", "to", "severity", "bump"]
     lib_rows = [[x.name, x.kind, x.old, x.new, x.severity, x.bump] for x in libs]
+    if usage is not None:
+        lib_columns.append("used by")
+        for row, x in zip(lib_rows, libs, strict=True):
+            row.append(_sites_text(usage[x.name]))
     sys_columns = ["component", "from", "to", "changed"]
     sys_rows = [[s.component, s.old, s.new, "yes" if s.changed else ""] for s in diff.system]
     if fmt == "csv":
@@ -172,8 +194,35 @@ def run_diff(ctx) -> int:
 
         write(_markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table))
         return EXIT_OK
-    _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs)
+    _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs, lib_rows)
     return EXIT_OK
+
+
+def _used_by(ctx, diff):
+    """Library -> sites, from the state file's latest scan; a one-line error without one."""
+    from cockpit.compat.impact import used_by
+    from cockpit.compat.records import load_uses
+
+    store = ctx.maybe_store()
+    if store is None:
+        raise CockpitError(
+            f"--used-by needs a state file with a recorded scan ({ctx.state_path()} does not "
+            "exist): run `cockpit check PATH --record` first"
+        )
+    try:
+        uses = load_uses(store)
+    finally:
+        store.close()
+    if uses is None:
+        raise CockpitError(
+            f"--used-by: {store.path} holds no scan with imports recorded: "
+            "run `cockpit check PATH --record` first"
+        )
+    return used_by(diff, uses)
+
+
+def _sites_text(sites) -> str:
+    return "; ".join(f"{s.pipeline} ({s.where})" for s in sites)
 
 
 def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table) -> str:
@@ -201,7 +250,7 @@ def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table
     return "\n".join(parts)
 
 
-def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
+def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs, rows) -> None:
     from cockpit.output import rich_table
     from cockpit.textsafe import markup as m
     from cockpit.textsafe import safe_url
@@ -209,7 +258,6 @@ def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs) -> None:
     c = ctx.console
     c.print(f"[bold]Runtime diff[/] {m(diff.from_id)} → {m(diff.to_id)}")
     c.print(rich_table("System", sys_columns, sys_rows))
-    rows = [[x.name, x.kind, x.old, x.new, x.severity, x.bump] for x in libs]
     styles = [SEVERITY_STYLE.get(x.severity) for x in libs]
     counts = diff.counts()
     title = (

@@ -249,6 +249,16 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                 int(f.autofix),
             ),
         )
+    # One row per (name, kind): the first use is the location shown; more add nothing to the join.
+    first_uses = {(u.name, u.kind): u for u in reversed(pipeline.uses)}
+    tx.executemany(
+        "INSERT INTO compat_uses (scan_id, pipeline_id, name, kind, path, line)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (scan_id, pipeline.pipeline_id, u.name, u.kind, u.path, u.line)
+            for (_name, _kind), u in sorted(first_uses.items())
+        ],
+    )
     items = {
         r["item_key"]: r
         for r in tx.execute(

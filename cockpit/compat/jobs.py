@@ -290,7 +290,7 @@ class JobChecker:
                 req = parse_requirement(pypi["package"])
                 if req is not None:
                     line, column = _pos(pypi, "package", path)
-                    for finding in self.requirements.check(req, path, line, column):
+                    for finding in self.requirements.check(req, path, line, column, job=job):
                         out.append(_with_job(finding, job))
 
 

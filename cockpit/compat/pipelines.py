@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.compat.findings import Finding
 from cockpit.compat.scan import ScanResult
+from cockpit.compat.uses import Use
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -29,6 +30,8 @@ class Pipeline:
     owner: str | None = None
     tracking_uri: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # What its code imports and its requirements pin, routed to it as its findings are.
+    uses: list[Use] = field(default_factory=list)
 
     @property
     def blocking(self) -> int:
@@ -53,6 +56,9 @@ def rollup(
     by_path: dict[str, list[Finding]] = {}
     for finding in result.findings:
         by_path.setdefault(finding.path, []).append(finding)
+    uses_by_path: dict[str, list[Use]] = {}
+    for use in result.uses:
+        uses_by_path.setdefault(use.path, []).append(use)
     owners = {}
     if config is not None:
         owners = {p.job: p.owner for p in config.pipelines.folders if p.job and p.owner}
@@ -86,6 +92,8 @@ def rollup(
             owner=owners.get(job.name) or owners.get(job.key),
             tracking_uri=job.tracking_uris[0] if job.tracking_uris else None,
             findings=own + linked,
+            uses=[u for u in result.uses if u.job == job.key]
+            + [u for path in files for u in uses_by_path.get(path, []) if u.job is None],
         )
         known = pipelines.get(pipeline.pipeline_id)
         if known is None:
@@ -96,6 +104,7 @@ def rollup(
             if known.kind == "workspace-job":
                 known.kind, known.origin = pipeline.kind, pipeline.origin
             known.findings += pipeline.findings
+            known.uses += pipeline.uses
             known.tracking_uri = known.tracking_uri or pipeline.tracking_uri
             known.owner = known.owner or pipeline.owner
     # A job file's findings belong to its jobs; only job-less ones (a parse error) stay loose.
@@ -113,6 +122,7 @@ def rollup(
             origin=folder,
             owner=spec.owner,
             findings=[f for f in result.findings if f.job is None and _under(f.path, folder)],
+            uses=[u for u in result.uses if u.job is None and _under(u.path, folder)],
         )
         pipelines[pipeline.pipeline_id] = pipeline
         claimed.update(p for p in result.files if _under(p, folder))
@@ -139,4 +149,5 @@ def rollup(
             pipeline = Pipeline(pipeline_id=pipeline_id, name=top, kind="folder", origin=origin)
             pipelines[pipeline_id] = pipeline
         pipeline.findings += [f for f in by_path.get(path, []) if f.job is None]
+        pipeline.uses += [u for u in uses_by_path.get(path, []) if u.job is None]
     return [pipelines[k] for k in sorted(pipelines)]

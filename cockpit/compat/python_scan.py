@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.rules import Rule, catalog
 from cockpit.compat.sourcefiles import python_lines
+from cockpit.compat.uses import Use, imports_in
 
 # Public re-exports of one class: every spelling is folded to the first, which the rules use.
 CANONICAL = {
@@ -646,10 +647,13 @@ def scan_python(
     units: list[PythonSource],
     matchers: Matchers,
     parse_error: Rule | None,
+    uses: list[Use] | None = None,
 ) -> list[Finding]:
     """Scan the units in order with one shared namespace; a unit that does not parse gives one
-    CPT001 finding at the reported line (mapped into the file) and the rest still scan."""
+    CPT001 finding at the reported line (mapped into the file) and the rest still scan.
+    ``uses``: collects the modules the units import (from the same parse)."""
     resolver = _Resolver(matchers, path)
+    first_use = len(uses) if uses is not None else 0
     for unit in units:
         try:
             tree = ast.parse(unit.text, filename=path)
@@ -668,6 +672,9 @@ def scan_python(
                     )
                 )
             continue
+        if uses is not None:
+            known = {u.name for u in uses[first_use:]}
+            uses += [u for u in imports_in(tree, path, unit.file_line) if u.name not in known]
         if matchers.trigger is None or not (
             matchers.trigger.search(unit.text) or resolver.names_bound_in(unit.text)
         ):

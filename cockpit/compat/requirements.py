@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.rules import Crossing, Rule
+from cockpit.compat.uses import PIN, Use
 from cockpit.compat.versions import major, vtuple
 from cockpit.runtimes.manifest import canonicalize_name
 
@@ -61,6 +62,7 @@ class RequirementChecker:
         self.crossing = crossing
         self.rules = rules  # applicable rules by code
         self.horovod = rules.get("DBR101")
+        self.pins: list[Use] = []  # every requirement checked; the scanner drains it per file
 
     def _installs_on_target(self, req: Requirement) -> bool:
         """False when the requirement's marker excludes the target (``; python_version < "3.11"``
@@ -85,7 +87,11 @@ class RequirementChecker:
         except (InvalidMarker, ValueError, TypeError):
             return True  # a marker we cannot read: check the pin anyway
 
-    def check(self, req: Requirement, path: str, line: int, column: int) -> list[Finding]:
+    def check(
+        self, req: Requirement, path: str, line: int, column: int, *, job: str | None = None
+    ) -> list[Finding]:
+        # Every pin is a use, whatever the marker says: the pipeline depends on the package.
+        self.pins.append(Use(req.name, PIN, path, line, job))
         found: list[Finding] = []
         if not self._installs_on_target(req):
             return found

@@ -21,6 +21,7 @@ from cockpit.compat.jobs import JobChecker, JobInfo
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
 from cockpit.compat.requirements import RequirementChecker
 from cockpit.compat.rules import Crossing, Rule, catalog
+from cockpit.compat.uses import Use
 from cockpit.errors import CockpitError
 
 SKIP_DIRS = frozenset(
@@ -56,6 +57,8 @@ class ScanResult:
     notes: list[Note] = field(default_factory=list)
     # What was asked to be scanned, plus each bundle's folder: `fix` writes nowhere else.
     roots: list[str] = field(default_factory=list)
+    # What the code imports and the requirements pin (for the runtime diff's "used by").
+    uses: list[Use] = field(default_factory=list)
 
     @property
     def blocking(self) -> int:
@@ -124,7 +127,9 @@ class Scanner:
                 parts = notebooks.split_databricks_source(text)
                 found += self._notebook(path, parts, result)
             else:
-                found += scan_python(path, [PythonSource(text)], self.matchers, self.parse_error)
+                found += scan_python(
+                    path, [PythonSource(text)], self.matchers, self.parse_error, result.uses
+                )
         elif kind == "ipynb":
             try:
                 parts = notebooks.split_ipynb(text)
@@ -155,6 +160,9 @@ class Scanner:
             result.job_files.update(scan.files)
         result.files.append(path)
         result.files += [f for f in extra_files if f not in result.files]
+        for checker in (self.requirements, self.jobs.requirements):
+            result.uses += checker.pins
+            checker.pins.clear()
         if self.notes:
             found = [self._noted(f) for f in found]
         self._suppress(path, text, found, result, kind)
@@ -166,7 +174,7 @@ class Scanner:
         return replace(finding, message=f"{finding.message} {note}")
 
     def _notebook(self, path: str, parts: notebooks.NotebookParts, result: ScanResult):
-        found = scan_python(path, parts.units, self.matchers, self.parse_error)
+        found = scan_python(path, parts.units, self.matchers, self.parse_error, result.uses)
         for pip in parts.pip:
             found += requirements.scan_pip_args(path, pip.line, pip.args, self.requirements)
         if parts.runs:

@@ -73,6 +73,7 @@ def add_workspace_jobs(
     checker = JobChecker(result.crossing, scanner.rules)
     findings = list(result.findings)
     infos = list(result.jobs)
+    uses = list(result.uses)
     for job in jobs:
         path = f"{PREFIX}{job.name}"
         info = JobInfo(
@@ -93,8 +94,10 @@ def add_workspace_jobs(
                 found.append(make(WORKSPACE_RULES["WSP003"], path, 1, 1, message))
         # Keyed apart from a bundle job of the same name (whose key is its resource key).
         findings += [dataclasses.replace(f, job=path) for f in found]
+        uses += [dataclasses.replace(u, job=path) for u in checker.requirements.pins]
+        checker.requirements.pins.clear()
         infos.append(dataclasses.replace(info, key=path))
-    return dataclasses.replace(result, findings=findings, jobs=infos)
+    return dataclasses.replace(result, findings=findings, jobs=infos, uses=uses)
 
 
 def workspace_owners(store: StateStore) -> dict[str, str]:

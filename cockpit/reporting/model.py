@@ -46,7 +46,15 @@ class Code:
     caption: str = ""
 
 
-Block = Paragraph | Table | Links | Chart | Code
+@dataclass(frozen=True)
+class Details:
+    """Blocks folded under a one-line summary (``<details>``), for what a reader may skip."""
+
+    summary: str
+    blocks: tuple[Paragraph | Table | Links | Code, ...]
+
+
+Block = Paragraph | Table | Links | Chart | Code | Details
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from cockpit.reporting.model import Chart, Code, Document, Links, Paragraph, Table
+from cockpit.reporting.model import Chart, Code, Details, Document, Links, Paragraph, Table
 from cockpit.secrets import scrub_text
 from cockpit.textsafe import md_link, md_text, safe_url, terminal
 
@@ -44,18 +44,29 @@ def to_markdown(doc: Document) -> str:
     for section in doc.sections:
         anchor = html.escape(section.anchor)
         out += ["", f'<a id="{anchor}"></a>', f"## {md_text(section.title)}", ""]
-        for block in section.blocks:
-            if isinstance(block, Paragraph):
-                out += [md_text(block.text, line_start=True), ""]
-            elif isinstance(block, Table):
-                out += [*_md_table(block), ""]
-            elif isinstance(block, Links):
-                out += [f"- {md_link(label, url)}" for label, url in block.items] + [""]
-            elif isinstance(block, Chart) and block.fallback is not None:
-                out += [*_md_table(block.fallback), ""]
-            elif isinstance(block, Code):
-                out += [*_md_code(block), ""]
+        out += _md_blocks(section.blocks)
     return scrub_text("\n".join(out).rstrip() + "\n")
+
+
+def _md_blocks(blocks) -> list[str]:
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Paragraph):
+            out += [md_text(block.text, line_start=True), ""]
+        elif isinstance(block, Table):
+            out += [*_md_table(block), ""]
+        elif isinstance(block, Links):
+            out += [f"- {md_link(label, url)}" for label, url in block.items] + [""]
+        elif isinstance(block, Chart) and block.fallback is not None:
+            out += [*_md_table(block.fallback), ""]
+        elif isinstance(block, Code):
+            out += [*_md_code(block), ""]
+        elif isinstance(block, Details):
+            # GitHub renders Markdown inside <details> when blank lines surround it.
+            summary = html.escape(terminal(block.summary))
+            out += ["<details>", f"<summary>{summary}</summary>", ""]
+            out += [*_md_blocks(block.blocks), "</details>", ""]
+    return out
 
 
 def _md_code(block: Code) -> list[str]:
@@ -123,8 +134,20 @@ def to_html(doc: Document) -> str:
     chart_no = 0
     for section in doc.sections:
         parts.append(f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>')
+        blocks = []
         for block in section.blocks:
-            if isinstance(block, Paragraph):
+            blocks.append(block)
+            if isinstance(block, Details):
+                blocks[-1:] = [("open", block.summary), *block.blocks, ("close", "")]
+        for block in blocks:
+            if isinstance(block, tuple):
+                what, summary = block
+                parts.append(
+                    f"<details><summary>{html.escape(summary)}</summary>"
+                    if what == "open"
+                    else "</details>"
+                )
+            elif isinstance(block, Paragraph):
                 cls = TONE_CLASS.get(block.tone)
                 attr = f' class="{cls}"' if cls else ""
                 parts.append(f"<p{attr}>{html.escape(block.text)}</p>")

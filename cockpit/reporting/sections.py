@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
-from cockpit.reporting.model import Links, Paragraph, Section, Table
+from cockpit.reporting.model import Details, Links, Paragraph, Section, Table
 from cockpit.timefmt import fmt_ts, utc_day
 
 if TYPE_CHECKING:
@@ -60,14 +60,7 @@ def runtime_section(
             caption="System changes",
         )
     )
-    breaking = [lib for lib in diff.libraries if lib.severity == "breaking"]
-    section.add(
-        Table(
-            ("library", "change", "from", "to", "why"),
-            tuple((x.name, x.kind, x.old or "", x.new or "", x.reason) for x in breaking),
-            caption=f"Breaking-risk library changes ({len(breaking)})",
-        )
-    )
+    _library_tables(section, store, diff, as_of)
     section.add(
         Table(
             ("release", "behaviour change"),
@@ -84,6 +77,68 @@ def runtime_section(
         )
     )
     return section
+
+
+def _library_tables(section: Section, store: StateStore, diff, as_of: float | None) -> None:
+    """Breaking-risk libraries the scanned pipelines use first, with where; the rest folded."""
+    from cockpit.compat.impact import used_by
+    from cockpit.compat.records import load_uses
+
+    breaking = [lib for lib in diff.libraries if lib.severity == "breaking"]
+    uses = load_uses(store, as_of)
+    if uses is None:
+        section.add(
+            Paragraph(
+                "No scan recorded which libraries the pipelines use (`cockpit check PATH "
+                "--record`), so every breaking-risk change is listed.",
+                "warn",
+            )
+        )
+        section.add(_lib_table(breaking, {}, f"Breaking-risk library changes ({len(breaking)})"))
+        return
+    usage = used_by(diff, uses)
+    hit = [lib for lib in breaking if lib.name in usage]
+    section.add(
+        _lib_table(hit, usage, f"Breaking-risk libraries the pipelines use ({len(hit)})")
+        if hit
+        else Paragraph("None of the breaking-risk libraries is used by the scanned pipelines.")
+    )
+    others = [
+        lib
+        for lib in diff.libraries
+        if lib.name in usage and lib.severity != "breaking" and lib.kind != "unchanged"
+    ]
+    unused = [lib for lib in breaking if lib.name not in usage]
+    if others:
+        caption = f"Other changed libraries the pipelines use ({len(others)})"
+        section.add(Details(caption, (_lib_table(others, usage, ""),)))
+    if unused:
+        caption = f"Breaking-risk changes no scanned pipeline uses ({len(unused)})"
+        section.add(Details(caption, (_lib_table(unused, {}, ""),)))
+
+
+def _lib_table(libs, usage, caption: str) -> Table:
+    if not usage:
+        return Table(
+            ("library", "change", "from", "to", "why"),
+            tuple((x.name, x.kind, x.old or "", x.new or "", x.reason) for x in libs),
+            caption=caption,
+        )
+    return Table(
+        ("library", "change", "from", "to", "used by (one place each)", "why"),
+        tuple(
+            (
+                x.name,
+                x.kind,
+                x.old or "",
+                x.new or "",
+                "; ".join(f"{s.pipeline} ({s.where})" for s in usage[x.name]),
+                x.reason,
+            )
+            for x in libs
+        ),
+        caption=caption,
+    )
 
 
 def timeline_section(

@@ -12,8 +12,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
+from cockpit.compat.impact import UseSite, used_by, used_by_label
+from cockpit.compat.records import load_uses, uses_scan
 from cockpit.errors import CockpitError
 from cockpit.runtimes.diff import (
     CHANGE_KINDS,
@@ -47,6 +49,15 @@ def library_matches(
     return not search or search.lower() in lib.name
 
 
+def _filters_text(only_used: bool, search: str, kind: str | None, severity: str | None) -> str:
+    """The filters in force, on the summary line (the filter row is hidden on short terminals)."""
+    parts = ["used by my pipelines"] if only_used else []
+    parts += [f"{severity} only"] if severity else []
+    parts += ["changed" if kind == ANY_CHANGE else kind] if kind else []
+    parts += [f"“{search}”"] if search else []
+    return f"[{', '.join(parts)}] " if parts else ""
+
+
 class RuntimeDiffTab(CockpitTab):
     TAB_ID = "runtime-diff"
     TITLE = "Runtime diff"
@@ -56,6 +67,7 @@ class RuntimeDiffTab(CockpitTab):
         Binding("slash", "focus_search", "Search", id="runtime-diff.search"),
         Binding("b", "filter_breaking", "Breaking only", id="runtime-diff.breaking"),
         Binding("c", "filter_changed", "Hide unchanged", id="runtime-diff.changed"),
+        Binding("u", "toggle_used", "Used by my pipelines", id="runtime-diff.used"),
         Binding("x", "swap", "Swap from/to", id="runtime-diff.swap"),
         LEAVE_INPUT,  # first Escape: out of the search box, filter kept
         Binding("escape", "clear_filters", "Clear filters", id="runtime-diff.clear"),
@@ -70,6 +82,11 @@ class RuntimeDiffTab(CockpitTab):
             "filter_breaking",
         ),
         ("Hide unchanged libraries", "filter the library table by change kind", "filter_changed"),
+        (
+            "Only libraries my pipelines use",
+            "changed libraries the scanned pipelines import or pin (toggle)",
+            "toggle_used",
+        ),
         ("Swap from and to", "diff the other way round", "swap"),
         ("Search libraries", "focus the search box", "focus_search"),
         ("Clear filters", "show every library", "clear_filters"),
@@ -86,6 +103,9 @@ class RuntimeDiffTab(CockpitTab):
         self._shown: list[LibraryChange] = []
         self._ids: tuple[str, ...] = ()
         self._probe_cancel: threading.Event | None = None
+        # Library -> where the scanned pipelines use it; None: no scan with uses in the state.
+        self.usage: dict[str, tuple[UseSite, ...]] | None = None
+        self._uses_marker: int | None = None
 
     def compose(self) -> ComposeResult:
         ids = all_runtime_ids(self.view.store)
@@ -98,12 +118,17 @@ class RuntimeDiffTab(CockpitTab):
             yield Static("→", id="rt-arrow")
             yield Select(options, value=start_to, allow_blank=False, id="rt-to", prompt="to")
             yield Input(placeholder="search libraries  ( / )", id="rt-search")
+        # Filters on a row of their own, so the search box keeps its width on a laptop terminal;
+        # on a short one the row is hidden and b / c / u filter (the summary line says which).
+        with Horizontal(id="rt-filters"):
             yield Select(
                 [("changed (any)", ANY_CHANGE)] + [(k, k) for k in CHANGE_KINDS],
                 prompt="all libraries",
                 id="rt-kind",
             )
             yield Select([(s, s) for s in SEVERITIES], prompt="any severity", id="rt-severity")
+            # On by default once a scan says what the pipelines use (set in recompute).
+            yield Checkbox("used by my pipelines", False, id="rt-used")
         with Horizontal(id="rt-body"):
             with VerticalScroll(id="rt-left"):
                 yield Static(id="rt-system")
@@ -113,7 +138,8 @@ class RuntimeDiffTab(CockpitTab):
                 yield Static(id="rt-probe")
                 yield Static(id="rt-summary")
                 table: DataTable = DataTable(id="rt-libs", cursor_type="row", zebra_stripes=True)
-                table.add_columns("library", "change", "from", "to", "severity", "bump")
+                # Key columns first: what a narrow terminal cuts is on the right.
+                table.add_columns("library", "severity", "from", "to", "used by", "change", "bump")
                 yield table
                 yield Static(id="rt-detail")
 
@@ -124,8 +150,11 @@ class RuntimeDiffTab(CockpitTab):
     def refresh_view(self, view: ViewContext) -> None:
         moved_in_time = view.today() != self.view.today()
         super().refresh_view(view)
-        if moved_in_time:
-            self.recompute()  # the support runway counts days from the moment shown
+        marker = uses_scan(view.store, view.as_of)
+        if moved_in_time or marker != self._uses_marker:
+            # The runway counts days from the moment shown; a new scan changes "used by".
+            self._uses_marker = marker
+            self.recompute()
         ids = all_runtime_ids(view.store)
         if ids != self._ids:  # a runtime was imported or probed meanwhile
             self._ids = ids
@@ -152,6 +181,7 @@ class RuntimeDiffTab(CockpitTab):
             self.app.notify(exc.message, severity="error")
             return
         self.diff = diff
+        self._load_usage(diff)
         self._render_system(diff)
         self._render_runway(diff)
         self._render_behavior(diff)
@@ -165,8 +195,13 @@ class RuntimeDiffTab(CockpitTab):
         severity = self.query_one("#rt-severity", Select).value
         kind = kind if isinstance(kind, str) else None
         severity = severity if isinstance(severity, str) else None
+        only_used = self.usage is not None and self.query_one("#rt-used", Checkbox).value
+        usage = self.usage or {}
         self._shown = [
-            lib for lib in self.diff.libraries if library_matches(lib, search, kind, severity)
+            lib
+            for lib in self.diff.libraries
+            if library_matches(lib, search, kind, severity)
+            and (not only_used or (lib.name in usage and lib.kind != "unchanged"))
         ]
         table = self.query_one("#rt-libs", DataTable)
         table.clear()
@@ -175,10 +210,11 @@ class RuntimeDiffTab(CockpitTab):
             table.add_row(
                 # Imported or probed manifests come from clusters: names are data, not markup.
                 safe_text(lib.name, "bold" if lib.severity == "breaking" else ""),
-                lib.kind,
+                Text(lib.severity, style=style),
                 safe_text(lib.old or ""),
                 safe_text(lib.new or ""),
-                Text(lib.severity, style=style),
+                safe_text(used_by_label(usage.get(lib.name, ()), 28)),
+                lib.kind,
                 lib.bump or "",
                 key=lib.name,
             )
@@ -186,6 +222,7 @@ class RuntimeDiffTab(CockpitTab):
         self.query_one("#rt-summary", Static).update(
             Text.assemble(
                 (f"{len(self._shown)} of {len(self.diff.libraries)} libraries shown  ", "bold"),
+                (_filters_text(only_used, search, kind, severity), "bold green"),
                 (f"{counts['breaking']} breaking-risk ", SEVERITY_STYLE["breaking"]),
                 (f"{counts['notable']} notable ", SEVERITY_STYLE["notable"]),
                 (f"{counts['info']} info ", SEVERITY_STYLE["info"]),
@@ -255,7 +292,26 @@ class RuntimeDiffTab(CockpitTab):
         ]
         for b in mentions:
             text.append(f"\nsee: {b.title} — {b.source}", style="blue")
+        for site in (self.usage or {}).get(lib.name, ()):
+            text.append("\nused by ")
+            text.append_text(safe_text(site.pipeline, "bold"))
+            text.append(" at ")
+            text.append_text(safe_text(f"{site.where} ({site.kind} {site.module})"))
         detail.update(text)
+
+    def _load_usage(self, diff: RuntimeDiff) -> None:
+        """Join the diff with the latest scan's uses (at the moment shown)."""
+        uses = load_uses(self.view.store, self.view.as_of)
+        had = self.usage is not None
+        self.usage = None if uses is None else used_by(diff, uses)
+        checkbox = self.query_one("#rt-used", Checkbox)
+        checkbox.disabled = self.usage is None
+        if self.usage is not None and not had:
+            with self.prevent(Checkbox.Changed):
+                checkbox.value = True  # default on once the pipelines are known
+        elif self.usage is None:
+            with self.prevent(Checkbox.Changed):
+                checkbox.value = False
 
     # ------------------------------------------------------------------ events
     @on(Select.Changed, "#rt-from, #rt-to")
@@ -268,6 +324,10 @@ class RuntimeDiffTab(CockpitTab):
 
     @on(Input.Changed, "#rt-search")
     def _search_changed(self) -> None:
+        self.apply_filters()
+
+    @on(Checkbox.Changed, "#rt-used")
+    def _used_changed(self) -> None:
         self.apply_filters()
 
     @on(DataTable.RowHighlighted, "#rt-libs")
@@ -284,6 +344,13 @@ class RuntimeDiffTab(CockpitTab):
 
     def action_filter_changed(self) -> None:
         self.query_one("#rt-kind", Select).value = ANY_CHANGE
+
+    def action_toggle_used(self) -> None:
+        checkbox = self.query_one("#rt-used", Checkbox)
+        if self.usage is None:
+            self.app.notify("No scan recorded: run cockpit check --record (or r in Checklist)")
+            return
+        checkbox.value = not checkbox.value
 
     def action_swap(self) -> None:
         a = self.query_one("#rt-from", Select)
