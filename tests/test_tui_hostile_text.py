@@ -36,10 +36,11 @@ async def test_hostile_names_and_events_are_shown_escaped(tmp_path: Path, sample
         await pilot.press("2")
         await pilot.pause()
         table = app.query_one("#timeline", DataTable)
-        kind, source, details = (str(c) for c in table.get_row_at(0)[1:4])
+        details, kind, source = (str(c) for c in table.get_row_at(0)[1:4])
         assert kind == "mlflow.error" and source == "poller\\x1b[2J"
-        # The details column shows the payload as JSON: the ESC is written as \u001b there.
-        assert "\\u001b]52;c;aGk=\\u0007" in details and "[link=https://evil.example]" in details
+        # The "what happened" column tells the event in words: the ESC is shown as \x1b there,
+        # and the markup stays text.
+        assert "\\x1b]52;c;aGk=\\x07" in details and "[link=https://evil.example]" in details
         assert "\x1b" not in kind + source + details
         header = str(app.query_one(StatusHeader).render())
         assert "kyros\\x1b[2J\\u202e" in header

@@ -8,10 +8,10 @@ fired most. Everything is escaped and scrubbed like the walkthrough report.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cockpit.events.sentences import sentence
 from cockpit.reporting.model import Document, Paragraph, Section, Table
 from cockpit.reporting.render import to_markdown
 from cockpit.timefmt import fmt_ts
@@ -50,8 +50,7 @@ def phase_of(kind: str) -> str:
 
 
 def _detail(event: Event) -> str:
-    text = json.dumps(event.payload, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 160 else text[:159] + "…"
+    return sentence(event.kind, event.payload)
 
 
 def steps_of(events: list[Event]) -> list[Step]:

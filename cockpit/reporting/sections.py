@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
+from cockpit.events.sentences import sentence
 from cockpit.reporting.model import Details, Links, Paragraph, Section, Table
 from cockpit.timefmt import fmt_ts, utc_day
 
@@ -163,16 +164,10 @@ def timeline_section(
     )
     section.add(
         Table(
-            ("time", "event", "source", "details"),
-            tuple(
-                (
-                    fmt_ts(e.ts),
-                    e.kind,
-                    e.source,
-                    json.dumps(e.payload, ensure_ascii=False, sort_keys=True)[:200],
-                )
-                for e in events
-            ),
+            ("time", "what happened", "event", "source"),
+            # Sentences, not payloads (cockpit.events.sentences); the raw JSON is in the state
+            # file and in the Cutover tab's detail pane.
+            tuple((fmt_ts(e.ts), sentence(e.kind, e.payload), e.kind, e.source) for e in events),
         )
     )
     return section

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Select, Static
 
 from cockpit.cutover.gates import Gate, is_go
+from cockpit.events.sentences import sentence
 from cockpit.store import Event
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
@@ -46,8 +47,9 @@ def kind_style(kind: str) -> str:
     return ""
 
 
-def summarize(payload: dict, width: int = 90) -> str:
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+def summarize(event: Event, width: int = 110) -> str:
+    """The event in a sentence (cockpit.events.sentences); the raw payload is in the detail pane."""
+    text = sentence(event.kind, event.payload)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -83,7 +85,7 @@ class CutoverTab(CockpitTab):
                 yield Select([], prompt="every source", id="cut-kind")
             yield Static(id="cut-summary")
             table: DataTable = DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
-            table.add_columns("time (UTC)", "event", "source", "details")
+            table.add_columns("time (UTC)", "what happened", "event", "source")
             yield table
             yield Static(id="cut-detail")
 
@@ -157,9 +159,10 @@ class CutoverTab(CockpitTab):
         for event in self._events:
             table.add_row(
                 fmt_ts(event.ts).removesuffix(" UTC"),
-                safe_text(event.kind, kind_style(event.kind)),
+                # Key columns first: a narrow terminal cuts what is on the right.
+                safe_text(summarize(event), kind_style(event.kind)),
+                safe_text(event.kind),
                 safe_text(event.source),
-                safe_text(summarize(event.payload)),
                 key=str(event.id),
             )
         total = self.view.store.query_one(
@@ -181,8 +184,10 @@ class CutoverTab(CockpitTab):
         body = json.dumps(event.payload, ensure_ascii=False, indent=2, sort_keys=True)
         detail.update(
             Text.assemble(
-                (f"#{event.id} {clean(event.kind)}", "bold"),
-                f"  {clean(event.source)}\n",
+                (sentence(event.kind, event.payload), "bold"),
+                "\n",
+                (f"#{event.id} {clean(event.kind)}", "dim"),
+                (f"  {clean(event.source)}  raw payload:\n", "dim"),
                 clean(body, multiline=True),
             )
         )

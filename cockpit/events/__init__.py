@@ -1,0 +1,1 @@
+"""What the event log says, told for people (:mod:`cockpit.events.sentences`)."""
