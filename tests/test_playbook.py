@@ -18,12 +18,37 @@ def test_playbook_from_a_recorded_migration(tmp_path: Path, cli):
         store.set_meta("migration.name", "Kyros <b>cutover</b>")
         store.set_meta("migration.from", "14.3-lts-ml")
         store.set_meta("migration.to", "16.4-lts-ml")
-        store.append_event("runtime.imported", {"runtime_id": "img"}, ts=T0)
-        store.append_event("compat.scan", {"findings": 12}, ts=T0 + 60)
+        store.append_event("runtime.imported", {"runtime_id": "img", "libraries": 3}, ts=T0)
+        # One scan transaction: its items and the scan share one time and are one step.
+        for item in ("rule:PY301", "rule:MLF101"):
+            store.append_event(
+                "compat.item.status",
+                {"pipeline": "job:kyros-churn-train", "item": item, "old": None, "new": "fail",
+                 "by": "scan"},
+                source="scan", ts=T0 + 60,
+            )  # fmt: skip
         store.append_event(
-            "compat.checklist.signed",
+            "compat.scan.recorded",
+            {"scan_id": 1, "from": "14.3-lts-ml", "to": "16.4-lts-ml", "files": 4,
+             "findings": 12, "blocking": 2, "pipelines": 1},
+            ts=T0 + 60,
+        )  # fmt: skip
+        store.append_event(
+            "compat.item.status",
+            {"pipeline": "job:kyros-churn-train", "item": "rule:PY301", "old": "fail",
+             "new": "pass", "by": "marco"},
+            ts=T0 + 90,
+        )  # fmt: skip
+        store.append_event(
+            "compat.item.note",
+            {"pipeline": "job:kyros-churn-train", "item": "rule:PY301", "old": "",
+             "new": "replaced LooseVersion", "by": "marco"},
+            ts=T0 + 91,
+        )  # fmt: skip
+        store.append_event(
+            "compat.pipeline.signed_off",
             {
-                "pipeline": "kyros-churn-train",
+                "pipeline": "job:kyros-churn-train",
                 "by": "ana@kyros",
                 "note": "pin <xgboost> to 2.0 first; token dapi-playbook-canary-99",
             },
@@ -33,7 +58,17 @@ def test_playbook_from_a_recorded_migration(tmp_path: Path, cli):
             store.append_event(
                 "mlflow.poll", {"missing": 5 - i}, source="poller:mlflow", ts=T0 + 3600 + i * 30
             )
-        store.append_event("mlflow.sync.finished", {"runs": 1000, "seconds": 80}, ts=T0 + 3800)
+        store.append_event(
+            "mlflow.sync.started", {"experiments": 1, "runs_to_write": 1000}, ts=T0 + 3730
+        )
+        store.append_event(
+            "mlflow.sync.finished", {"runs_created": 1000, "duration_s": 80.0}, ts=T0 + 3810
+        )
+        store.append_event(
+            "cutover.gate.waived",
+            {"gate": "old-db-untouched", "reason": "no access to the old DB", "by": "lead"},
+            ts=T0 + 7100,
+        )
         store.append_event(
             "cutover.decision", {"go": True, "failing": []}, source="tui", ts=T0 + 7200
         )
@@ -46,12 +81,51 @@ def test_playbook_from_a_recorded_migration(tmp_path: Path, cli):
         "6. Cut over",
     ):
         assert f"## {phase}" in text
-    assert "| mlflow.poll | 5 |" in text  # five polls fold into one step
-    assert "| compat.checklist.signed | ana@kyros |" in text
-    assert "| cutover.decision | tui |" in text
-    assert "pin &lt;xgboost&gt; to 2.0 first" in text
+    # Steps are numbered sentences with the command that did them.
+    assert "Imported runtime img (3 libraries) — `cockpit runtimes import" in text
+    assert (
+        "Scanned 4 files for 14.3-lts-ml → 16.4-lts-ml: 12 findings (2 blocking) in 1 pipeline "
+        "(with it: 2 checklist items set) — `cockpit check PATH --record`"
+    ) in text
+    # Five polls fold into one step; the copy says how long it took.
+    assert "5 times; the last: Compared the MLflow servers" in text
+    assert "Finished the copy in 1 min 20 s" in text and "took 1 min 20 s" in text
+    # Who decided what and why.
+    assert "marco marked PY301 as pass on kyros-churn-train (was fail)" in text
+    assert "Why: replaced LooseVersion" in text
+    assert "ana@kyros signed off kyros-churn-train: ‘pin &lt;xgboost&gt; to 2.0 first" in text
+    # What failed and how it was fixed; what is still open, with the rule's fix.
+    failures = text[text.index("## What failed") :]
+    assert "The scan added PY301 to kyros-churn-train: fail" in failures
+    assert "Fixed 2026" in failures and "(marco): marco marked PY301 as pass" in failures
+    assert "The scan added MLF101 to kyros-churn-train: fail" in failures
+    assert "The rule's fix: Call search\\_experiments" in failures
+    # The go/no-go history, with the waiver and who gave it.
+    history = text[text.index("## Go / no-go history") :]
+    assert "lead waived gate old-db-untouched: ‘no access to the old DB’" in history
+    assert "Decision: GO, every gate passes" in history
     assert "dapi-playbook-canary-99" not in text
-    assert "store.migrated" not in text
+    assert "store.migrated" not in text and '{"' not in text
     out = tmp_path / "playbook.md"
     result = cli("--state", str(path), "playbook", "-o", str(out))
     assert result.returncode == 0 and out.read_text() == text
+
+
+def test_sample_playbook_reads_as_steps_and_converts_to_html(sample_state: Path):
+    """GitHub-flavoured Markdown that a CommonMark parser turns into headings, numbered steps
+    with their commands as code, and tables, with nothing of the input parsed as HTML."""
+    from markdown_it import MarkdownIt
+
+    with StateStore.open(sample_state, readonly=True) as store:
+        text = playbook_markdown(store, None)
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert html.count("<h2>") == 11  # overview, 5 phases, decisions, gotchas, failures, rules, history
+    assert html.count("<ol>") >= 6 and "<table>" in html
+    assert "<code>cockpit check PATH --record</code>" in html
+    assert "<code>cockpit mlflow rehearse-db-upgrade --to VERSION</code>" in html
+    # A detail line stays inside its step, on a line of its own (hard break), not a new item.
+    assert "<br />\ntook 1 min 25 s</li>" in html
+    steps = html[html.index("<h2>2. Make pipelines compatible</h2>") :]
+    first = steps[steps.index("<li>") : steps.index("</li>")]
+    assert "Scanned 22 files" in first and "15 pipelines found" in first
+    assert "{&quot;" not in html and '{"' not in text

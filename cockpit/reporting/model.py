@@ -47,14 +47,30 @@ class Code:
 
 
 @dataclass(frozen=True)
+class Bullet:
+    """One list item: text, then an optional command shown as code, then optional detail."""
+
+    text: str
+    code: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[Bullet, ...]
+    ordered: bool = False
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Details:
     """Blocks folded under a one-line summary (``<details>``), for what a reader may skip."""
 
     summary: str
-    blocks: tuple[Paragraph | Table | Links | Code, ...]
+    blocks: tuple[Paragraph | Table | Links | Code | Bullets, ...]
 
 
-Block = Paragraph | Table | Links | Chart | Code | Details
+Block = Paragraph | Table | Links | Chart | Code | Details | Bullets
 
 
 @dataclass

@@ -12,9 +12,18 @@ import json
 import re
 from typing import Any
 
-from cockpit.reporting.model import Chart, Code, Details, Document, Links, Paragraph, Table
+from cockpit.reporting.model import (
+    Bullets,
+    Chart,
+    Code,
+    Details,
+    Document,
+    Links,
+    Paragraph,
+    Table,
+)
 from cockpit.secrets import scrub_text
-from cockpit.textsafe import md_link, md_text, safe_url, terminal
+from cockpit.textsafe import md_code, md_link, md_text, safe_url, terminal
 
 TONE_CLASS = {"good": "good", "bad": "bad", "warn": "warn"}
 
@@ -61,12 +70,29 @@ def _md_blocks(blocks) -> list[str]:
             out += [*_md_table(block.fallback), ""]
         elif isinstance(block, Code):
             out += [*_md_code(block), ""]
+        elif isinstance(block, Bullets):
+            out += [*_md_bullets(block), ""]
         elif isinstance(block, Details):
             # GitHub renders Markdown inside <details> when blank lines surround it.
             summary = html.escape(terminal(block.summary))
             out += ["<details>", f"<summary>{summary}</summary>", ""]
             out += [*_md_blocks(block.blocks), "</details>", ""]
     return out
+
+
+def _md_bullets(block: Bullets) -> list[str]:
+    lines = [f"*{md_text(block.caption)}*", ""] if block.caption else []
+    for n, item in enumerate(block.items, start=1):
+        mark = f"{n}." if block.ordered else "-"
+        line = f"{mark} {md_text(item.text)}"
+        if item.code:
+            line += f" — {md_code(item.code, in_table=False)}"
+        # A trailing backslash is a hard line break: the detail shows on a line of its own
+        # (a plain newline would join it to the item's text).
+        lines.append(line + ("\\" if item.detail else ""))
+        if item.detail:  # indented under the item: part of it, not a new one
+            lines.append(" " * (len(mark) + 1) + md_text(item.detail, line_start=True))
+    return lines
 
 
 def _md_code(block: Code) -> list[str]:
@@ -102,6 +128,20 @@ def _html_table(table: Table) -> str:
     )
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_bullets(block: Bullets) -> str:
+    tag = "ol" if block.ordered else "ul"
+    items = []
+    for item in block.items:
+        body = html.escape(item.text)
+        if item.code:
+            body += f" — <code>{html.escape(item.code)}</code>"
+        if item.detail:
+            body += f"<br><small>{html.escape(item.detail)}</small>"
+        items.append(f"<li>{body}</li>")
+    caption = f"<p><em>{html.escape(block.caption)}</em></p>" if block.caption else ""
+    return f"{caption}<{tag}>{''.join(items)}</{tag}>"
 
 
 def _safe_json(data: Any) -> str:
@@ -147,6 +187,8 @@ def to_html(doc: Document) -> str:
                     if what == "open"
                     else "</details>"
                 )
+            elif isinstance(block, Bullets):
+                parts.append(_html_bullets(block))
             elif isinstance(block, Paragraph):
                 cls = TONE_CLASS.get(block.tone)
                 attr = f' class="{cls}"' if cls else ""
