@@ -119,7 +119,9 @@ def test_sample_playbook_reads_as_steps_and_converts_to_html(sample_state: Path)
     with StateStore.open(sample_state, readonly=True) as store:
         text = playbook_markdown(store, None)
     html = MarkdownIt("commonmark").enable("table").render(text)
-    assert html.count("<h2>") == 11  # overview, 5 phases, decisions, gotchas, failures, rules, history
+    assert (
+        html.count("<h2>") == 11
+    )  # overview, 5 phases, decisions, gotchas, failures, rules, history
     assert html.count("<ol>") >= 6 and "<table>" in html
     assert "<code>cockpit check PATH --record</code>" in html
     assert "<code>cockpit mlflow rehearse-db-upgrade --to VERSION</code>" in html
