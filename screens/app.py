@@ -200,13 +200,8 @@ class CockpitApp(App[int]):
             header.sources = {**header.sources, **recorded}
 
     def _recorded_source_statuses(self) -> dict[str, str]:
-        rows = self.store.query(
-            "SELECT json_extract(payload, '$.source') AS name, json_extract(payload, '$.to') AS status "
-            "FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE kind = 'source.status' "
-            "AND ts <= ? GROUP BY json_extract(payload, '$.source'))",
-            (self.as_of if self.as_of is not None else float("inf"),),
-        )
-        return {r["name"]: r["status"] for r in rows if r["name"]}
+        latest = self.store.latest_events_by("source.status", "source", until_ts=self.as_of)
+        return {name: event.payload.get("to") for name, event in latest.items()}
 
     def set_source_status(self, name: str, status: str) -> None:
         """Pollers report per-source health here (ok / degraded / down)."""
@@ -321,8 +316,7 @@ class CockpitApp(App[int]):
         return True
 
     def _event_times(self) -> list[tuple[float, str]]:
-        rows = self.store.query("SELECT ts, kind FROM events ORDER BY ts, id")
-        return [(r["ts"], r["kind"]) for r in rows]
+        return self.store.event_times()
 
     def _update_time_bar(self) -> None:
         bars = self.query(TimeTravelBar)

@@ -189,13 +189,11 @@ def connect(config, *, profile: str | None = None) -> AdapterRunClient:
 # ------------------------------------------------------------------------------ store parts
 def job_id_for(store, pipeline: str, client: Any = None) -> int:
     """The job's id from the workspace inventory in the state file, else asked of the workspace."""
-    row = store.query_one(
-        "SELECT job_id FROM workspace_jobs WHERE name = ? AND removed_at IS NULL "
-        "ORDER BY recorded_at DESC LIMIT 1",
-        (pipeline,),
-    )
-    if row is not None:
-        return int(row["job_id"])
+    from cockpit.databricks.inventory import job_id_by_name
+
+    job_id = job_id_by_name(store, pipeline)
+    if job_id is not None:
+        return job_id
     found = (
         client.find_job(pipeline) if client is not None and hasattr(client, "find_job") else None
     )

@@ -139,11 +139,9 @@ def run_set(ctx) -> int:
 
 
 def _item_json(store, args) -> dict:
-    row = store.query_one(
-        "SELECT * FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
-        (args.pipeline, args.item),
-    )
-    return dict(row) if row is not None else {}
+    from cockpit.compat.checklist import item_record
+
+    return item_record(store, args.pipeline, args.item) or {}
 
 
 def run_sign_off(ctx) -> int:
@@ -153,12 +151,9 @@ def run_sign_off(ctx) -> int:
     try:
         sign_off(store, ctx.args.pipeline, by=ctx.args.by or _me(), note=ctx.args.note)
         if ctx.wants_json:
-            row = store.query_one(
-                "SELECT pipeline_id, signed_off_by, signed_off_at FROM compat_pipelines "
-                "WHERE pipeline_id = ?",
-                (ctx.args.pipeline,),
-            )
-            ctx.print_json({"pipeline": dict(row) if row is not None else None})
+            from cockpit.compat.checklist import sign_off_record
+
+            ctx.print_json({"pipeline": sign_off_record(store, ctx.args.pipeline)})
     finally:
         store.close()
     return EXIT_OK

@@ -20,6 +20,8 @@ from cockpit.compat.scan import ScanResult
 from cockpit.errors import CockpitError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from cockpit.config import CockpitConfig
     from cockpit.store import StateStore
 
@@ -673,3 +675,164 @@ def history(store: StateStore, pipeline_id: str, item_key: str | None = None, as
 def progress(views: list[PipelineView]) -> tuple[int, int]:
     """(ready, total) pipelines: the "9 of 14 pipelines ready" line."""
     return sum(1 for v in views if v.ready), len(views)
+
+
+# --------------------------------------------------------------------------- for other features
+# The DDP probe, the re-scan and the CLI read and set checklist rows through these, so the
+# checklist's tables are touched only here.
+@dataclass(frozen=True)
+class ScanRecord:
+    """What the latest recorded scan ran on (a re-scan repeats it)."""
+
+    id: int
+    from_runtime: str
+    to_runtime: str
+    paths: list[str]
+    base_dir: str
+    mlflow_from: str | None
+    old_tracking_uri: str | None
+
+
+def latest_scan_record(store: StateStore) -> ScanRecord | None:
+    row = store.query_one("SELECT * FROM compat_scans ORDER BY id DESC LIMIT 1")
+    if row is None:
+        return None
+    return ScanRecord(
+        id=row["id"],
+        from_runtime=row["from_runtime"],
+        to_runtime=row["to_runtime"],
+        paths=json.loads(row["paths"]),
+        base_dir=row["base_dir"],
+        mlflow_from=row["mlflow_from"],
+        old_tracking_uri=row["old_tracking_uri"],
+    )
+
+
+def item_record(store: StateStore, pipeline_id: str, item_key: str) -> dict[str, Any] | None:
+    """One checklist item as stored, every column (the CLI's JSON answer), or None."""
+    row = store.query_one(
+        "SELECT * FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
+        (pipeline_id, item_key),
+    )
+    return dict(row) if row is not None else None
+
+
+def sign_off_record(store: StateStore, pipeline_id: str) -> dict[str, Any] | None:
+    """A pipeline's sign-off as stored (pipeline_id, signed_off_by, signed_off_at), or None."""
+    row = store.query_one(
+        "SELECT pipeline_id, signed_off_by, signed_off_at FROM compat_pipelines "
+        "WHERE pipeline_id = ?",
+        (pipeline_id,),
+    )
+    return dict(row) if row is not None else None
+
+
+def items_noted(store: StateStore, item_key: str, note_prefix: str) -> list[tuple[str, str]]:
+    """(pipeline, status) of the items ``item_key`` whose note starts with ``note_prefix``."""
+    rows = store.query(
+        "SELECT pipeline_id, status FROM checklist_items WHERE item_key = ? "
+        "AND substr(note, 1, ?) = ? ORDER BY pipeline_id",
+        (item_key, len(note_prefix), note_prefix),
+    )
+    return [(r["pipeline_id"], r["status"]) for r in rows]
+
+
+def findings_with_codes(
+    store: StateStore, codes: tuple[str, ...] | list[str], as_of: float | None = None
+) -> list[tuple[str, str, int, str]]:
+    """(pipeline name, path, line, message) of the latest scan's findings with these codes."""
+    scan_id = _latest_scan(store, as_of)
+    if scan_id is None or not codes:
+        return []
+    marks = ",".join("?" * len(codes))
+    rows = store.query(
+        "SELECT p.name, f.path, f.line, f.message FROM compat_findings f"
+        " JOIN compat_pipelines p ON p.pipeline_id = f.pipeline_id"
+        f" WHERE f.scan_id = ? AND f.code IN ({marks}) ORDER BY p.name, f.path, f.line",
+        (scan_id, *sorted(codes)),
+    )
+    return [(r["name"], r["path"], r["line"], r["message"]) for r in rows]
+
+
+def last_scan_target(store: StateStore) -> str | None:
+    """The target runtime of the latest scan."""
+    row = store.query_one("SELECT to_runtime FROM compat_scans ORDER BY id DESC LIMIT 1")
+    return str(row["to_runtime"]) if row is not None else None
+
+
+def pipelines_with(store: StateStore, codes: tuple[str, ...], item_key: str) -> list[str]:
+    """Present pipelines with a finding of one of ``codes`` in the latest scan, or that have
+    the item ``item_key``."""
+    marks = ",".join("?" * len(codes))
+    rows = store.query(
+        "SELECT DISTINCT f.pipeline_id FROM compat_findings f JOIN compat_pipelines p"
+        " ON p.pipeline_id = f.pipeline_id AND p.present = 1"
+        f" WHERE f.scan_id = (SELECT MAX(id) FROM compat_scans) AND f.code IN ({marks})"
+        " UNION SELECT i.pipeline_id FROM checklist_items i JOIN compat_pipelines p"
+        " ON p.pipeline_id = i.pipeline_id AND p.present = 1 WHERE i.item_key = ?"
+        " ORDER BY 1",
+        (*codes, item_key),
+    )
+    return [r[0] for r in rows]
+
+
+def set_tool_item(
+    store: StateStore,
+    tx: sqlite3.Connection,
+    pipeline_id: str,
+    item_key: str,
+    *,
+    title: str,
+    status: str,
+    note: str,
+    now: float,
+    by: str,
+    source: str,
+) -> None:
+    """Create or update an item a tool (not a scan rule) decides, e.g. the DDP probe's, inside
+    the caller's transaction. A person's waiver stands: a failing tool only updates the note."""
+    row = tx.execute(
+        "SELECT * FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
+        (pipeline_id, item_key),
+    ).fetchone()
+    if row is None:
+        position = tx.execute(
+            "SELECT COALESCE(MAX(position), -1) + 1 FROM checklist_items WHERE pipeline_id = ?",
+            (pipeline_id,),
+        ).fetchone()[0]
+        tx.execute(
+            "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, status,"
+            " note, position, created_at, updated_at, updated_by)"
+            " VALUES (?, ?, 'manual', ?, ?, ?, ?, ?, ?, ?)",
+            (pipeline_id, item_key, title, status, note, position, now, now, by),
+        )
+        _item_event(store, tx, pipeline_id, item_key, "status", None, status, now, by, source)
+        if note:
+            _item_event(store, tx, pipeline_id, item_key, "note", None, note, now, by, source)
+        return
+    if row["status"] == "waived" and status == "fail":
+        status = "waived"  # the note still tells what the tool saw
+    if status != row["status"]:
+        tx.execute(
+            "UPDATE checklist_items SET status = ?, updated_at = ?, updated_by = ?"
+            " WHERE pipeline_id = ? AND item_key = ?",
+            (status, now, by, pipeline_id, item_key),
+        )
+        _item_event(
+            store, tx, pipeline_id, item_key, "status", row["status"], status, now, by, source
+        )
+    if note and note != row["note"]:
+        tx.execute(
+            "UPDATE checklist_items SET note = ?, updated_at = ?, updated_by = ?"
+            " WHERE pipeline_id = ? AND item_key = ?",
+            (note, now, by, pipeline_id, item_key),
+        )
+        _item_event(store, tx, pipeline_id, item_key, "note", row["note"], note, now, by, source)
+
+
+def has_item(tx: sqlite3.Connection, pipeline_id: str, item_key: str) -> bool:
+    row = tx.execute(
+        "SELECT 1 FROM checklist_items WHERE pipeline_id = ? AND item_key = ?",
+        (pipeline_id, item_key),
+    ).fetchone()
+    return row is not None

@@ -7,7 +7,6 @@ state file takes the subprocess's commit like any other writer's (WAL), and the 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -40,19 +39,21 @@ def plan_rescan(store: StateStore, config: CockpitConfig | None) -> RescanPlan:
             args += ["--old-server", config.mlflow.old.tracking_uri]
         cwd = Path(config.base_dir).resolve()
     else:
-        row = store.query_one("SELECT * FROM compat_scans ORDER BY id DESC LIMIT 1")
-        if row is None:
+        from cockpit.compat.checklist import latest_scan_record
+
+        scan = latest_scan_record(store)
+        if scan is None:
             raise CockpitError(
                 "nothing to re-scan: no [pipelines] sources in the config and no earlier scan"
             )
-        paths = json.loads(row["paths"])
-        args = ["--from", row["from_runtime"], "--to", row["to_runtime"]]
-        if row["mlflow_from"]:
-            args += ["--mlflow-from", row["mlflow_from"]]
-        if row["old_tracking_uri"]:
-            args += ["--old-server", row["old_tracking_uri"]]
+        paths = scan.paths
+        args = ["--from", scan.from_runtime, "--to", scan.to_runtime]
+        if scan.mlflow_from:
+            args += ["--mlflow-from", scan.mlflow_from]
+        if scan.old_tracking_uri:
+            args += ["--old-server", scan.old_tracking_uri]
         # An empty base_dir means "next to the state file" (the shipped sample is built so).
-        cwd = Path(row["base_dir"] or Path(state).parent)
+        cwd = Path(scan.base_dir or Path(state).parent)
     from cockpit.databricks.workspace_code import has_code
 
     if has_code(store):

@@ -178,6 +178,18 @@ def require_workspace_tables(store: StateStore) -> None:
         )
 
 
+def job_id_by_name(store: StateStore, name: str) -> int | None:
+    """The id of the job named ``name`` still in the workspace (the newest recorded), or None."""
+    if not has_workspace_tables(store):
+        return None
+    row = store.query_one(
+        "SELECT job_id FROM workspace_jobs WHERE name = ? AND removed_at IS NULL "
+        "ORDER BY recorded_at DESC LIMIT 1",
+        (name,),
+    )
+    return int(row["job_id"]) if row is not None else None
+
+
 def read_jobs(store: StateStore, *, as_of: float | None = None) -> list[JobDefinition]:
     """Jobs in the workspace at ``as_of`` (default now), by name, each as defined then."""
     if not has_workspace_tables(store):

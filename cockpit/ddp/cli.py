@@ -77,14 +77,13 @@ def _target(ctx) -> str:
 
 
 def _closed_items(store, record) -> list[str]:
-    from cockpit.ddp.checklist import ITEM_KEY
+    from cockpit.compat.checklist import items_noted
+    from cockpit.ddp.checklist import ITEM_KEY, note_prefix
 
-    rows = store.query(
-        "SELECT pipeline_id, status FROM checklist_items WHERE item_key = ? AND note LIKE ?"
-        " ORDER BY pipeline_id",
-        (ITEM_KEY, f"DDP probe #{record.id} %"),
-    )
-    return [f"{r['pipeline_id']} -> {r['status']}" for r in rows]
+    return [
+        f"{pipeline} -> {status}"
+        for pipeline, status in items_noted(store, ITEM_KEY, note_prefix(record.id))
+    ]
 
 
 def _show(ctx) -> int:

@@ -433,3 +433,13 @@ def read_ddp_probes(
         params.append(runtime_id)
     sql = "SELECT * FROM ddp_probes" + (f" WHERE {' AND '.join(where)}" if where else "")
     return [_record(r) for r in store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)]
+
+
+def latest_finished_probe(store: StateStore, runtime_id: str) -> DdpProbeRecord | None:
+    """The last probe on ``runtime_id`` that passed or failed (by when it finished)."""
+    row = store.query_one(
+        "SELECT * FROM ddp_probes WHERE runtime_id = ? AND state IN ('passed', 'failed')"
+        " ORDER BY finished_at DESC, id DESC LIMIT 1",
+        (runtime_id,),
+    )
+    return _record(row) if row is not None else None

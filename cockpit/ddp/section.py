@@ -14,25 +14,12 @@ if TYPE_CHECKING:
 
 def horovod_findings(store: StateStore, as_of: float | None) -> list[tuple[str, str, int, str]]:
     """(pipeline name, path, line, message) of the Horovod findings in the latest scan."""
-    from cockpit.compat.checklist import has_checklist
+    from cockpit.compat.checklist import findings_with_codes, has_checklist
     from cockpit.ddp.guidance import HOROVOD_CODES
 
     if not has_checklist(store):
         return []
-    row = store.query_one(
-        "SELECT MAX(id) AS id FROM compat_scans" + ("" if as_of is None else " WHERE ts <= ?"),
-        () if as_of is None else (as_of,),
-    )
-    if row is None or row["id"] is None:
-        return []
-    marks = ",".join("?" * len(HOROVOD_CODES))
-    rows = store.query(
-        "SELECT p.name, f.path, f.line, f.message, f.code FROM compat_findings f"
-        " JOIN compat_pipelines p ON p.pipeline_id = f.pipeline_id"
-        f" WHERE f.scan_id = ? AND f.code IN ({marks}) ORDER BY p.name, f.path, f.line",
-        (row["id"], *sorted(HOROVOD_CODES)),
-    )
-    return [(r["name"], r["path"], r["line"], r["message"]) for r in rows]
+    return findings_with_codes(store, HOROVOD_CODES, as_of)
 
 
 def ddp_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:

@@ -147,21 +147,12 @@ def timeline_section(
 ) -> Section:
     section = Section("Timeline", "timeline")
     events = store.events(until_ts=as_of, newest_first=True, limit=TIMELINE_ROWS)
-    total = store.query_one(
-        "SELECT COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?)", (as_of, as_of)
-    )["n"]
+    total = store.event_count(until_ts=as_of)
     if not events:
         return section.add(Paragraph("No events recorded."))
-    kinds = store.query(
-        "SELECT kind, COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?) GROUP BY kind ORDER BY n DESC",
-        (as_of, as_of),
-    )
+    kinds = store.event_kind_counts(until_ts=as_of)
     section.add(Paragraph(f"{total} events recorded; the newest {len(events)} are listed."))
-    section.add(
-        Table(
-            ("event", "count"), tuple((r["kind"], r["n"]) for r in kinds), caption="Events by kind"
-        )
-    )
+    section.add(Table(("event", "count"), tuple(kinds), caption="Events by kind"))
     section.add(
         Table(
             ("time", "what happened", "event", "source"),

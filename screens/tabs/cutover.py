@@ -131,10 +131,7 @@ class CutoverTab(CockpitTab):
         self.query_one("#cut-gate-list", Static).update(lines)
 
     def _refresh_prefixes(self) -> None:
-        rows = self.view.store.query(
-            "SELECT DISTINCT substr(kind, 1, instr(kind || '.', '.') - 1) AS p FROM events ORDER BY p"
-        )
-        prefixes = tuple(r["p"] for r in rows)
+        prefixes = self.view.store.event_prefixes()
         if prefixes != self._prefixes:
             self._prefixes = prefixes
             select = self.query_one("#cut-kind", Select)
@@ -165,10 +162,7 @@ class CutoverTab(CockpitTab):
                 safe_text(event.source),
                 key=str(event.id),
             )
-        total = self.view.store.query_one(
-            "SELECT COUNT(*) AS n FROM events WHERE (? IS NULL OR ts <= ?)",
-            (self.view.as_of, self.view.as_of),
-        )["n"]
+        total = self.view.store.event_count(until_ts=self.view.as_of)
         shown = len(self._events)
         more = f" (newest {TIMELINE_LIMIT})" if shown == TIMELINE_LIMIT else ""
         self.query_one("#cut-summary", Static).update(
