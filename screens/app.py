@@ -133,19 +133,14 @@ class CockpitApp(App[int]):
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
-        meta = self.store.meta()
-        migration_from = meta.get("migration.from", "")
-        migration_to = meta.get("migration.to", "")
-        if self.config is not None:
-            migration_from = self.config.migration.from_runtime
-            migration_to = self.config.migration.to_runtime
+        route = self.store.migration_route(self.config)
         return ViewContext(
             store=self.store,
             config=self.config,
             offline=self.offline,
             as_of=self.as_of,
-            migration_from=migration_from,
-            migration_to=migration_to,
+            migration_from=route.from_runtime,
+            migration_to=route.to_runtime,
         )
 
     def compose(self) -> ComposeResult:
@@ -183,9 +178,7 @@ class CockpitApp(App[int]):
     def _update_header(self) -> None:
         header = self.query_one(StatusHeader)
         view = self.view_context()
-        meta = self.store.meta()
-        name = self.config.migration.name if self.config else meta.get("migration.name", "")
-        header.migration_name = name
+        header.migration_name = self.store.migration_route(self.config).name
         header.route = f"{view.migration_from} → {view.migration_to}" if view.migration_to else ""
         header.offline = self.offline
         header.as_of = self.as_of

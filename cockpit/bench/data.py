@@ -103,11 +103,9 @@ def rule_for(config: CockpitConfig | None, pipeline: str) -> Rule:
 
 def runtimes_compared(store: StateStore, config: CockpitConfig | None) -> tuple[str, str]:
     """(old, new) runtime ids: the config's migration, else the state file's own record."""
-    if config is not None:
-        return config.migration.from_runtime, config.migration.to_runtime
-    meta = store.meta()
-    old, new = meta.get("migration.from"), meta.get("migration.to")
-    if not old or not new:
+    route = store.migration_route(config)
+    old, new = route.from_runtime, route.to_runtime
+    if config is None and (not old or not new):
         raise ConfigError(
             "the state file does not say which runtimes are compared; pass --config "
             "(its [migration] from/to)"

@@ -71,7 +71,7 @@ def build_report(
 ) -> BenchReport:
     old, new = runtimes_compared(store, config)
     samples = load_samples(store, as_of=as_of)
-    name = config.migration.name if config else store.get_meta("migration.name", "") or ""
+    name = store.migration_route(config).name
     return BenchReport(
         migration=name,
         old_runtime=old,

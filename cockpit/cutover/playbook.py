@@ -229,7 +229,7 @@ def build_playbook(
 ) -> Document:
     """The runbook as executed up to ``as_of`` (everything recorded by default)."""
     route = store.migration_route(config)
-    name, from_id, to_id = route.name, route.from_runtime, route.to_runtime
+    name, from_id, to_id = route.title, route.from_runtime, route.to_runtime
     # Schema upgrades of the file itself are bookkeeping, not migration steps.
     events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
     doc = Document(

@@ -33,7 +33,7 @@ def build_report(
     store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
 ) -> Document:
     route = store.migration_route(config)
-    name, from_id, to_id = route.name, route.from_runtime, route.to_runtime
+    name, from_id, to_id = route.title, route.from_runtime, route.to_runtime
     moment = f" as of {sections.fmt_ts(as_of)}" if as_of else ""
     doc = Document(
         title=f"{name} — walkthrough report",

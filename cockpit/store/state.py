@@ -57,9 +57,14 @@ class MigrationRoute:
     """Which migration a file is about: the config's ``[migration]`` when there is a config
     (a live session), else what the file recorded (offline review of someone else's file)."""
 
-    name: str
+    name: str  # "" when neither says
     from_runtime: str
     to_runtime: str
+
+    @property
+    def title(self) -> str:
+        """The name for a document's title."""
+        return self.name or "(unnamed migration)"
 
 
 @dataclass(frozen=True)
@@ -350,7 +355,7 @@ class StateStore:
             return MigrationRoute(m.name, m.from_runtime, m.to_runtime)
         meta = self.meta()
         return MigrationRoute(
-            meta.get("migration.name", "(unnamed migration)"),
+            meta.get("migration.name", ""),
             meta.get("migration.from", ""),
             meta.get("migration.to", ""),
         )
