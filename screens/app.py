@@ -88,7 +88,7 @@ class CockpitApp(App[int]):
     # Layout classes on the screen, for app.tcss: a laptop terminal (80x24, 100x30) stacks or
     # hides side panes; a wide one (160x45) shows everything side by side.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall"), (40, "-very-tall")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("f5", "reload", "Reload", id="reload"),

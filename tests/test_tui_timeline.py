@@ -109,8 +109,16 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
             await pilot.pause(0.1)
             if tab.gates:
                 break
-        board = str(app.query_one("#cut-gate-list").render())
-        assert "DB upgrade rehearsed" in board and "last rehearsal not clean (boom)" in board
+        # One row per gate: mark, title, status, evidence (in full in the detail pane).
+        gates = app.query_one("#cut-gate-list", DataTable)
+        rows = {str(gates.get_row_at(i)[1]): gates.get_row_at(i) for i in range(gates.row_count)}
+        assert gates.row_count == len(tab.gates)
+        assert "last rehearsal not clean (boom)" in str(rows["DB upgrade rehearsed"][3])
+        gates.focus()
+        gates.move_cursor(row=[g.id for g in tab.gates].index("db-rehearsal"))
+        await pilot.pause()
+        detail = str(app.query_one("#cut-detail").render())
+        assert "DB upgrade rehearsed" in detail and "last rehearsal not clean (boom)" in detail
         assert "NO-GO" in str(app.query_one("#cut-verdict").render())
         # The TUI records the first statuses as gate events.
         assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"db-rehearsal"}

@@ -77,8 +77,11 @@ class CutoverTab(CockpitTab):
     def compose(self) -> ComposeResult:
         with Horizontal(id="cut-board"):
             yield Static(id="cut-verdict")
-            with Vertical(id="cut-gates"):
-                yield Static(id="cut-gate-list")
+            # One line per gate; its evidence in full in the detail pane when the row is
+            # highlighted (a wrapped evidence under each gate hid the timeline on a laptop).
+            gates: DataTable = DataTable(id="cut-gate-list", cursor_type="row")
+            gates.add_columns("", "gate", "status", "evidence", "since")
+            yield gates
         with Vertical(id="cut-timeline-box"):
             with Horizontal(id="cut-controls"):
                 yield Input(placeholder="search events  ( / )", id="cut-search")
@@ -114,21 +117,44 @@ class CutoverTab(CockpitTab):
         go = is_go(self.gates)
         verdict = Text(justify="center")
         verdict.append(
-            "\n GO \n" if go else "\n NO-GO \n",
+            " GO " if go else " NO-GO ",
             style="bold black on green" if go else "bold white on red",
         )
         passed = sum(1 for g in self.gates if g.passed)
         verdict.append(f"\n{passed} of {len(self.gates)} gates pass", style="bold")
         self.query_one("#cut-verdict", Static).update(verdict)
-        lines = Text()
+        table = self.query_one("#cut-gate-list", DataTable)
+        row = table.cursor_row
+        table.clear()
         for gate in self.gates:
             mark, style = GATE_MARK[gate.status]
-            lines.append(f" {mark} ", style=style)
-            lines.append(f"{gate.title:<34}", style="bold")
-            lines.append(f"{gate.status.upper():<8}", style=style)
-            since = f"  since {fmt_ts(gate.changed_at)}" if gate.changed_at else ""
-            lines.append(f"{clean(gate.evidence)}{since}\n", style="")
-        self.query_one("#cut-gate-list", Static).update(lines)
+            table.add_row(
+                Text(mark, style=style),
+                Text(gate.title, style="bold"),
+                Text(gate.status.upper(), style=style),
+                safe_text(gate.evidence),
+                fmt_ts(gate.changed_at).removesuffix(" UTC") if gate.changed_at else "",
+                key=gate.id,
+            )
+        if self.gates:
+            table.move_cursor(row=min(max(row, 0), len(self.gates) - 1))
+        if table.has_focus:
+            self._show_gate(self.gates[table.cursor_row] if self.gates else None)
+
+    def _show_gate(self, gate: Gate | None) -> None:
+        if gate is None:
+            return
+        mark, style = GATE_MARK[gate.status]
+        since = f"  since {fmt_ts(gate.changed_at)}" if gate.changed_at else ""
+        self.query_one("#cut-detail", Static).update(
+            Text.assemble(
+                (f"{mark} {gate.status.upper()}  ", style),
+                (gate.title, "bold"),
+                (since, "dim"),
+                "\n",
+                clean(gate.evidence, multiline=True),
+            )
+        )
 
     def _refresh_prefixes(self) -> None:
         prefixes = self.view.store.event_prefixes()
@@ -195,6 +221,20 @@ class CutoverTab(CockpitTab):
     def _row(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < len(self._events):
             self._show_detail(self._events[event.cursor_row])
+
+    @on(DataTable.RowHighlighted, "#cut-gate-list")
+    def _gate_row(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.has_focus and 0 <= event.cursor_row < len(self.gates):
+            self._show_gate(self.gates[event.cursor_row])
+
+    def on_descendant_focus(self, event) -> None:
+        # The detail pane follows the table that has the focus: a gate's evidence or an event.
+        table = self.query_one("#cut-gate-list", DataTable)
+        if event.widget is table and self.gates:
+            self._show_gate(self.gates[min(table.cursor_row, len(self.gates) - 1)])
+        elif event.widget is self.query_one("#timeline", DataTable) and self._events:
+            row = self.query_one("#timeline", DataTable).cursor_row
+            self._show_detail(self._events[min(row, len(self._events) - 1)])
 
     def action_focus_search(self) -> None:
         self.query_one("#cut-search", Input).focus()
