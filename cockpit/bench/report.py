@@ -193,10 +193,11 @@ def _iso(ts: float) -> str:
 def to_html(report: BenchReport) -> str:
     """One self-contained HTML page; plotly.js is inlined once, before the first chart."""
     charts = []
-    figures = [ratio_figure(report)] if report.comparisons else []
+    figures = [("", ratio_figure(report))] if report.comparisons else []
     for pipeline in _pipelines_in_order(report):
-        figures.append(_pipeline_figure(report, pipeline))
-    for i, fig in enumerate(figures):
+        figures.append((_pipeline_heading(report, pipeline), _pipeline_figure(report, pipeline)))
+    for i, (heading, fig) in enumerate(figures):
+        charts.append(heading)
         charts.append(
             fig.to_html(
                 full_html=False,
@@ -304,12 +305,38 @@ def ratio_figure(report: BenchReport):
     return fig
 
 
+def _charted(report: BenchReport, pipeline: str):
+    """(the comparison whose metric the pipeline's charts show, the other comparisons)."""
+    comps = [c for c in report.comparisons if c.pipeline == pipeline]
+    charted = next((c for c in comps if c.metric == DURATION), comps[0])
+    return charted, [c for c in comps if c is not charted]
+
+
+def _pipeline_heading(report: BenchReport, pipeline: str) -> str:
+    """The heading above a pipeline's charts names the metric they show, with its verdict; the
+    pipeline's other metrics follow as a line of text, marked as not charted."""
+    esc = html.escape
+    charted, others = _charted(report, pipeline)
+    better = "lower" if charted.direction == "lower" else "higher"
+    heading = (
+        f'<h3 class="chart-heading">{esc(pipeline)} — {esc(charted.metric)} ({better} is '
+        f"better): {esc(fmt_value(charted.median_old))} → {esc(fmt_value(charted.median_new))} "
+        f"({esc(charted.verdict)})</h3>"
+    )
+    if others:
+        notes = "; ".join(
+            f"{c.metric}: {fmt_value(c.median_old)} → {fmt_value(c.median_new)} ({c.verdict})"
+            for c in others
+        )
+        heading += f'<p class="method">Other metrics, not charted: {esc(notes)}.</p>'
+    return heading
+
+
 def _pipeline_figure(report: BenchReport, pipeline: str):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    comps = [c for c in report.comparisons if c.pipeline == pipeline]
-    duration = next((c for c in comps if c.metric == DURATION), comps[0])
+    duration, _others = _charted(report, pipeline)
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -363,13 +390,10 @@ def _pipeline_figure(report: BenchReport, pipeline: str):
                 row=1,
                 col=2,
             )
-    extra = [c for c in comps if c is not duration]
-    notes = "; ".join(
-        f"{c.metric}: {fmt_value(c.median_old)} → {fmt_value(c.median_new)} ({c.verdict})"
-        for c in extra
-    )
+    # The title names the metric the charts show (it used to carry the other metrics' verdicts,
+    # which read as the charts' own); plotly renders some HTML in titles: escape the name.
     fig.update_layout(
-        title=f"{pipeline}" + (f" — {notes}" if notes else ""),
+        title=f"{html.escape(pipeline)}: {html.escape(duration.metric)}",
         height=380,
         legend={"orientation": "h", "y": -0.2},
     )

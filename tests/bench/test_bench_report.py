@@ -141,6 +141,28 @@ def test_html_export_is_self_contained_and_has_every_number(kyros_bench: Path):
         assert c.verdict in table
 
 
+def test_html_chart_headings_name_the_metric_charted(kyros_bench: Path):
+    """The heading above a pipeline's charts names the metric they show and its verdict; other
+    metrics are said to be not charted (the churn heading used to read "auc ... no change" over
+    its duration charts, which regressed)."""
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        report = build_report(store, None)
+    page = to_html(report)
+    headings = re.findall(r'<h3 class="chart-heading">(.*?)</h3>(<p class="method">.*?</p>)?', page)
+    assert len(headings) == len(KYROS_PIPELINES)
+    churn = next(h for h, _ in headings if h.startswith("kyros-churn-train"))
+    assert "duration_s (lower is better)" in churn and churn.endswith("(regression)")
+    assert "auc" not in churn
+    other = next(p for h, p in headings if h.startswith("kyros-churn-train"))
+    assert "Other metrics, not charted: auc:" in other and "(no change)" in other
+    for heading, _ in headings:
+        pipeline = heading.split(" — ")[0]
+        charted = [c for c in report.comparisons if c.pipeline == pipeline and c.metric in heading]
+        assert len(charted) == 1 and heading.endswith(f"({charted[0].verdict})")
+    # The plotly title says the same metric.
+    assert '"text":"kyros-churn-train: duration_s"' in page
+
+
 def test_cli_table_json_and_exit_codes(kyros_bench: Path, cli):
     table = cli("--state", str(kyros_bench), "bench", "report", env={"COLUMNS": "200"})
     assert table.returncode == 1, table.stderr  # one regression = findings
