@@ -40,6 +40,9 @@ RETURNS = {
     "pandas.read_excel": "pandas.DataFrame",
     "pandas.concat": "pandas.DataFrame",
     "configparser.ConfigParser": "configparser.ConfigParser",
+    # Removed in 3.12 itself (PY304), but until then a subclass of ConfigParser that adds nothing:
+    # ``SafeConfigParser().readfp(f)`` calls ConfigParser.readfp, also gone (PYS031).
+    "configparser.SafeConfigParser": "configparser.ConfigParser",
 }
 # Methods whose result type is known whatever the receiver (Spark DataFrame -> pandas).
 METHOD_RETURNS = {"toPandas": "pandas.DataFrame", "to_pandas": "pandas.DataFrame"}
@@ -537,7 +540,9 @@ class _Resolver(ast.NodeVisitor):
     visit_AsyncWith = _visit_with
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if not self._check_name(node):
+        # A reported dotted name needs no second look at its parts, but a call inside the chain
+        # is code of its own (``SafeConfigParser().readfp``: the constructor is a finding too).
+        if not self._check_name(node) or not isinstance(node.value, ast.Name | ast.Attribute):
             self.visit(node.value)
 
     def visit_Name(self, node: ast.Name) -> None:

@@ -34,7 +34,13 @@ class Reader:
         return name
 
 
+class SafeConfigParser:  # the project's own class of the removed name, not configparser's
+    def readfp(self, fp):
+        return fp.read()
+
+
 Reader().readfp(open("a.txt"))
+SafeConfigParser().readfp(open("a.txt"))
 Reader().find_module("x")
 print(Reader.filename)
 

@@ -66,3 +66,9 @@ import re  # noqa: E402
 
 CUSTOMER = re.compile(r"cust-\d+(?i)")  # expect: PY312
 MATCH = re.search("id: (\\d+)(?x)", "id: 1")  # expect: PY312
+
+
+def load_legacy(path):
+    legacy = cp.SafeConfigParser()  # expect: PY304
+    legacy.readfp(open(path))  # expect: PYS031
+    return cp.SafeConfigParser().readfp  # expect: PY304,PYS031
