@@ -151,8 +151,10 @@ def has(
         entry = idx.get(symbol)
         if entry is None or entry.params is None:
             return False, f"{symbol} not found"
-        if keyword in entry.params:
-            return True, f"{symbol} takes {keyword}="
+        if entry.takes(keyword):
+            return True, f"{symbol} takes {keyword}=" + (
+                "" if keyword in entry.params else " (through a decorator)"
+            )
         return False, f"{symbol} has no {keyword} parameter" + (
             " (takes **kwargs)" if entry.var_kw else ""
         )
@@ -319,12 +321,13 @@ def diff_rows(package: str, hand: set) -> list[dict]:
             now = new[path]
             if entry.params is None or now.params is None or now.var_kw:
                 continue
-            for keyword in sorted(set(entry.params) - set(now.params)):
+            # A keyword a decorator of the newer release still accepts is not gone.
+            for keyword in sorted(set(entry.params) - set(now.params) - set(now.extra or ())):
                 if keyword.startswith("_") or any(
                     idx[v].get(path)
                     and (
                         idx[v][path].params is None
-                        or keyword in idx[v][path].params
+                        or idx[v][path].takes(keyword)
                         or idx[v][path].var_kw
                     )
                     for v in later

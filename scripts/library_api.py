@@ -24,6 +24,12 @@ class Entry:
     params: list[str] | None = None
     var_kw: bool = False
     getattr_module: bool = False  # a module with a __getattr__ (names may be served dynamically)
+    # Keywords its decorators accept on top of ``params`` (an old keyword a decorator still maps
+    # to the new one: pandas' deprecate_kwarg, SciPy's _rename_parameter, MLflow 3's request_id).
+    extra: list[str] | None = None
+
+    def takes(self, keyword: str) -> bool:
+        return keyword in (self.params or ()) or keyword in (self.extra or ())
 
 
 def _exports(module) -> set[str] | None:
@@ -36,11 +42,15 @@ def _exports(module) -> set[str] | None:
     return {str(getattr(e, "name", e)) for e in exports}
 
 
-def _params(obj) -> tuple[list[str] | None, bool]:
-    got = wheelapi.parameters(obj)
+def _params(obj) -> tuple[list[str] | None, bool, list[str] | None]:
+    """(params, var_kw, extra) for an Entry: the signature as written, and what its decorators
+    add, kept apart so that a decorator of the older release never makes a removal."""
+    got = wheelapi.parameters(obj, decorated=False)
     if got is None:
-        return None, False
-    return sorted(got[0]), got[1]
+        return None, False, None
+    target = wheelapi.function_target(obj)
+    extra = sorted(wheelapi.decorator_keywords(target) - got[0]) if target is not None else []
+    return sorted(got[0]), got[1], extra or None
 
 
 def build_index(
@@ -62,8 +72,8 @@ def build_index(
                 index[f"{path}.{name}"] = Entry("attribute")
                 continue
             if target.is_function:
-                params, var_kw = _params(target)
-                index[f"{path}.{name}"] = Entry("function", params, var_kw)
+                params, var_kw, extra = _params(target)
+                index[f"{path}.{name}"] = Entry("function", params, var_kw, extra=extra)
             else:
                 index[f"{path}.{name}"] = Entry("attribute")
 
@@ -101,10 +111,12 @@ def build_index(
                     visit_module(sub, member, level + 1)
                 continue
             if member.is_class:
-                index[sub] = Entry("class", *_params(member))
+                params, var_kw, extra = _params(member)
+                index[sub] = Entry("class", params, var_kw, extra=extra)
                 add_class(sub, member)
             elif member.is_function:
-                index[sub] = Entry("function", *_params(member))
+                params, var_kw, extra = _params(member)
+                index[sub] = Entry("function", params, var_kw, extra=extra)
             else:
                 index[sub] = Entry("attribute")
 
@@ -115,7 +127,8 @@ def build_index(
 def cached_index(
     dist: str, version: str, depth: int, roots: tuple[str, ...] | None
 ) -> dict[str, Entry]:
-    key = f"{dist}-{version}-d{depth}-{'_'.join(roots or ('all',))}"
+    # v2: entries record the keywords decorators accept (``extra``); older caches lack them.
+    key = f"{dist}-{version}-d{depth}-{'_'.join(roots or ('all',))}-v2"
     path = wheelapi.CACHE / "index" / f"{key}.json"
     if path.exists():
         return {k: Entry(**v) for k, v in json.loads(path.read_text()).items()}

@@ -131,9 +131,29 @@ def resolved(obj):
         return None
 
 
-def parameters(obj) -> tuple[set[str], bool] | None:
+def parameters(obj, *, decorated: bool = True) -> tuple[set[str], bool] | None:
     """(names that can be passed by keyword, whether **kwargs is accepted) of a function, or of
-    a class's __init__; None when it is neither or cannot be read."""
+    a class's __init__; None when it is neither or cannot be read. ``decorated``: with the
+    keywords its decorators accept too (:func:`decorator_keywords`), which is what a call on that
+    release can pass; without, the signature as written."""
+    target = function_target(obj)
+    if target is None:
+        return None
+    names: set[str] = set()
+    var_kw = False
+    for p in target.parameters:
+        kind = p.kind.value if p.kind is not None else ""
+        if kind == "variadic keyword":
+            var_kw = True
+        elif kind in ("positional or keyword", "keyword-only"):
+            names.add(p.name)
+    if decorated:
+        names |= decorator_keywords(target)
+    return names, var_kw
+
+
+def function_target(obj):
+    """The function behind ``obj`` (itself, or a class's __init__), or None."""
     target = resolved(obj)
     if target is None:
         return None
@@ -144,17 +164,60 @@ def parameters(obj) -> tuple[set[str], bool] | None:
         target = resolved(init)
         if target is None:
             return None
-    if not target.is_function:
-        return None
-    names: set[str] = set()
-    var_kw = False
-    for p in target.parameters:
-        kind = p.kind.value if p.kind is not None else ""
-        if kind == "variadic keyword":
-            var_kw = True
-        elif kind in ("positional or keyword", "keyword-only"):
-            names.add(p.name)
-    return names, var_kw
+    return target if target.is_function else None
+
+
+def decorator_keywords(func) -> set[str]:
+    """Keywords that a function's decorators accept on top of its own signature, so an old
+    keyword kept working by a decorator is not taken for a removed one. A decorator that keeps an
+    old keyword names it in its call (pandas' ``deprecate_kwarg(old_arg_name="quantile", ...)``,
+    SciPy's ``_rename_parameter("sample", "data")`` and ``_transition_to_rng("random_state")``,
+    click's ``option("--no-conda")``), or its wrapper declares it (MLflow 3's
+    ``request_id_backward_compatible``: ``wrapper(*args, request_id=None, **kwargs)``). Either way
+    a name may be taken too many (a docstring argument): that only ever drops a rule."""
+    out: set[str] = set()
+    for decorator in getattr(func, "decorators", None) or ():
+        try:
+            node = ast.parse(str(decorator.value), mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    name = arg.value.lstrip("-").replace("-", "_")
+                    if name.isidentifier():
+                        out.add(name)
+        path = getattr(decorator, "callable_path", None)
+        package = getattr(func, "package", None)
+        if path and package is not None:
+            out |= _wrapper_keywords(package, path)
+    return out
+
+
+def _wrapper_keywords(pkg, path: str) -> set[str]:
+    """Parameter names of the functions defined inside the package's decorator at ``path``."""
+    obj = lookup(pkg, path)
+    target = resolved(obj) if obj is not None else None
+    if target is None or not target.is_function or target.filepath is None:
+        return set()
+    file = target.filepath if isinstance(target.filepath, Path) else target.filepath[0]
+    return set(_nested_parameters(file, target.lineno or 0))
+
+
+@cache
+def _nested_parameters(file: Path, lineno: int) -> tuple[str, ...]:
+    if file.suffix != ".py":
+        return ()
+    tree = ast.parse(file.read_text("utf-8", "replace"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno == lineno:
+            names = []
+            for inner in ast.walk(node):
+                if inner is not node and isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                    a = inner.args
+                    names += [x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs]]
+            return tuple(names)
+    return ()
 
 
 def lookup_member(cls, name: str):
@@ -291,7 +354,29 @@ def getattr_verdict(dist: str, version: str, module_path: str, name: str) -> str
     for each in trees:
         label = _table_for(each, name)
         if label is not None:
+            verdict = _table_branch(getattr_fn, label)
+            if verdict is not None:
+                return verdict
             return "raises" if "former" in label or "expired" in label else "serves"
+    return None
+
+
+def _table_branch(getattr_fn: ast.FunctionDef, label: str) -> str | None:
+    """What the ``__getattr__`` does in its ``if name in <label>:`` branch: "serves" (it returns),
+    "raises" (it raises, or only warns and falls through to a final raise: numpy 1.26's
+    ``__future_scalars__`` warns about ``np.long`` and then raises AttributeError), else None."""
+    for node in ast.walk(getattr_fn):
+        if not isinstance(node, ast.If) or not any(
+            isinstance(n, ast.Name) and n.id == label for n in ast.walk(node.test)
+        ):
+            continue
+        body = ast.Module(body=node.body, type_ignores=[])
+        if any(isinstance(s, ast.Return) for s in ast.walk(body)):
+            return "serves"
+        if any(isinstance(s, ast.Raise) for s in ast.walk(body)):
+            return "raises"
+        if getattr_fn.body and isinstance(getattr_fn.body[-1], ast.Raise):
+            return "raises"
     return None
 
 

@@ -13,3 +13,6 @@ spark_pdf = spark.table("t").toPandas()  # noqa: F821
 spark_pdf.copy().iteritems()  # expect: PD202
 # Still fine on 17.3: list_experiments is gone since 2.0, but this crossing starts at 2.21.
 experiments = mlflow.search_experiments()
+
+# SciPy 1.15 (17.3) emptied scipy.misc: derivative, still there (deprecated) in 1.13.1 on 16.4, is gone.
+from scipy.misc import derivative  # noqa: E402  # expect: SCP188
