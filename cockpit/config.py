@@ -82,6 +82,10 @@ class MlflowServerSection(_Section):
     timeout_s: Annotated[float, Field(gt=0)] = 60.0
     deadline_s: Annotated[float, Field(gt=0)] = 24 * 3600.0
     max_response_mb: Annotated[float, Field(gt=0)] = 256.0
+    # s3:// artifact roots (cockpit/mlflow/s3_artifacts.py): a profile *name* from ~/.aws and the
+    # endpoint of an S3-compatible store; left out, AWS_PROFILE / MLFLOW_S3_ENDPOINT_URL apply.
+    aws_profile: str | None = None
+    s3_endpoint_url: str | None = None
 
     _uri_from_env: bool = PrivateAttr(default=False)
 

@@ -248,3 +248,51 @@ def test_a_waiver_never_hides_a_passing_gates_evidence(tmp_path: Path):
     assert gate.status == WAIVED and "without the waiver: FAIL" in gate.evidence
     assert "upgrade done by the vendor" in gate.evidence
     store.close()
+
+
+def test_require_switches_off_are_not_waivers(tmp_path: Path):
+    """`require_verify = false` / `require_db_rehearsal = false` in cockpit.toml record no who,
+    when or why, so they never pass a gate on their own; a waiver (who, when, why) does."""
+    store = store_with_route(tmp_path)
+    config = parse_config(
+        '[migration]\nname = "x"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        "[gates]\nrequire_verify = false\nrequire_db_rehearsal = false\n"
+    )
+    gates = by_id(evaluate(store, config, as_of=T0))
+    for gate_id, switch in (
+        ("mlflow-verify", "require_verify"),
+        ("db-rehearsal", "require_db_rehearsal"),
+    ):
+        gate = gates[gate_id]
+        assert gate.status == NO_DATA and not gate.passed, gate
+        assert f"[gates] {switch} = false is not a waiver" in gate.evidence
+        assert f"cockpit gates --waive {gate_id} --reason" in gate.evidence
+    # A failing rehearsal stays a failure with the switch off too.
+    store.append_event(
+        "mlflow.rehearsal",
+        {"ok": False, "error": "step 3 failed", "to_version": "2.22.5"},
+        ts=T0 + 1,
+    )
+    gate = by_id(evaluate(store, config, as_of=T0 + 2))["db-rehearsal"]
+    assert gate.status == FAIL and "step 3 failed" in gate.evidence
+    # Evidence that passes still passes, switch or not.
+    store.append_event(
+        "mlflow.rehearsal",
+        {"ok": True, "to_version": "2.22.5", "revision_before": "a", "revision_after": "b"},
+        ts=T0 + 3,
+    )
+    assert by_id(evaluate(store, config, as_of=T0 + 4))["db-rehearsal"].status == PASS
+
+    # Accepting the missing verify is a waiver: who, when and why, shown with the gate.
+    waiver = waive(store, "mlflow-verify", reason="registry-only move", by="ana@kyros")
+    gate = by_id(evaluate(store, config))["mlflow-verify"]
+    assert gate.status == WAIVED and gate.passed
+    assert gate.evidence.startswith("waived by ana@kyros at ")
+    assert "registry-only move" in gate.evidence and waiver.at > 0
+    [event] = store.events(kinds=[WAIVE_EVENT])
+    assert event.payload == {
+        "gate": "mlflow-verify",
+        "reason": "registry-only move",
+        "by": "ana@kyros",
+    }
+    store.close()

@@ -107,11 +107,30 @@ def gate_mlflow_drift(ctx: GateContext) -> tuple[str, str]:
     )
 
 
+def _switched_off(switch: str, gate_id: str, verdict: tuple[str, str]) -> tuple[str, str]:
+    """A ``[gates] require_* = false`` switch no longer passes a gate on its own: a line in a
+    file says neither who accepted the risk, nor when, nor why. The gate keeps its verdict, and
+    the evidence says how to accept it the way every other gate is accepted: a waiver (event
+    with who, when and why; shown as WAIVED)."""
+    status, evidence = verdict
+    if status == PASS:
+        return verdict
+    return status, (
+        f"{evidence}; [gates] {switch} = false is not a waiver (it records no who, when or "
+        f"why): `cockpit gates --waive {gate_id} --reason ... --by ...`"
+    )
+
+
 def gate_mlflow_verify(ctx: GateContext) -> tuple[str, str]:
+    verdict = _mlflow_verify(ctx)
+    if not ctx.thresholds.require_verify:
+        return _switched_off("require_verify", "mlflow-verify", verdict)
+    return verdict
+
+
+def _mlflow_verify(ctx: GateContext) -> tuple[str, str]:
     from cockpit.mlflow.records import last_verification
 
-    if not ctx.thresholds.require_verify:
-        return PASS, "not required by [gates] require_verify"
     last = last_verification(ctx.store, as_of=ctx.as_of)
     if last is None:
         return NO_DATA, "no deep verify has run"
@@ -125,8 +144,13 @@ def gate_mlflow_verify(ctx: GateContext) -> tuple[str, str]:
 
 
 def gate_db_rehearsal(ctx: GateContext) -> tuple[str, str]:
+    verdict = _db_rehearsal(ctx)
     if not ctx.thresholds.require_db_rehearsal:
-        return PASS, "not required by [gates] require_db_rehearsal"
+        return _switched_off("require_db_rehearsal", "db-rehearsal", verdict)
+    return verdict
+
+
+def _db_rehearsal(ctx: GateContext) -> tuple[str, str]:
     events = ctx.store.events(
         kind_prefix="mlflow.rehearsal", until_ts=ctx.as_of, newest_first=True, limit=1
     )

@@ -30,7 +30,7 @@ from typing import IO, Any, TypeVar
 from urllib.parse import urlparse
 
 from cockpit.errors import CockpitError, SourceUnavailableError
-from cockpit.mlflow import artifact_paths
+from cockpit.mlflow import artifact_paths, s3_artifacts
 from cockpit.mlflow.bounded import Limits, ResponseTooLarge, ServerMisbehaved, read_body
 from cockpit.mlflow.models import (
     ArtifactFile,
@@ -277,9 +277,17 @@ def proxied_artifact_path(artifact_uri: str) -> str | None:
 class _Reader:
     """Everything the cockpit reads from a server. No method here writes."""
 
-    def __init__(self, rest: RestClient, info: ServerInfo | None = None) -> None:
+    def __init__(
+        self,
+        rest: RestClient,
+        info: ServerInfo | None = None,
+        s3: s3_artifacts.S3Settings | None = None,
+    ) -> None:
         self.rest = rest
         self.info = info or detect(rest)
+        # Runs whose artifact root is s3:// (a server that does not proxy) are read from S3
+        # directly, with the standard AWS configuration (cockpit/mlflow/s3_artifacts.py).
+        self.s3 = s3_artifacts.S3Artifacts(rest, s3 or s3_artifacts.S3Settings.of())
 
     @property
     def url(self) -> str:
@@ -394,6 +402,8 @@ class _Reader:
         tracking API's ``artifacts/list`` answers the same files but loads the whole run first,
         which on a 1.x server cost six times as much CPU (2.6 ms against 0.4 ms per call, measured).
         """
+        if s3_artifacts.is_s3(run.artifact_uri):
+            return self.s3.list(run, refused)
         proxied = _artifact_root(run)
         files: list[ArtifactFile] = []
         pending = [""]
@@ -452,6 +462,8 @@ class _Reader:
 
         With ``size`` (the listing's), more bytes than that are refused, and the download's
         deadline allows for that many bytes."""
+        if s3_artifacts.is_s3(run.artifact_uri):
+            return self.s3.download(run, path, out, size)
         artifact_paths.checked(path, where=f"{self.url} run {run.run_id}")
         proxied = _artifact_root(run)
         if proxied is not None:
@@ -530,10 +542,15 @@ class OldServer(_Reader):
     """The production (old) server. Read-only: it has no write method, and its HTTP client
     refuses any write request before it leaves the process."""
 
-    def __init__(self, rest: RestClient, info: ServerInfo | None = None) -> None:
+    def __init__(
+        self,
+        rest: RestClient,
+        info: ServerInfo | None = None,
+        s3: s3_artifacts.S3Settings | None = None,
+    ) -> None:
         if not rest.read_only:
             raise ValueError("the old server's client must be read-only")
-        super().__init__(rest, info)
+        super().__init__(rest, info, s3)
 
 
 class NewServer(_Reader):
@@ -671,6 +688,10 @@ class NewServer(_Reader):
         self.rest.post(f"{API}/runs/restore", {"run_id": run_id}, idempotent=True)
 
     def upload_artifact(self, run: Run, path: str, fh: IO[bytes]) -> None:
+        if s3_artifacts.is_s3(run.artifact_uri):
+            # A server that does not proxy hands out S3 roots: its clients write there.
+            self.s3.upload(run, path, fh)
+            return
         proxied = _artifact_root(run)
         if proxied is None:
             raise SourceUnavailableError(

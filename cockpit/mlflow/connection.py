@@ -63,6 +63,8 @@ class ServerConnection:
     from_mlflow_env: bool = False  # MLflow's own variables applied to this server
     # timeout_s, deadline_s, max_response_mb (cockpit/mlflow/bounded.py); None: the defaults
     limits: Any = None
+    # Where s3:// artifact roots are reached (cockpit/mlflow/s3_artifacts.py); None: from env
+    s3: Any = None
 
     @property
     def auth_kind(self) -> str:
@@ -100,6 +102,7 @@ def resolve(
 ) -> ServerConnection:
     """The connection for ``[mlflow.<side>]``, reading credentials from the environment now."""
     from cockpit.mlflow.bounded import Limits
+    from cockpit.mlflow.s3_artifacts import S3Settings
 
     from_env = names_mlflow_env(section)
     token = _env(section.token_env) if section.token_env else None
@@ -146,6 +149,7 @@ def resolve(
         timeout_s=section.timeout_s,
         from_mlflow_env=from_env,
         limits=Limits.of(section),
+        s3=S3Settings.of(section),
     )
 
 
@@ -178,13 +182,13 @@ def _client(conn: ServerConnection, *, read_only: bool, pool_size: int):
 def open_old(conn: ServerConnection, *, pool_size: int = 16) -> OldServer:
     from cockpit.mlflow.adapter import OldServer
 
-    return OldServer(_client(conn, read_only=True, pool_size=pool_size))
+    return OldServer(_client(conn, read_only=True, pool_size=pool_size), s3=conn.s3)
 
 
 def open_new(conn: ServerConnection, *, pool_size: int = 16) -> NewServer:
     from cockpit.mlflow.adapter import NewServer
 
-    return NewServer(_client(conn, read_only=False, pool_size=pool_size))
+    return NewServer(_client(conn, read_only=False, pool_size=pool_size), s3=conn.s3)
 
 
 def open_servers(config: CockpitConfig, *, pool_size: int = 16) -> tuple[OldServer, NewServer]:

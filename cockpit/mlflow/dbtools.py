@@ -16,13 +16,15 @@ MLflow), the cockpit reads with those two.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,40 @@ class BackendURI:
         if self.password:
             env["PGPASSWORD" if self.kind == POSTGRESQL else "MYSQL_PWD"] = self.password
         return env
+
+    @contextlib.contextmanager
+    def for_command_line(self) -> Iterator[tuple[str, dict[str, str]]]:
+        """(URI, environment) for an MLflow command (``mlflow db upgrade URI``, a script run
+        from a server venv): the URI carries no password, the environment does. Every user of the
+        machine can read a command line (``ps``, ``/proc/<pid>/cmdline``), not an environment.
+
+        PostgreSQL: ``PGPASSWORD``, which libpq (psycopg2) reads. MySQL: PyMySQL reads no
+        variable, so the password goes in an option file only this user can read, named by the
+        URI's ``read_default_file`` (PyMySQL's own option; SQLAlchemy passes it through), and
+        removed when the block ends."""
+        if self.kind == SQLITE or not self.password:
+            yield self.uri, {}
+            return
+        from sqlalchemy.engine import make_url
+
+        # URL.set(password=None) keeps the password (None means "unchanged" there).
+        url = make_url(self.uri)._replace(password=None)
+        if self.kind == POSTGRESQL:
+            yield url.render_as_string(hide_password=False), {"PGPASSWORD": self.password}
+            return
+        if "\n" in self.password or "\r" in self.password:
+            raise CockpitError("a MySQL password with a line break cannot go in an option file")
+        folder = Path(tempfile.mkdtemp(prefix="cockpit-mysql-"))  # mode 0700
+        try:
+            option_file = folder / "client.cnf"
+            fd = os.open(option_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                # PyMySQL strips one pair of surrounding quotes, so spaces and quotes survive.
+                fh.write(f'[client]\npassword="{self.password}"\n')
+            url = url.update_query_dict({"read_default_file": str(option_file)})
+            yield url.render_as_string(hide_password=False), {}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def tool_args(self) -> list[str]:
         """Host, port and user arguments for the engine's command-line tools."""

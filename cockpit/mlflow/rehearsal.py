@@ -531,45 +531,47 @@ def timed_upgrade(version: str, uri: str, *, timeout_s: float, cwd: Path) -> Tim
         raise CockpitError(
             f"mlflow {version} is not installed (`cockpit servers install {version}`)"
         )
-    cmd = [str(server.path / "bin" / "mlflow"), "db", "upgrade", uri]
-    began = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            env=venvs.server_env(version),
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise CockpitError(f"cannot run mlflow {version} db upgrade: {exc}") from None
-    timed_out = threading.Event()
+    # The password goes in the environment (or an option file), never on the command line.
+    with dbtools.parse(uri).for_command_line() as (cli_uri, password_env):
+        cmd = [str(server.path / "bin" / "mlflow"), "db", "upgrade", cli_uri]
+        began = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                env={**venvs.server_env(version), **password_env},
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CockpitError(f"cannot run mlflow {version} db upgrade: {exc}") from None
+        timed_out = threading.Event()
 
-    def kill() -> None:
-        timed_out.set()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
-    timer = threading.Timer(timeout_s, kill)
-    timer.start()
-    marks: list[tuple[str, str, float]] = []
-    tail: collections.deque[str] = collections.deque(maxlen=40)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            now = time.monotonic()
-            line = line[:2000].rstrip()
-            match = _STEP.search(line)
-            if match:
-                marks.append((match["src"], match["dst"], now))
-            if line.strip():
-                tail.append(line)
-        proc.wait()
-    finally:
-        timer.cancel()
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        marks: list[tuple[str, str, float]] = []
+        tail: collections.deque[str] = collections.deque(maxlen=40)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                now = time.monotonic()
+                line = line[:2000].rstrip()
+                match = _STEP.search(line)
+                if match:
+                    marks.append((match["src"], match["dst"], now))
+                if line.strip():
+                    tail.append(line)
+            proc.wait()
+        finally:
+            timer.cancel()
     end = time.monotonic()
     seconds = [
         (marks[i + 1][2] if i + 1 < len(marks) else end) - mark[2] for i, mark in enumerate(marks)

@@ -150,14 +150,22 @@ def fresh_snapshot(
     with tempfile.TemporaryDirectory(prefix="cockpit-fresh-") as work:
         uri = create_db() if kind != dbtools.SQLITE else f"sqlite:///{Path(work) / 'fresh.db'}"
         try:
-            result = subprocess.run(
-                [str(server.python_path), "-c", _CREATE_FRESH, uri, str(Path(work) / "artifacts")],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env=venvs.server_env(version),
-                cwd=work,
-            )
+            # The password goes in the environment (or an option file), never on argv.
+            with dbtools.parse(uri).for_command_line() as (cli_uri, password_env):
+                result = subprocess.run(
+                    [
+                        str(server.python_path),
+                        "-c",
+                        _CREATE_FRESH,
+                        cli_uri,
+                        str(Path(work) / "artifacts"),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout_s,
+                    env={**venvs.server_env(version), **password_env},
+                    cwd=work,
+                )
             if result.returncode != 0:
                 tail = venvs._last_line(result.stderr) or f"exit {result.returncode}"
                 raise CockpitError(f"mlflow {version} could not create a fresh schema: {tail}")

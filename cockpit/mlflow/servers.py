@@ -1,7 +1,8 @@
 """Real MLflow servers of any generation, each run from its own virtualenv (:mod:`.venvs`).
 
 Run rules: 127.0.0.1 only, a free port, a SQLite backend (or a PostgreSQL/MySQL database given
-as ``backend_uri``) and a local artifact store served by the server (``--serve-artifacts``),
+as ``backend_uri``, passed in the environment, never on the command line) and a local artifact
+store served by the server (``--serve-artifacts``; or an ``s3://`` root it does not serve),
 stdout/stderr captured to files, and an HTTP access log written
 by the server itself (gunicorn's ``--access-logfile`` on 1.x/2.x, uvicorn's access logger routed
 to a file on 3.x), so a test can prove from the server's own log which requests reached it.
@@ -89,6 +90,7 @@ __all__ = [
     "run_mlflow_cli",
     "server_command",
     "server_env",
+    "server_environment",
     "servers_root",
     "start_server",
     "venv_dir",
@@ -345,11 +347,17 @@ def server_command(
     access_log: Path,
     workers: int,
     log_config: Path | None = None,
-    backend_uri: str | None = None,
+    artifact_uri: str | None = None,
 ) -> list[str]:
     """The ``mlflow server`` command line for ``version`` (exposed for tests and `--dry-run`).
 
-    ``backend_uri`` (PostgreSQL/MySQL) replaces the SQLite file ``db_path``."""
+    The backend store is not on it: a PostgreSQL/MySQL URI carries the database password, and
+    every user of the machine can read a command line (``ps``, ``/proc/<pid>/cmdline``). It goes
+    in the environment instead, as ``MLFLOW_BACKEND_STORE_URI`` (:func:`server_environment`),
+    which every generation's ``mlflow server`` reads (1.30.1 included).
+
+    ``artifact_uri`` (``s3://bucket/prefix``) makes a server that does not proxy artifacts: it
+    hands its clients that root, and they read and write the store themselves."""
     # The console script, not `python -m mlflow`: 1.x has no mlflow.__main__.
     cmd = [
         str(venv_dir(version) / "bin" / "mlflow"),
@@ -358,16 +366,20 @@ def server_command(
         "127.0.0.1",
         "--port",
         str(port),
-        "--backend-store-uri",
-        backend_uri or f"sqlite:///{db_path}",
-        "--serve-artifacts",
-        "--artifacts-destination",
-        str(artifact_root),
-        "--default-artifact-root",
-        "mlflow-artifacts:/",
-        "--workers",
-        str(workers),
     ]
+    if artifact_uri is not None:
+        cmd += ["--default-artifact-root", artifact_uri]
+        if generation(version) >= 2:
+            cmd.append("--no-serve-artifacts")  # 2.x and later proxy by default; 1.x does not
+    else:
+        cmd += [
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(artifact_root),
+            "--default-artifact-root",
+            "mlflow-artifacts:/",
+        ]
+    cmd += ["--workers", str(workers)]
     if generation(version) >= 3:
         # 3.x serves through uvicorn; its access logger is pointed at a file by a log config.
         if log_config is not None:
@@ -375,6 +387,22 @@ def server_command(
     else:
         cmd += ["--gunicorn-opts", f"--access-logfile {shlex.quote(str(access_log))}"]
     return cmd
+
+
+def server_environment(
+    version: str,
+    *,
+    db_path: Path,
+    backend_uri: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of ``mlflow server``: the venv's (:func:`server_env`), the backend store
+    URI (never on the command line), and ``extra_env`` (e.g. ``MLFLOW_S3_ENDPOINT_URL`` and the
+    AWS variables of a server whose artifacts are in S3)."""
+    env = server_env(version)
+    env.update(extra_env or {})
+    env["MLFLOW_BACKEND_STORE_URI"] = backend_uri or f"sqlite:///{db_path}"
+    return env
 
 
 def _uvicorn_log_config(access_log: Path) -> dict:
@@ -413,6 +441,8 @@ def start_server(
     progress: Progress = _quiet,
     timeout: float = START_TIMEOUT_S,
     backend_uri: str | None = None,
+    artifact_uri: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> ServerHandle:
     """Start ``mlflow server`` of ``version`` on 127.0.0.1 and wait until /health answers 200.
 
@@ -429,6 +459,9 @@ def start_server(
     ``backend_uri`` puts the tracking store in a PostgreSQL or MySQL database instead of
     ``data_dir/mlflow.db`` (the same in-place-migration check applies); artifacts and logs stay
     in ``data_dir``.
+
+    ``artifact_uri`` (``s3://...``) serves no artifacts: runs get roots under it and clients use
+    the store directly; ``extra_env`` reaches the server process only (its endpoint, credentials).
     """
     parse_version(version)
     if installed(version) is None:
@@ -449,6 +482,8 @@ def start_server(
             f"mlflow {running.version} already serves {data_dir} at {running.url} "
             f"(pid {running.pid}); stop it first (`cockpit servers stop --data {data_dir}`)"
         )
+    if artifact_uri is not None and not artifact_uri.startswith("s3://"):
+        raise CockpitError("artifact_uri must be an s3://bucket/prefix URI")
     if backend_uri is not None and backend_uri.startswith("sqlite:"):
         raise CockpitError(
             "a SQLite backend lives in the data folder (--data); backend_uri is for PostgreSQL "
@@ -489,6 +524,8 @@ def start_server(
                 temporary,
                 tie_to_parent,
                 backend_uri,
+                artifact_uri,
+                extra_env,
             )
         except _PortTaken as exc:
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
@@ -547,6 +584,8 @@ def _launch(
     temporary: bool = False,
     tie_to_parent: bool = True,
     backend_uri: str | None = None,
+    artifact_uri: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> ServerHandle:
     db_path = data_dir / "mlflow.db"
     cmd = server_command(
@@ -557,8 +596,9 @@ def _launch(
         access_log=access_log,
         workers=workers,
         log_config=log_config,
-        backend_uri=backend_uri,
+        artifact_uri=artifact_uri,
     )
+    env = server_environment(version, db_path=db_path, backend_uri=backend_uri, extra_env=extra_env)
     stdout_log, stderr_log = logs / "stdout.log", logs / "stderr.log"
     url = f"http://127.0.0.1:{port}"
     progress(f"starting mlflow {version} server at {url} (data in {data_dir})")
@@ -575,7 +615,7 @@ def _launch(
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            env=server_env(version),
+            env=env,
             cwd=data_dir,
             start_new_session=True,  # its own process group, so stop() reaches every worker
         )

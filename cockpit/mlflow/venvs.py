@@ -13,7 +13,8 @@ Install rules:
   workers (or two terminals) asking for the same version build it once;
 * pins that each generation needs here are applied automatically (1.x needs setuptools<81 for
   pkg_resources; 2.x imports break with SQLAlchemy 2.1);
-* the database drivers a server needs for a PostgreSQL or MySQL backend (:data:`DRIVERS`) are
+* the database drivers a server needs for a PostgreSQL or MySQL backend, and boto3 for S3
+  artifact roots (:data:`DRIVERS`), are
   recorded in the marker too; an install made before a driver was added gets just the missing
   ones added (under the same lock), never a rebuild, so servers running from it are not pulled
   from under their feet;
@@ -44,9 +45,11 @@ MLFLOW_V2 = "2.22.5"
 MLFLOW_V3 = "3.17.2"
 
 MARKER = ".cockpit-installed.json"
-# Database drivers every server venv gets, so `--backend-store-uri postgresql://...` and
-# `mysql+pymysql://...` work; versions are the ones tested here (floors, as in pyproject.toml).
-DRIVERS = ("psycopg2-binary>=2.9.13", "pymysql>=1.2.4")
+# Drivers every server venv gets, so `--backend-store-uri postgresql://...` and
+# `mysql+pymysql://...` work, and boto3, which a server (and `mlflow` client code run from the
+# venv) needs for s3:// artifact roots; versions are the ones tested here (floors, as in
+# pyproject.toml). Recorded in the marker: a venv lacking one gets it added in place.
+DRIVERS = ("psycopg2-binary>=2.9.13", "pymysql>=1.2.4", "boto3>=1.44.18")
 VERSION_RE = re.compile(r"^(?P<major>[1-9])\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 # Where the cache lives can be moved (CI disks, tests of the install logic itself).
 CACHE_ENV = "COCKPIT_SERVERS_DIR"

@@ -1,0 +1,426 @@
+"""Artifacts in S3: runs whose artifact root is ``s3://bucket/prefix`` (a server that hands its
+clients S3 URIs instead of proxying, as a 1.x server started with ``--default-artifact-root
+s3://...`` does) are listed, read and written by the cockpit itself, through boto3.
+
+Configuration is the standard AWS one, as MLflow's own client uses it: credentials and region
+from ``AWS_*`` variables, ``AWS_PROFILE`` or ``~/.aws``; the endpoint from
+``MLFLOW_S3_ENDPOINT_URL`` (MinIO, moto, any S3-compatible store); ``MLFLOW_S3_IGNORE_TLS`` as
+MLflow reads it. ``[mlflow.old|new] aws_profile`` / ``s3_endpoint_url`` choose them per server.
+The credentials are registered with :mod:`cockpit.secrets` the moment boto3 resolves them and are
+never kept anywhere but in boto3's client.
+
+What S3 answers is as hostile as what an MLflow server answers, and handled by the same code:
+
+* every request goes out through a requests session with the cockpit's
+  :class:`~cockpit.mlflow.bounded.DeadlineAdapter` (botocore's ``before-send`` hook hands it the
+  signed request), so each answer ends by its deadline and a listing page is read up to
+  ``max_response_mb`` (:func:`~cockpit.mlflow.bounded.read_body`), an error body up to 64 KiB;
+* a listed key is relative to the run's root and checked by :mod:`.artifact_paths` (``..``,
+  absolute, backslashes, controls: refused); the root itself, from the server, is checked too;
+* a download is refused past its listed size; the command's deadline and the retry policy are
+  the server's own (:class:`~cockpit.mlflow.rest.RestClient`);
+* the old server's store is only read: its session refuses anything but GET and HEAD.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+
+from cockpit import secrets
+from cockpit.errors import CockpitError, ConfigError, SourceUnavailableError
+from cockpit.mlflow import artifact_paths, bounded
+from cockpit.mlflow.bounded import DeadlineAdapter, ResponseTooLarge, ServerMisbehaved
+from cockpit.mlflow.models import ArtifactFile, Run
+
+if TYPE_CHECKING:
+    from cockpit.mlflow.rest import RestClient
+
+SCHEME = "s3://"
+ENDPOINT_ENV = "MLFLOW_S3_ENDPOINT_URL"  # MLflow's own variable (mlflow/store/artifact/s3_...)
+IGNORE_TLS_ENV = "MLFLOW_S3_IGNORE_TLS"
+CHUNK = 1 << 20
+MAX_EMPTY_PAGES = 100  # listing pages in a row with no key but a continuation token
+# S3's bucket names (3-63 characters; older regions allowed up to 255 and capitals/underscores).
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+T = TypeVar("T")
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where one server's artifacts are reached; None fields keep boto3's own defaults."""
+
+    endpoint_url: str | None = None
+    profile: str | None = None
+    verify: bool = True
+
+    @classmethod
+    def of(cls, section: Any = None) -> S3Settings:
+        """From ``[mlflow.old]``/``[mlflow.new]`` (``aws_profile``, ``s3_endpoint_url``) and
+        MLflow's variables."""
+        endpoint = getattr(section, "s3_endpoint_url", None) or os.environ.get(ENDPOINT_ENV)
+        ignore_tls = os.environ.get(IGNORE_TLS_ENV, "").strip().lower() in ("true", "1")
+        return cls(
+            endpoint_url=endpoint or None,
+            profile=getattr(section, "aws_profile", None) or None,
+            verify=not ignore_tls,
+        )
+
+
+@dataclass(frozen=True)
+class S3Root:
+    """A run's artifact root in S3: the bucket and the key prefix (no trailing ``/``)."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        return f"{SCHEME}{self.bucket}/{self.prefix}"
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}"
+
+
+def root_of(run: Run) -> S3Root:
+    """The run's S3 root, checked like any artifact path: it comes from the server, and
+    ``s3://bucket/../other`` must not turn a listing or an upload into another run's."""
+    parts = urlsplit(run.artifact_uri)
+    bucket, prefix = parts.netloc, parts.path.lstrip("/").rstrip("/")
+    reason = None
+    if parts.scheme != "s3" or not _BUCKET.match(bucket):
+        reason = "not an s3://bucket/prefix URI"
+    elif parts.query or parts.fragment:
+        reason = "query or fragment in the URI"
+    elif not prefix:
+        reason = "no key prefix (a whole bucket is no run's root)"
+    else:
+        reason = artifact_paths.refusal(prefix)
+    if reason is not None:
+        raise artifact_paths.UnsafeArtifactPath(
+            f"run {run.run_id}: artifact root {run.artifact_uri[:200]!r} refused: {reason}"
+        )
+    return S3Root(bucket, prefix)
+
+
+class _Body:
+    """An answer already read (bounded), in the shape botocore reads a body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, *_args: Any, **_kwargs: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+class _Transport:
+    """botocore's ``before-send`` hook: sends the signed request itself, bounded."""
+
+    def __init__(self, rest: RestClient, settings: S3Settings, pool_size: int) -> None:
+        self.rest = rest
+        self.read_only = rest.read_only
+        self.session = requests.Session()
+        adapter = DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.trust_env = False
+        if settings.endpoint_url:
+            self.session.proxies = requests.utils.get_environ_proxies(settings.endpoint_url)
+        self.session.verify = settings.verify if not settings.verify else _ca_bundle() or True
+
+    def __call__(self, request: Any, **_kwargs: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        where = f"{urlsplit(request.url).netloc} {request.method}"
+        if self.read_only and request.method not in ("GET", "HEAD"):
+            from cockpit.mlflow.rest import ReadOnlyViolation
+
+            raise ReadOnlyViolation(
+                f"refusing S3 {request.method}: the old server's artifacts are read-only"
+            )
+        own = bounded.current_deadline() is None
+        if own:
+            bounded.set_deadline(time.monotonic() + self.rest.timeout_s)
+        streaming = False
+        headers = dict(request.headers.items())
+        body = request.body
+        if hasattr(body, "read") and str(headers.get("Content-Length", "")) == "0":
+            # requests sends an empty file object chunked, and servers wait for (or choke on)
+            # chunks that never come; an empty bytes body goes out as Content-Length: 0.
+            body = b""
+        try:
+            try:
+                resp = self.session.request(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    data=body,
+                    stream=True,
+                    timeout=self.rest.timeout_s,
+                )
+            except requests.exceptions.RequestException as exc:
+                raise _Retryable(f"S3 {where}: {type(exc).__name__}") from None
+            if resp.status_code < 300 and request.stream_output:
+                streaming = True
+                return AWSResponse(request.url, resp.status_code, resp.headers, resp.raw)
+            limit = (
+                self.rest.limits.max_response_bytes
+                if resp.status_code < 300
+                else bounded.ERROR_BODY_BYTES
+            )
+            try:
+                data = bounded.read_body(resp, limit, what=f"S3 {where}")
+            except requests.exceptions.RequestException as exc:
+                raise _Retryable(f"S3 {where}: {type(exc).__name__}") from None
+            return AWSResponse(request.url, resp.status_code, resp.headers, _Body(data))
+        finally:
+            if own and not streaming:
+                bounded.set_deadline(None)
+
+
+class _Retryable(SourceUnavailableError):
+    """A dropped connection or timeout talking to S3 (retried by the caller's policy)."""
+
+
+def _ca_bundle() -> str | None:
+    # boto3's own variable first, then the ones requests reads.
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+class S3Artifacts:
+    """List, read and (new side only) write run artifacts under ``s3://`` roots."""
+
+    def __init__(self, rest: RestClient, settings: S3Settings, *, pool_size: int = 16) -> None:
+        self.rest = rest
+        self.settings = settings
+        self.pool_size = pool_size
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ client
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+
+        try:
+            session = boto3.session.Session(profile_name=self.settings.profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise ConfigError(
+                f"AWS profile {self.settings.profile!r} (aws_profile) is not in ~/.aws"
+            ) from None
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            for value in (frozen.access_key, frozen.secret_key, frozen.token):
+                secrets.register_secret(value)
+        config = botocore.config.Config(
+            # Retries are the cockpit's (the server's policy, the command's deadline).
+            retries={"total_max_attempts": 1},
+            connect_timeout=self.rest.timeout_s,
+            read_timeout=self.rest.timeout_s,
+            max_pool_connections=self.pool_size,
+            # Checksums only where S3 requires them: S3-compatible stores differ in the rest.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if self.settings.endpoint_url else None,
+        )
+        client = session.client(
+            "s3",
+            endpoint_url=self.settings.endpoint_url,
+            config=config,
+            region_name=session.region_name or "us-east-1",
+        )
+        transport = _Transport(self.rest, self.settings, self.pool_size)
+        client.meta.events.register_first("before-send.s3", transport)
+        return client
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, what: str, fn: Callable[[], T], before_attempt=None) -> T:
+        """``fn`` under the server's retry policy and the command's deadline; S3's and boto3's
+        errors as one-line cockpit errors (no key material, no raw server text)."""
+        import botocore.exceptions
+
+        policy = self.rest.retry
+        last = ""
+        for attempt in range(policy.attempts):
+            self.rest._check_deadline()
+            if before_attempt is not None:
+                before_attempt()
+            try:
+                return fn()
+            except _Retryable as exc:
+                last = exc.message
+            except botocore.exceptions.ClientError as exc:
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+                code = str(exc.response.get("Error", {}).get("Code", ""))[:64]
+                if status not in (429, 500, 502, 503, 504) and code != "SlowDown":
+                    raise _client_error(what, status, code) from None
+                last = f"HTTP {status} {code}".strip()
+            except botocore.exceptions.NoCredentialsError:
+                raise SourceUnavailableError(
+                    f"{what}: no AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                    "AWS_PROFILE or ~/.aws, or aws_profile in cockpit.toml)"
+                ) from None
+            except botocore.exceptions.BotoCoreError as exc:
+                # IncompleteRead (a body cut short), a malformed answer botocore cannot parse.
+                last = type(exc).__name__
+            time.sleep(min(policy.delay(attempt), max(self.rest._check_deadline(), 0)))
+        raise SourceUnavailableError(f"{what}: gave up after {policy.attempts} attempts ({last})")
+
+    @contextmanager
+    def _transfer(self, size: int) -> Iterator[None]:
+        """One transfer's deadline: the request's, plus time for ``size`` bytes, as for the
+        server's own artifact streams."""
+        extra = size / bounded.MIN_STREAM_BYTES_PER_S
+        left = self.rest._check_deadline()
+        with bounded.deadline(time.monotonic() + min(self.rest.timeout_s + extra, left)):
+            yield
+
+    # ------------------------------------------------------------------ artifacts
+    def list(self, run: Run, refused: list[str] | None = None) -> list[ArtifactFile]:
+        """Every object under the run's root, as paths relative to it (see
+        :meth:`cockpit.mlflow.adapter._Reader.list_artifacts` for ``refused``)."""
+        root = root_of(run)
+        client = self.client()
+        prefix = root.prefix + "/"
+        where_run = f"{root.uri} (run {run.run_id})"
+        files: list[ArtifactFile] = []
+        token: str | None = None
+        seen: set[str] = set()
+        empty = 0
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": root.bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call(
+                f"S3 list {where_run}", functools.partial(client.list_objects_v2, **kwargs)
+            )
+            contents = page.get("Contents") or []
+            if not isinstance(contents, list):
+                raise ServerMisbehaved(f"{where_run}: the S3 listing is not a list")
+            for item in contents:
+                try:
+                    key, size = str(item["Key"]), int(item.get("Size") or 0)
+                except (KeyError, TypeError, ValueError):
+                    raise ServerMisbehaved(f"{where_run}: malformed S3 listing") from None
+                if not key.startswith(prefix):
+                    reason, path = "outside the run's artifact root", key
+                else:
+                    path = key[len(prefix) :]
+                    if path.endswith("/") and size == 0:
+                        continue  # a "folder" marker some tools write; it holds no bytes
+                    reason = artifact_paths.refusal(path)
+                if reason is not None:
+                    message = f"artifact {path[:200]!r} refused: {reason}"
+                    if refused is None:
+                        raise artifact_paths.UnsafeArtifactPath(f"{where_run}: {message}")
+                    refused.append(message)
+                    continue
+                files.append(ArtifactFile(path, size))
+            empty = 0 if contents else empty + 1
+            if not page.get("IsTruncated"):
+                break
+            token = page.get("NextContinuationToken")
+            if not token or token in seen or empty > MAX_EMPTY_PAGES:
+                raise ServerMisbehaved(f"{where_run}: the S3 listing does not end")
+            seen.add(token)
+        return sorted(files, key=lambda f: f.path)
+
+    def download(self, run: Run, path: str, out: IO[bytes], size: int | None = None) -> str:
+        """Stream one object into ``out``; its sha256. More bytes than ``size`` (the listing's)
+        are refused."""
+        root = root_of(run)
+        artifact_paths.checked(path, where=f"{root.uri} (run {run.run_id})")
+        key = root.key(path)
+        client = self.client()
+        what = f"S3 get {root.uri}/{path}"
+
+        def get() -> str:
+            digest = hashlib.sha256()
+            out.seek(0)
+            out.truncate()
+            with self._transfer(size or 0):
+                obj = client.get_object(Bucket=root.bucket, Key=key)
+                body = obj["Body"]
+                try:
+                    declared = int(obj.get("ContentLength") or 0)
+                    if size is not None and declared > size:
+                        raise ResponseTooLarge(
+                            f"{what}: {declared} bytes, more than its listed {size}; refused"
+                        )
+                    received = 0
+                    for chunk in iter(lambda: body.read(CHUNK), b""):
+                        received += len(chunk)
+                        if size is not None and received > size:
+                            raise ResponseTooLarge(
+                                f"{what}: sent more than its listed {size} bytes; refused"
+                            )
+                        digest.update(chunk)
+                        out.write(chunk)
+                except requests.exceptions.RequestException as exc:
+                    raise _Retryable(f"{what}: {type(exc).__name__}") from None
+                except OSError as exc:  # urllib3's read errors (timeouts past the deadline)
+                    raise _Retryable(f"{what}: {type(exc).__name__}") from None
+                finally:
+                    body.close()
+            return digest.hexdigest()
+
+        return self._call(what, get)
+
+    def upload(self, run: Run, path: str, fh: IO[bytes]) -> None:
+        """Put one file at ``path`` under the run's root (a PUT to a key is idempotent)."""
+        if self.rest.read_only:
+            from cockpit.mlflow.rest import ReadOnlyViolation
+
+            raise ReadOnlyViolation("refusing an S3 upload: the old server is read-only")
+        root = root_of(run)
+        artifact_paths.checked(path, where=f"{root.uri} (run {run.run_id})")
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(0)
+        client = self.client()
+
+        def put() -> None:
+            with self._transfer(size):
+                client.put_object(Bucket=root.bucket, Key=root.key(path), Body=fh)
+
+        self._call(f"S3 put {root.uri}/{path}", put, before_attempt=lambda: fh.seek(0))
+
+
+def _client_error(what: str, status: int, code: str) -> CockpitError:
+    if status in (401, 403) or code in (
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+    ):
+        return SourceUnavailableError(
+            f"{what}: access denied ({code or status}); check the AWS credentials for this store"
+        )
+    if status == 404 or code in ("NoSuchKey", "NoSuchBucket"):
+        return SourceUnavailableError(f"{what}: not found ({code or status})")
+    return SourceUnavailableError(f"{what}: HTTP {status} {code}".rstrip())

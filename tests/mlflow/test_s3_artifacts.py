@@ -1,0 +1,211 @@
+"""Artifacts in object storage: a 1.x server started with ``--default-artifact-root s3://...`` and
+no artifact proxy hands its clients S3 roots; the cockpit reads them (old) and writes them (new,
+when the new server does not proxy either) through boto3, with the standard AWS configuration.
+The S3 endpoint is moto's standalone server on 127.0.0.1; the MLflow servers are real."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import seed
+
+from cockpit.mlflow import adapter, artifact_paths, s3_artifacts
+from cockpit.mlflow.bounded import Limits, ResponseTooLarge
+from cockpit.mlflow.models import Run
+from cockpit.mlflow.rest import ReadOnlyViolation
+from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
+
+pytestmark = pytest.mark.servers
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(config), *args],
+        cwd=config.parent,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _objects(client, bucket: str, prefix: str) -> dict[str, str]:
+    """Every object under ``prefix`` (paths after the run's ``artifacts/``) -> its sha256."""
+    found: dict[str, str] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            run_path = item["Key"][len(prefix) :].split("/artifacts/", 1)
+            found[run_path[1]] = found.get(run_path[1], "") + hashlib.sha256(body).hexdigest()
+    return found
+
+
+def test_sync_twice_and_a_deep_verify_with_both_servers_artifacts_in_s3(
+    s3_store, mlflow_server_factory, tmp_path
+):
+    bucket = s3_store.bucket("artifacts")
+    old = mlflow_server_factory(
+        MLFLOW_V1, artifact_uri=f"s3://{bucket}/old-root", extra_env=s3_store.env
+    )
+    # The new server does not proxy either: the cockpit writes the copies' artifacts to S3.
+    new = mlflow_server_factory(
+        MLFLOW_V2, artifact_uri=f"s3://{bucket}/new-root", extra_env=s3_store.env
+    )
+    seeded = seed.rich(old.url, f"s3-{uuid.uuid4().hex[:6]}", history_steps=200)
+    long_run = seed.Writer(old.url).get(
+        "/api/2.0/mlflow/runs/get", {"run_id": seeded.runs["long"]}
+    )["run"]["info"]
+    assert long_run["artifact_uri"].startswith(f"s3://{bucket}/old-root/")
+    client = s3_store.client()
+    source = _objects(client, bucket, "old-root/")
+    assert "model/data/weights.bin" in source and "plots/deep/nested/empty.txt" in source
+    # Nothing of the old server's artifacts went through it: it has no artifact proxy at all.
+    assert not any("mlflow-artifacts" in r.path for r in old.access_records())
+
+    config = tmp_path / "cockpit.toml"
+    config.write_text(
+        f"""
+[migration]
+name = "s3 artifacts"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+[mlflow.old]
+tracking_uri = "{old.url}"
+[mlflow.new]
+tracking_uri = "{new.url}"
+""",
+        encoding="utf-8",
+    )
+    log_start = len(old.access_records())
+    first = _cli(config, "mlflow", "sync", "--yes")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = _cli(config, "mlflow", "sync", "--yes")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "nothing to copy: the new server already has everything" in second.stdout, second.stdout
+    checked = _cli(config, "mlflow", "verify", "--format", "json")
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    report = json.loads(checked.stdout)
+    assert report["differences"] == []
+    assert report["artifacts"] >= 5  # four on the long run, one on the deleted run: checksummed
+
+    # Every object is in S3 under the new server's root once, byte for byte the old one's.
+    copied = _objects(client, bucket, "new-root/")
+    assert sorted(copied.values()) == sorted(source.values())
+    assert sorted(copied) == sorted(source)
+    # The old server saw only reads, and its artifacts were only read.
+    assert old.write_requests(since=log_start) == []
+    assert _objects(client, bucket, "old-root/") == source
+
+    # The secret key never reaches the state file, a report, a log or the terminal.
+    secret = s3_store.env["AWS_SECRET_ACCESS_KEY"].encode()
+    for run in (first, second, checked):
+        assert secret.decode() not in run.stdout + run.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and "mlflow-" not in str(p)]
+    assert any(p.suffix == ".db" for p in written), written
+    for path in written:
+        assert secret not in path.read_bytes(), path
+
+
+@pytest.fixture
+def s3_run(s3_store, mlflow_server_factory):
+    """A 1.x server with S3 artifact roots, one run on it, and the run's bucket and prefix."""
+    bucket = s3_store.bucket("hostile")
+    old = mlflow_server_factory(MLFLOW_V1, artifact_uri=f"s3://{bucket}/root")
+    writer = seed.Writer(old.url)
+    exp = writer.experiment(f"s3 hostile {uuid.uuid4().hex[:6]}")
+    info = writer.run(exp, "r", start=seed.T0)
+    prefix = info["artifact_uri"].split(f"s3://{bucket}/", 1)[1]
+    return old, info["run_id"], bucket, prefix
+
+
+def test_hostile_keys_are_refused_and_reads_are_bounded(s3_store, s3_run):
+    old_server, run_id, bucket, prefix = s3_run
+    client = s3_store.client()
+    client.put_object(Bucket=bucket, Key=f"{prefix}/good/model.bin", Body=b"x" * 1000)
+    client.put_object(Bucket=bucket, Key=f"{prefix}/folder/", Body=b"")  # a folder marker
+    for hostile in ("../../escape.txt", "/etc/passwd", "a/./b", "back\\slash", "ctl\x1b[31m"):
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{hostile}", Body=b"evil")
+
+    old = adapter.connect_old(old_server.url)
+    run = old.get_run(run_id)
+    refused: list[str] = []
+    files = old.list_artifacts(run, refused)
+    assert [(f.path, f.size) for f in files] == [("good/model.bin", 1000)]
+    assert len(refused) == 5, refused
+    assert any("'..' segment" in r for r in refused) and any("absolute path" in r for r in refused)
+    assert all("\x1b" not in r for r in refused)
+    with pytest.raises(artifact_paths.UnsafeArtifactPath):
+        old.list_artifacts(run)
+    with pytest.raises(artifact_paths.UnsafeArtifactPath):
+        old.download_artifact(run, "../../escape.txt", io.BytesIO())
+
+    out = io.BytesIO()
+    digest = old.download_artifact(run, "good/model.bin", out, 1000)
+    assert digest == hashlib.sha256(b"x" * 1000).hexdigest() and out.getvalue() == b"x" * 1000
+    # Replaced between the listing and the read by something larger: refused, never read whole.
+    client.put_object(Bucket=bucket, Key=f"{prefix}/good/model.bin", Body=b"y" * 5_000_000)
+    out = io.BytesIO()
+    with pytest.raises(ResponseTooLarge, match="more than its listed 1000"):
+        old.download_artifact(run, "good/model.bin", out, 1000)
+    assert len(out.getvalue()) <= 1000
+
+    # A listing answer larger than max_response_mb is refused too (read in chunks, bounded).
+    for i in range(40):
+        client.put_object(Bucket=bucket, Key=f"{prefix}/many/file-{i:03d}.txt", Body=b"")
+    tiny = adapter.connect_old(old_server.url, limits=Limits(max_response_mb=0.002))
+    with pytest.raises(ResponseTooLarge):
+        tiny.list_artifacts(tiny.get_run(run_id), [])
+
+
+def test_the_old_servers_store_is_never_written(s3_store, s3_run):
+    old_server, run_id, bucket, prefix = s3_run
+    old = adapter.connect_old(old_server.url)
+    run = old.get_run(run_id)
+    assert not hasattr(old, "upload_artifact")
+    with pytest.raises(ReadOnlyViolation):
+        old.s3.upload(run, "x.txt", io.BytesIO(b"x"))
+    # Even boto3 itself, through the old side's client, cannot send a write.
+    with pytest.raises(ReadOnlyViolation):
+        old.s3.client().put_object(Bucket=bucket, Key=f"{prefix}/sneaky.txt", Body=b"x")
+    with pytest.raises(ReadOnlyViolation):
+        old.s3.client().delete_object(Bucket=bucket, Key=f"{prefix}/anything")
+    listed = s3_store.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_hostile_s3_root_from_the_server_is_refused():
+    for uri, why in (
+        ("s3://bucket/../other-run/artifacts", "'..' segment"),
+        ("s3://bucket", "no key prefix"),
+        ("s3:///no-bucket/x", "not an s3://bucket/prefix URI"),
+        ("s3://bucket/a//b", "empty path segment"),
+        ("s3://bucket/x?versionId=1", "query or fragment"),
+    ):
+        run = Run("r1", "0", "r", "FINISHED", 0, None, "active", artifact_uri=uri)
+        with pytest.raises(artifact_paths.UnsafeArtifactPath, match=why):
+            s3_artifacts.root_of(run)
+
+
+def test_missing_credentials_and_an_unknown_profile_are_one_line_errors(
+    s3_store, s3_run, monkeypatch, tmp_path
+):
+    old_server, run_id, _bucket, _prefix = s3_run
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    old = adapter.connect_old(old_server.url)
+    with pytest.raises(s3_artifacts.SourceUnavailableError, match="no AWS credentials") as caught:
+        old.list_artifacts(old.get_run(run_id), [])
+    assert "\n" not in caught.value.message
+    old.s3 = s3_artifacts.S3Artifacts(old.rest, s3_artifacts.S3Settings(profile="nope"))
+    with pytest.raises(s3_artifacts.ConfigError, match="'nope'"):
+        old.list_artifacts(old.get_run(run_id), [])
