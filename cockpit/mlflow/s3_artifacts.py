@@ -138,10 +138,17 @@ class _Transport:
         adapter = DeadlineAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # The proxy variables are resolved once per host (requests would rescan them on every
+        # request, as measured for the server's own client).
         self.session.trust_env = False
-        if settings.endpoint_url:
-            self.session.proxies = requests.utils.get_environ_proxies(settings.endpoint_url)
+        self._proxies: dict[str, dict[str, str]] = {}
         self.session.verify = settings.verify if not settings.verify else _ca_bundle() or True
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        host = urlsplit(url).netloc
+        if host not in self._proxies:
+            self._proxies[host] = requests.utils.get_environ_proxies(url)
+        return self._proxies[host]
 
     def __call__(self, request: Any, **_kwargs: Any) -> Any:
         from botocore.awsrequest import AWSResponse
@@ -172,6 +179,7 @@ class _Transport:
                     data=body,
                     stream=True,
                     timeout=self.rest.timeout_s,
+                    proxies=self._proxies_for(request.url),
                 )
             except requests.exceptions.RequestException as exc:
                 raise _Retryable(f"S3 {where}: {type(exc).__name__}") from None
