@@ -136,23 +136,10 @@ def from_playbook(store: StateStore, as_of: float | None) -> Facts:
     if line is None:
         return Facts(None, None, None)
     poll = re.search(r"drift (\d+) at the last status poll \((.+? UTC)\)", line)
-    verify = re.search(
-        r"last deep verify (.+? UTC): (?:clean|(\d+) differences) \((\d+) runs, (\d+) artifacts, "
-        r"(\d+) models\)",
-        line,
-    )
     return Facts(
         None if poll is None else int(poll.group(1)),
         None if poll is None else poll.group(2),
-        None
-        if verify is None
-        else Verify(
-            verify.group(1),
-            int(verify.group(2) or 0),
-            int(verify.group(3)),
-            int(verify.group(4)),
-            int(verify.group(5)),
-        ),
+        _verify_line("last deep verify", line),
     )
 
 
@@ -164,24 +151,19 @@ def from_tab(app: CockpitApp) -> Facts:
         poll = re.search(r"last poll (.+? UTC) \(.*?\)\s+drift (\d+)", head)
         assert poll, head
         drift, poll_ts = int(poll.group(2)), poll.group(1)
-    verify = re.search(
-        r"last verify (.+? UTC): (?:clean|(\d+) differences) \((\d+) runs, (\d+) artifacts, "
+    return Facts(drift, poll_ts, _verify_line("last verify", head))
+
+
+def _verify_line(label: str, text: str) -> Verify | None:
+    """'<label> <time>: clean|N differences (R runs, A artifacts, M models)' (tab and playbook)."""
+    m = re.search(
+        label + r" (.+? UTC): (?:clean|(\d+) differences) \((\d+) runs, (\d+) artifacts, "
         r"(\d+) models\)",
-        head,
+        text,
     )
-    return Facts(
-        drift,
-        poll_ts,
-        None
-        if verify is None
-        else Verify(
-            verify.group(1),
-            int(verify.group(2) or 0),
-            int(verify.group(3)),
-            int(verify.group(4)),
-            int(verify.group(5)),
-        ),
-    )
+    if m is None:
+        return None
+    return Verify(m.group(1), int(m.group(2) or 0), *(int(x) for x in m.groups()[2:]))
 
 
 async def test_gates_report_tab_and_playbook_agree_at_every_step(sample_state: Path):

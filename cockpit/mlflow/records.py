@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 
+def mapping_json(mapping: dict[str, str]) -> str:
+    """How a model's stages and aliases are stored (and shown in the report): JSON, keys sorted."""
+    return json.dumps(mapping, sort_keys=True)
+
+
 def drift_of(missing: int, differing: int, versions_missing: int) -> int:
     """Everything not yet on the new server; zero means the two agree. The one drift formula."""
     return missing + differing + versions_missing
@@ -61,9 +66,23 @@ class ModelStatus:
     new_stages: dict[str, str] = field(default_factory=dict)
     new_aliases: dict[str, str] = field(default_factory=dict)
 
+    def stored(self) -> tuple[str, int, int, int, str, str, str]:
+        """As kept per poll (and listed in the report): counts, then stages and aliases as JSON."""
+        return (
+            self.name,
+            self.old_versions,
+            self.new_versions,
+            self.missing,
+            mapping_json(self.old_stages),
+            mapping_json(self.new_stages),
+            mapping_json(self.new_aliases),
+        )
+
 
 @dataclass(frozen=True)
-class PollSummary:
+class PollServers:
+    """When a poll ran and what each server said it was (a poll as measured and as recorded)."""
+
     ts: float
     duration_s: float
     old_url: str
@@ -72,6 +91,10 @@ class PollSummary:
     new_version: str
     old_schema: str | None
     new_schema: str | None
+
+
+@dataclass(frozen=True)
+class PollSummary(PollServers):
     experiments: list[ExperimentStatus]
     models: list[ModelStatus]
 
@@ -100,20 +123,12 @@ class PollSummary:
         return drift_of(self.missing, self.differing, self.versions_missing)
 
 
-@dataclass(frozen=True)
-class PollView:
+@dataclass(frozen=True, kw_only=True)
+class PollView(PollServers):
     """One recorded status poll (its totals; the per-experiment and per-model rows are read with
     :func:`poll_experiments` / :func:`poll_models`)."""
 
     id: int
-    ts: float
-    duration_s: float
-    old_url: str
-    new_url: str
-    old_version: str
-    new_version: str
-    old_schema: str | None
-    new_schema: str | None
     experiments: int
     old_runs: int
     new_runs: int
@@ -252,19 +267,7 @@ def record_poll(store: StateStore, poll: PollSummary, *, source: str = "cli") ->
         tx.executemany(
             "INSERT INTO mlflow_poll_models (poll_id, name, old_versions, new_versions, missing, "
             "old_stages, new_stages, new_aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    poll_id,
-                    m.name,
-                    m.old_versions,
-                    m.new_versions,
-                    m.missing,
-                    json.dumps(m.old_stages, sort_keys=True),
-                    json.dumps(m.new_stages, sort_keys=True),
-                    json.dumps(m.new_aliases, sort_keys=True),
-                )
-                for m in poll.models
-            ],
+            [(poll_id, *m.stored()) for m in poll.models],
         )
         store.append_event(
             "mlflow.poll",

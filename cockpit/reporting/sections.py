@@ -6,7 +6,6 @@ reader can tell "nothing recorded" from "all clear".
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
@@ -299,19 +298,7 @@ def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float
                     "stages new",
                     "aliases new",
                 ),
-                tuple(
-                    (
-                        m.name,
-                        m.old_versions,
-                        m.new_versions,
-                        m.missing,
-                        # As stored: JSON with sorted keys.
-                        json.dumps(m.old_stages, sort_keys=True),
-                        json.dumps(m.new_stages, sort_keys=True),
-                        json.dumps(m.new_aliases, sort_keys=True),
-                    )
-                    for m in models
-                ),
+                tuple(m.stored() for m in models),
                 caption="Model registry",
             )
         )
