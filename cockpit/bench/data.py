@@ -203,27 +203,9 @@ def samples_from_mlflow_runs(
 
 
 # ------------------------------------------------------------------------------ reading
-# Successful job runs from the Databricks run history (migration 0003, ``workspace_runs``) are
-# read where they are, not copied: one source of truth, and time travel works through their own
-# ``recorded_at``. A run the cockpit itself recorded (a shadow re-run) is counted once.
-_HISTORY_SQL = """
-SELECT job_name AS pipeline, 'duration_s' AS metric, runtime, duration_s AS value,
-       start_ts AS run_ts,
-       CASE WHEN json_extract(tags, '$.cockpit_shadow') IN ('true', 1) THEN 'shadow'
-            ELSE 'history' END AS origin,
-       CAST(run_id AS TEXT) AS run_ref, recorded_at, 0 AS id
-FROM workspace_runs
-WHERE result_state = 'SUCCESS' AND duration_s > 0 AND runtime != ''
-  AND CAST(run_id AS TEXT) NOT IN (
-      SELECT run_ref FROM bench_samples
-      WHERE metric = 'duration_s' AND origin IN ('history', 'shadow'))
-"""
-_SAMPLES_SQL = """
-SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref, recorded_at, id
-FROM bench_samples
-"""
-
-
+# Successful job runs from the Databricks run history (``databricks.history``) are read where they
+# are, not copied: one source of truth, and time travel works through their own ``recorded_at``.
+# A run the cockpit itself recorded (a shadow re-run) is counted once.
 def load_samples(
     store: StateStore, *, as_of: float | None = None, pipeline: str | None = None
 ) -> pd.DataFrame:
@@ -234,22 +216,44 @@ def load_samples(
     """
     import pandas as pd
 
-    where, params = [], []
-    if as_of is not None:
-        where.append("recorded_at <= ?")
-        params.append(as_of)
+    from cockpit.databricks.history import successful_durations
+
+    sql = (
+        "SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref, id FROM bench_samples "
+        "WHERE recorded_at <= ?"
+    )
+    params: list[Any] = [until(as_of)]
     if pipeline is not None:
-        where.append("pipeline = ?")
+        sql += " AND pipeline = ?"
         params.append(pipeline)
-    sql = f"SELECT * FROM ({_SAMPLES_SQL}"
-    if store.has_table("workspace_runs"):
-        sql += f" UNION ALL {_HISTORY_SQL}"
-    sql += ")"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = store.query(sql + " ORDER BY run_ts, id, run_ref", params)
+    rows: list[tuple[Any, ...]] = [tuple(r) for r in store.query(sql, params)]
+    history = successful_durations(store, as_of=as_of, job_name=pipeline)
+    if history:
+        # Whether recorded before or after ``as_of``: a run kept as a sample is never counted twice.
+        kept = {
+            r["run_ref"]
+            for r in store.query(
+                "SELECT run_ref FROM bench_samples "
+                "WHERE metric = 'duration_s' AND origin IN ('history', 'shadow')"
+            )
+        }
+        rows += [
+            (
+                run.job_name,
+                "duration_s",
+                run.runtime,
+                run.duration_s,
+                run.start_ts,
+                "shadow" if run.shadow else "history",
+                run.run_ref,
+                0,
+            )
+            for run in history
+            if run.run_ref not in kept
+        ]
+    rows.sort(key=lambda r: (r[4], r[7], r[6]))  # run_ts, id, run_ref
     columns = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref"]
-    return pd.DataFrame([tuple(r)[:7] for r in rows], columns=columns)
+    return pd.DataFrame([r[:7] for r in rows], columns=columns)
 
 
 def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[Any, ...]:
@@ -258,6 +262,8 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
     Viewers re-run the statistics (bootstrap, tests) only when it changes, not on every write
     another feature makes to the state file.
     """
+    from cockpit.databricks.history import runs_fingerprint
+
     bound = until(as_of)
     parts: list[Any] = [as_of]
     queries = [
@@ -268,17 +274,12 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
         # A direction flipped in place changes verdicts without adding a sample.
         ("SELECT COUNT(*), SUM(direction = 'higher'), MAX(rowid) FROM bench_metrics", ()),
     ]
-    if store.has_table("workspace_runs"):
-        queries.append(
-            (
-                "SELECT COUNT(*), MAX(run_id), MAX(recorded_at) FROM workspace_runs "
-                "WHERE recorded_at <= ?",
-                (bound,),
-            )
-        )
     for sql, params in queries:
         row = store.query_one(sql, params)
         parts.append(tuple(row) if row is not None else None)
+    runs = runs_fingerprint(store, as_of=as_of)
+    if runs is not None:
+        parts.append(runs)
     return tuple(parts)
 
 

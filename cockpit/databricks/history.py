@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from cockpit.databricks.models import JobRun
+from cockpit.store import until
 
 if TYPE_CHECKING:
     from cockpit.databricks.adapter import WorkspaceAdapter
@@ -220,6 +221,60 @@ def read_runs(
         )
         for r in store.query(sql, params)
     ]
+
+
+@dataclass(frozen=True)
+class RunDuration:
+    """A successful run's duration on a known runtime (a benchmark sample where it lies)."""
+
+    job_name: str
+    runtime: str
+    duration_s: float
+    start_ts: float
+    shadow: bool  # tagged cockpit_shadow: a shadow re-run the cockpit submitted
+    run_ref: str  # the run id, as text
+    recorded_at: float
+
+
+def successful_durations(
+    store: StateStore, *, as_of: float | None = None, job_name: str | None = None
+) -> list[RunDuration]:
+    """Successful runs with a duration and a known runtime, as known at ``as_of``."""
+    if not store.has_table("workspace_runs"):
+        return []
+    sql = (
+        "SELECT job_name, runtime, duration_s, start_ts, "
+        "json_extract(tags, '$.cockpit_shadow') IN ('true', 1) AS shadow, "
+        "CAST(run_id AS TEXT) AS run_ref, recorded_at FROM workspace_runs "
+        "WHERE result_state = 'SUCCESS' AND duration_s > 0 AND runtime != '' AND recorded_at <= ?"
+    )
+    params: list[Any] = [until(as_of)]
+    if job_name is not None:
+        sql += " AND job_name = ?"
+        params.append(job_name)
+    return [
+        RunDuration(
+            r["job_name"],
+            r["runtime"],
+            r["duration_s"],
+            r["start_ts"],
+            bool(r["shadow"]),
+            r["run_ref"],
+            r["recorded_at"],
+        )
+        for r in store.query(sql, params)
+    ]
+
+
+def runs_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[Any, ...] | None:
+    """A cheap value that changes whenever the runs known at ``as_of`` change (None: no table)."""
+    if not store.has_table("workspace_runs"):
+        return None
+    row = store.query_one(
+        "SELECT COUNT(*), MAX(run_id), MAX(recorded_at) FROM workspace_runs WHERE recorded_at <= ?",
+        (until(as_of),),
+    )
+    return tuple(row) if row is not None else None
 
 
 def runs_per_job_and_runtime(store: StateStore) -> dict[str, dict[str, int]]:
