@@ -9,10 +9,13 @@ pipeline use, and where").
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 IMPORT, PIN = "import", "pin"
+# The fields that hold statements (of modules, statements, except handlers and match cases).
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,20 @@ def imports_in(tree: ast.AST, path: str, file_line: Callable[[int], int]) -> lis
     different distributions."""
     out: list[Use] = []
     seen: set[str] = set()
-    for node in ast.walk(tree):
+    # Breadth-first like ast.walk, but only through statement lists: an import is a statement,
+    # so it only ever sits in a body (or a handler's or match case's), never in an expression.
+    # Walking every expression node cost as much as the rest of the scan (bench/scan.py).
+    queue = deque([tree])
+    while queue:
+        node = queue.popleft()
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            modules = [node.module]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module] if not node.level and node.module else []
         else:
+            for field in node._fields:
+                if field in _BODIES:
+                    queue.extend(getattr(node, field))
             continue
         for module in modules:
             if module and module not in seen:
