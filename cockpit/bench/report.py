@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit import secrets
 from cockpit.bench.data import DURATION, compare_store, load_samples, load_units, runtimes_compared
-from cockpit.bench.rerun import reruns
+from cockpit.bench.rerun import RerunRecord, reruns
 from cockpit.bench.stats import Comparison, summarize
 
 if TYPE_CHECKING:
@@ -87,16 +87,16 @@ def build_report(
 RERUN_COLUMNS = ["submitted (UTC)", "pipeline", "runtime", "run id", "state", "duration s", "note"]
 
 
-def _rerun_json(row: Any) -> dict[str, Any]:
+def _rerun_json(rerun: RerunRecord) -> dict[str, Any]:
     return {
-        "submitted_at": _iso(row["submitted_at"]),
-        "pipeline": row["pipeline"],
-        "runtime": row["runtime"],
-        "run_id": row["run_id"],
-        "run_name": row["run_name"],
-        "state": row["state"],
-        "duration_s": row["duration_s"],
-        "message": row["message"],
+        "submitted_at": _iso(rerun.submitted_at),
+        "pipeline": rerun.pipeline,
+        "runtime": rerun.runtime,
+        "run_id": rerun.run_id,
+        "run_name": rerun.run_name,
+        "state": rerun.state,
+        "duration_s": rerun.duration_s,
+        "message": rerun.message,
     }
 
 

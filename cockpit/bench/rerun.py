@@ -15,7 +15,7 @@ import copy
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -373,7 +373,25 @@ def _runtime_label(spark_version: str) -> str:
     return runtime_for(spark_version)
 
 
-def reruns(store, *, pipeline: str | None = None, as_of: float | None = None) -> Sequence[Any]:
+@dataclass(frozen=True)
+class RerunRecord:
+    """One shadow re-run as recorded (a row of ``bench_reruns``)."""
+
+    id: int
+    batch: str
+    pipeline: str
+    job_id: int | None
+    runtime: str
+    run_id: int | None
+    run_name: str
+    state: str  # submitted, running, succeeded, failed, cancelled
+    message: str
+    duration_s: float | None
+    submitted_at: float
+    finished_at: float | None
+
+
+def reruns(store, *, pipeline: str | None = None, as_of: float | None = None) -> list[RerunRecord]:
     """Shadow re-runs recorded in the state file, newest first (for the tab and reports)."""
     sql = "SELECT * FROM bench_reruns WHERE 1 = 1"
     params: list[Any] = []
@@ -383,7 +401,8 @@ def reruns(store, *, pipeline: str | None = None, as_of: float | None = None) ->
     if as_of is not None:
         sql += " AND submitted_at <= ?"
         params.append(as_of)
-    return store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)
+    rows = store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)
+    return [RerunRecord(**dict(r)) for r in rows]
 
 
 def run_from_cli(ctx) -> int:

@@ -144,8 +144,8 @@ def test_rerun_end_to_end_adds_shadow_runs_to_the_verdict(tmp_path: Path, simula
     shadow = samples[samples["origin"] == "shadow"]
     assert len(shadow) == 5 and set(shadow["runtime"]) == {"16.4-lts-ml"}
     rows = reruns(store, pipeline="kyros-fraud-score")
-    assert len(rows) == 5 and {r["state"] for r in rows} == {"succeeded"}
-    assert all(r["run_name"].startswith(RUN_NAME_PREFIX) for r in rows)
+    assert len(rows) == 5 and {r.state for r in rows} == {"succeeded"}
+    assert all(r.run_name.startswith(RUN_NAME_PREFIX) for r in rows)
     kinds = [e.kind for e in store.events(kind_prefix="bench.rerun")]
     assert kinds.count("bench.rerun_submitted") == 5 and kinds.count("bench.rerun_finished") == 5
 
@@ -287,8 +287,8 @@ def test_interrupt_cancels_submitted_runs_in_the_workspace(tmp_path: Path, simul
             progress=ctrl_c,
         )
     (row,) = reruns(store)
-    assert row["state"] == "cancelled" and row["message"] == "interrupted by the user"
-    status = client.get_run(row["run_id"])
+    assert row.state == "cancelled" and row.message == "interrupted by the user"
+    status = client.get_run(row.run_id)
     assert status.done and status.result_state == "CANCELED"
     assert len(load_samples(store)) == 8  # nothing added from a cancelled run
     store.close()
