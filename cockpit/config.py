@@ -27,6 +27,7 @@ from pydantic import (
 from cockpit import secrets
 from cockpit.config_files import CONFIG_NAME, find_config
 from cockpit.errors import ConfigError
+from cockpit.gate_thresholds import DEFAULTS as GATE_DEFAULTS
 
 __all__ = ["CONFIG_NAME", "CockpitConfig", "find_config", "load_config", "parse_config"]
 RUNTIME_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -197,10 +198,10 @@ class PipelinesSection(_Section):
 
 
 class GatesSection(_Section):
-    drift_zero_polls: Annotated[int, Field(ge=1)] = 3
-    min_support_runway_days: Annotated[int, Field(ge=0)] = 365
-    require_db_rehearsal: bool = True
-    require_verify: bool = True
+    drift_zero_polls: Annotated[int, Field(ge=1)] = GATE_DEFAULTS.drift_zero_polls
+    min_support_runway_days: Annotated[int, Field(ge=0)] = GATE_DEFAULTS.min_support_runway_days
+    require_db_rehearsal: bool = GATE_DEFAULTS.require_db_rehearsal
+    require_verify: bool = GATE_DEFAULTS.require_verify
 
 
 class BenchmarkPipeline(_Section):
@@ -359,7 +360,8 @@ def locate_key(text: str, loc: list[str]) -> int | None:
     return None
 
 
-TEMPLATE = """\
+# The [gates] values are the defaults the config model has (cockpit.gate_thresholds), not a copy.
+TEMPLATE = f"""\
 # cockpit.toml — Migration Cockpit configuration.
 # Tokens never go in this file: name the environment variable that holds each one.
 
@@ -394,8 +396,8 @@ bundles = ["databricks.yml"]      # Asset Bundles; each job becomes a pipeline
 manual_items = ["ran green on the target runtime", "tracking URI switched to the new server", "owner signed off"]
 
 [gates]
-drift_zero_polls = 3              # MLflow drift must be zero for this many polls in a row
-min_support_runway_days = 365     # the target runtime must be supported at least this long
+drift_zero_polls = {GATE_DEFAULTS.drift_zero_polls}              # MLflow drift must be zero for this many polls in a row
+min_support_runway_days = {GATE_DEFAULTS.min_support_runway_days}     # the target runtime must be supported at least this long
 
 [benchmarks]
 threshold = 1.10                  # new/old median ratio that counts as a regression

@@ -57,7 +57,7 @@ def discover_tabs() -> list[type[CockpitTab]]:
 
 
 class TabCommands(Provider):
-    """Command palette entries: jump to a tab, and each tab's own actions (``tab.COMMANDS``)."""
+    """Command palette entries: jump to a tab, and each tab's own actions (``tab.commands()``)."""
 
     async def search(self, query: str) -> Hits:
         app = self.app
@@ -69,7 +69,7 @@ class TabCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(label), lambda t=tab_cls: app.show_tab(t.TAB_ID))
         for tab in app.query(CockpitTab):
-            for name, help_text, action in getattr(tab, "COMMANDS", ()):
+            for name, help_text, action in tab.commands():
                 label = f"{tab.TITLE}: {name}"
                 score = matcher.match(label)
                 if score > 0:
@@ -291,8 +291,7 @@ class CockpitApp(App[int]):
         self.gates = gates
         self._gates_as_of = as_of
         for tab in self.query(CockpitTab):
-            if hasattr(tab, "show_gates"):
-                tab.show_gates(gates)
+            tab.show_gates(gates)
 
     def set_as_of(self, ts: float | None) -> None:
         """Time travel: show every tab as of ``ts`` (None = latest)."""

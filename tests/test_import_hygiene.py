@@ -115,3 +115,82 @@ def test_gates_runtimes_rules_and_check_import_no_stats_or_charts(tmp_path):
     ]
     for argv in commands:
         assert _heavy(_cli_modules(*argv, cwd=tmp_path)) == set(), argv
+
+
+def test_import_contracts_hold():
+    """The layers of CONTRIBUTING.md ("Layers and data flow"), as [tool.importlinter] in
+    pyproject.toml states them: the engine never imports the UI, the UI never the CLI layer, a
+    module only imports from layers below its own, and no two sibling modules import each
+    other (no cycles)."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache", str(REPO / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
+
+
+def _thread_workers(tree: ast.AST):
+    """Functions that run on a worker thread: ``@work(thread=True)`` methods, and the
+    ``*_in_thread`` methods the app hands to ``run_worker(..., thread=True)``."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        threaded = node.name.endswith("_in_thread")
+        for deco in node.decorator_list:
+            if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "work":
+                threaded |= any(
+                    k.arg == "thread" and getattr(k.value, "value", False) for k in deco.keywords
+                )
+        if threaded:
+            yield node
+
+
+def test_no_worker_thread_assigns_widget_attributes():
+    """A worker hands its outcome to the UI thread (a posted Message, or call_from_thread); it
+    never writes an attribute the UI thread reads (``self.x = ...`` on a worker thread)."""
+    offenders = []
+    for path in sorted((REPO / "screens").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for worker in _thread_workers(tree):
+            for node in ast.walk(worker):
+                targets = []
+                if isinstance(node, ast.Assign):
+                    targets = node.targets
+                elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                    targets = [node.target]
+                for target in targets:
+                    for sub in ast.walk(target):
+                        if (
+                            isinstance(sub, ast.Attribute)
+                            and isinstance(sub.value, ast.Name)
+                            and sub.value.id == "self"
+                        ):
+                            offenders.append(
+                                f"{path.relative_to(REPO)}:{sub.lineno} {worker.name} "
+                                f"sets self.{sub.attr}"
+                            )
+    assert offenders == []
+    # The check sees the workers it is meant to see.
+    app = ast.parse((REPO / "screens" / "tabs" / "mlflow_sync.py").read_text(encoding="utf-8"))
+    assert "_mirror" in {w.name for w in _thread_workers(app)}
+
+
+def test_every_engine_package_has_a_layer():
+    """A new package or top-level module of cockpit/ is placed in the layers (pyproject.toml,
+    at the height of what it imports), so the contracts cover it."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "engine-layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    present = {
+        f"cockpit.{p.stem}"
+        for p in (REPO / "cockpit").iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").is_file()) and not p.name.startswith("__")
+    }
+    assert present - placed == set()

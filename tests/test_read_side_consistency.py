@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from cockpit.cutover.gates import FAIL, NO_DATA, PASS, evaluate
 from cockpit.cutover.playbook import playbook_markdown
-from cockpit.reporting.render import to_markdown
+from cockpit.document.render import to_markdown
 from cockpit.reporting.walkthrough import build_report
 from cockpit.store import StateStore
 from cockpit.timefmt import fmt_ts

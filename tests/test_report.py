@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from cockpit import secrets
-from cockpit.reporting.render import to_html, to_markdown
+from cockpit.document.render import to_html, to_markdown
 from cockpit.reporting.walkthrough import build_report
 from cockpit.store import StateStore
 

@@ -81,6 +81,7 @@ RECORD_MODULES: dict[str, str] = {
     "cockpit/bench/data.py": "bench",  # samples and metric directions
     "cockpit/bench/rerun.py": "bench",  # shadow re-runs
     "cockpit/ddp/probe.py": "ddp",  # DDP probes
+    "cockpit/ddp/records.py": "ddp",  # DDP probes (read)
 }
 # Modules that speak SQL to an MLflow backend database or its server (never the state file):
 # reading the old backend read-only, copying it for rehearsals, administering scratch servers.

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from cockpit import textsafe
-from cockpit.reporting.model import Document, Links, Section
-from cockpit.reporting.render import to_html, to_markdown
+from cockpit.document.model import Document, Links, Section
+from cockpit.document.render import to_html, to_markdown
 from cockpit.store import StateStore
 
 # ESC[2J clears the screen; OSC 52 writes the clipboard; OSC 8 makes a link; U+202E reverses;

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cockpit.bench.data import DURATION, metric_defs, record_samples, samples_from_mlflow_runs
 from cockpit.errors import ConfigError
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
+    from cockpit.mlflow.connection import Side
     from cockpit.store import StateStore
 
 
@@ -37,10 +38,10 @@ def import_mlflow_metrics(
     progress: Callable[[str], None] = lambda _m: None,
     source: str = "cli",
 ) -> MetricsImport:
-    from cockpit.mlflow.connection import open_new, open_old, resolve
+    from cockpit.mlflow.connection import connection_of, open_new, open_old
 
-    wanted = {
-        name: section
+    wanted = {  # pipeline -> the experiment holding its runs
+        name: section.experiment
         for name, section in config.benchmarks.pipelines.items()
         if (pipelines is None or name in pipelines) and section.experiment
     }
@@ -50,7 +51,7 @@ def import_mlflow_metrics(
             "no pipeline names an MLflow experiment ([benchmarks.pipelines.<name>] experiment)"
         )
         return result
-    servers = [
+    servers: list[tuple[Side, Any, str, Callable[..., Any]]] = [
         ("old", config.mlflow.old, config.migration.from_runtime, open_old),
         ("new", config.mlflow.new, config.migration.to_runtime, open_new),
     ]
@@ -60,16 +61,16 @@ def import_mlflow_metrics(
         if server is None:
             result.notes.append(f"[mlflow.{side}] is not configured; its runs were not read")
             continue
-        client = connect(resolve(server, side, config.resolve))
+        client = connect(connection_of(config, side))
         try:
-            for pipeline, section in sorted(wanted.items()):
+            for pipeline, experiment_name in sorted(wanted.items()):
                 metrics = [m for m in metric_defs(config, pipeline) if m.name != DURATION]
                 if not metrics:
                     continue
-                experiment = client.experiment_by_name(section.experiment)
+                experiment = client.experiment_by_name(experiment_name)
                 if experiment is None:
                     result.notes.append(
-                        f"{pipeline}: experiment {section.experiment!r} not on the {side} server"
+                        f"{pipeline}: experiment {experiment_name!r} not on the {side} server"
                     )
                     continue
                 runs = list(client.search_runs([experiment.experiment_id]))

@@ -89,7 +89,7 @@ def target_spark_version(runtime: str, original: str) -> str:
     def score(key: str) -> tuple[int, int]:
         return (
             int(("gpu" in key) == gpu),
-            int(bool(scala) and f"scala{scala.group(1)}" in key),
+            int(scala is not None and f"scala{scala.group(1)}" in key),
         )
 
     return max(keys, key=score)  # max keeps the first of equals: the manifest's own order
@@ -169,21 +169,6 @@ class AdapterRunClient:
 
     def cancel_run(self, run_id: int) -> None:
         self.adapter.cancel_run(run_id)
-
-
-def connect(config, *, profile: str | None = None) -> AdapterRunClient:
-    """The workspace of ``[databricks]`` (profile or host; the token from the SDK's own auth);
-    ``profile`` (the global --profile) names a ~/.databrickscfg profile instead."""
-    from cockpit.databricks.adapter import ConnectOptions, WorkspaceAdapter
-
-    section = config.databricks if config is not None else None
-    if profile:
-        options = ConnectOptions(profile=profile)
-    else:
-        options = ConnectOptions(
-            host=section.host if section else None, profile=section.profile if section else None
-        )
-    return AdapterRunClient(WorkspaceAdapter.connect(options))
 
 
 # ------------------------------------------------------------------------------ store parts
@@ -403,57 +388,3 @@ def reruns(store, *, pipeline: str | None = None, as_of: float | None = None) ->
         params.append(as_of)
     rows = store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)
     return [RerunRecord(**dict(r)) for r in rows]
-
-
-def run_from_cli(ctx) -> int:
-    """`cockpit bench rerun PIPELINE [--runtime R] [-n K]`: submit, follow, record, summarise."""
-    from cockpit.bench.data import compare_store
-
-    args = ctx.args
-    if not 1 <= args.count <= 50:
-        raise CockpitError(f"-n must be between 1 and 50 (got {args.count})")
-    if args.poll_interval <= 0:
-        raise CockpitError("--poll-interval must be positive")
-    config = ctx.config
-    runtime = args.runtime or (config.migration.to_runtime if config else None)
-    profile = getattr(args, "profile", None)
-    with ctx.open_store() as store:
-        runtime = runtime or store.get_meta("migration.to")
-        if not runtime:
-            raise CockpitError("no target runtime: pass --runtime (e.g. 16.4-lts-ml)")
-        client = connect(config, profile=profile)
-        result = shadow_rerun(
-            store,
-            client,
-            args.pipeline,
-            runtime=runtime,
-            count=args.count,
-            poll_interval_s=args.poll_interval,
-            progress=ctx.say,
-        )
-        ctx.say(
-            f"{result.succeeded}/{len(result.runs)} shadow runs of {result.pipeline} succeeded on "
-            f"{result.spark_version}; {result.samples_added} durations added"
-        )
-        note = None
-        try:
-            verdicts = [c for c in compare_store(store, config) if c.pipeline == result.pipeline]
-        except CockpitError as exc:  # e.g. no migration route recorded: the runs still count
-            note = f"no verdict: {exc.message}"
-            ctx.say(note)
-            verdicts = []
-        for c in verdicts:
-            ratio = f"{c.ratio:.3f}" if c.ratio is not None else "–"
-            ctx.say(f"{c.pipeline} {c.metric}: {c.verdict} (n {c.n_old}/{c.n_new}, ratio {ratio})")
-    if ctx.wants_json:
-        from dataclasses import asdict
-
-        ctx.print_json(
-            {
-                **asdict(result),
-                "succeeded": result.succeeded,
-                "verdicts": [c.to_json() for c in verdicts],
-                "note": note,
-            }
-        )
-    return 0 if result.succeeded == len(result.runs) else 1

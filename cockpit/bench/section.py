@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from cockpit.document.model import Chart, Paragraph, Section, Table
 from cockpit.errors import CockpitError
-from cockpit.reporting.model import Chart, Paragraph, Section, Table
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig

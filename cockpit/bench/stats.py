@@ -312,7 +312,7 @@ def detection_rate(
 
 
 def summarize(comparisons: Iterable[Comparison]) -> dict[str, int]:
-    counts = dict.fromkeys(VERDICT_RANK, 0)
+    counts: dict[str, int] = dict.fromkeys(VERDICT_RANK, 0)
     for c in comparisons:
         counts[c.verdict] += 1
     return counts

@@ -1,4 +1,5 @@
-"""What a command handler gets: parsed args, lazy config and state, output helpers."""
+"""What a command handler gets: parsed args, lazy config and state, the services (clients, user,
+date; :mod:`cockpit.services`, shared with the TUI), output helpers."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cockpit.errors import ConfigError
-
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
+    from cockpit.services import Services
     from cockpit.store import StateStore
 
 DEFAULT_STATE = "cockpit.db"
@@ -52,11 +52,15 @@ class CliContext:
         return config
 
     def require_config(self) -> CockpitConfig:
-        if self.config is None:
-            raise ConfigError(
-                "no cockpit.toml here and no --config given (`cockpit init` writes one)"
-            )
-        return self.config
+        return self.services.require_config()
+
+    @cached_property
+    def services(self) -> Services:
+        """Clients, sync options, user and date, built from the config and the environment the
+        same way the TUI builds them."""
+        from cockpit.services import Services
+
+        return Services(self.config)
 
     # ------------------------------------------------------------------ state
     def state_path(self, explicit: str | None = None) -> Path:

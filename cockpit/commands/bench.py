@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 40
 
@@ -66,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_rerun(bsub)
 
 
-def _open_for_reading(ctx):
+def _open_for_reading(ctx: CliContext):
     store = ctx.maybe_store()
     if store is None:
         raise CockpitError(
@@ -75,7 +79,7 @@ def _open_for_reading(ctx):
     return store
 
 
-def run_report(ctx) -> int:
+def run_report(ctx: CliContext) -> int:
     from cockpit.bench.report import (
         COLUMNS,
         VERDICT_STYLE,
@@ -138,7 +142,7 @@ def _write_file(path: Path, text: str) -> None:
         raise CockpitError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def run_collect(ctx) -> int:
+def run_collect(ctx: CliContext) -> int:
     from cockpit.bench.mlflow_metrics import import_mlflow_metrics
 
     config = ctx.require_config()
@@ -197,7 +201,57 @@ def _register_rerun(bsub) -> None:
     rerun.set_defaults(handler=run_rerun)
 
 
-def run_rerun(ctx) -> int:
-    from cockpit.bench.rerun import run_from_cli
+def run_rerun(ctx: CliContext) -> int:
+    """`cockpit bench rerun PIPELINE [--runtime R] [-n K]`: submit, follow, record, summarise."""
+    from cockpit.bench.data import compare_store
+    from cockpit.bench.rerun import AdapterRunClient, shadow_rerun
+    from cockpit.errors import CockpitError
 
-    return run_from_cli(ctx)
+    args = ctx.args
+    if not 1 <= args.count <= 50:
+        raise CockpitError(f"-n must be between 1 and 50 (got {args.count})")
+    if args.poll_interval <= 0:
+        raise CockpitError("--poll-interval must be positive")
+    config = ctx.config
+    runtime = args.runtime or (config.migration.to_runtime if config else None)
+    profile = getattr(args, "profile", None)
+    with ctx.open_store() as store:
+        runtime = runtime or store.get_meta("migration.to")
+        if not runtime:
+            raise CockpitError("no target runtime: pass --runtime (e.g. 16.4-lts-ml)")
+        client = AdapterRunClient(ctx.services.workspace(profile=profile))
+        result = shadow_rerun(
+            store,
+            client,
+            args.pipeline,
+            runtime=runtime,
+            count=args.count,
+            poll_interval_s=args.poll_interval,
+            progress=ctx.say,
+        )
+        ctx.say(
+            f"{result.succeeded}/{len(result.runs)} shadow runs of {result.pipeline} succeeded on "
+            f"{result.spark_version}; {result.samples_added} durations added"
+        )
+        note = None
+        try:
+            verdicts = [c for c in compare_store(store, config) if c.pipeline == result.pipeline]
+        except CockpitError as exc:  # e.g. no migration route recorded: the runs still count
+            note = f"no verdict: {exc.message}"
+            ctx.say(note)
+            verdicts = []
+        for c in verdicts:
+            ratio = f"{c.ratio:.3f}" if c.ratio is not None else "–"
+            ctx.say(f"{c.pipeline} {c.metric}: {c.verdict} (n {c.n_old}/{c.n_new}, ratio {ratio})")
+    if ctx.wants_json:
+        from dataclasses import asdict
+
+        ctx.print_json(
+            {
+                **asdict(result),
+                "succeeded": result.succeeded,
+                "verdicts": [c.to_json() for c in verdicts],
+                "note": note,
+            }
+        )
+    return 0 if result.succeeded == len(result.runs) else 1

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 20
 
@@ -32,7 +36,7 @@ the path the job names. A re-scan exports only what changed.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cockpit.compat.crossing_args import add_crossing_options, add_scan_limit_option
+    from cockpit.cli.crossing_args import add_crossing_options, add_scan_limit_option
 
     parser = sub.add_parser(
         "check",
@@ -90,14 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_check)
 
 
-def run_check(ctx) -> int:
-    from cockpit.compat.crossing_args import crossing_from_args, max_file_bytes
+def run_check(ctx: CliContext) -> int:
+    from cockpit.cli.crossing_args import crossing_from_args, max_file_bytes
     from cockpit.compat.scan import Scanner
 
     if not ctx.args.paths and not ctx.args.workspace:
         config = ctx.config
         sources = [*config.pipelines.sources, *config.pipelines.bundles] if config else []
-        if not sources:
+        if config is None or not sources:
             raise CockpitError(
                 "nothing to scan: give PATH, or list [pipelines] sources in cockpit.toml",
                 exit_code=EXIT_USAGE,
@@ -144,7 +148,7 @@ def run_check(ctx) -> int:
     return EXIT_FINDINGS if result.blocking else EXIT_OK
 
 
-def _scan_workspace(ctx, scanner, result):
+def _scan_workspace(ctx: CliContext, scanner, result):
     """Fetch (unless --offline) and scan the code of the inventory's jobs; the findings join
     ``result`` with the jobs themselves (their config findings, owners, pipelines)."""
     from cockpit.compat.workspace_code import locations, scan_workspace_code
@@ -162,7 +166,7 @@ def _scan_workspace(ctx, scanner, result):
             )
         objects = read_code(store)
         if not ctx.args.offline:
-            from cockpit.commands.inventory import connect
+            from cockpit.cli.workspace import connect
 
             adapter = connect(ctx)
             from cockpit.cli.progress import Activity

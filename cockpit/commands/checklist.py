@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK
 
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
+
 ORDER = 22
-
-
-def _me() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,19 +33,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     item.add_argument("--status", choices=("todo", "pass", "fail", "waived"))
     item.add_argument("--note")
     item.add_argument("--owner")
-    item.add_argument("--by", default=None, help="who makes the change (default: you)")
+    item.add_argument(
+        "--by",
+        default=None,
+        help="who makes the change (default: $COCKPIT_USER, else your login name)",
+    )
     add_text_or_json(item, "the item after the change")
     item.set_defaults(handler=run_set)
 
     sign = csub.add_parser("sign-off", help="sign a pipeline off (all items passed or waived)")
     sign.add_argument("pipeline", metavar="PIPELINE")
-    sign.add_argument("--by", default=None, help="who signs (default: you)")
+    sign.add_argument(
+        "--by", default=None, help="who signs (default: $COCKPIT_USER, else your login name)"
+    )
     sign.add_argument("--note", default="")
     add_text_or_json(sign, "the pipeline after the sign-off")
     sign.set_defaults(handler=run_sign_off)
 
 
-def run_show(ctx) -> int:
+def run_show(ctx: CliContext) -> int:
     from cockpit.compat.checklist import load_checklist, progress
 
     store = ctx.open_store(readonly=True, create=False)
@@ -116,7 +117,7 @@ def run_show(ctx) -> int:
     return EXIT_OK
 
 
-def run_set(ctx) -> int:
+def run_set(ctx: CliContext) -> int:
     from cockpit.compat.checklist import set_item
 
     args = ctx.args
@@ -126,7 +127,7 @@ def run_set(ctx) -> int:
             store,
             args.pipeline,
             args.item,
-            by=args.by or _me(),
+            by=args.by or ctx.services.user(),
             status=args.status,
             note=args.note,
             owner=args.owner,
@@ -144,12 +145,14 @@ def _item_json(store, args) -> dict:
     return item_record(store, args.pipeline, args.item) or {}
 
 
-def run_sign_off(ctx) -> int:
+def run_sign_off(ctx: CliContext) -> int:
     from cockpit.compat.checklist import sign_off
 
     store = ctx.open_store(create=False)
     try:
-        sign_off(store, ctx.args.pipeline, by=ctx.args.by or _me(), note=ctx.args.note)
+        sign_off(
+            store, ctx.args.pipeline, by=ctx.args.by or ctx.services.user(), note=ctx.args.note
+        )
         if ctx.wants_json:
             from cockpit.compat.checklist import sign_off_record
 

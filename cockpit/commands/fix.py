@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 23
 
@@ -22,7 +26,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cockpit.compat.crossing_args import add_crossing_options, add_scan_limit_option
+    from cockpit.cli.crossing_args import add_crossing_options, add_scan_limit_option
 
     parser = sub.add_parser(
         "fix",
@@ -50,9 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_fix)
 
 
-def run_fix(ctx) -> int:
+def run_fix(ctx: CliContext) -> int:
+    from cockpit.cli.crossing_args import crossing_from_args, max_file_bytes
     from cockpit.compat import autofix
-    from cockpit.compat.crossing_args import crossing_from_args, max_file_bytes
     from cockpit.compat.scan import Scanner
     from cockpit.textsafe import terminal
 

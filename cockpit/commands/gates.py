@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 70
 STATUS_STYLE = {
@@ -39,32 +43,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     waiver.add_argument("--unwaive", metavar="GATE", help="withdraw a gate's waiver")
     parser.add_argument("--reason", help="why the gate is waived (required with --waive)")
-    parser.add_argument("--by", help="who waives it (default: you)")
+    parser.add_argument("--by", help="who waives it (default: $COCKPIT_USER, else your login name)")
     parser.set_defaults(handler=run)
 
 
-def _me() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def run_waiver(ctx) -> None:
+def run_waiver(ctx: CliContext) -> None:
     from cockpit.cutover.gates import unwaive, waive
 
     args = ctx.args
     with ctx.open_store(create=False) as store:
         if args.waive:
-            waive(store, args.waive, reason=args.reason or "", by=args.by or _me())
+            waive(store, args.waive, reason=args.reason or "", by=args.by or ctx.services.user())
         else:
-            unwaive(store, args.unwaive, by=args.by or _me())
+            unwaive(store, args.unwaive, by=args.by or ctx.services.user())
 
 
-def run(ctx) -> int:
-    from cockpit.commands.report import parse_as_of
+def run(ctx: CliContext) -> int:
+    from cockpit.cli.report_io import parse_as_of
     from cockpit.cutover.gates import evaluate, is_go, record_changes
 
     if ctx.args.waive or ctx.args.unwaive:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 1
 
@@ -23,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(ctx) -> int:
+def run(ctx: CliContext) -> int:
     from cockpit.config import TEMPLATE
 
     path = Path(ctx.args.path)

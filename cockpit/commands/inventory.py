@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+from cockpit.cli.workspace import add_connection_args, connect
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 30
 
@@ -43,41 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def add_connection_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--profile", help="a profile in ~/.databrickscfg (overrides cockpit.toml)")
-    group.add_argument("--host", help="workspace URL (token from DATABRICKS_TOKEN)")
-    parser.add_argument(
-        "--retry-timeout",
-        type=int,
-        default=60,
-        metavar="S",
-        help="how long to keep retrying a rate-limited or failing workspace (default 60)",
-    )
-
-
-def connect(ctx):
-    """The adapter for the workspace named by flags, else cockpit.toml, else the environment."""
-    from cockpit.databricks.adapter import ConnectOptions, WorkspaceAdapter
-    from cockpit.databricks.sources import options_from_config
-
-    args = ctx.args
-    if args.retry_timeout < 1:
-        from cockpit.errors import CockpitError
-
-        raise CockpitError("--retry-timeout must be at least 1 second")
-    if args.host or args.profile:
-        options = ConnectOptions(
-            host=args.host, profile=args.profile, retry_timeout_s=args.retry_timeout
-        )
-    elif ctx.config is not None:
-        options = options_from_config(ctx.config.databricks, retry_timeout_s=args.retry_timeout)
-    else:
-        options = ConnectOptions(retry_timeout_s=args.retry_timeout)
-    return WorkspaceAdapter.connect(options)
-
-
-def run(ctx) -> int:
+def run(ctx: CliContext) -> int:
     from cockpit.databricks.inventory import read_jobs, summarize
 
     if ctx.args.stored:
@@ -109,7 +80,7 @@ def _runs_per_job(store) -> dict[str, dict[str, int]]:
     return runs_per_job_and_runtime(store)
 
 
-def _print(ctx, jobs, summary, runs, *, host, new_runs) -> None:
+def _print(ctx: CliContext, jobs, summary, runs, *, host, new_runs) -> None:
     if ctx.args.format == "json":
         ctx.print_json(
             {

@@ -7,11 +7,17 @@ environment variables those sections name. The old server is only ever read.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import positive_float, positive_int
-from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
+from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
+    from cockpit.config import CockpitConfig
+    from cockpit.mlflow.adapter import NewServer, OldServer
+    from cockpit.mlflow.sync import SyncOptions
 
 ORDER = 40
 
@@ -109,53 +115,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.add_argument("--format", choices=("table", "json"), default="table")
     verify.set_defaults(handler=run_verify)
 
-    # The DB-upgrade rehearsal lives with the server management code; add it once it exists.
-    if importlib.util.find_spec("cockpit.mlflow.rehearsal_cli") is not None:
-        from cockpit.mlflow.rehearsal_cli import register_rehearse
+    from cockpit.cli.mlflow_rehearsal import register_rehearse
 
-        register_rehearse(msub)
+    register_rehearse(msub)
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _servers(ctx):
-    config = ctx.require_config()
-    old_cfg, new_cfg = config.mlflow.old, config.mlflow.new
-    if old_cfg is None or new_cfg is None:
-        missing = "[mlflow.old]" if old_cfg is None else "[mlflow.new]"
-        raise ConfigError(f"{missing} is not set in cockpit.toml (tracking_uri of the server)")
-    for side, cfg in (("old", old_cfg), ("new", new_cfg)):
-        if not cfg.tracking_uri.startswith(("http://", "https://")):
-            # Not echoed: a pasted token may be in it.
-            scheme = cfg.tracking_uri.split(":", 1)[0][:20]
-            raise ConfigError(
-                f"[mlflow.{side}] tracking_uri ({scheme}:...) is not an http(s) server; "
-                "the copy talks REST"
-            )
-    from cockpit.mlflow.connection import open_servers
-
-    pool = max(16, getattr(ctx.args, "workers", 4) * 2)
-    # Credentials, TLS, retries and limits per server; each client's command deadline starts
-    # now, with the connection's own first call.
-    old, new = open_servers(config, pool_size=pool)
-    return config, old, new
+def _servers(ctx: CliContext) -> tuple[CockpitConfig, OldServer, NewServer]:
+    """The config and both servers, validated and connected by the services (as the TUI's)."""
+    old, new = ctx.services.mlflow_servers(workers=ctx.args.workers)
+    return ctx.require_config(), old, new
 
 
-def _options(ctx, config):
-    from cockpit.mlflow.sources import old_db_uri
-    from cockpit.mlflow.sync import SyncOptions
-
-    return SyncOptions(
-        history_db=None if getattr(ctx.args, "rest_history", False) else old_db_uri(config),
+def _options(ctx: CliContext) -> SyncOptions:
+    return ctx.services.sync_options(
         experiments=ctx.args.experiment,
         workers=ctx.args.workers,
         dry_run=getattr(ctx.args, "dry_run", False),
         registry=not getattr(ctx.args, "no_registry", False),
-        map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
+        rest_history=getattr(ctx.args, "rest_history", False),
     )
 
 
 # ------------------------------------------------------------------------------------ status
-def run_status(ctx) -> int:
+def run_status(ctx: CliContext) -> int:
     from cockpit.mlflow.status import poll_status
 
     config, old, new = _servers(ctx)
@@ -232,13 +215,13 @@ def run_status(ctx) -> int:
 
 
 # ------------------------------------------------------------------------------------ sync
-def run_sync(ctx) -> int:
+def run_sync(ctx: CliContext) -> int:
     from cockpit.mlflow.sync import Syncer
 
     if ctx.wants_json and not (ctx.args.yes or ctx.args.dry_run):
         raise CockpitError("--format json does not ask before writing: pass --yes or --dry-run")
-    config, old, new = _servers(ctx)
-    options = _options(ctx, config)
+    _, old, new = _servers(ctx)
+    options = _options(ctx)
     store = None if options.dry_run else ctx.open_store()
     try:
         syncer = Syncer(old, new, store=store, options=options)
@@ -301,7 +284,7 @@ def _plan_json(plan) -> dict:
     }
 
 
-def _print_plan(ctx, plan, old, new, history_note: str) -> None:
+def _print_plan(ctx: CliContext, plan, old, new, history_note: str) -> None:
     from cockpit.output import rich_table
 
     c = ctx.console
@@ -362,7 +345,7 @@ def _confirm(plan, url: str) -> bool:
     return input(question).strip().lower() in ("y", "yes")
 
 
-def _run_with_progress(ctx, syncer, plan):
+def _run_with_progress(ctx: CliContext, syncer, plan):
     from cockpit.cli.progress import progress_bar
 
     with progress_bar() as bar:
@@ -376,14 +359,14 @@ def _run_with_progress(ctx, syncer, plan):
 
 
 # ------------------------------------------------------------------------------------ mirror
-def run_mirror(ctx) -> int:
+def run_mirror(ctx: CliContext) -> int:
     import signal
 
     from cockpit.mlflow.mirror import Mirror
     from cockpit.textsafe import terminal
 
     config, old, new = _servers(ctx)
-    interval = ctx.args.interval or config.mlflow.old.poll_interval_s
+    interval = ctx.args.interval or ctx.services.mirror_interval_s()
     cycles: list[dict] = []
     if ctx.wants_json:
         ctx.print_json({"old": old.url, "new": new.url, "interval_s": interval, "cycles": cycles})
@@ -408,7 +391,7 @@ def run_mirror(ctx) -> int:
             new,
             store,
             interval_s=interval,
-            options=_options(ctx, config),
+            options=_options(ctx),
             old_db_uri=config.db_uri("old"),
             new_db_uri=config.db_uri("new"),
             source="cli",
@@ -426,7 +409,7 @@ def run_mirror(ctx) -> int:
 
 
 # ------------------------------------------------------------------------------------ verify
-def run_verify(ctx) -> int:
+def run_verify(ctx: CliContext) -> int:
     from cockpit.cli.progress import Activity
     from cockpit.mlflow.records import record_verification
     from cockpit.mlflow.sources import old_db_uri

@@ -4,8 +4,12 @@ the target runtime."""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 24
 
@@ -56,10 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     audit.set_defaults(handler=run_audit)
 
 
-def run_audit(ctx) -> int:
+def run_audit(ctx: CliContext) -> int:
     from pathlib import Path
 
-    from cockpit.compat.crossing_args import DEFAULT_FROM, DEFAULT_TO
+    from cockpit.cli.crossing_args import DEFAULT_FROM, DEFAULT_TO
     from cockpit.errors import CockpitError
     from cockpit.packaging.audit import audit
 
@@ -97,7 +101,7 @@ def run_audit(ctx) -> int:
     return EXIT_FINDINGS if result.blocking else EXIT_OK
 
 
-def _table(ctx, result) -> None:
+def _table(ctx: CliContext, result) -> None:
     from cockpit.output import rich_table  # escapes every cell and the title itself
     from cockpit.textsafe import markup
 

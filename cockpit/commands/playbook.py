@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 86
 
@@ -21,10 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(ctx) -> int:
+def run(ctx: CliContext) -> int:
     import sys
 
-    from cockpit.commands.report import write_output
+    from cockpit.cli.report_io import write_output
     from cockpit.cutover.playbook import playbook_markdown
 
     with ctx.open_store(readonly=True, create=False) as store:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 35
 
@@ -29,7 +33,7 @@ examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from cockpit.commands.inventory import add_connection_args
+    from cockpit.cli.workspace import add_connection_args
 
     parser = sub.add_parser(
         "probe",
@@ -48,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--node-type", help="node type of the single node (default i3.xlarge; GPU g4dn.12xlarge)"
     )
-    from cockpit.ddp.cli import add_ddp_args
+    from cockpit.cli.ddp_probe import add_ddp_args
 
     add_ddp_args(parser)
     parser.add_argument(
@@ -62,14 +66,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(ctx) -> int:
-    from cockpit.commands.inventory import connect
+def run(ctx: CliContext) -> int:
+    from cockpit.cli.workspace import connect
     from cockpit.databricks.probe import ProbeOptions, probe_runtime
     from cockpit.errors import CockpitError
 
     args = ctx.args
     if args.spark_version == "ddp":  # no spark_version is called that
-        from cockpit.ddp.cli import run_ddp
+        from cockpit.cli.ddp_probe import run_ddp
 
         return run_ddp(ctx)
     if args.timeout <= 0 or args.poll_interval <= 0:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from cockpit.errors import EXIT_OK, CockpitError
+from cockpit.cli.report_io import parse_as_of, write_output
+from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 85
 
@@ -28,36 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def parse_as_of(text: str | None) -> float | None:
-    if not text:
-        return None
-    import datetime as dt
-
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise CockpitError(f"--as-of {text!r} is not an ISO time like 2026-11-02T10:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
-
-
-def write_output(text: str, output: str | None) -> None:
-    if not output:
-        import sys
-
-        sys.stdout.write(text)
-        return
-    from pathlib import Path
-
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CockpitError(f"cannot write {output}: {exc}") from None
-
-
-def run(ctx) -> int:
-    from cockpit.reporting.render import to_html, to_markdown
+def run(ctx: CliContext) -> int:
+    from cockpit.document.render import to_html, to_markdown
     from cockpit.reporting.walkthrough import build_report
 
     as_of = parse_as_of(ctx.args.as_of)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 21
 
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "built from it (and which of them apply to the crossing), or the reason it cannot be "
         "checked statically.",
     )
-    from cockpit.compat.crossing_args import add_crossing_options
+    from cockpit.cli.crossing_args import add_crossing_options
 
     add_crossing_options(cov)
     cov.add_argument("--format", choices=("table", "json"), default="table")
@@ -45,7 +49,7 @@ def _applies(rule) -> str:
     return f"{rule.applies.package} {rule.applies.introduced}" if rule.applies else "always"
 
 
-def run_list(ctx) -> int:
+def run_list(ctx: CliContext) -> int:
     from cockpit.compat.rules import catalog
 
     rules = list(catalog().values())
@@ -101,7 +105,7 @@ def _generated_lines(record) -> list[str]:
     return lines
 
 
-def run_show(ctx) -> int:
+def run_show(ctx: CliContext) -> int:
     from cockpit.compat.rules import generated_evidence, get_rule, reference_entry, verification
 
     rule = get_rule(ctx.args.code)
@@ -139,16 +143,16 @@ def run_show(ctx) -> int:
     return EXIT_OK
 
 
-def run_coverage(ctx) -> int:
+def run_coverage(ctx: CliContext) -> int:
+    from cockpit.cli.crossing_args import crossing_from_args
     from cockpit.compat.coverage import coverage
-    from cockpit.compat.crossing_args import crossing_from_args
     from cockpit.compat.rules import catalog
 
     crossing = crossing_from_args(ctx)
     rows = coverage(crossing)
     shown = [r for r in rows if not r.rules] if ctx.args.uncovered else rows
     applying = [r for r in catalog().values() if crossing.applies(r)]
-    summary = {
+    summary: dict[str, Any] = {
         "crossing": crossing.label(),
         "entries": len(rows),
         "with_rules": sum(1 for r in rows if r.rules),

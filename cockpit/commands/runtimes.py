@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 10
 SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
@@ -84,12 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(handler=run_import)
 
 
-def _store_for_lookup(ctx):
+def _store_for_lookup(ctx: CliContext):
     """The state file read-only, for imported/probed runtimes; None when there is none."""
     return ctx.maybe_store()
 
 
-def _load(ctx, runtime_id: str):
+def _load(ctx: CliContext, runtime_id: str):
     from cockpit.runtimes.manifest import bundled_ids, load_runtime
 
     if runtime_id in bundled_ids():
@@ -102,7 +106,7 @@ def _load(ctx, runtime_id: str):
             store.close()
 
 
-def run_list(ctx) -> int:
+def run_list(ctx: CliContext) -> int:
     from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
 
     store = _store_for_lookup(ctx)
@@ -133,7 +137,7 @@ def run_list(ctx) -> int:
     return EXIT_OK
 
 
-def run_show(ctx) -> int:
+def run_show(ctx: CliContext) -> int:
     manifest = _load(ctx, ctx.args.runtime)
     if ctx.args.format == "json":
         ctx.print_json(manifest.to_json())
@@ -154,7 +158,7 @@ def run_show(ctx) -> int:
     return EXIT_OK
 
 
-def run_diff(ctx) -> int:
+def run_diff(ctx: CliContext) -> int:
     from cockpit.runtimes.diff import diff_runtimes
 
     old = _load(ctx, ctx.args.from_runtime)
@@ -250,7 +254,7 @@ def _markdown(diff, sys_columns, sys_rows, lib_columns, lib_rows, markdown_table
     return "\n".join(parts)
 
 
-def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs, rows) -> None:
+def _print_rich(ctx: CliContext, diff, sys_columns, sys_rows, lib_columns, libs, rows) -> None:
     from cockpit.output import rich_table
     from cockpit.textsafe import markup as m
     from cockpit.textsafe import safe_url
@@ -276,7 +280,7 @@ def _print_rich(ctx, diff, sys_columns, sys_rows, lib_columns, libs, rows) -> No
         c.print(f"support: {m(r.runtime_id)} until {m(r.end_of_support or '?')} ({left})")
 
 
-def run_import(ctx) -> int:
+def run_import(ctx: CliContext) -> int:
     import sys
     from pathlib import Path
 

@@ -7,9 +7,13 @@ server, the 2.x target and a 3.x preview can run side by side for rehearsals, de
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.argtypes import add_text_or_json
 from cockpit.errors import EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 45
 
@@ -110,7 +114,7 @@ def _progress(message: str) -> None:
     print(f"cockpit: {message}", file=sys.stderr, flush=True)
 
 
-def run_install(ctx) -> int:
+def run_install(ctx: CliContext) -> int:
     from cockpit.mlflow import servers
 
     servers.parse_version(ctx.args.version)
@@ -123,11 +127,11 @@ def run_install(ctx) -> int:
     return EXIT_OK
 
 
-def run_list(ctx) -> int:
+def run_list(ctx: CliContext) -> int:
     from cockpit.mlflow import servers
 
     tested = {servers.MLFLOW_V1, servers.MLFLOW_V2, servers.MLFLOW_V3}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "version": s.version,
             "generation": servers.generation(s.version),
@@ -162,7 +166,7 @@ def run_list(ctx) -> int:
     return EXIT_OK
 
 
-def run_start(ctx) -> int:
+def run_start(ctx: CliContext) -> int:
     import signal
     import sys
     import threading
@@ -218,7 +222,7 @@ def _shown(uri: str) -> str:
     return display_uri(uri)
 
 
-def run_stop(ctx) -> int:
+def run_stop(ctx: CliContext) -> int:
     from pathlib import Path
 
     from cockpit.mlflow import servers
@@ -236,7 +240,7 @@ def run_stop(ctx) -> int:
     return EXIT_OK
 
 
-def run_remove(ctx) -> int:
+def run_remove(ctx: CliContext) -> int:
     import shutil
 
     from cockpit.mlflow import servers

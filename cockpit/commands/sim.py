@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_OK, CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 90
 
@@ -59,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ws.set_defaults(handler=run_workspace)
 
 
-def run_workspace(ctx) -> int:
+def run_workspace(ctx: CliContext) -> int:
     import signal
     import sys
     import threading

@@ -147,7 +147,7 @@ def _segments(text: str) -> list[tuple[int, str]]:
     if not is_databricks_source(text):
         return [(1, text)]
     pieces: list[tuple[int, str]] = []
-    start, current = 1, []
+    start, current = 1, list[str]()
     for number, line in enumerate(python_lines(text, keepends=True), start=1):
         if _COMMAND.match(line.rstrip("\r\n")):
             pieces.append((start, "".join(current)))
@@ -259,7 +259,7 @@ def _fix_ipynb(path: str, text: str, findings: list[Finding]) -> FileFix:
     for index, wanted in sorted(by_cell.items()):
         pieces = code_cell_pieces(cells[index] if 0 <= index < len(cells) else None)
         unit = ipynb_cell_unit(pieces) if pieces is not None else None
-        if unit is None:
+        if pieces is None or unit is None:
             fix.skipped += [(f, "the cell is not where the scan found it") for f in wanted.values()]
             continue
         rewritten, hit, error = _rename(unit, wanted)

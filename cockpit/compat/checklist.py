@@ -277,9 +277,13 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         key = f"rule:{code}"
         count, first = counts.get(code, (0, None))
         row = items.get(key)
-        severity = first.severity if first is not None else (row["severity"] if row else "info")
+        severity = (
+            first.severity
+            if first is not None
+            else (row["severity"] if row is not None else "info")
+        )
         current = row["status"] if row else None
-        by_person = bool(row) and row["updated_by"] != SCAN_ACTOR
+        by_person = row is not None and row["updated_by"] != SCAN_ACTOR
         status = _auto_status(current, by_person, severity, count)
         if row is None:
             title = f"{code} {first.name}"

@@ -355,7 +355,9 @@ def scan_job_json(path: str, text: str, checker: JobChecker, parse_error: Rule |
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             continue
-        settings = item.get("settings") if isinstance(item.get("settings"), dict) else item
+        settings: dict[str, Any] = (
+            item["settings"] if isinstance(item.get("settings"), dict) else item
+        )
         name = settings.get("name") if isinstance(settings.get("name"), str) else None
         key = name or (Path(path).stem if len(items) == 1 else f"{Path(path).stem}-{index + 1}")
         line, _ = _pos(items if isinstance(data, list) else data, index, path)
@@ -449,15 +451,17 @@ def scan_bundle(
         jobs_of = bundle_targets.target_jobs(target, defined)
         tvars = bundle_targets.target_variables(target, variables, _located)
         for key, (settings, doc_path) in jobs_of.items():
-            found: list[Finding] = []
+            job_findings: list[Finding] = []
             line = lines.get(key) or _pos(settings, "name", doc_path)[0]
-            info = _check_bundle_job(checker, scan, key, settings, doc_path, line, tvars, found)
+            info = _check_bundle_job(
+                checker, scan, key, settings, doc_path, line, tvars, job_findings
+            )
             known = infos.setdefault(key, info)
             if known is not info:
                 for attr in ("files", "tracking_uris", "spark_versions"):
                     values = getattr(known, attr)
                     values += [v for v in getattr(info, attr) if v not in values]
-            for finding in found:
+            for finding in job_findings:
                 ident = (finding.path, finding.line, finding.column, finding.code)
                 if ident in per_target:
                     per_target[ident][1].append(target.name)

@@ -141,13 +141,14 @@ def rollup(
         )
         top = rel.parts[0] if len(rel.parts) > 1 else PurePosixPath(_norm(root)).name or "."
         pipeline_id = f"folder:{top}"
-        pipeline = pipelines.get(pipeline_id)
-        if pipeline is None:
+        if pipeline_id not in pipelines:
             origin = (
                 _norm(str(PurePosixPath(_norm(root)) / top)) if len(rel.parts) > 1 else _norm(root)
             )
-            pipeline = Pipeline(pipeline_id=pipeline_id, name=top, kind="folder", origin=origin)
-            pipelines[pipeline_id] = pipeline
-        pipeline.findings += [f for f in by_path.get(path, []) if f.job is None]
-        pipeline.uses += [u for u in uses_by_path.get(path, []) if u.job is None]
+            pipelines[pipeline_id] = Pipeline(
+                pipeline_id=pipeline_id, name=top, kind="folder", origin=origin
+            )
+        folder_pipeline = pipelines[pipeline_id]
+        folder_pipeline.findings += [f for f in by_path.get(path, []) if f.job is None]
+        folder_pipeline.uses += [u for u in uses_by_path.get(path, []) if u.job is None]
     return [pipelines[k] for k in sorted(pipelines)]

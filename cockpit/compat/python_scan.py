@@ -14,6 +14,7 @@ import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.rules import Rule, catalog
@@ -197,10 +198,10 @@ class _Resolver(ast.NodeVisitor):
         """Walk again the functions whose parameters every call site in the file passes the same
         kind of instance, with those parameters bound (findings are deduplicated)."""
         for name, passed in self._passed.items():
-            known = {
-                param: next(iter(values))
+            known: dict[str, tuple[int, str]] = {
+                param: value
                 for param, values in passed.items()
-                if len(values) == 1 and None not in values
+                if len(values) == 1 and (value := next(iter(values))) is not None
             }
             if not known:
                 continue
@@ -221,11 +222,11 @@ class _Resolver(ast.NodeVisitor):
     # ast.NodeVisitor looks the method up by name on every node and visits every expr_context and
     # operator leaf; this dispatch table does the lookup once per node type and skips leaves,
     # which is most of what keeps the scan within ~2x of ast.parse (bench/scan.py).
-    _dispatch: dict[type, object] = {}
+    _dispatch: dict[type, Any] = {}  # a visit method, or _LEAF
 
     def visit(self, node: ast.AST) -> None:
         kind = type(node)
-        method = self._dispatch.get(kind)
+        method: Any = self._dispatch.get(kind)
         if method is None:
             method = (
                 _LEAF
@@ -246,7 +247,7 @@ class _Resolver(ast.NodeVisitor):
             elif isinstance(value, ast.AST):
                 self.visit(value)
 
-    def _may_matter(self, node: ast.AST) -> bool:
+    def _may_matter(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """Whether a function's text names anything bound (or a method with a known result):
         if not, nothing in it can resolve, and its local bindings cannot leak out."""
         lines = self._lines()

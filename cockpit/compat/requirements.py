@@ -8,6 +8,7 @@ import configparser
 import re
 import tomllib
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit.compat.findings import Finding, make
 from cockpit.compat.rules import Crossing, Rule
@@ -230,7 +231,8 @@ def scan_pyproject(
         if parse_error is None:
             return []
         return [make(parse_error, path, 1, 1, "cannot parse as TOML: nested too deeply")]
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    table = data.get("project")
+    project: dict[str, Any] = table if isinstance(table, dict) else {}
     lists = [project.get("dependencies")]
     optional = project.get("optional-dependencies")
     if isinstance(optional, dict):

@@ -336,9 +336,10 @@ def verification(code: str) -> dict[str, Any] | None:
     record = data["rules"].get(code)
     if record is None:
         return None
+    applies = catalog()[code].applies if code in catalog() else None
     return {
         **record,
-        "package": catalog()[code].applies.package if code in catalog() else None,
+        "package": applies.package if applies is not None else None,
         "generated_at": data["generated_at"],
         "generated_by": data["generated_by"],
         "method": data["method"],

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import CockpitError
+from cockpit.gate_thresholds import Thresholds
 from cockpit.timefmt import utc_day
 
 if TYPE_CHECKING:
@@ -43,29 +44,6 @@ class Gate:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The [gates] values, as a plain dataclass: the TUI imports this module at start-up, and the
-    pydantic config model (with its import cost) must stay off that path when there is no config."""
-
-    drift_zero_polls: int = 3
-    min_support_runway_days: int = 365
-    require_db_rehearsal: bool = True
-    require_verify: bool = True
-
-    @classmethod
-    def from_config(cls, config: CockpitConfig | None) -> Thresholds:
-        if config is None:
-            return cls()
-        g = config.gates
-        return cls(
-            drift_zero_polls=g.drift_zero_polls,
-            min_support_runway_days=g.min_support_runway_days,
-            require_db_rehearsal=g.require_db_rehearsal,
-            require_verify=g.require_verify,
-        )
 
 
 @dataclass(frozen=True)
@@ -400,7 +378,7 @@ def last_changes(store: StateStore, as_of: float | None) -> dict[str, float]:
     }
 
 
-def last_statuses(store: StateStore) -> dict[str, str]:
+def last_statuses(store: StateStore) -> dict[str, str | None]:
     """Each gate's last recorded status."""
     return {
         g: e.payload.get("to") for g, e in store.latest_events_by("cutover.gate", "gate").items()

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cockpit.document.model import Bullet, Bullets, Document, Paragraph, Section, Table
+from cockpit.document.render import to_markdown
 from cockpit.events.sentences import item_name, pipeline_name, plural, seconds_text, sentence
-from cockpit.reporting.model import Bullet, Bullets, Document, Paragraph, Section, Table
-from cockpit.reporting.render import to_markdown
 from cockpit.timefmt import fmt_ts
 
 if TYPE_CHECKING:

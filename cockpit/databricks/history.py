@@ -190,7 +190,8 @@ def read_runs(
     """Completed runs oldest first, as known at ``as_of`` (``recorded_at <= as_of``)."""
     if not store.has_table("workspace_runs"):
         return []
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, value in (
         ("job_name", job_name),
         ("runtime", runtime),

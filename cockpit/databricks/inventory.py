@@ -117,7 +117,7 @@ def record_inventory(
             [(now, job_id) for job_id in removed],
         )
         # A version row only when something changed: new, edited, back again, or gone.
-        changed = [
+        changed: list[tuple[int, float, str | None]] = [
             (job_id, now, definition)
             for job_id, definition in definitions.items()
             if job_id not in previous

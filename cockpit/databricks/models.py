@@ -63,7 +63,7 @@ class TaskDefinition:
     cluster_state: str = ""  # RUNNING, TERMINATED, ...; GONE when the workspace no longer has it
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "task_key": self.task_key,
             "kind": self.kind,
             "entry": self.entry,

@@ -115,7 +115,7 @@ def parse_scenario(data: Any, *, source: str = "scenario") -> Scenario:
     run_ids = set()
     for i, run in enumerate(data.get("runs", [])):
         # A run the scenario marks active (life_cycle_state RUNNING, ...) has no duration yet.
-        needed = ("run_id", "job_id", "start_time")
+        needed: tuple[str, ...] = ("run_id", "job_id", "start_time")
         if run.get("life_cycle_state") in (None, "TERMINATED"):
             needed += ("duration_ms",)
         missing = [k for k in needed if k not in run]
@@ -179,7 +179,8 @@ def synthetic_scenario(
     """A large workspace for benchmarks: ``n_jobs`` single-task jobs, ``n_runs`` runs spread
     over them, 70% on 14.3 and the rest on 16.4. Deterministic for a given seed."""
     rng = random.Random(seed)
-    jobs, runs = [], []
+    jobs: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     for j in range(n_jobs):
         version = SYNTHETIC_VERSIONS[0 if rng.random() < 0.7 else 1][0]
         jobs.append(

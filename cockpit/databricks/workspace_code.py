@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -158,9 +159,7 @@ def fetch_code(
         # Waves: the notebooks a wave %runs are the next wave, so helpers no job names are
         # fetched too; an object already fetched is never fetched again (cycles end here).
         while pending:
-            fetched = adapter.guard(
-                "read workspace code", lambda wave=pending: list(pool.map(one, wave))
-            )
+            fetched = adapter.guard("read workspace code", partial(_fetch_wave, pool, one, pending))
             for obj in fetched:
                 found[obj.location] = obj
             following = {
@@ -179,6 +178,12 @@ def fetch_code(
         missing=statuses.count(MISSING),
         forbidden=statuses.count(FORBIDDEN),
     )
+
+
+def _fetch_wave(
+    pool: ThreadPoolExecutor, one: Callable[[str], CodeObject], wave: list[str]
+) -> list[CodeObject]:
+    return list(pool.map(one, wave))
 
 
 def _fetch_one(

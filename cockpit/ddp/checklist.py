@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import sqlite3
 
-    from cockpit.ddp.probe import DdpProbeRecord
+    from cockpit.ddp.records import DdpProbeRecord
     from cockpit.store import StateStore
 
 ITEM_KEY = "probe:ddp-on-target"
@@ -84,7 +84,7 @@ def sync_items(store: StateStore, tx: sqlite3.Connection, now: float, *, source:
     """After a scan: every Horovod pipeline has the item, taking the latest probe on the target
     when there is one (a pipeline new to the checklist is covered by a probe already run)."""
     from cockpit.compat.checklist import has_item
-    from cockpit.ddp.probe import latest_finished_probe
+    from cockpit.ddp.records import latest_finished_probe
 
     pipelines = horovod_pipelines(store)
     if not pipelines:

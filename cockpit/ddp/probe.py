@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cockpit import secrets
 from cockpit.databricks.errors import WorkspaceError, WorkspaceInputError
 from cockpit.databricks.runs import RunStopped, follow_run
+from cockpit.ddp.records import DdpProbeRecord, record_of
 from cockpit.errors import CockpitError, ReadOnlyError
 
 if TYPE_CHECKING:
@@ -58,33 +59,6 @@ class DdpProbeOptions:
     @property
     def backend(self) -> str:
         return "nccl" if self.gpu else "gloo"
-
-
-@dataclass(frozen=True)
-class DdpProbeRecord:
-    """One probe (a row of ``ddp_probes``)."""
-
-    id: int
-    runtime_id: str
-    spark_version: str
-    run_id: int | None
-    processes: int
-    backend: str
-    state: str  # submitted, running, passed, failed, cancelled
-    message: str
-    submitted_at: float
-    finished_at: float | None
-    result: dict[str, Any] = field(default_factory=dict)
-    output: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.state == "passed"
-
-    @property
-    def checks(self) -> list[dict[str, Any]]:
-        checks = self.result.get("checks")
-        return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
 
 
 def script_source() -> bytes:
@@ -187,7 +161,9 @@ def parse_output(logs: str) -> dict[str, Any] | None:
 def summary_line(result: dict[str, Any]) -> str:
     """One line for the checklist note and the CLI: what ran, what held, how long."""
     checks = [c for c in result.get("checks") or [] if isinstance(c, dict)]
-    timings = result.get("timings_s") if isinstance(result.get("timings_s"), dict) else {}
+    timings: dict[str, Any] = (
+        result["timings_s"] if isinstance(result.get("timings_s"), dict) else {}
+    )
     failed = [str(c.get("name")) for c in checks if not c.get("ok")]
     head = (
         f"{result.get('world_size', result.get('processes', '?'))} processes, "
@@ -353,7 +329,7 @@ def _finish(
             (state, message, json.dumps(kept, sort_keys=True), output, store.clock(), probe_id),
         )
         row = tx.execute("SELECT * FROM ddp_probes WHERE id = ?", (probe_id,)).fetchone()
-        record = _record(row)
+        record = record_of(row)
         store.append_event(
             "ddp.probe_finished",
             {
@@ -391,55 +367,3 @@ RESULT_FIELDS = (
     "wall_s",
     "inject",
 )
-
-
-def _record(row: Any) -> DdpProbeRecord:
-    try:
-        result = json.loads(row["result"] or "{}")
-    except json.JSONDecodeError:
-        result = {}
-    return DdpProbeRecord(
-        id=row["id"],
-        runtime_id=row["runtime_id"],
-        spark_version=row["spark_version"],
-        run_id=row["run_id"],
-        processes=row["processes"],
-        backend=row["backend"],
-        state=row["state"],
-        message=row["message"],
-        submitted_at=row["submitted_at"],
-        finished_at=row["finished_at"],
-        result=result if isinstance(result, dict) else {},
-        output=row["output"],
-    )
-
-
-def has_ddp_table(store: StateStore) -> bool:
-    return store.has_table("ddp_probes")
-
-
-def read_ddp_probes(
-    store: StateStore, *, as_of: float | None = None, runtime_id: str | None = None
-) -> list[DdpProbeRecord]:
-    """Probes submitted up to ``as_of`` (state as last recorded), newest first."""
-    if not has_ddp_table(store):
-        return []
-    where, params = [], []
-    if as_of is not None:
-        where.append("submitted_at <= ?")
-        params.append(as_of)
-    if runtime_id is not None:
-        where.append("runtime_id = ?")
-        params.append(runtime_id)
-    sql = "SELECT * FROM ddp_probes" + (f" WHERE {' AND '.join(where)}" if where else "")
-    return [_record(r) for r in store.query(sql + " ORDER BY submitted_at DESC, id DESC", params)]
-
-
-def latest_finished_probe(store: StateStore, runtime_id: str) -> DdpProbeRecord | None:
-    """The last probe on ``runtime_id`` that passed or failed (by when it finished)."""
-    row = store.query_one(
-        "SELECT * FROM ddp_probes WHERE runtime_id = ? AND state IN ('passed', 'failed')"
-        " ORDER BY finished_at DESC, id DESC LIMIT 1",
-        (runtime_id,),
-    )
-    return _record(row) if row is not None else None

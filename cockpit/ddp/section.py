@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cockpit.reporting.model import Code, Links, Paragraph, Section, Table
+from cockpit.document.model import Code, Links, Paragraph, Section, Table
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
+    from cockpit.ddp.guidance import Guide
     from cockpit.store import StateStore
 
 
@@ -19,12 +20,12 @@ def horovod_findings(store: StateStore, as_of: float | None) -> list[tuple[str, 
 
     if not has_checklist(store):
         return []
-    return findings_with_codes(store, HOROVOD_CODES, as_of)
+    return findings_with_codes(store, sorted(HOROVOD_CODES), as_of)
 
 
 def ddp_section(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> Section:
     from cockpit.ddp.guidance import guide_for
-    from cockpit.ddp.probe import read_ddp_probes
+    from cockpit.ddp.records import read_ddp_probes
     from cockpit.timefmt import fmt_ts
 
     section = Section("Distributed training (Horovod → PyTorch DDP)", "distributed-training")
@@ -80,7 +81,7 @@ def ddp_section(store: StateStore, config: CockpitConfig | None, as_of: float | 
         )
     if not findings:
         return section
-    guides = {}
+    guides: dict[str, Guide] = {}
     rows = []
     for name, path, line, message in findings:
         guide = guide_for("DBR101", message)

@@ -79,7 +79,8 @@ class BackendHistory:
         try:
             rows = self.db.rows(self._sql, {"run_id": run.run_id})
         except CockpitError:
-            return self._refuse()
+            self._refuse()
+            return None
         found: dict[str, list[MetricPoint]] = {}
         for key, value, timestamp, step, is_nan in rows:
             if key in run.metrics:
@@ -88,7 +89,8 @@ class BackendHistory:
                 )
                 found.setdefault(key, []).append(point)
         if not _vouches_for(found, run.metrics):
-            return self._refuse()
+            self._refuse()
+            return None
         with self._lock:
             self.runs_read += 1
         return found
@@ -96,7 +98,6 @@ class BackendHistory:
     def _refuse(self) -> None:
         with self._lock:
             self.runs_refused += 1
-        return None
 
     def close(self) -> None:
         self.db.close()

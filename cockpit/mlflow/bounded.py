@@ -148,7 +148,7 @@ class _DeadlineResponse(http.client.HTTPResponse):
 
 
 class _DeadlineMixin:
-    response_class = _DeadlineResponse
+    response_class: type[http.client.HTTPResponse] = _DeadlineResponse
 
     def send(self, data: Any) -> None:
         sock = self.sock  # type: ignore[attr-defined]

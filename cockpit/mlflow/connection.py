@@ -153,11 +153,25 @@ def resolve(
     )
 
 
+def is_rest_server(section: MlflowServerSection) -> bool:
+    """The cockpit talks to a tracking server over REST: an http(s) URI, not a local store."""
+    return section.tracking_uri.startswith(("http://", "https://"))
+
+
 def connection_of(config: CockpitConfig, side: Side) -> ServerConnection:
+    """``[mlflow.<side>]``, checked (set, an http(s) server) and resolved: the one way every
+    client of a configured server is made (CLI, TUI, pollers, benchmark import)."""
     section = getattr(config.mlflow, side)
     if section is None:
         raise ConfigError(
             f"[mlflow.{side}] is not set in cockpit.toml (tracking_uri of the server)"
+        )
+    if not is_rest_server(section):
+        # Not echoed: a pasted token may be in it.
+        scheme = section.tracking_uri.split(":", 1)[0][:20]
+        raise ConfigError(
+            f"[mlflow.{side}] tracking_uri ({scheme}:...) is not an http(s) server; "
+            "the cockpit talks REST"
         )
     return resolve(section, side, config.resolve)
 
@@ -192,8 +206,8 @@ def open_new(conn: ServerConnection, *, pool_size: int = 16) -> NewServer:
 
 
 def open_servers(config: CockpitConfig, *, pool_size: int = 16) -> tuple[OldServer, NewServer]:
-    """Both servers of cockpit.toml, each with its own credentials, TLS, retries and timeout."""
-    return (
-        open_old(connection_of(config, "old"), pool_size=pool_size),
-        open_new(connection_of(config, "new"), pool_size=pool_size),
-    )
+    """Both servers of cockpit.toml, each with its own credentials, TLS, retries and timeout.
+    Both sections are checked before either server is contacted: a mistake in [mlflow.new] is
+    said at once, not after the old server has been waited for."""
+    old, new = connection_of(config, "old"), connection_of(config, "new")
+    return open_old(old, pool_size=pool_size), open_new(new, pool_size=pool_size)

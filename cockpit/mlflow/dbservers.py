@@ -15,7 +15,6 @@ are throw-away databases, never a production store.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import shutil
@@ -28,22 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.errors import CockpitError, SourceUnavailableError
+from cockpit.mlflow.dbtools import pg_bin as _pg_bin
 
 START_TIMEOUT_S = 60.0
-
-
-def _pg_bin(name: str) -> str:
-    """A PostgreSQL program: Debian keeps them under /usr/lib/postgresql/<major>/bin."""
-    found = sorted(
-        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
-    )
-    if found:
-        return found[-1]
-    path = shutil.which(name)
-    if path is None:
-        raise CockpitError(f"PostgreSQL's {name} was not found (Debian package `postgresql`)")
-    return path
 
 
 def _maria_bin(*names: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import shutil
 import sqlite3
@@ -28,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from cockpit import secrets
 from cockpit.errors import CockpitError
@@ -131,6 +132,33 @@ class BackendURI:
         return [*args, "-u", self.user] if self.user else args
 
 
+class SchemaReadError(CockpitError):
+    """The backend database could not be read (missing, not SQLite, locked, not MLflow's)."""
+
+
+def is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def sqlite_path(db_uri: str) -> Path:
+    """The file behind a ``sqlite:///`` URI (``sqlite:////abs`` or ``sqlite:///relative``)."""
+    parsed = urlparse(db_uri)
+    if parsed.scheme != "sqlite":
+        raise CockpitError(
+            f"backend URI {secrets.scrub_text(db_uri)!r} is not sqlite:///...: only SQLite "
+            "backends can be read directly (for another database, rehearse on a SQLite export)"
+        )
+    # urlparse keeps the third slash: "sqlite:///rel.db" -> "/rel.db", "sqlite:////abs" -> "//abs"
+    raw = unquote(db_uri[len("sqlite:///") :]) if db_uri.startswith("sqlite:///") else ""
+    if not raw or raw.startswith(":memory:"):
+        raise CockpitError(f"backend URI {db_uri!r} names no database file")
+    return Path(raw.split("?", 1)[0])
+
+
 def parse(db_uri: str) -> BackendURI:
     """Take an MLflow backend URI apart; one-line error for anything the cockpit cannot read."""
     if not isinstance(db_uri, str) or not db_uri.strip():
@@ -138,8 +166,6 @@ def parse(db_uri: str) -> BackendURI:
     scheme = db_uri.split(":", 1)[0].lower()
     base = scheme.split("+", 1)[0]
     if base == SQLITE:
-        from cockpit.mlflow.schema import sqlite_path
-
         return BackendURI(db_uri, SQLITE, str(sqlite_path(db_uri)))
     if base not in (POSTGRESQL, MYSQL):
         raise CockpitError(
@@ -193,8 +219,6 @@ class ReadOnlyDB:
     def _sqlite_conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            from cockpit.mlflow.schema import SchemaReadError, is_sqlite_file
-
             path = Path(self.uri.database)
             if not path.is_file():
                 raise SchemaReadError(f"no database file at {path}")
@@ -342,12 +366,24 @@ def table_counts(db: ReadOnlyDB) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------ dumps
+def pg_bin(name: str) -> str:
+    """A PostgreSQL program: Debian keeps them under /usr/lib/postgresql/<major>/bin."""
+    found = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        raise CockpitError(f"PostgreSQL's {name} was not found (Debian package `postgresql`)")
+    return path
+
+
 def tool(kind: str, *names: str) -> str:
     """A command-line tool of the engine (Debian paths for PostgreSQL's versioned binaries)."""
     if kind == POSTGRESQL:
-        from cockpit.mlflow.dbservers import _pg_bin
-
-        return _pg_bin(names[0])
+        return pg_bin(names[0])
     for name in names:
         path = shutil.which(name)
         if path:

@@ -336,6 +336,7 @@ class S3Artifacts:
                     key, size = str(item["Key"]), int(item.get("Size") or 0)
                 except (KeyError, TypeError, ValueError):
                     raise ServerMisbehaved(f"{where_run}: malformed S3 listing") from None
+                reason: str | None
                 if not key.startswith(prefix):
                     reason, path = "outside the run's artifact root", key
                 else:

@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 from cockpit import secrets
 from cockpit.errors import CockpitError
+from cockpit.mlflow.dbtools import SchemaReadError, is_sqlite_file, sqlite_path
 
 if TYPE_CHECKING:
     from cockpit.store import StateStore
@@ -41,33 +42,6 @@ KNOWN_HEADS = {
 
 # How stale mlflow_schema_watch.last_checked_at may get while nothing changes.
 CHECKED_AT_REFRESH_S = 60.0
-
-
-class SchemaReadError(CockpitError):
-    """The backend database could not be read (missing, not SQLite, locked, not MLflow's)."""
-
-
-def sqlite_path(db_uri: str) -> Path:
-    """The file behind a ``sqlite:///`` URI (``sqlite:////abs`` or ``sqlite:///relative``)."""
-    parsed = urlparse(db_uri)
-    if parsed.scheme != "sqlite":
-        raise CockpitError(
-            f"backend URI {secrets.scrub_text(db_uri)!r} is not sqlite:///...: only SQLite "
-            "backends can be read directly (for another database, rehearse on a SQLite export)"
-        )
-    # urlparse keeps the third slash: "sqlite:///rel.db" -> "/rel.db", "sqlite:////abs" -> "//abs"
-    raw = unquote(db_uri[len("sqlite:///") :]) if db_uri.startswith("sqlite:///") else ""
-    if not raw or raw.startswith(":memory:"):
-        raise CockpitError(f"backend URI {db_uri!r} names no database file")
-    return Path(raw.split("?", 1)[0])
-
-
-def is_sqlite_file(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

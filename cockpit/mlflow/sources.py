@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
+    from cockpit.mlflow.adapter import NewServer, OldServer
     from cockpit.store import StateStore
 
 
@@ -35,7 +36,7 @@ class MlflowStatusSource:
         self.config = config
         self.interval_s = config.mlflow.old.poll_interval_s if config.mlflow.old else 30.0
         self._lock = threading.Lock()
-        self._servers = None
+        self._servers: tuple[OldServer, NewServer] | None = None
 
     def _connect(self):
         with self._lock:
@@ -127,6 +128,8 @@ def poll_sources(config: CockpitConfig) -> list[Any]:
         sources.append(OldSchemaWatchSource(uri, interval_s=min(old.poll_interval_s, 5.0)))
     if old is None or new is None:
         return sources
-    if not (old.tracking_uri.startswith("http") and new.tracking_uri.startswith("http")):
+    from cockpit.mlflow.connection import is_rest_server
+
+    if not (is_rest_server(old) and is_rest_server(new)):
         return sources
     return [MlflowStatusSource(config), *sources]

@@ -123,14 +123,14 @@ def verify(
     step(0, len(pairs), "runs")
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for done, (found, files) in enumerate(
+            for done, (run_diffs, files) in enumerate(
                 pool.map(
                     lambda p: _verify_run(old, new, p[0], p[1], p[2], run_map, artifacts, history),
                     pairs,
                 ),
                 start=1,
             ):
-                diffs.extend(found)
+                diffs.extend(run_diffs)
                 report.artifacts += files
                 step(done, None, None)
     finally:

@@ -245,14 +245,13 @@ def _library(
     for kind in ("whl", "jar", "egg", "requirements"):
         value = library.get(kind)
         if isinstance(value, str):
-            source = path_source(value)
-            via = "absolute path"
-            if source is None:
-                source, via = (
-                    ctx.relative_source(base, value)
-                    if ctx is not None
-                    else ("bundle-file", "relative path")
-                )
+            absolute = path_source(value)
+            if absolute is not None:
+                source, via = absolute, "absolute path"
+            elif ctx is not None:
+                source, via = ctx.relative_source(base, value)
+            else:
+                source, via = "bundle-file", "relative path"
             line = _line(library, kind)
             job.libraries.append(LibraryUse(job.name, task, kind, value, source, via, path, line))
             if kind == "requirements" and ctx is not None and path_source(value) is None:
@@ -356,7 +355,7 @@ def read_bundle(path: Path, index_url: str | None) -> tuple[list[JobPackaging], 
         for key, settings in specs.items():
             if not isinstance(settings, dict):
                 continue
-            name = settings.get("name") if isinstance(settings.get("name"), str) else str(key)
+            name = settings["name"] if isinstance(settings.get("name"), str) else str(key)
             job = _job(
                 name, "bundle", _display(doc_path), settings, doc_path.parent, ctx, index_url
             )
@@ -381,7 +380,9 @@ def read_job_json(path: Path, index_url: str | None, root: Path) -> list[JobPack
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             continue
-        settings = item.get("settings") if isinstance(item.get("settings"), dict) else item
+        settings: dict[str, Any] = (
+            item["settings"] if isinstance(item.get("settings"), dict) else item
+        )
         if not any(k in settings for k in ("tasks", "job_clusters", "new_cluster", "libraries")):
             continue
         name = settings.get("name") if isinstance(settings.get("name"), str) else None
@@ -462,11 +463,12 @@ def imported_modules(path: Path) -> list[tuple[str, int]]:
         return []
     seen: dict[str, int] = {}
     for node in ast.walk(tree):
-        names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names = [node.module]
+        else:
+            continue
         for name in names:
             top = name.split(".", 1)[0]
             if top not in seen or node.lineno < seen[top]:

@@ -1,1 +1,2 @@
-"""The walkthrough report and the playbook: one document model, Markdown and HTML renderers."""
+"""The walkthrough report: its sections, read from the state as of a moment, in one document
+(:mod:`cockpit.document`)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cockpit.document.model import Details, Links, Paragraph, Section, Table
 from cockpit.errors import CockpitError
 from cockpit.events.sentences import sentence
-from cockpit.reporting.model import Details, Links, Paragraph, Section, Table
 from cockpit.timefmt import fmt_ts, utc_day
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def mlflow_section(store: StateStore, config: CockpitConfig | None, as_of: float
         )
     series = drift_series(store, as_of=as_of)
     if len(series) > 1:
-        from cockpit.reporting.model import Chart
+        from cockpit.document.model import Chart
 
         section.add(
             Chart(

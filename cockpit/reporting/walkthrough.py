@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from cockpit.bench.section import benchmarks_section
 from cockpit.ddp.section import ddp_section
+from cockpit.document.model import Document, Section
 from cockpit.reporting import sections
-from cockpit.reporting.model import Document, Section
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig

@@ -371,7 +371,8 @@ class StateStore:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
-        where, params = ["id > ?"], [after_id]
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [after_id]
         if until_ts is not None:
             where.append("ts <= ?")
             params.append(until_ts)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 ORDER = 2
 
@@ -30,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(ctx) -> int:
+def run(ctx: CliContext) -> int:
     offline = ctx.args.offline
     # Open (and validate) the store before Textual starts, so a bad file is a one-line error.
     store = ctx.open_store(readonly=offline, create=not offline, explicit=ctx.args.state_file)

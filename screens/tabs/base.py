@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from textual.binding import Binding
 from textual.containers import Container
@@ -20,6 +21,8 @@ from textual.widgets import Input
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
+    from cockpit.cutover.gates import Gate
+    from cockpit.services import Services
     from cockpit.store import StateStore
 
 
@@ -42,15 +45,39 @@ class ViewContext:
         return self.as_of if self.as_of is not None else time.time()
 
     def today(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self.now(), tz=dt.UTC).date()
+        return self.services.today(self.now())
+
+    @property
+    def services(self) -> Services:
+        """Clients, sync options, user and date, built from the config and the environment the
+        same way the CLI builds them (:mod:`cockpit.services`)."""
+        from cockpit.services import Services
+
+        return Services(self.config)
+
+
+class TabCommand(NamedTuple):
+    """One command palette entry of a tab: its label, a line of help, and the tab's action."""
+
+    name: str
+    help: str
+    action: str
 
 
 class CockpitTab(Container):
-    """Base class for a tab. Subclasses set the class attributes and implement refresh_view."""
+    """Base class for a tab. Subclasses set the class attributes and implement refresh_view.
+
+    What a tab offers the app is declared here, so the app asks every tab the same way: its
+    palette entries (``COMMANDS``, read through :meth:`commands`) and the gates
+    (:meth:`show_gates`, called with every evaluation).
+    """
 
     TAB_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     ORDER: ClassVar[int] = 50
+    # Command palette entries: (label, help, action name), e.g. ("Verify the copy", "...",
+    # "verify") runs ``action_verify`` of this tab.
+    COMMANDS: ClassVar[Sequence[tuple[str, str, str]]] = ()
 
     def __init__(self, view: ViewContext) -> None:
         super().__init__(id=f"tab-{self.TAB_ID}")
@@ -88,6 +115,13 @@ class CockpitTab(Container):
 
     def action_leave_input(self) -> None:
         self.focus_default()
+
+    def show_gates(self, gates: list[Gate]) -> None:
+        """The latest gate evaluation for the moment shown, after every evaluation. A tab that
+        draws the gates overrides it; the others have nothing to draw."""
+
+    def commands(self) -> list[TabCommand]:
+        return [TabCommand(*entry) for entry in self.COMMANDS]
 
     def refresh_view(self, view: ViewContext) -> None:
         """Re-read the store and update widgets. Called on mount, on store change, on time travel.

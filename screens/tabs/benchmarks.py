@@ -287,12 +287,12 @@ class BenchmarksTab(CockpitTab):
 
     @work(thread=True, group="bench-rerun", exit_on_error=False)
     def _rerun(self, pipeline: str, runtime: str) -> None:
-        from cockpit.bench.rerun import connect, shadow_rerun
+        from cockpit.bench.rerun import AdapterRunClient, shadow_rerun
 
         try:
             result = shadow_rerun(
                 self.view.store,
-                connect(self.view.config),
+                AdapterRunClient(self.view.services.workspace()),
                 pipeline,
                 runtime=runtime,
                 count=DEFAULT_RERUNS,

@@ -9,8 +9,6 @@ moment the app shows), and every change goes through the engine, which records w
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,14 +39,11 @@ DDP_ITEM = "probe:ddp-on-target"  # cockpit.ddp.checklist.ITEM_KEY (kept light: 
 
 
 def current_user() -> str:
-    """Who is at the keyboard, for the history (COCKPIT_USER wins, e.g. on a shared screen)."""
-    name = os.environ.get("COCKPIT_USER")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """Who is at the keyboard, for the history: the services' answer, the CLI's too
+    (COCKPIT_USER wins, e.g. on a shared screen)."""
+    from cockpit.services import current_user as services_user
+
+    return services_user()
 
 
 def item_visible(item: engine.Item, status: str, severity: str) -> bool:
@@ -381,7 +376,7 @@ class ChecklistTab(CockpitTab):
 
     def _ddp_probe_text(self) -> Text:
         """The latest DDP probe: what closed (or failed) this item, with its checks."""
-        from cockpit.ddp.probe import read_ddp_probes
+        from cockpit.ddp.records import read_ddp_probes
         from cockpit.textsafe import terminal
 
         text = Text("\nDDP smoke probe\n", "bold")
@@ -633,8 +628,6 @@ class ChecklistTab(CockpitTab):
 
     @work(thread=True, group="checklist-ddp", exit_on_error=False)
     def _ddp_probe(self, runtime: str) -> None:
-        from cockpit.databricks.adapter import WorkspaceAdapter
-        from cockpit.databricks.sources import options_from_config
         from cockpit.ddp.probe import DdpProbeOptions, run_ddp_probe
 
         config = self.view.config
@@ -648,7 +641,7 @@ class ChecklistTab(CockpitTab):
             )
 
         try:
-            adapter = WorkspaceAdapter.connect(options_from_config(config.databricks))
+            adapter = self.view.services.workspace()
             record = run_ddp_probe(
                 adapter,
                 self.view.store,

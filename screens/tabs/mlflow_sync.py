@@ -10,14 +10,17 @@ run in thread workers that write to the store; the app re-renders when the store
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Sparkline, Static
 
 from cockpit.errors import CockpitError
@@ -84,6 +87,45 @@ def head_text(
     return head
 
 
+@dataclass
+class MirrorStarted(Message):
+    """The mirror worker connected and its mirror runs (posted from the worker thread)."""
+
+    mirror: Any  # cockpit.mlflow.mirror.Mirror (not imported at start-up)
+
+
+@dataclass
+class MirrorEnded(Message):
+    """The mirror worker ended: stopped, or failed with ``error``."""
+
+    error: str | None = None
+
+
+class MirrorControl:
+    """The UI thread's hold on a mirror that a worker connects and runs. Stopping may come before
+    the worker has its mirror (the tab closes while it connects): the mirror is then stopped as
+    it is attached, so it never runs with nobody able to stop it. Locked: two threads use it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mirror: Any = None
+        self._stopped = False
+
+    def attach(self, mirror: Any) -> None:
+        with self._lock:
+            self._mirror = mirror
+            stopped = self._stopped
+        if stopped:
+            mirror.stop()  # its run() then returns at once
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            mirror = self._mirror
+        if mirror is not None:
+            mirror.stop()
+
+
 class MlflowSyncTab(CockpitTab):
     TAB_ID = "mlflow"
     TITLE = "MLflow sync"
@@ -119,7 +161,10 @@ class MlflowSyncTab(CockpitTab):
     def __init__(self, view: ViewContext) -> None:
         super().__init__(view)
         self.busy: str | None = None
-        self.mirror = None  # cockpit.mlflow.mirror.Mirror while mirroring
+        # The running mirror (cockpit.mlflow.mirror.Mirror), set on the UI thread when its worker
+        # says it started; the control exists from the key press until the worker ends.
+        self.mirror = None
+        self._mirror_control: MirrorControl | None = None
         self._names: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -230,12 +275,9 @@ class MlflowSyncTab(CockpitTab):
         return super().check_action(action, parameters)
 
     def _live_config(self):
-        config = self.view.config
-        if self.view.offline or config is None:
+        if self.view.offline or not self.view.services.mlflow_configured():
             return None
-        if config.mlflow.old is None or config.mlflow.new is None:
-            return None
-        return config
+        return self.view.config
 
     def _start(self, what: str) -> bool:
         if self._live_config() is None:
@@ -291,17 +333,21 @@ class MlflowSyncTab(CockpitTab):
                 self.app.notify("Mirroring paused (after the cycle in flight)")
             self.refresh_view(self.view)
             return
+        if self._mirror_control is not None:
+            self.app.notify("The mirror is still connecting", severity="warning")
+            return
         if self._live_config() is None:
             self._start("mirror")  # explains why not
             return
-        self._mirror()
+        self._mirror_control = MirrorControl()
+        self._mirror(self._mirror_control)
 
     # ------------------------------------------------------------------ workers
+    # A worker never assigns this tab's attributes: it hands its outcome to the UI thread with
+    # `self.app.call_from_thread(handler, ...)` or by posting a Message (both thread-safe).
     def _connect(self):
-        from cockpit.mlflow.connection import open_servers
-
-        config = self._live_config()
-        return (config, *open_servers(config))
+        services = self.view.services
+        return (services.require_config(), *services.mlflow_servers())
 
     # Each action runs in a worker thread, writes what it learnt to the store and reports one
     # line back on the UI thread; a CockpitError is that line, never a traceback.
@@ -312,15 +358,9 @@ class MlflowSyncTab(CockpitTab):
             message, severity = f"{label} failed: {exc.message}", "error"
         self.app.call_from_thread(self._done, message, severity)
 
-    def _sync_options(self, config, names: list[str] | None = None):
-        from cockpit.mlflow.sources import old_db_uri
-        from cockpit.mlflow.sync import SyncOptions
-
-        return SyncOptions(
-            experiments=names,
-            map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-            history_db=old_db_uri(config),
-        )
+    def _sync_options(self, names: list[str] | None = None):
+        """As the CLI's `cockpit mlflow sync` builds them, with its defaults (cockpit.services)."""
+        return self.view.services.sync_options(experiments=names)
 
     def _record_poll(self, config, old, new):
         from cockpit.mlflow.status import poll_and_record
@@ -345,7 +385,7 @@ class MlflowSyncTab(CockpitTab):
                 old,
                 new,
                 store=self.view.store,
-                options=self._sync_options(config, names),
+                options=self._sync_options(names),
                 progress=lambda done, total, label: self.app.call_from_thread(
                     self._progress, done, total, label
                 ),
@@ -422,31 +462,44 @@ class MlflowSyncTab(CockpitTab):
         self._report("Rehearsal", action)
 
     @work(thread=True, group="mlflow-mirror", exit_on_error=False)
-    def _mirror(self) -> None:
+    def _mirror(self, control: MirrorControl) -> None:
         from cockpit.mlflow.mirror import Mirror
 
+        error = None
         try:
             config, old, new = self._connect()
-            self.mirror = Mirror(
+            mirror = Mirror(
                 old,
                 new,
                 self.view.store,
-                interval_s=config.mlflow.old.poll_interval_s,
-                options=self._sync_options(config),
+                interval_s=self.view.services.mirror_interval_s(),
+                options=self._sync_options(),
                 old_db_uri=config.db_uri("old"),
                 new_db_uri=config.db_uri("new"),
                 source="tui",
             )
-            self.app.call_from_thread(self.app.notify, "Mirroring started")
-            self.mirror.run()
+            control.attach(mirror)
+            self.post_message(MirrorStarted(mirror))
+            mirror.run()
         except CockpitError as exc:
-            self.app.call_from_thread(self.app.notify, f"Mirror: {exc.message}", severity="error")
+            error = exc.message
         finally:
-            self.mirror = None
+            self.post_message(MirrorEnded(error))
+
+    def on_mirror_started(self, message: MirrorStarted) -> None:
+        self.mirror = message.mirror
+        self.app.notify("Mirroring started")
+        self.refresh_view(self.view)
+
+    def on_mirror_ended(self, message: MirrorEnded) -> None:
+        self.mirror, self._mirror_control = None, None
+        if message.error:
+            self.app.notify(f"Mirror: {message.error}", severity="error")
+        self.refresh_view(self.view)
 
     def on_unmount(self) -> None:
-        if self.mirror is not None:
-            self.mirror.stop()
+        if self._mirror_control is not None:
+            self._mirror_control.stop()
 
     # ------------------------------------------------------------------ feedback
     def _status(self, message: str) -> None:

@@ -406,9 +406,7 @@ class RuntimeDiffTab(CockpitTab):
             self._show_probe("cancelling the probe run…")
 
     def _probe_in_thread(self, spark_version: str, cancel: threading.Event) -> None:
-        from cockpit.databricks.adapter import WorkspaceAdapter
         from cockpit.databricks.probe import ProbeOptions, probe_runtime
-        from cockpit.databricks.sources import options_from_config
 
         config = self.view.config
         assert config is not None
@@ -423,7 +421,7 @@ class RuntimeDiffTab(CockpitTab):
             )
 
         try:
-            adapter = WorkspaceAdapter.connect(options_from_config(config.databricks))
+            adapter = self.view.services.workspace()
             result = probe_runtime(
                 adapter,
                 self.view.store,

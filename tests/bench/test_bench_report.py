@@ -258,8 +258,8 @@ def test_run_history_durations_are_read_by_runtime(tmp_path: Path):
 
 def test_walkthrough_section_renders_offline(kyros_bench: Path):
     from cockpit.bench.section import benchmarks_section
-    from cockpit.reporting.model import Document
-    from cockpit.reporting.render import to_html as doc_html
+    from cockpit.document.model import Document
+    from cockpit.document.render import to_html as doc_html
 
     with StateStore.open(kyros_bench, readonly=True) as store:
         section = benchmarks_section(store, None, None)

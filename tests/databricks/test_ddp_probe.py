@@ -23,10 +23,10 @@ from cockpit.ddp.probe import (
     DdpProbeOptions,
     parse_output,
     probe_tasks,
-    read_ddp_probes,
     run_ddp_probe,
     script_source,
 )
+from cockpit.ddp.records import read_ddp_probes
 from cockpit.errors import CockpitError
 from cockpit.store import StateStore
 

@@ -13,7 +13,7 @@ from cockpit.compat.checklist import findings_for, record_scan
 from cockpit.compat.rules import build_crossing
 from cockpit.compat.scan import Scanner
 from cockpit.ddp.guidance import guide_for
-from cockpit.reporting.render import to_html, to_markdown
+from cockpit.document.render import to_html, to_markdown
 from cockpit.reporting.walkthrough import build_report
 from cockpit.store import StateStore
 from screens.app import CockpitApp

@@ -1,11 +1,16 @@
 """``cockpit probe ddp``: the DDP smoke probe from the command line (light top-level imports:
-this module is imported to build ``--help``)."""
+this module is imported to build ``--help``). CLI code, so it lives in the CLI layer; the probe
+itself is :mod:`cockpit.ddp.probe`."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 
 def add_ddp_args(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +31,7 @@ def add_ddp_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_ddp(ctx) -> int:
+def run_ddp(ctx: CliContext) -> int:
     from cockpit.ddp.probe import DdpProbeOptions, check_options, run_ddp_probe
 
     args = ctx.args
@@ -43,7 +48,7 @@ def run_ddp(ctx) -> int:
     )
     check_options(options)
     runtime_id = args.runtime or _target(ctx)
-    from cockpit.commands.inventory import connect
+    from cockpit.cli.workspace import connect
 
     adapter = connect(ctx)
     from cockpit.cli.progress import RunWatch
@@ -62,7 +67,7 @@ def run_ddp(ctx) -> int:
     return EXIT_OK if record.passed else EXIT_FINDINGS
 
 
-def _target(ctx) -> str:
+def _target(ctx: CliContext) -> str:
     from cockpit.errors import CockpitError
 
     if ctx.config is not None:
@@ -86,8 +91,8 @@ def _closed_items(store, record) -> list[str]:
     ]
 
 
-def _show(ctx) -> int:
-    from cockpit.ddp.probe import read_ddp_probes
+def _show(ctx: CliContext) -> int:
+    from cockpit.ddp.records import read_ddp_probes
     from cockpit.errors import CockpitError
 
     with ctx.open_store(readonly=True) as store:
@@ -100,7 +105,7 @@ def _show(ctx) -> int:
     return EXIT_OK if record.passed else EXIT_FINDINGS
 
 
-def _print(ctx, record, closed: list[str], *, output: bool = False) -> None:
+def _print(ctx: CliContext, record, closed: list[str], *, output: bool = False) -> None:
     from cockpit.textsafe import terminal
 
     if ctx.args.format == "json":

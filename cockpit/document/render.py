@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-from cockpit.reporting.model import (
+from cockpit.document.model import (
+    Block,
     Bullets,
     Chart,
     Code,
@@ -174,11 +175,12 @@ def to_html(doc: Document) -> str:
     chart_no = 0
     for section in doc.sections:
         parts.append(f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>')
-        blocks = []
-        for block in section.blocks:
-            blocks.append(block)
-            if isinstance(block, Details):
-                blocks[-1:] = [("open", block.summary), *block.blocks, ("close", "")]
+        # A Details block unfolds into its blocks between ("open", summary) / ("close", "").
+        blocks: list[Block | tuple[str, str]] = []
+        for outer in section.blocks:
+            blocks.append(outer)
+            if isinstance(outer, Details):
+                blocks[-1:] = [("open", outer.summary), *outer.blocks, ("close", "")]
         for block in blocks:
             if isinstance(block, tuple):
                 what, summary = block

@@ -1,16 +1,22 @@
 """``cockpit mlflow rehearse-db-upgrade`` and ``cockpit mlflow schema-watch``.
 
-Registered into the ``cockpit mlflow`` group by :mod:`cockpit.commands.mlflow`. Imported while
-``--help`` is built, so only the standard library and :mod:`cockpit.errors` at the top.
+Registered into the ``cockpit mlflow`` group by :mod:`cockpit.commands.mlflow`. It is CLI code
+(argparse, printing), so it lives in the CLI layer; the engine's half is
+:mod:`cockpit.mlflow.rehearsal` and :mod:`cockpit.mlflow.schema`. Imported while ``--help`` is
+built, so only the standard library and :mod:`cockpit.errors` at the top.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import positive_float
 from cockpit.errors import EXIT_FINDINGS, EXIT_OK, CockpitError, ConfigError
+
+if TYPE_CHECKING:
+    from cockpit.cli.context import CliContext
 
 REHEARSE_EPILOG = """\
 The original is only read: a SQLite file is copied with SQLite's backup API; a PostgreSQL or MySQL
@@ -94,7 +100,7 @@ def register_rehearse(msub: argparse._SubParsersAction) -> None:
     watch.set_defaults(handler=run_schema_watch)
 
 
-def _db_uri(ctx) -> str:
+def _db_uri(ctx: CliContext) -> str:
     if ctx.args.db:
         return ctx.args.db
     uri = ctx.config.db_uri("old") if ctx.config is not None else None
@@ -111,7 +117,7 @@ def _progress(message: str) -> None:
     print(f"cockpit: {message}", file=sys.stderr, flush=True)
 
 
-def run_rehearse(ctx) -> int:
+def run_rehearse(ctx: CliContext) -> int:
     from rich.markup import escape
 
     from cockpit.mlflow.rehearsal import rehearse_db_upgrade
@@ -206,7 +212,7 @@ def run_rehearse(ctx) -> int:
     return EXIT_OK if result.clean else EXIT_FINDINGS
 
 
-def run_schema_watch(ctx) -> int:
+def run_schema_watch(ctx: CliContext) -> int:
     import sys
     import time
 
