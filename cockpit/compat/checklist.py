@@ -697,8 +697,13 @@ class ScanRecord:
     old_tracking_uri: str | None
 
 
-def latest_scan_record(store: StateStore) -> ScanRecord | None:
-    row = store.query_one("SELECT * FROM compat_scans ORDER BY id DESC LIMIT 1")
+def latest_scan_record(store: StateStore, as_of: float | None = None) -> ScanRecord | None:
+    scan_id = _latest_scan(store, as_of)
+    row = (
+        None
+        if scan_id is None
+        else store.query_one("SELECT * FROM compat_scans WHERE id = ?", (scan_id,))
+    )
     if row is None:
         return None
     return ScanRecord(
@@ -760,8 +765,8 @@ def findings_with_codes(
 
 def last_scan_target(store: StateStore) -> str | None:
     """The target runtime of the latest scan."""
-    row = store.query_one("SELECT to_runtime FROM compat_scans ORDER BY id DESC LIMIT 1")
-    return str(row["to_runtime"]) if row is not None else None
+    scan = latest_scan_record(store)
+    return scan.to_runtime if scan is not None else None
 
 
 def pipelines_with(store: StateStore, codes: tuple[str, ...], item_key: str) -> list[str]:
