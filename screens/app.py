@@ -141,6 +141,7 @@ class CockpitApp(App[int]):
             as_of=self.as_of,
             migration_from=route.from_runtime,
             migration_to=route.to_runtime,
+            gates=tuple(self.gates) if self.gates is not None else None,
         )
 
     def compose(self) -> ComposeResult:

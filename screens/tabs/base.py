@@ -39,6 +39,9 @@ class ViewContext:
     as_of: float | None = None  # seconds since the epoch; None = latest
     migration_from: str = ""
     migration_to: str = ""
+    # The app's latest gate evaluation (None until the first one): the app evaluates them in a
+    # worker and also hands each new result to every tab's show_gates.
+    gates: tuple[Gate, ...] | None = None
 
     def now(self) -> float:
         """The moment shown: ``as_of`` when travelling in time, else the wall clock."""

@@ -105,9 +105,8 @@ class CutoverTab(CockpitTab):
     def _refresh_gates(self) -> None:
         # The app evaluates the gates (in a worker, also when this tab is not shown); draw its
         # latest result for the moment being shown.
-        gates = getattr(self.app, "gates", None)
-        if gates is not None:
-            self.show_gates(gates)
+        if self.view.gates is not None:
+            self.show_gates(list(self.view.gates))
 
     def show_gates(self, gates: list[Gate]) -> None:
         self.gates = gates
