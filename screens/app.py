@@ -7,13 +7,16 @@ another process, e.g. a recorder) and asks every tab to re-render from the store
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
 import pkgutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -22,7 +25,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from cockpit.cutover.gates import Gate
 from cockpit.cutover.gates import evaluate as evaluate_gates
 from cockpit.cutover.gates import record_changes as record_gate_changes
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, StateError
 from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources, prepare_pollers
 from cockpit.textsafe import terminal
 from screens.tabs.base import CockpitTab, DeferredTab, ViewContext
@@ -169,12 +172,39 @@ class CockpitApp(App[int]):
         self.call_after_refresh(lambda: self.set_timer(GATES_FIRST_DELAY_S, self._evaluate_gates))
         if self.store.note:
             self.notify(f"Read-only: {self.store.note}", severity="warning")
+        if self.store.check_deferred:
+            # A big file opened for review: its page-by-page integrity check runs now, beside
+            # the first frame, and a failure closes the cockpit with the usual one-line error.
+            # A daemon thread, not a worker: quitting never waits for the check to finish.
+            self.call_after_refresh(
+                threading.Thread(
+                    target=self._check_in_thread, name="cockpit-integrity", daemon=True
+                ).start
+            )
         if not self.offline:
             # After the first frame: preparing the pollers imports their clients (the SDK).
             self.call_after_refresh(self._start_polling)
         if os.environ.get("COCKPIT_EXIT_AFTER_FIRST_FRAME") == "1":
             # bench/startup.py measures time to first frame: leave once it has been drawn.
             self.call_after_refresh(self.exit)
+
+    def _check_in_thread(self) -> None:
+        try:
+            self.store.run_deferred_check()
+        except CockpitError as exc:
+            # Plain text, controls escaped: the message carries the file's path.
+            message = Text(f"cockpit: error: {terminal(exc.message)}")
+            with contextlib.suppress(RuntimeError):  # the app has closed meanwhile
+                self.call_from_thread(self.exit, return_code=exc.exit_code, message=message)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # A big file opened before its integrity check (see _check_in_thread) can meet a damaged
+        # page in any read: that is the one-line error the check would give, not a traceback.
+        if isinstance(error, StateError):
+            message = Text(f"cockpit: error: {terminal(error.message)}")
+            self.exit(return_code=error.exit_code, message=message)
+            return
+        super()._handle_exception(error)
 
     def _update_header(self) -> None:
         header = self.query_one(StatusHeader)
@@ -308,44 +338,41 @@ class CockpitApp(App[int]):
             return self.offline
         return True
 
-    def _event_times(self) -> list[tuple[float, str]]:
-        return self.store.event_times()
-
     def _update_time_bar(self) -> None:
         bars = self.query(TimeTravelBar)
         if not bars:
             return
-        times = self._event_times()
+        # Read through the store's ts index: a month of recording is a million events, and the
+        # bar must not hold them (issue 17).
+        position = self.store.event_position(self.as_of)
         if self.as_of is None:
-            label = f"last event: {times[-1][1]}" if times else "no events recorded"
-            bars.first().show_position(None, None, len(times), label)
+            label = f"last event: {position.kind}" if position.total else "no events recorded"
+            bars.first().show_position(None, None, position.total, label)
             return
-        index = max((i for i, (ts, _) in enumerate(times) if ts <= self.as_of), default=None)
-        label = times[index][1] if index is not None else "before the first event"
-        bars.first().show_position(self.as_of, index, len(times), label)
+        label = position.kind if position.index is not None else "before the first event"
+        bars.first().show_position(self.as_of, position.index, position.total, label)
 
     def action_travel(self, where: str) -> None:
-        times = [ts for ts, _ in self._event_times()]
-        if not times:
+        first, last = self.store.event_span()
+        if first is None or last is None:
             return
         if where == "latest":
             self.set_as_of(None)
             return
         if where in ("-hour", "+hour"):
-            base = self.as_of if self.as_of is not None else times[-1]
+            base = self.as_of if self.as_of is not None else last
             target = base + (3600 if where == "+hour" else -3600)
-            self.set_as_of(None if target >= times[-1] else max(target, times[0]))
+            self.set_as_of(None if target >= last else max(target, first))
             return
         # Step to the previous / next distinct event time.
-        distinct = sorted(set(times))
-        current = self.as_of if self.as_of is not None else distinct[-1]
+        current = self.as_of if self.as_of is not None else last
         if where == "prev":
-            earlier = [t for t in distinct if t < current]
+            earlier = self.store.event_time_before(current)
             # From "latest", one step back shows the state just before the last event.
-            self.set_as_of(earlier[-1] if earlier else distinct[0])
+            self.set_as_of(earlier if earlier is not None else first)
         else:
-            later = [t for t in distinct if t > current]
-            self.set_as_of(later[0] if later and later[0] < distinct[-1] else None)
+            later = self.store.event_time_after(current)
+            self.set_as_of(later if later is not None and later < last else None)
 
     def _focus_active_tab(self) -> None:
         """Put focus inside the active tab so its key bindings (shown in the footer) work."""

@@ -263,3 +263,88 @@ def test_a_lower_numbered_migration_arriving_later_is_still_applied(tmp_path: Pa
         ]
         assert versions == [v for v, _, _ in everything]
         assert store.events(kinds=["store.migrated"])[-1].payload["applied"] == [skipped[0]]
+
+
+def _corrupted(state: Path) -> None:
+    """A state file with scribbled pages of its events table."""
+    with StateStore.open(state, create=True) as store:
+        with store.write() as tx:
+            for i in range(2000):
+                store.append_event("fill", {"i": i, "pad": "x" * 200}, conn=tx)
+        store.checkpoint()
+    data = bytearray(state.read_bytes())
+    # Pages of the events table only (the second half of the file): what opening reads
+    # (the schema, the metadata, the migrations record) stays sound.
+    for offset in range(len(data) // 2 // 4096 * 4096, len(data) - 4096, 4096 * 7):
+        data[offset : offset + 64] = b"\xff" * 64
+    state.write_bytes(bytes(data))
+
+
+def test_deferred_integrity_check_refuses_a_corrupted_big_file_later(tmp_path: Path, monkeypatch):
+    """Offline review of a big file (above DEFER_CHECK_BYTES) opens before the page-by-page check;
+    the check, run afterwards, refuses a corrupted file the same way, and leaves it untouched."""
+    from cockpit.store import state as state_module
+
+    path = tmp_path / "big.db"
+    _corrupted(path)
+    before = digest(path)
+    monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 1024)
+    store = StateStore.open(path, readonly=True, defer_check=True)
+    assert store.check_deferred
+    with pytest.raises(StateError, match=r"is corrupted"):
+        store.run_deferred_check()
+    store.close()
+    # Below the size, or without asking, the check runs at opening as always.
+    monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 10**12)
+    with pytest.raises(StateError, match=r"is corrupted"):
+        StateStore.open(path, readonly=True, defer_check=True)
+    monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 1024)
+    with pytest.raises(StateError, match=r"is corrupted"):
+        StateStore.open(path, readonly=True)
+    assert digest(path) == before
+
+
+def test_deferred_integrity_check_passes_a_sound_file(tmp_path: Path, monkeypatch):
+    from cockpit.store import state as state_module
+
+    path = tmp_path / "fine.db"
+    with StateStore.open(path, create=True) as store:
+        store.append_event("a.b", {"x": 1})
+    monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 0)
+    with StateStore.open(path, readonly=True, defer_check=True) as store:
+        assert store.check_deferred
+        store.run_deferred_check()
+        assert not store.check_deferred
+        assert [e.kind for e in store.events(kind_prefix="a.")] == ["a.b"]
+
+
+def test_event_position_and_steps_match_the_whole_log(tmp_path: Path):
+    """The time-travel figures read through the ts index equal those of the whole log in memory
+    (ties in ts, out-of-order ts, before the first and after the last event)."""
+    import random
+
+    rng = random.Random(5)
+    with StateStore.open(tmp_path / "t.db", create=True) as store:
+        base = store.events()[0].ts if store.events() else 1000.0
+        times = [base + rng.choice([0, 1, 1, 2, 5, 30]) * i for i in range(1, 300)]
+        rng.shuffle(times)
+        store.append_events((f"k{i % 7}.x", {"i": i}, "test", ts) for i, ts in enumerate(times))
+        log = sorted((e.ts, e.id, e.kind) for e in store.events())
+        first, last = log[0][0], log[-1][0]
+        for moment in [first - 1, first, last, last + 1, *rng.sample(times, 40), None]:
+            position = store.event_position(moment)
+            upto = [row for row in log if moment is None or row[0] <= moment]
+            assert position.total == len(log)
+            assert (position.first_ts, position.last_ts) == (first, last)
+            assert position.index == (len(upto) - 1 if upto else None)
+            assert position.kind == (upto[-1][2] if upto else None)
+            assert store.event_count(until_ts=moment) == len(upto)
+            if moment is not None:
+                earlier = [t for t, _, _ in log if t < moment]
+                later = [t for t, _, _ in log if t > moment]
+                assert store.event_time_before(moment) == (max(earlier) if earlier else None)
+                assert store.event_time_after(moment) == (min(later) if later else None)
+        assert store.event_kinds() == sorted({k for _, _, k in log})
+        assert [e.id for e in store.events(kind_prefix="k3.")] == sorted(
+            i for _, i, k in log if k == "k3.x"
+        )

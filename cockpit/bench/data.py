@@ -299,8 +299,10 @@ def compare_store(
     *,
     as_of: float | None = None,
     samples: pd.DataFrame | None = None,
+    intervals: bool = True,
 ) -> list[Comparison]:
-    """Every pipeline and metric in the state file judged old runtime vs new, worst first."""
+    """Every pipeline and metric in the state file judged old runtime vs new, worst first
+    (without bootstrap intervals when ``intervals`` is False: verdicts only)."""
     from cockpit.bench.stats import compare_frame
 
     old, new = runtimes_compared(store, config)
@@ -328,4 +330,5 @@ def compare_store(
         directions=directions,
         rules=rules,
         default_rule=rule_for(config, ""),
+        intervals=intervals,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 META_KEY = "bench.verdicts"
+# Verdicts computed in this process, by (file, inputs key): time travel asks again at every step,
+# and most steps do not change the samples. Bounded: a few moments' worth.
+_MEMO: OrderedDict[tuple[str, str], list[StoredVerdict]] = OrderedDict()
+_MEMO_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,10 @@ def _inputs_key(store: StateStore, config: CockpitConfig | None, as_of: float | 
     from cockpit.bench.data import runtimes_compared, samples_fingerprint
 
     rules = config.benchmarks.model_dump(mode="json") if config is not None else None
-    parts = [samples_fingerprint(store, as_of=as_of), runtimes_compared(store, config), rules]
+    # The moment itself is left out: the samples visible at a moment grow with it, so equal
+    # counts and maxima mean equal samples, and two moments with the same ones share verdicts.
+    fingerprint = samples_fingerprint(store, as_of=as_of)[1:]
+    parts = [fingerprint, runtimes_compared(store, config), rules]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -57,6 +65,10 @@ def benchmark_verdicts(
 ) -> list[StoredVerdict]:
     """Every pipeline metric's verdict, worst first: stored ones when their inputs still match."""
     key = _inputs_key(store, config, as_of)
+    memo_key = (str(store.path), key)
+    if memo_key in _MEMO:
+        _MEMO.move_to_end(memo_key)
+        return list(_MEMO[memo_key])
     cached = _cached(store, key)
     if cached is not None:
         return cached
@@ -64,8 +76,11 @@ def benchmark_verdicts(
 
     found = [
         StoredVerdict(c.pipeline, c.metric, c.verdict, c.ratio)
-        for c in compare_store(store, config, as_of=as_of)
+        for c in compare_store(store, config, as_of=as_of, intervals=False)
     ]
+    _MEMO[memo_key] = list(found)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
     if not store.readonly and as_of is None:
         body = {"key": key, "verdicts": [asdict(v) for v in found]}
         store.set_meta(META_KEY, json.dumps(body, sort_keys=True))

@@ -72,11 +72,18 @@ class CliContext:
         return Path(DEFAULT_STATE)
 
     def open_store(
-        self, *, readonly: bool = False, create: bool = True, explicit: str | None = None
+        self,
+        *,
+        readonly: bool = False,
+        create: bool = True,
+        explicit: str | None = None,
+        defer_check: bool = False,
     ) -> StateStore:
         from cockpit.store import StateStore
 
-        store = StateStore.open(self.state_path(explicit), readonly=readonly, create=create)
+        store = StateStore.open(
+            self.state_path(explicit), readonly=readonly, create=create, defer_check=defer_check
+        )
         if not store.readonly and self.config is not None:
             record_migration_meta(store, self.config)
         return store

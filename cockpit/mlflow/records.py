@@ -24,6 +24,7 @@ from cockpit.store import until
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Iterable
 
     from cockpit.store import StateStore
 
@@ -190,6 +191,24 @@ def record_mapping(
             "fingerprint = excluded.fingerprint, synced_at = excluded.synced_at",
             (kind, source_id, dest_id, experiment, fingerprint, store.clock()),
         )
+
+
+def record_mappings(
+    store: StateStore, rows: Iterable[tuple[str, str, str, str, str]], *, ts: float | None = None
+) -> int:
+    """Many ``(kind, source_id, dest_id, experiment, fingerprint)`` rows in one transaction, the
+    same upsert as :func:`record_mapping` (a mirror cycle's copies, a bench's month of them)."""
+    now = store.clock() if ts is None else ts
+    batch = [(*row, now) for row in rows]
+    with store.write() as tx:
+        tx.executemany(
+            "INSERT INTO mlflow_id_map (kind, source_id, dest_id, experiment, fingerprint, "
+            "synced_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(kind, source_id) DO UPDATE SET "
+            "dest_id = excluded.dest_id, experiment = excluded.experiment, "
+            "fingerprint = excluded.fingerprint, synced_at = excluded.synced_at",
+            batch,
+        )
+    return len(batch)
 
 
 def load_mapping(store: StateStore, kind: str) -> dict[str, str]:

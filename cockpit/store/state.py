@@ -27,7 +27,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 SQLITE_HEADER = b"SQLite format 3\x00"
 # "Everything, whenever it happened": the bound of a read with no as-of moment.
 FOREVER = float("inf")
+# Above this size a read-only viewer that asks for it (``cockpit open --offline``) runs the
+# integrity check after its first frame instead of before: ``PRAGMA quick_check`` reads every
+# page, 1.3 s for a month of recording (400 MB), and the file cannot be damaged by reading it.
+DEFER_CHECK_BYTES = 64 * 1024 * 1024
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -74,6 +78,17 @@ class Event:
     kind: str
     source: str
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventPosition:
+    """Where a moment falls in the event log (time travel's bar), read through the ts index."""
+
+    total: int  # events in the log
+    index: int | None  # 0-based, in (ts, id) order, of the last event at or before the moment
+    kind: str | None  # that event's kind (the newest event's when the moment is "latest")
+    first_ts: float | None
+    last_ts: float | None
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -124,6 +139,10 @@ class StateStore:
         self.readonly = readonly
         # Why the store is read-only when nobody asked for it (e.g. "file is not writable").
         self.note = note
+        # True while the opening integrity check is still owed (see defer_check in open()).
+        self.check_deferred = False
+        self._check_uri = ""
+        self._total_cache: tuple[tuple[int, int], int] | None = None
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -134,7 +153,11 @@ class StateStore:
         readonly: bool = False,
         create: bool = False,
         clock: Callable[[], float] = time.time,
+        defer_check: bool = False,
     ) -> StateStore:
+        """``defer_check``: a read-only file above :data:`DEFER_CHECK_BYTES` skips ``PRAGMA
+        quick_check`` here; the caller must run :meth:`run_deferred_check` (the TUI does, in a
+        worker after its first frame) and give up on the file if it fails."""
         path = Path(path)
         note = ""
         if path.exists() and create and _is_empty_file(path):
@@ -153,7 +176,11 @@ class StateStore:
         else:
             if not path.parent.exists():
                 raise StateError(f"cannot create {path}: folder {path.parent} does not exist")
-        store = cls._open_readonly(path, note) if readonly else cls._open_writable(path, clock)
+        if readonly:
+            defer = defer_check and path.stat().st_size > DEFER_CHECK_BYTES
+            store = cls._open_readonly(path, note, defer=defer)
+        else:
+            store = cls._open_writable(path, clock)
         store.clock = clock
         return store
 
@@ -187,18 +214,19 @@ class StateStore:
         return store
 
     @classmethod
-    def _open_readonly(cls, path: Path, note: str) -> StateStore:
+    def _open_readonly(cls, path: Path, note: str, *, defer: bool = False) -> StateStore:
         uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         try:
             try:
-                conn, version = _open_checked(uri, path)
+                conn, version = _open_checked(uri, path, quick=not defer)
             except sqlite3.OperationalError as exc:
                 if not _cannot_open_in_place(exc):
                     raise
                 # An archived WAL file in a folder we cannot write: SQLite cannot create the
                 # -shm file it needs for mode=ro. immutable=1 reads the main file as it is
                 # (nothing is locked or created); changes still in a -wal file are not seen.
-                conn, version = _open_checked(uri + "&immutable=1", path)
+                uri += "&immutable=1"
+                conn, version = _open_checked(uri, path, quick=not defer)
                 note = note or "opened as immutable: its folder is not writable"
                 wal = path.with_name(path.name + "-wal")
                 if wal.exists() and wal.stat().st_size > 0:
@@ -207,6 +235,16 @@ class StateStore:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
         probe = cls(conn, path, readonly=True)
         if probe._pending():
+            if defer:  # copied into memory below, every page read anyway: check it first
+                try:
+                    _quick_check(conn, path)
+                except sqlite3.DatabaseError as exc:
+                    conn.close()
+                    raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
+                except BaseException:
+                    conn.close()
+                    raise
+                defer = False
             # Older file: migrate a private in-memory copy so the file itself is never written.
             memory = _connect(":memory:", uri=False)
             conn.backup(memory)
@@ -216,7 +254,27 @@ class StateStore:
             memory.execute("PRAGMA query_only=ON")
             note = note or f"schema v{version} upgraded in memory for viewing"
             return cls(memory, path, readonly=True, note=note)
-        return cls(conn, path, readonly=True, note=note)
+        store = cls(conn, path, readonly=True, note=note)
+        store.check_deferred = defer
+        store._check_uri = uri
+        return store
+
+    def run_deferred_check(self) -> None:
+        """The opening integrity check a ``defer_check`` open skipped, on a connection of its
+        own (the viewer's queries are not held up meanwhile). Raises :class:`StateError`."""
+        if not self.check_deferred:
+            return
+        try:
+            conn = _connect(self._check_uri, uri=True)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.path} cannot be opened as a state file: {exc}") from None
+        try:
+            _quick_check(conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.path} cannot be opened as a state file: {exc}") from None
+        finally:
+            conn.close()
+        self.check_deferred = False
 
     def close(self) -> None:
         with self._lock:
@@ -325,14 +383,26 @@ class StateStore:
 
     # ----------------------------------------------------------------- reading
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._corruption_is_state_error():
             return self._conn.execute(sql, params).fetchall()
 
     def query_one(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> sqlite3.Row | None:
-        with self._lock:
+        with self._lock, self._corruption_is_state_error():
             return self._conn.execute(sql, params).fetchone()
+
+    @contextlib.contextmanager
+    def _corruption_is_state_error(self) -> Iterator[None]:
+        """A damaged page met by a read (possible before a deferred integrity check has run) is
+        the same one-line error as at opening, not a traceback."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise StateError(f"{self.path} is corrupted: {exc}") from None
+            raise
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.query_one("SELECT value FROM cockpit_meta WHERE key = ?", (key,))
@@ -371,8 +441,10 @@ class StateStore:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
-        where: list[str] = ["id > ?"]
-        params: list[Any] = [after_id]
+        # "id > 0" only when asked: a rowid range makes SQLite walk the table instead of the
+        # (kind, ts) index.
+        where: list[str] = ["id > ?"] if after_id else []
+        params: list[Any] = [after_id] if after_id else []
         if until_ts is not None:
             where.append("ts <= ?")
             params.append(until_ts)
@@ -380,22 +452,23 @@ class StateStore:
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             params.extend(kinds)
         if kind_prefix:
-            where.append("kind LIKE ? ESCAPE '\\'")
-            params.append(_like_escape(kind_prefix) + "%")
+            # The range lets SQLite search the kind index (LIKE alone scans all of it); LIKE
+            # keeps the exact prefix test.
+            where.append("kind >= ? AND kind < ? AND kind LIKE ? ESCAPE '\\'")
+            params.extend([kind_prefix, _prefix_end(kind_prefix), _like_escape(kind_prefix) + "%"])
         if search:
             where.append("(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')")
             needle = "%" + _like_escape(search) + "%"
             params.extend([needle, needle])
-        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id"
+        sql = "SELECT * FROM events"
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        sql += " ORDER BY id"
         if newest_first:
             sql += " DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_event(r) for r in self.query(sql, params)]
-
-    def event_count(self, *, until_ts: float | None = None) -> int:
-        row = self.query_one("SELECT COUNT(*) AS n FROM events WHERE ts <= ?", (until(until_ts),))
-        return int(row["n"]) if row else 0
 
     def event_kind_counts(self, *, until_ts: float | None = None) -> list[tuple[str, int]]:
         """(kind, how many) up to ``until_ts``, most frequent first."""
@@ -407,11 +480,7 @@ class StateStore:
 
     def event_prefixes(self) -> tuple[str, ...]:
         """The features that have recorded events: each kind's first dotted part, sorted."""
-        rows = self.query(
-            "SELECT DISTINCT substr(kind, 1, instr(kind || '.', '.') - 1) AS p FROM events "
-            "ORDER BY p"
-        )
-        return tuple(r["p"] for r in rows)
+        return tuple(sorted({kind.split(".", 1)[0] for kind in self.event_kinds()}))
 
     def event_times(self) -> list[tuple[float, str]]:
         """(time, kind) of every event in time order: the steps time travel moves through."""
@@ -435,6 +504,81 @@ class StateStore:
             if name:
                 found[str(name)] = event
         return found
+
+    def event_position(self, as_of: float | None = None) -> EventPosition:
+        """The time-travel bar's figures without reading the log into memory: a few queries on
+        the ts index, whatever the log's size."""
+        first, last = self.event_span()
+        if first is None or last is None:
+            return EventPosition(0, None, None, None, None)
+        total = self.event_count()
+        moment = last if as_of is None else as_of
+        newest = self.query_one(
+            "SELECT kind FROM events WHERE ts <= ? ORDER BY ts DESC, id DESC LIMIT 1", (moment,)
+        )
+        if newest is None:
+            return EventPosition(total, None, None, first, last)
+        index = self.event_count(until_ts=moment, span=(first, last), total=total) - 1
+        return EventPosition(total, index, newest["kind"], first, last)
+
+    def event_count(
+        self,
+        *,
+        until_ts: float | None = None,
+        span: tuple[float, float] | None = None,
+        total: int | None = None,
+    ) -> int:
+        """Events at or before ``until_ts`` (all when None), counted on the ts index from its
+        nearer end: near "latest" only the few events after the moment are counted."""
+        if total is None:
+            total = self._event_total()
+        if until_ts is None or total == 0:
+            return total
+        first, last = span if span is not None else self.event_span()
+        if first is None or last is None:
+            return total
+        if until_ts - first > last - until_ts:
+            after = self.query_one("SELECT COUNT(*) AS n FROM events WHERE ts > ?", (until_ts,))
+            return total - int(after["n"])
+        upto = self.query_one("SELECT COUNT(*) AS n FROM events WHERE ts <= ?", (until_ts,))
+        return int(upto["n"])
+
+    def event_span(self) -> tuple[float | None, float | None]:
+        """The first and the last event time (None, None for an empty log)."""
+        # Two queries: SQLite answers a lone MIN() or MAX() from one end of the ts index, but
+        # both in one SELECT walk all of it.
+        first = self.query_one("SELECT MIN(ts) AS t FROM events")
+        last = self.query_one("SELECT MAX(ts) AS t FROM events")
+        return (first["t"] if first else None, last["t"] if last else None)
+
+    def _event_total(self) -> int:
+        # COUNT(*) walks a whole index (30 ms at a million events); the log only grows, so the
+        # count is kept until the file changes (the change marker sees other processes too).
+        marker = self.change_marker()
+        if self._total_cache is None or self._total_cache[0] != marker:
+            total = int(self.query_one("SELECT COUNT(*) AS n FROM events")["n"])
+            self._total_cache = (marker, total)
+        return self._total_cache[1]
+
+    def event_kinds(self) -> list[str]:
+        """Every distinct event kind, sorted: one index search per kind (a skip scan), not a
+        walk over every event."""
+        rows = self.query(
+            "WITH RECURSIVE k(kind) AS (SELECT MIN(kind) FROM events UNION ALL "
+            "SELECT (SELECT MIN(kind) FROM events WHERE kind > k.kind) FROM k "
+            "WHERE k.kind IS NOT NULL) SELECT kind FROM k WHERE kind IS NOT NULL"
+        )
+        return [r["kind"] for r in rows]
+
+    def event_time_before(self, ts: float) -> float | None:
+        """The latest event time strictly before ``ts`` (one step back), or None."""
+        row = self.query_one("SELECT MAX(ts) AS t FROM events WHERE ts < ?", (ts,))
+        return row["t"] if row else None
+
+    def event_time_after(self, ts: float) -> float | None:
+        """The earliest event time strictly after ``ts`` (one step forward), or None."""
+        row = self.query_one("SELECT MIN(ts) AS t FROM events WHERE ts > ?", (ts,))
+        return row["t"] if row else None
 
     def last_event_id(self) -> int:
         row = self.query_one("SELECT COALESCE(MAX(id), 0) AS m FROM events")
@@ -487,6 +631,28 @@ class StateStore:
         with self.write() as tx:
             return int(tx.execute(sql, row).lastrowid or 0)
 
+    def append_events(
+        self,
+        events: Iterable[tuple[str, dict[str, Any], str, float]],
+        *,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """Append many ``(kind, payload, source, ts)`` events in one statement (a recorder's
+        backlog, a bench's month of history): the same scrubbing as :meth:`append_event`, one
+        transaction, no per-event round trip. Returns how many were written."""
+        rows = [
+            (ts, kind, source, json.dumps(secrets.scrub(payload), sort_keys=True, default=str))
+            for kind, payload, source, ts in events
+        ]
+        sql = "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)"
+        if conn is not None:
+            self._require_writable()
+            conn.executemany(sql, rows)
+            return len(rows)
+        with self.write() as tx:
+            tx.executemany(sql, rows)
+        return len(rows)
+
     def set_meta(self, key: str, value: str, *, conn: sqlite3.Connection | None = None) -> None:
         sql = "INSERT INTO cockpit_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
         if conn is not None:
@@ -521,12 +687,14 @@ def _is_empty_file(path: Path) -> bool:
         return False
 
 
-def _open_checked(uri: str, path: Path) -> tuple[sqlite3.Connection, int]:
-    """A read-only connection on ``uri`` that passed every opening check, and its version."""
+def _open_checked(uri: str, path: Path, *, quick: bool = True) -> tuple[sqlite3.Connection, int]:
+    """A read-only connection on ``uri`` that passed every opening check (all but the page by
+    page ``quick_check`` when ``quick`` is False), and its version."""
     conn = _connect(uri, uri=True)
     try:
         conn.execute("PRAGMA query_only=ON")
-        _quick_check(conn, path)
+        if quick:
+            _quick_check(conn, path)
         _check_ours(conn, path)
         _check_not_newer(conn, path)
         return conn, _user_version(conn)
@@ -621,6 +789,11 @@ def _split_sql(sql: str) -> list[str]:
     if buf.strip():
         statements.append(buf.strip())
     return statements
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string above every string starting with ``prefix`` (prefix is not empty)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _like_escape(text: str) -> str:

@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(ctx: CliContext) -> int:
     offline = ctx.args.offline
     # Open (and validate) the store before Textual starts, so a bad file is a one-line error.
-    store = ctx.open_store(readonly=offline, create=not offline, explicit=ctx.args.state_file)
+    # Offline, a big file's integrity check runs after the first frame (the app does it).
+    store = ctx.open_store(
+        readonly=offline, create=not offline, explicit=ctx.args.state_file, defer_check=offline
+    )
     if not store.readonly:
         from cockpit import debuglog
 

@@ -135,3 +135,29 @@ def test_a_metric_can_have_its_own_threshold():
     assert coarse.verdict == NO_CHANGE  # within the default ×1.10
     (fine,) = compare_frame(frame, rules={("p", "auc"): Rule(threshold=1.02)}, **kwargs)
     assert fine.verdict == REGRESSION and fine.threshold == 1.02
+
+
+def test_bootstrap_of_many_values_draws_medians_with_the_resampling_distribution():
+    """Above RESAMPLE_MAX values the bootstrap draws each median from its distribution instead
+    of resampling: its percentiles (what the intervals are made of) match brute-force resampling
+    of the same data, for odd and even n."""
+    import numpy as np
+
+    from cockpit.bench.stats import RESAMPLE_MAX, bootstrap_medians
+
+    data_rng = np.random.default_rng(17)
+    for n in (RESAMPLE_MAX + 1, RESAMPLE_MAX + 2, 4 * RESAMPLE_MAX + 1):
+        data = data_rng.lognormal(7.0, 0.3, n)
+        drawn = bootstrap_medians(data, np.random.default_rng(1), n_boot=8000)
+        picks = np.random.default_rng(2).integers(0, n, size=(8000, n))
+        resampled = np.median(data[picks], axis=1)
+        spread = resampled.std()
+        # Both sides are 8,000 draws: the Monte Carlo error of a 2.5% percentile alone is about
+        # 0.05 of the spread, so the tolerance is a few of those (fixed seeds: no flakiness).
+        for q in (2.5, 25, 50, 75, 97.5):
+            gap = abs(np.percentile(drawn, q) - np.percentile(resampled, q))
+            assert gap < 0.25 * spread, (n, q, gap, spread)
+        assert abs(drawn.std() - spread) < 0.1 * spread
+        # Every draw is one of the data's values (odd n) or the mean of two of them.
+        if n % 2:
+            assert np.isin(drawn, data).all()
