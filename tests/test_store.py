@@ -348,3 +348,21 @@ def test_event_position_and_steps_match_the_whole_log(tmp_path: Path):
         assert [e.id for e in store.events(kind_prefix="k3.")] == sorted(
             i for _, i, k in log if k == "k3.x"
         )
+
+
+def test_query_columns_gives_the_same_values_as_query(tmp_path: Path):
+    """Column lists read in chunks: every value, in order, NULLs and mixed types included."""
+    with StateStore.open(tmp_path / "c.db", create=True) as store:
+        rows = [("a.b" if i % 3 else "c.d", {"i": i}, f"s{i % 5}", float(i)) for i in range(2500)]
+        store.append_events(rows)
+        # NULLs among text: json_extract of a key only some payloads have.
+        sql = (
+            "SELECT kind, source, CASE WHEN id % 7 THEN source END AS sometimes, ts, id "
+            "FROM events WHERE kind != 'store.migrated' ORDER BY id"
+        )
+        expected = [tuple(r) for r in store.query(sql)]
+        columns = store.query_columns(sql, chunk=333)
+        assert list(zip(*columns, strict=True)) == expected
+        assert store.query_columns("SELECT kind FROM events WHERE 0") == [[]]
+        mixed = store.query_columns("SELECT 1 AS x UNION ALL SELECT 'two' UNION ALL SELECT NULL")
+        assert mixed == [[1, "two", None]]

@@ -216,7 +216,7 @@ def load_samples(
     """
     import pandas as pd
 
-    from cockpit.databricks.history import successful_durations
+    from cockpit.databricks.history import successful_duration_columns
 
     sql = (
         "SELECT pipeline, metric, runtime, value, run_ts, origin, run_ref, id FROM bench_samples "
@@ -226,9 +226,25 @@ def load_samples(
     if pipeline is not None:
         sql += " AND pipeline = ?"
         params.append(pipeline)
-    rows: list[tuple[Any, ...]] = [tuple(r) for r in store.query(sql, params)]
-    history = successful_durations(store, as_of=as_of, job_name=pipeline)
-    if history:
+    order = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref", "id"]
+    # Column lists, not a tuple (or an object) per run: a month of run history is 100,000 runs.
+    stored = dict(zip(order, store.query_columns(sql, params), strict=True))
+    frames = [pd.DataFrame(stored, columns=order)] if stored["id"] else []
+    history = successful_duration_columns(store, as_of=as_of, job_name=pipeline)
+    if history.run_ref:
+        runs = pd.DataFrame(
+            {
+                "pipeline": history.job_name,
+                "metric": "duration_s",
+                "runtime": history.runtime,
+                "value": history.duration_s,
+                "run_ts": history.start_ts,
+                "origin": ["shadow" if s else "history" for s in history.shadow],
+                "run_ref": history.run_ref,
+                "id": 0,
+            },
+            columns=order,
+        )
         # Whether recorded before or after ``as_of``: a run kept as a sample is never counted twice.
         kept = {
             r["run_ref"]
@@ -237,23 +253,14 @@ def load_samples(
                 "WHERE metric = 'duration_s' AND origin IN ('history', 'shadow')"
             )
         }
-        rows += [
-            (
-                run.job_name,
-                "duration_s",
-                run.runtime,
-                run.duration_s,
-                run.start_ts,
-                "shadow" if run.shadow else "history",
-                run.run_ref,
-                0,
-            )
-            for run in history
-            if run.run_ref not in kept
-        ]
-    rows.sort(key=lambda r: (r[4], r[7], r[6]))  # run_ts, id, run_ref
-    columns = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref"]
-    return pd.DataFrame([r[:7] for r in rows], columns=columns)
+        frames.append(runs[~runs["run_ref"].isin(kept)] if kept else runs)
+    columns = order[:7]
+    if not frames:
+        return pd.DataFrame([], columns=columns)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    # Stable, like sorting the rows in Python: samples before runs at equal keys.
+    frame = frame.sort_values(["run_ts", "id", "run_ref"], kind="stable", ignore_index=True)
+    return frame[columns]
 
 
 def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[Any, ...]:
