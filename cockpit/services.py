@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cockpit.databricks.adapter import WorkspaceAdapter
     from cockpit.mlflow.adapter import NewServer, OldServer
     from cockpit.mlflow.sync import SyncOptions
+    from cockpit.mlflow.verify import VerifyReport
 
 USER_ENV = "COCKPIT_USER"
 # Parallel requests of a copy, a verify or a status poll (`--workers`; the TUI uses the default).
@@ -115,6 +116,35 @@ class Services:
             registry=registry,
             map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
             history_db=None if rest_history else old_db_uri(config),
+        )
+
+    def verify(
+        self,
+        old: OldServer,
+        new: NewServer,
+        *,
+        experiments: list[str] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        artifacts: bool = True,
+        rest_history: bool = False,
+        progress: Callable[[int | None, int | None, str | None], None] | None = None,
+    ) -> VerifyReport:
+        """A deep verify that expects what a copy with the same options writes (stages as
+        aliases or not, histories from the old backend database when the config names one)."""
+        from cockpit.mlflow.verify import verify
+
+        options = self.sync_options(
+            experiments=experiments, workers=workers, rest_history=rest_history
+        )
+        return verify(
+            old,
+            new,
+            experiments=options.experiments,
+            workers=options.workers,
+            map_stages_to_aliases=options.map_stages_to_aliases,
+            artifacts=artifacts,
+            history_db=options.history_db,
+            progress=progress,
         )
 
     # ------------------------------------------------------------------ Databricks

@@ -412,19 +412,16 @@ def run_mirror(ctx: CliContext) -> int:
 def run_verify(ctx: CliContext) -> int:
     from cockpit.cli.progress import Activity
     from cockpit.mlflow.records import record_verification
-    from cockpit.mlflow.sources import old_db_uri
-    from cockpit.mlflow.verify import verify
 
-    config, old, new = _servers(ctx)
+    _, old, new = _servers(ctx)
     with Activity("verify") as step:  # stderr, only at a terminal
-        report = verify(
+        report = ctx.services.verify(
             old,
             new,
             experiments=ctx.args.experiment,
             workers=ctx.args.workers,
-            map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
             artifacts=not ctx.args.no_artifacts,
-            history_db=None if ctx.args.rest_history else old_db_uri(config),
+            rest_history=ctx.args.rest_history,
             progress=step,
         )
     with ctx.open_store() as store:

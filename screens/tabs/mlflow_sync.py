@@ -408,16 +408,9 @@ class MlflowSyncTab(CockpitTab):
     def _verify(self) -> None:
         def action() -> tuple[str, str]:
             from cockpit.mlflow.records import record_verification
-            from cockpit.mlflow.sources import old_db_uri
-            from cockpit.mlflow.verify import verify
 
-            config, old, new = self._connect()
-            report = verify(
-                old,
-                new,
-                map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
-                history_db=old_db_uri(config),
-            )
+            _, old, new = self._connect()
+            report = self.view.services.verify(old, new)
             record_verification(
                 self.view.store,
                 duration_s=report.duration_s,
