@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,35 @@ class PipelineView:
     @property
     def blocking_open(self) -> int:
         return sum(1 for i in self.items if i.status == "fail" and i.severity == "blocking")
+
+
+# A feature that adds its own items to pipelines after each scan has a module
+# ``cockpit/<feature>/checklist.py`` with ``sync_items(store, tx, now, *, source)``, run inside the
+# scan's write transaction. The checklist finds them by name, as the CLI finds its commands and
+# the pollers their sources: those features build on the checklist's API, so importing them here
+# would be an import cycle (tests/test_import_hygiene.py).
+_NOT_FEATURES = frozenset({"cli", "commands", "compat"})
+
+
+def item_providers() -> list[Callable[..., None]]:
+    """Every feature's ``checklist.sync_items``, in the order of the features' names."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import cockpit
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(cockpit.__path__), key=lambda i: i.name):
+        if not info.ispkg or info.name in _NOT_FEATURES:
+            continue
+        name = f"cockpit.{info.name}.checklist"
+        if importlib.util.find_spec(name) is None:
+            continue
+        sync_items = getattr(importlib.import_module(name), "sync_items", None)
+        if callable(sync_items):
+            found.append(sync_items)
+    return found
 
 
 def slug(text: str) -> str:
@@ -169,10 +199,10 @@ def record_scan(
             store.append_event(
                 "compat.pipeline.gone", {"pipeline": pipeline_id}, source=source, ts=now, conn=tx
             )
-        # Pipelines that used Horovod get "distributed training runs on the target" (cockpit.ddp).
-        from cockpit.ddp.checklist import sync_items
-
-        sync_items(store, tx, now, source=source)
+        # Items other features add after each scan, e.g. cockpit.ddp's "distributed training
+        # runs on the target" for the pipelines that used Horovod.
+        for sync_items in item_providers():
+            sync_items(store, tx, now, source=source)
         store.append_event(
             "compat.scan.recorded",
             {

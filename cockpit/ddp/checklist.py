@@ -82,7 +82,8 @@ def apply_probe(
 
 def sync_items(store: StateStore, tx: sqlite3.Connection, now: float, *, source: str) -> None:
     """After a scan: every Horovod pipeline has the item, taking the latest probe on the target
-    when there is one (a pipeline new to the checklist is covered by a probe already run)."""
+    when there is one (a pipeline new to the checklist is covered by a probe already run).
+    Run by the scan's recording (found by cockpit.compat.checklist.item_providers)."""
     from cockpit.compat.checklist import has_item
     from cockpit.ddp.records import latest_finished_probe
 
