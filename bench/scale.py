@@ -484,15 +484,23 @@ def main() -> int:
             say(f"reusing {big}")
     load_before = os.getloadavg()
     figures: dict = {"runs": args.runs, "state": str(big), "size_mb": big.stat().st_size / 1e6}
-    for label, path in (("sample", SAMPLE), ("month", big)):
-        say(f"measuring {label}")
+    files = (("sample", SAMPLE), ("month", big))
+    for _, path in files:
         first_frame(path)  # warm the OS file cache and .pyc files
-        frames = [first_frame(path) for _ in range(args.runs)]
-        probes = [probe(path) for _ in range(args.runs)]
+    frames: dict[str, list] = {label: [] for label, _ in files}
+    probes: dict[str, list] = {label: [] for label, _ in files}
+    # Interleaved, sample then month in each round: load from other work on a shared machine
+    # comes and goes, and must not favour either side of a ratio.
+    for round_ in range(args.runs):
+        for label, path in files:
+            say(f"round {round_ + 1}/{args.runs}: {label}")
+            frames[label].append(first_frame(path))
+            probes[label].append(probe(path))
+    for label, _ in files:
         figures[label] = {
-            "first_frame_s": statistics.median(f[0] for f in frames),
-            "first_frame_rss_mb": max(f[1] for f in frames),
-            **median_figures(probes),
+            "first_frame_s": statistics.median(f[0] for f in frames[label]),
+            "first_frame_rss_mb": max(f[1] for f in frames[label]),
+            **median_figures(probes[label]),
         }
     figures["load_average"] = [round(x, 2) for x in (*load_before, *os.getloadavg()[:1])]
     sample, month = figures["sample"], figures["month"]

@@ -36,6 +36,7 @@ from screens.tabs.base import CockpitTab, ViewContext
 
 OLD_COLOR, NEW_COLOR = "cyan", "orange"
 DAY = 86400.0
+MAX_POINTS = 1500  # per runtime in the runs-over-time chart
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,9 @@ class BenchmarksTab(CockpitTab):
             ]
             if not points:
                 continue
+            # A terminal chart has a few thousand dots: a month of runs (7,000 per runtime)
+            # is drawn as evenly spaced runs of it, not all of them on every render.
+            points = points[:: -(-len(points) // MAX_POINTS)]
             xs, ys = zip(*points, strict=True)
             label = f"{runtime}{' shadow' if shadow else ''}"
             plt.scatter(list(xs), list(ys), color=color, marker=marker, label=label)
