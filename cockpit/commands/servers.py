@@ -7,6 +7,7 @@ server, the 2.x target and a 3.x preview can run side by side for rehearsals, de
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING, Any
 
 from cockpit.cli.argtypes import add_text_or_json
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from cockpit.cli.context import CliContext
 
 ORDER = 45
+# What `mlflow server` itself reads when --backend-store-uri is left out.
+BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 EPILOG = """\
 Virtualenvs live under the user cache dir (COCKPIT_SERVERS_DIR overrides it). Tested releases:
@@ -71,7 +74,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--backend-store-uri",
         metavar="URI",
         help="keep the tracking store in this PostgreSQL or MySQL database "
-        "(postgresql://USER[:PW]@HOST:PORT/DB, mysql+pymysql://...) instead of --data's mlflow.db",
+        "(postgresql://USER[:PW]@HOST:PORT/DB, mysql+pymysql://...) instead of --data's mlflow.db; "
+        "default: MLFLOW_BACKEND_STORE_URI, as for `mlflow server` (a password given here is "
+        "visible to every user in ps; the variable is not)",
+    )
+    start.add_argument(
+        "--default-artifact-root",
+        metavar="S3_URI",
+        help="serve no artifacts: hand clients roots under this s3://bucket/prefix (the server "
+        "and its clients use the standard AWS configuration and MLFLOW_S3_ENDPOINT_URL)",
     )
     start.add_argument(
         "--allow-db-upgrade",
@@ -176,6 +187,17 @@ def run_start(ctx: CliContext) -> int:
 
     servers.parse_version(ctx.args.version)
     data = Path(ctx.args.data) if ctx.args.data else None
+    backend_uri = ctx.args.backend_store_uri or os.environ.get(BACKEND_ENV) or None
+    if ctx.args.backend_store_uri and _has_password(ctx.args.backend_store_uri):
+        _progress(
+            f"the password in --backend-store-uri is on this command line, which every user can "
+            f"read (ps); pass the URI in {BACKEND_ENV} instead"
+        )
+    extra_env = None
+    if ctx.args.default_artifact_root:
+        # The server reaches the store itself (e.g. model-version sources); MLflow's own
+        # endpoint variable, which the venv environment leaves out, is passed on.
+        extra_env = {k: v for k, v in os.environ.items() if k == "MLFLOW_S3_ENDPOINT_URL"}
     stop = threading.Event()
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -189,11 +211,13 @@ def run_start(ctx: CliContext) -> int:
             allow_db_upgrade=ctx.args.allow_db_upgrade,
             tie_to_parent=not ctx.args.detach,
             progress=_progress,
-            backend_uri=ctx.args.backend_store_uri,
+            backend_uri=backend_uri,
+            artifact_uri=ctx.args.default_artifact_root,
+            extra_env=extra_env,
         )
         print(f"mlflow {handle.version} serving at {handle.url}", flush=True)
         print(f"  backend   {_shown(handle.backend_uri)}", flush=True)
-        print(f"  artifacts {handle.artifact_root}", flush=True)
+        print(f"  artifacts {ctx.args.default_artifact_root or handle.artifact_root}", flush=True)
         print(f"  logs      {handle.stderr_log.parent}", flush=True)
         if ctx.args.detach:
             print(f"  pid       {handle.pid} (stop: cockpit servers stop --data {handle.data_dir})")
@@ -214,6 +238,15 @@ def run_start(ctx: CliContext) -> int:
             print(f"mlflow {handle.version} at {handle.url} stopped", file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _has_password(uri: str) -> bool:
+    from cockpit.mlflow import dbtools
+
+    try:
+        return dbtools.parse(uri).password is not None
+    except CockpitError:
+        return False
 
 
 def _shown(uri: str) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 import seed
 
-from cockpit.mlflow import dbtools, rehearsal, schema
+from cockpit.mlflow import dbtools, rehearsal, schema, servers
 from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
 
 pytestmark = pytest.mark.servers
@@ -113,3 +113,37 @@ def test_a_wrong_mariadb_password_is_refused_so_the_option_file_matters(
     assert "wrong-password" not in caught.value.message
     with dbtools.ReadOnlyDB(uri) as db:
         assert db.rows("SELECT 1")
+
+
+def test_cli_servers_start_takes_the_uri_from_the_environment_and_an_s3_artifact_root(
+    mariadb_server, make_database, s3_store, cli, tmp_path
+):
+    uri, password = _user_with_password(mariadb_server, make_database(mariadb_server, "pwcli"))
+    bucket = s3_store.bucket("cli")
+    data = tmp_path / "v1"
+    started = cli(
+        "servers", "start", MLFLOW_V1, "--data", str(data), "--detach",
+        "--default-artifact-root", f"s3://{bucket}/cli-root",
+        env={"MLFLOW_BACKEND_STORE_URI": uri},
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert password not in started.stdout + started.stderr
+    assert f"artifacts s3://{bucket}/cli-root" in started.stdout
+    handle = servers.attach(data)
+    assert handle is not None
+    try:
+        writer = seed.Writer(handle.url)
+        info = writer.run(writer.experiment("from env"), "r", start=seed.T0)
+        assert info["artifact_uri"].startswith(f"s3://{bucket}/cli-root/")
+        with dbtools.ReadOnlyDB(uri) as db:  # the store is in MariaDB, reached with the password
+            assert ("from env",) in db.rows("SELECT name FROM experiments")
+        cmdlines = _group_cmdlines(handle.pid)
+        assert len(cmdlines) >= 4
+        assert all(password.encode() not in c for c in cmdlines)
+        # Given on the command line instead, the password is named as visible there.
+        again = cli("servers", "start", MLFLOW_V1, "--data", str(data), "--backend-store-uri", uri)
+        assert again.returncode == 2 and "already serves" in again.stderr
+        assert "every user can read (ps); pass the URI in MLFLOW_BACKEND_STORE_URI" in again.stderr
+        assert password not in again.stderr
+    finally:
+        assert cli("servers", "stop", "--data", str(data)).returncode == 0
