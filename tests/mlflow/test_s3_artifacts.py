@@ -209,3 +209,45 @@ def test_missing_credentials_and_an_unknown_profile_are_one_line_errors(
     old.s3 = s3_artifacts.S3Artifacts(old.rest, s3_artifacts.S3Settings(profile="nope"))
     with pytest.raises(s3_artifacts.ConfigError, match="'nope'"):
         old.list_artifacts(old.get_run(run_id), [])
+
+
+def test_artifacts_read_from_s3_are_written_through_a_proxying_new_server(
+    s3_store, mlflow_server_factory, mlflow_v2, tmp_path
+):
+    """The common production move: a 1.x server on S3 roots, a 2.x server proxying artifacts."""
+    bucket = s3_store.bucket("to-proxy")
+    old = mlflow_server_factory(
+        MLFLOW_V1, artifact_uri=f"s3://{bucket}/old-root", extra_env=s3_store.env
+    )
+    name = f"s3-to-proxy-{uuid.uuid4().hex[:6]}"
+    seed.bulk(old.url, name, 6, steps=5, workers=2)
+    config = tmp_path / "cockpit.toml"
+    config.write_text(
+        f"""
+[migration]
+name = "s3 to proxy"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+[mlflow.old]
+tracking_uri = "{old.url}"
+[mlflow.new]
+tracking_uri = "{mlflow_v2.url}"
+""",
+        encoding="utf-8",
+    )
+    copied = _cli(config, "mlflow", "sync", "--yes", "--experiment", name)
+    assert copied.returncode == 0, copied.stderr[-3000:]
+    checked = _cli(config, "mlflow", "verify", "--format", "json", "--experiment", name)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    report = json.loads(checked.stdout)
+    assert report["differences"] == [] and report["artifacts"] == 6
+    # On the new server they sit in its proxied store, under each copy's own root.
+    new = adapter.connect_new(mlflow_v2.url)
+    copies = list(new.search_runs([new.experiment_by_name(name).experiment_id]))
+    assert len(copies) == 6
+    bodies = set()
+    for run in copies:
+        root = adapter.proxied_artifact_path(run.artifact_uri)
+        assert root is not None, run.artifact_uri
+        bodies.add((mlflow_v2.artifact_root / root / "summary.json").read_bytes())
+    assert bodies == {f'{{"run": {i}}}'.encode() for i in range(6)}
