@@ -206,8 +206,17 @@ class CockpitApp(App[int]):
             return
         super()._handle_exception(error)
 
+    def _header(self) -> StatusHeader | None:
+        """The status header, or None while the app is closing: a store-check timer or a poll
+        finishing during shutdown can run after the screen's widgets are gone (seen with
+        read-only viewers of a recorder's file), and must not fail the exit."""
+        found = self.query(StatusHeader)
+        return found.first() if found else None
+
     def _update_header(self) -> None:
-        header = self.query_one(StatusHeader)
+        header = self._header()
+        if header is None:
+            return
         view = self.view_context()
         header.migration_name = self.store.migration_route(self.config).name
         header.route = f"{view.migration_from} → {view.migration_to}" if view.migration_to else ""
@@ -229,7 +238,9 @@ class CockpitApp(App[int]):
 
     def set_source_status(self, name: str, status: str) -> None:
         """Pollers report per-source health here (ok / degraded / down)."""
-        header = self.query_one(StatusHeader)
+        header = self._header()
+        if header is None:
+            return
         header.sources = {**header.sources, name: status}
 
     # ------------------------------------------------------------------ live polling
@@ -266,7 +277,10 @@ class CockpitApp(App[int]):
         self.call_from_thread(self._poll_done, poller, outcome)
 
     def _poll_done(self, poller: Poller, outcome: PollOutcome) -> None:
-        before = self.query_one(StatusHeader).sources.get(poller.source.name)
+        header = self._header()
+        if header is None or not self.is_running:
+            return  # closing: no re-arm either
+        before = header.sources.get(poller.source.name)
         self.set_source_status(poller.source.name, outcome.status.status)
         if before not in (None, "unknown") and before != outcome.status.status:
             severity = "information" if outcome.status.status == "ok" else "warning"
@@ -282,6 +296,10 @@ class CockpitApp(App[int]):
             tab.refresh_view(view)
 
     def _check_store(self) -> None:
+        if not self.is_running:
+            # Shutting down (Textual clears is_running before it removes the screens): an
+            # interval tick now would refresh tabs whose widgets are already gone.
+            return
         marker = self.store.change_marker()
         if marker != self._marker:
             self._marker = marker
@@ -307,6 +325,8 @@ class CockpitApp(App[int]):
         self.call_from_thread(self._gates_done, gates, as_of)
 
     def _gates_done(self, gates: list[Gate], as_of: float | None) -> None:
+        if not self.is_running:
+            return  # an evaluation that finished while the app closes: nothing left to show
         if as_of != self.as_of:
             return  # the user moved in time meanwhile; a newer evaluation is on its way
         before = {g.id: g.status for g in self.gates or []}
