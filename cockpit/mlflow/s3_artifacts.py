@@ -54,6 +54,7 @@ CHUNK = 1 << 20
 MAX_EMPTY_PAGES = 100  # listing pages in a row with no key but a continuation token
 # S3's bucket names (3-63 characters; older regions allowed up to 255 and capitals/underscores).
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
+_NOT_CODE = re.compile(r"[^A-Za-z0-9.]")
 T = TypeVar("T")
 
 
@@ -150,6 +151,13 @@ class _Transport:
             self._proxies[host] = requests.utils.get_environ_proxies(url)
         return self._proxies[host]
 
+    def _why(self, exc: Exception) -> str:
+        """What went wrong, in words: a request that ran out of time says so."""
+        at = bounded.current_deadline()
+        if at is not None and time.monotonic() >= at - 0.01:
+            return f"no complete answer within {self.rest.timeout_s:g} s (timeout_s)"
+        return type(exc).__name__
+
     def __call__(self, request: Any, **_kwargs: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
@@ -182,7 +190,7 @@ class _Transport:
                     proxies=self._proxies_for(request.url),
                 )
             except requests.exceptions.RequestException as exc:
-                raise _Retryable(f"S3 {where}: {type(exc).__name__}") from None
+                raise _Retryable(f"S3 {where}: {self._why(exc)}") from None
             if resp.status_code < 300 and request.stream_output:
                 streaming = True
                 return AWSResponse(request.url, resp.status_code, resp.headers, resp.raw)
@@ -194,7 +202,7 @@ class _Transport:
             try:
                 data = bounded.read_body(resp, limit, what=f"S3 {where}")
             except requests.exceptions.RequestException as exc:
-                raise _Retryable(f"S3 {where}: {type(exc).__name__}") from None
+                raise _Retryable(f"S3 {where}: {self._why(exc)}") from None
             return AWSResponse(request.url, resp.status_code, resp.headers, _Body(data))
         finally:
             if own and not streaming:
@@ -285,7 +293,8 @@ class S3Artifacts:
                 last = exc.message
             except botocore.exceptions.ClientError as exc:
                 status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-                code = str(exc.response.get("Error", {}).get("Code", ""))[:64]
+                # S3's error code is the store's text: only what an error code can hold.
+                code = _NOT_CODE.sub("", str(exc.response.get("Error", {}).get("Code", "")))[:64]
                 if status not in (429, 500, 502, 503, 504) and code != "SlowDown":
                     raise _client_error(what, status, code) from None
                 last = f"HTTP {status} {code}".strip()

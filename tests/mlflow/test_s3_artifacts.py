@@ -10,6 +10,8 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import seed
 from cockpit.mlflow import adapter, artifact_paths, s3_artifacts
 from cockpit.mlflow.bounded import Limits, ResponseTooLarge
 from cockpit.mlflow.models import Run
-from cockpit.mlflow.rest import ReadOnlyViolation
+from cockpit.mlflow.rest import ReadOnlyViolation, RestClient, RetryPolicy
 from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
 
 pytestmark = pytest.mark.servers
@@ -251,3 +253,93 @@ tracking_uri = "{mlflow_v2.url}"
         assert root is not None, run.artifact_uri
         bodies.add((mlflow_v2.artifact_root / root / "summary.json").read_bytes())
     assert bodies == {f'{{"run": {i}}}'.encode() for i in range(6)}
+
+
+class _HostileS3:
+    """An S3 endpoint that answers what no S3 answers: a listing that drips one byte at a time,
+    or an error whose code carries terminal markup. stdlib HTTP on 127.0.0.1, one thread."""
+
+    def __init__(self, mode: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.mode = mode
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if outer.mode == "markup_error":
+                    body = (
+                        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>[bold red]Access'
+                        b"Denied[/]</Code><Message>[link=file:///etc]x[/link]</Message></Error>"
+                    )
+                    self.send_response(403)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.end_headers()
+                try:
+                    for _ in range(600):  # one byte every 0.1 s: a minute, if nothing stops it
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _store_at(url: str, limits: Limits) -> s3_artifacts.S3Artifacts:
+    rest = RestClient(
+        "http://127.0.0.1:9", read_only=True, limits=limits, retry=RetryPolicy(attempts=2)
+    )
+    return s3_artifacts.S3Artifacts(rest, s3_artifacts.S3Settings(endpoint_url=url))
+
+
+def test_a_dripping_s3_listing_ends_by_the_request_deadline(s3_store):
+    hostile = _HostileS3("drip")
+    try:
+        store = _store_at(hostile.url, Limits(timeout_s=1.0))
+        run = Run(
+            "r1", "0", "r", "FINISHED", 0, None, "active", artifact_uri="s3://bucket/0/r1/artifacts"
+        )
+        started = time.monotonic()
+        with pytest.raises(s3_artifacts.SourceUnavailableError) as caught:
+            store.list(run, [])
+        # Two attempts of one second each and the backoff between them, not the minute of drip.
+        assert time.monotonic() - started < 10
+        message = caught.value.message
+        assert "gave up after 2 attempts" in message and "within 1 s (timeout_s)" in message, (
+            message
+        )
+        assert "\n" not in caught.value.message
+    finally:
+        hostile.close()
+
+
+def test_an_s3_error_code_is_shown_without_its_markup(s3_store):
+    hostile = _HostileS3("markup_error")
+    try:
+        store = _store_at(hostile.url, Limits(timeout_s=5.0))
+        run = Run(
+            "r1", "0", "r", "FINISHED", 0, None, "active", artifact_uri="s3://bucket/0/r1/artifacts"
+        )
+        with pytest.raises(s3_artifacts.SourceUnavailableError) as caught:
+            store.list(run, [])
+        message = caught.value.message
+        assert "access denied (boldredAccessDenied)" in message, message
+        assert "[" not in message and "link" not in message
+    finally:
+        hostile.close()
