@@ -1,10 +1,10 @@
 """Numerical helpers for the demand curves."""
 import numpy as np
-from scipy.misc import derivative  # breaks: scipy.misc.derivative removed in SciPy 1.12
+from scipy.misc import derivative  # deprecated, not removed by 16.4 (see README: corrections)
 
 
 def slope(f, x):
-    return derivative(f, x, dx=1e-3)  # breaks: scipy.misc.derivative removed in SciPy 1.12
+    return derivative(f, x, dx=1e-3)  # deprecated, not removed by 16.4 (see README: corrections)
 
 
 def smooth(values, window=7):
