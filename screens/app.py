@@ -127,6 +127,7 @@ class CockpitApp(App[int]):
         self.offline = offline or store.readonly
         self.tab_classes = tab_classes if tab_classes is not None else discover_tabs()
         self._marker: tuple[int, int] | None = None
+        self._stale_tabs: set[str] = set()  # built, hidden, and behind the store or the moment
         self.as_of: float | None = None
         # Live only: what to poll. None = every feature's sources for the config.
         self._sources = sources
@@ -292,8 +293,16 @@ class CockpitApp(App[int]):
 
     def refresh_tabs(self) -> None:
         view = self.view_context()
+        # query, not query_one: a timer may fire while the app is closing and the tabs are gone.
+        panes = self.query(TabbedContent)
+        active = panes.first().active_pane if panes else None
         for tab in self.query(CockpitTab):
-            tab.refresh_view(view)
+            if active is None or tab.parent is active:
+                tab.refresh_view(view)
+            else:
+                # Hidden tabs re-render when next shown: on a month of recording each tab's
+                # refresh costs, and only the one on screen must follow every step and write.
+                self._stale_tabs.add(tab.TAB_ID)
 
     def _check_store(self) -> None:
         if not self.is_running:
@@ -410,12 +419,19 @@ class CockpitApp(App[int]):
         if pane is None:
             return None
         for deferred in pane.query(DeferredTab):
+            self._stale_tabs.discard(deferred.tab_cls.TAB_ID)  # built from the current view
             tab = deferred.tab_cls(self.view_context())
             await deferred.remove()
             await pane.mount(tab)
             return tab
         tabs = pane.query(CockpitTab)
-        return tabs.first() if tabs else None
+        if not tabs:
+            return None
+        tab = tabs.first()
+        if tab.TAB_ID in self._stale_tabs:
+            self._stale_tabs.discard(tab.TAB_ID)
+            tab.refresh_view(self.view_context())
+        return tab
 
     # ------------------------------------------------------------------ actions
     def show_tab(self, tab_id: str) -> None:

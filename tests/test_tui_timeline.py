@@ -167,3 +167,25 @@ async def test_a_big_file_that_fails_its_deferred_check_closes_the_cockpit(
     await asyncio.wait_for(app.run_async(headless=True, size=(120, 40)), timeout=30)
     assert app.return_code == StateError.exit_code  # as when the check runs at opening
     store.close()
+
+
+async def test_a_hidden_tab_follows_time_travel_when_shown_again(state: Path):
+    """Only the tab on screen re-renders at each step; a hidden one catches up when shown."""
+    store = StateStore.open(state, readonly=True)
+    total = len(store.events())
+    app = CockpitApp(store=store, offline=True, tab_classes=[RuntimeDiffTab, CutoverTab])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert len(rows(app)) == total
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        tab = app.query_one(CutoverTab)
+        assert tab.view.as_of is None  # hidden: not re-rendered at each step
+        await pilot.press("2")
+        await pilot.pause()
+        assert tab.view.as_of == app.as_of is not None
+        assert len(rows(app)) == total - 2
+    store.close()
