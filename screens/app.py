@@ -120,8 +120,15 @@ class CockpitApp(App[int]):
         offline: bool = True,
         tab_classes: list[type[CockpitTab]] | None = None,
         sources: list[PollSource] | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        from screens.themes import THEMES
+
+        for custom in THEMES:
+            self.register_theme(custom)
+        if theme:
+            self.theme = theme  # a name from screens.themes.theme_names(); checked by the CLI
         self.store = store
         self.config = config
         self.offline = offline or store.readonly

@@ -31,11 +31,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--offline", action="store_true", help="read-only review: no polling, no writes"
     )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme: cockpit-high-contrast (for projectors) or any Textual theme "
+        "(textual-dark, textual-light, nord, ...); ctrl+p also switches it",
+    )
     parser.set_defaults(handler=run)
+
+
+def checked_theme(name: str | None) -> str | None:
+    """``name`` if it is a theme the app knows, else a one-line error listing them."""
+    if name is None:
+        return None
+    from cockpit.errors import CockpitError
+    from screens.themes import theme_names
+
+    names = theme_names()
+    if name not in names:
+        raise CockpitError(f"--theme {name!r}: no such theme; choose one of {', '.join(names)}")
+    return name
 
 
 def run(ctx: CliContext) -> int:
     offline = ctx.args.offline
+    theme = checked_theme(ctx.args.theme)
     # Open (and validate) the store before Textual starts, so a bad file is a one-line error.
     # Offline, a big file's integrity check runs after the first frame (the app does it).
     store = ctx.open_store(
@@ -47,7 +67,7 @@ def run(ctx: CliContext) -> int:
         debuglog.configure(store.path)  # tracebacks of a poller's internal errors
     from screens.app import CockpitApp
 
-    app = CockpitApp(store=store, config=ctx.config, offline=offline or store.readonly)
+    app = CockpitApp(store=store, config=ctx.config, offline=offline or store.readonly, theme=theme)
     try:
         app.run()
     finally:

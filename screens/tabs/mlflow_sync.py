@@ -191,7 +191,10 @@ class MlflowSyncTab(CockpitTab):
                 )
                 yield models
         with Horizontal(id="mlf-progress-row"):
-            yield ProgressBar(id="mlf-progress", show_eta=False)
+            # Shown while a copy runs: an idle bar would animate as "indeterminate" forever.
+            bar = ProgressBar(id="mlf-progress", show_eta=False)
+            bar.display = False
+            yield bar
             yield Static(id="mlf-status")
 
     def on_mount(self) -> None:
@@ -500,11 +503,13 @@ class MlflowSyncTab(CockpitTab):
 
     def _progress(self, done: int, total: int, label: str) -> None:
         bar = self.query_one("#mlf-progress", ProgressBar)
+        bar.display = True
         bar.update(total=max(total, 1), progress=done)
         self._status(f"{self.busy or 'sync'}: {done}/{total} runs ({label})")
 
     def _done(self, message: str, severity: str) -> None:
         self.busy = None
         self._status("")
+        self.query_one("#mlf-progress", ProgressBar).display = False
         self.app.notify(message, severity=severity)  # type: ignore[arg-type]
         self.refresh_view(self.view)

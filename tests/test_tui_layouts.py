@@ -1,0 +1,145 @@
+"""Every tab at the terminal sizes people have: 80x24 (a laptop split), 100x30 (a laptop), 160x45
+(a desktop or a projector). Pilot checks that the key content is on screen (search boxes, table
+rows, one line per gate, timeline rows), then an SVG snapshot records each picture.
+
+Deterministic: a copy of the shipped sample state shown at a fixed moment (its last event), and
+every snapshot taken only once the tab's workers are done and its rows are drawn.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, TabbedContent, Tree
+
+from cockpit.store import StateStore
+from screens.app import CockpitApp
+from screens.tabs.base import CockpitTab
+from tests.tui_settle import settle
+
+SIZES = [(80, 24), (100, 30), (160, 45)]
+TABS = ["runtime-diff", "checklist", "mlflow", "benchmarks", "cutover"]
+
+
+@pytest.fixture
+def sample(tmp_path: Path, sample_state: Path) -> Path:
+    copy = tmp_path / "kyros.db"
+    shutil.copy(sample_state, copy)
+    return copy
+
+
+def make_app(path: Path, theme: str | None = None) -> CockpitApp:
+    store = StateStore.open(path, readonly=True)
+    app = CockpitApp(store=store, offline=True, theme=theme)
+    # The sample's last moment: the support runway and the gates count days from it.
+    app.as_of = store.events(newest_first=True, limit=1)[0].ts
+    return app
+
+
+def ready(tab_id: str):
+    """A run_before that shows the tab and waits until it has drawn its content."""
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await pilot.pause()  # the app mounted (it shows and focuses its first tab)
+        tab = await app.show_tab_ready(tab_id)
+        assert tab is not None
+        tabs = app.query_one(TabbedContent)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            if tabs.active != f"pane-{tab_id}":
+                # The first tab's focus, still arriving from start-up, can take the pane back.
+                app.show_tab(tab_id)
+                continue
+            if app.gates is not None and tab.region.height > 0 and _drawn(tab):
+                break
+        await settle(pilot)
+        assert tabs.active == f"pane-{tab_id}"
+
+    return run_before
+
+
+def _drawn(tab: CockpitTab) -> bool:
+    tables = list(tab.query(DataTable))
+    trees = list(tab.query(Tree))
+    if tab.TAB_ID == "benchmarks" and getattr(tab, "loaded", None) is None:
+        return False
+    return any(t.row_count for t in tables) or any(t.root.children for t in trees)
+
+
+def on_screen(app: CockpitApp, widget: Widget) -> bool:
+    region = widget.region
+    return (
+        widget.display
+        and region.width > 0
+        and region.height > 0
+        and app.screen.region.contains_region(region)
+    )
+
+
+def body_rows(table: DataTable) -> int:
+    """How many data rows the table shows (its height less the header and borders)."""
+    return table.content_region.height - (1 if table.show_header else 0)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("tab_id", TABS)
+async def test_key_content_is_on_screen(sample: Path, tab_id: str, size):
+    app = make_app(sample)
+    async with app.run_test(size=size) as pilot:
+        await ready(tab_id)(pilot)
+        tab = app.query_one(f"#tab-{tab_id}", CockpitTab)
+        if tab_id == "runtime-diff":
+            search = tab.query_one("#rt-search", Input)
+            assert on_screen(app, search) and search.region.width >= 20
+            libs = tab.query_one("#rt-libs", DataTable)
+            assert on_screen(app, libs) and body_rows(libs) >= 5
+            assert "kyros-recsys-train" in str(libs.get_row("horovod")[4])
+        elif tab_id == "checklist":
+            tree = tab.query_one("#cl-tree", Tree)
+            assert on_screen(app, tree) and tree.content_region.height >= 6
+            assert len(tree.root.children) == 15
+            assert "pipelines ready" in str(tab.query_one("#cl-progress").render())
+        elif tab_id == "mlflow":
+            assert "drift 23" in str(tab.query_one("#mlf-head").render())
+            experiments = tab.query_one("#mlf-experiments", DataTable)
+            assert on_screen(app, experiments) and experiments.row_count == 5
+            assert body_rows(experiments) >= 2
+        elif tab_id == "benchmarks":
+            table = tab.query_one("#bench-table", DataTable)
+            assert on_screen(app, table) and table.row_count >= 5 and body_rows(table) >= 3
+            assert "1 regression" in str(tab.query_one("#bench-summary").render())
+            assert on_screen(app, tab.query_one("#bench-time"))
+        else:
+            gates = tab.query_one("#cut-gate-list", DataTable)
+            # The whole board, one line per gate.
+            assert on_screen(app, gates) and gates.row_count == 8 and body_rows(gates) >= 8
+            assert all(gates.rows[key].height == 1 for key in gates.rows)
+            timeline = tab.query_one("#timeline", DataTable)
+            assert on_screen(app, timeline) and timeline.row_count > 100
+            assert body_rows(timeline) >= 4
+            assert on_screen(app, tab.query_one("#cut-search", Input))
+    app.store.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("tab_id", TABS)
+def test_snapshot(snap_compare, sample: Path, tab_id: str, size):
+    assert snap_compare(make_app(sample), terminal_size=size, run_before=ready(tab_id))
+
+
+def test_snapshot_high_contrast_theme(snap_compare, sample: Path):
+    app = make_app(sample, theme="cockpit-high-contrast")
+    assert app.theme == "cockpit-high-contrast"
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ready("cutover"))
+
+
+def test_theme_option(cli, sample_state: Path):
+    """--theme takes the cockpit's own theme or any Textual theme; anything else is one line."""
+    run = cli("open", str(sample_state), "--offline", "--theme", "no-such-theme")
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "cockpit-high-contrast" in run.stderr and "textual-light" in run.stderr
