@@ -36,3 +36,15 @@ THEMES: tuple[Theme, ...] = (HIGH_CONTRAST,)
 def theme_names() -> list[str]:
     """Every theme ``--theme`` accepts: the cockpit's own, then Textual's built-in ones."""
     return [t.name for t in THEMES] + sorted(BUILTIN_THEMES)
+
+
+def checked_theme(name: str | None) -> str | None:
+    """``name`` if ``--theme`` accepts it, else a one-line error (exit 2) listing the themes."""
+    if name is None:
+        return None
+    from cockpit.errors import CockpitError
+
+    names = theme_names()
+    if name not in names:
+        raise CockpitError(f"--theme {name!r}: no such theme; choose one of {', '.join(names)}")
+    return name

@@ -138,8 +138,12 @@ def test_snapshot_high_contrast_theme(snap_compare, sample: Path):
     assert snap_compare(app, terminal_size=(100, 30), run_before=ready("cutover"))
 
 
-def test_theme_option(cli, sample_state: Path):
+def test_theme_option(cli, sample_state: Path, tmp_path: Path):
     """--theme takes the cockpit's own theme or any Textual theme; anything else is one line."""
     run = cli("open", str(sample_state), "--offline", "--theme", "no-such-theme")
     assert run.returncode == 2 and run.stderr.count("\n") == 1
     assert "cockpit-high-contrast" in run.stderr and "textual-light" in run.stderr
+    # The demo checks it before it starts anything.
+    run = cli("demo", "--theme", "no-such-theme", "--workdir", str(tmp_path / "demo"))
+    assert run.returncode == 2 and "no such theme" in run.stderr
+    assert not (tmp_path / "demo").exists()

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="a new run on the old server every SECONDS (0: none); default 20",
     )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme, as for `cockpit open` (cockpit-high-contrast for projectors)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -46,7 +51,9 @@ def run(ctx: CliContext) -> int:
     from cockpit.config import load_config
     from cockpit.demo.orchestrator import start
     from cockpit.store import StateStore
+    from screens.themes import checked_theme
 
+    theme = checked_theme(ctx.args.theme)  # before anything starts: a bad name is one line
     workdir = (
         Path(ctx.args.workdir)
         if ctx.args.workdir
@@ -81,7 +88,7 @@ def run(ctx: CliContext) -> int:
         from screens.app import CockpitApp
 
         # The recorder polls; the TUI follows the file it writes and acts on request.
-        app = CockpitApp(store=store, config=config, offline=False, sources=[])
+        app = CockpitApp(store=store, config=config, offline=False, sources=[], theme=theme)
         try:
             app.run()
         finally:

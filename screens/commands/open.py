@@ -40,21 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def checked_theme(name: str | None) -> str | None:
-    """``name`` if it is a theme the app knows, else a one-line error listing them."""
-    if name is None:
-        return None
-    from cockpit.errors import CockpitError
-    from screens.themes import theme_names
-
-    names = theme_names()
-    if name not in names:
-        raise CockpitError(f"--theme {name!r}: no such theme; choose one of {', '.join(names)}")
-    return name
-
-
 def run(ctx: CliContext) -> int:
     offline = ctx.args.offline
+    from screens.themes import checked_theme
+
     theme = checked_theme(ctx.args.theme)
     # Open (and validate) the store before Textual starts, so a bad file is a one-line error.
     # Offline, a big file's integrity check runs after the first frame (the app does it).
