@@ -131,3 +131,26 @@ def test_sample_playbook_reads_as_steps_and_converts_to_html(sample_state: Path)
     first = steps[steps.index("<li>") : steps.index("</li>")]
     assert "Scanned 22 files" in first and "15 pipelines found" in first
     assert "{&quot;" not in html and '{"' not in text
+
+
+def test_playbook_json_keeps_the_raw_payload_next_to_its_sentence(
+    sample_state: Path, cli, tmp_path: Path
+):
+    import json
+
+    run = cli("playbook", "--format", "json", "--state", str(sample_state))
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    with StateStore.open(sample_state, readonly=True) as store:
+        recorded = [e for e in store.events() if not e.kind.startswith("store.")]
+    assert [e["id"] for e in data["events"]] == [e.id for e in recorded]
+    for shown, event in zip(data["events"], recorded, strict=True):
+        assert (
+            shown["payload"] == event.payload and shown["sentence"] and "{" not in shown["sentence"]
+        )
+    steps = [s for phase in data["phases"] for s in phase["steps"]]
+    scan = next(s for s in steps if s["kind"] == "compat.scan.recorded")
+    assert scan["command"] == "cockpit check PATH --record" and "15 pipelines found" in scan["with"]
+    out = tmp_path / "playbook.json"
+    run = cli("playbook", "--format", "json", "-o", str(out), "--state", str(sample_state))
+    assert run.returncode == 0 and json.loads(out.read_text())["events"] == data["events"]

@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "most, and how long each part took. Keep it for the next upgrade.",
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="json: the phases' steps and every event, each with its sentence and raw payload",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -29,10 +35,18 @@ def run(ctx: CliContext) -> int:
     import sys
 
     from cockpit.cli.report_io import write_output
-    from cockpit.cutover.playbook import playbook_markdown
+    from cockpit.cutover.playbook import playbook_json, playbook_markdown
 
     with ctx.open_store(readonly=True, create=False) as store:
-        text = playbook_markdown(store, ctx.config)
+        if ctx.wants_json and not ctx.args.output:
+            ctx.print_json(playbook_json(store, ctx.config))
+            return EXIT_OK
+        if ctx.wants_json:
+            from cockpit.textsafe import json_text
+
+            text = json_text(playbook_json(store, ctx.config), indent=2) + "\n"
+        else:
+            text = playbook_markdown(store, ctx.config)
     write_output(text, ctx.args.output)
     if ctx.args.output:
         print(f"wrote {ctx.args.output}", file=sys.stderr)

@@ -11,7 +11,7 @@ commands as code), escaped and scrubbed like the walkthrough report.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cockpit.document.model import Bullet, Bullets, Document, Paragraph, Section, Table
 from cockpit.document.render import to_markdown
@@ -517,3 +517,55 @@ def playbook_markdown(
     store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
 ) -> str:
     return to_markdown(build_playbook(store, config, as_of=as_of))
+
+
+def playbook_json(
+    store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
+) -> dict[str, Any]:
+    """The playbook's steps per phase, and every event with its sentence and raw payload (the
+    Markdown's sentences stay one key away from what was recorded)."""
+    from cockpit import secrets
+
+    route = store.migration_route(config)
+    events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
+    by_phase: dict[str, list[Event]] = {}
+    for event in events:
+        by_phase.setdefault(phase_of(event.kind), []).append(event)
+    phases = [
+        {
+            "title": title,
+            "steps": [
+                {
+                    "first": s.first,
+                    "last": s.last,
+                    "kind": s.kind,
+                    "count": s.count,
+                    "sentence": s.detail,
+                    "command": s.command,
+                    "took_s": s.took,
+                    "with": s.with_it,
+                }
+                for s in steps_of(evs)
+            ],
+        }
+        for title, evs in sorted(by_phase.items())
+    ]
+    return secrets.scrub(
+        {
+            "migration": route.name,
+            "from": route.from_runtime,
+            "to": route.to_runtime,
+            "phases": phases,
+            "events": [
+                {
+                    "id": e.id,
+                    "ts": e.ts,
+                    "kind": e.kind,
+                    "source": e.source,
+                    "sentence": sentence(e.kind, e.payload),
+                    "payload": e.payload,
+                }
+                for e in events
+            ],
+        }
+    )
