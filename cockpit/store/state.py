@@ -161,11 +161,14 @@ class StateStore:
         worker after its first frame) and give up on the file if it fails."""
         path = Path(path)
         note = ""
-        if path.exists() and create and _is_empty_file(path):
+        # Asked once: another process creating the same new file can make it appear between
+        # two exists() calls, and an empty file then read as "not a state file".
+        exists = path.exists()
+        if exists and create and _is_empty_file(path):
             # Another process has just created it (SQLite makes the file before its first
             # write): it is new, and the migration transaction below settles who fills it.
             pass
-        elif path.exists():
+        elif exists:
             _check_header(path)
             if not readonly and not os.access(path, os.W_OK):
                 readonly, note = True, "the file is not writable"
