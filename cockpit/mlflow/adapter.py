@@ -431,10 +431,7 @@ class _Reader:
                 if reason is None and proxied is None and not path.startswith(folder + "/"):
                     reason = f"outside the folder listed ({folder!r})" if folder else None
                 if reason is not None:
-                    message = f"artifact {path[:200]!r} refused: {reason}"
-                    if refused is None:
-                        raise artifact_paths.UnsafeArtifactPath(f"{where_run}: {message}")
-                    refused.append(message)
+                    artifact_paths.refuse(path, reason, where=where_run, refused=refused)
                     continue
                 if not is_dir:
                     files.append(ArtifactFile(path, size))

@@ -62,6 +62,15 @@ def checked(path: str, *, where: str = "") -> str:
     return path
 
 
+def refuse(path: str, reason: str, *, where: str, refused: list[str] | None) -> None:
+    """A listed path that is refused: raise naming it, or, when the caller collects refusals
+    (a listing that goes on past a bad entry), note it in ``refused``."""
+    message = f"artifact {path[:200]!r} refused: {reason}"
+    if refused is None:
+        raise UnsafeArtifactPath(f"{where}: {message}")
+    refused.append(message)
+
+
 def join(folder: str, name: str) -> str:
     """A listed entry's path under the folder that was listed (the proxy answers base names)."""
     return f"{folder}/{name}" if folder else name

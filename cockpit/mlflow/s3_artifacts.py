@@ -354,10 +354,7 @@ class S3Artifacts:
                         continue  # a "folder" marker some tools write; it holds no bytes
                     reason = artifact_paths.refusal(path)
                 if reason is not None:
-                    message = f"artifact {path[:200]!r} refused: {reason}"
-                    if refused is None:
-                        raise artifact_paths.UnsafeArtifactPath(f"{where_run}: {message}")
-                    refused.append(message)
+                    artifact_paths.refuse(path, reason, where=where_run, refused=refused)
                     continue
                 files.append(ArtifactFile(path, size))
             empty = 0 if contents else empty + 1
