@@ -154,3 +154,27 @@ def test_playbook_json_keeps_the_raw_payload_next_to_its_sentence(
     out = tmp_path / "playbook.json"
     run = cli("playbook", "--format", "json", "-o", str(out), "--state", str(sample_state))
     assert run.returncode == 0 and json.loads(out.read_text())["events"] == data["events"]
+
+
+def test_playbook_as_of_shows_the_runbook_as_it_stood_then(sample_state: Path, cli):
+    import datetime as dt
+    import json
+
+    with StateStore.open(sample_state, readonly=True) as store:
+        recorded = [e for e in store.events() if not e.kind.startswith("store.")]
+    # A moment halfway through the recorded history, to the second (what --as-of takes).
+    middle = recorded[len(recorded) // 2]
+    moment = dt.datetime.fromtimestamp(int(middle.ts), tz=dt.UTC)
+    then = cli(
+        "playbook", "--format", "json", "--as-of", moment.isoformat(), "--state", str(sample_state)
+    )
+    assert then.returncode == 0, then.stderr
+    shown = [e["id"] for e in json.loads(then.stdout)["events"]]
+    assert shown == [e.id for e in recorded if e.ts <= moment.timestamp()]
+    assert 0 < len(shown) < len(recorded)
+    markdown = cli("playbook", "--as-of", moment.isoformat(), "--state", str(sample_state))
+    full = cli("playbook", "--state", str(sample_state))
+    assert markdown.returncode == 0 and markdown.stdout != full.stdout
+    bad = cli("playbook", "--as-of", "yesterday", "--state", str(sample_state))
+    assert bad.returncode != 0 and "is not an ISO time" in bad.stderr
+    assert "Traceback" not in bad.stderr

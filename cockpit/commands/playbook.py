@@ -28,25 +28,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="markdown",
         help="json: the phases' steps and every event, each with its sentence and raw payload",
     )
+    parser.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="the runbook as executed up to an ISO time (UTC), e.g. 2026-11-02T10:00",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(ctx: CliContext) -> int:
     import sys
 
-    from cockpit.cli.report_io import write_output
+    from cockpit.cli.report_io import parse_as_of, write_output
     from cockpit.cutover.playbook import playbook_json, playbook_markdown
 
+    as_of = parse_as_of(ctx.args.as_of)
     with ctx.open_store(readonly=True, create=False) as store:
         if ctx.wants_json and not ctx.args.output:
-            ctx.print_json(playbook_json(store, ctx.config))
+            ctx.print_json(playbook_json(store, ctx.config, as_of=as_of))
             return EXIT_OK
         if ctx.wants_json:
             from cockpit.textsafe import json_text
 
-            text = json_text(playbook_json(store, ctx.config), indent=2) + "\n"
+            text = json_text(playbook_json(store, ctx.config, as_of=as_of), indent=2) + "\n"
         else:
-            text = playbook_markdown(store, ctx.config)
+            text = playbook_markdown(store, ctx.config, as_of=as_of)
     write_output(text, ctx.args.output)
     if ctx.args.output:
         print(f"wrote {ctx.args.output}", file=sys.stderr)
