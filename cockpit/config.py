@@ -387,6 +387,8 @@ token_env = "MLFLOW_NEW_TOKEN"
 # password_env = "MLFLOW_NEW_PASSWORD"
 # ca_bundle = "certs/internal-ca.pem"    # verify TLS with this CA; or: insecure_tls = true
 # retries = 7                            # per request, with backoff; timeout_s = 60 per request
+# aws_profile = "artifacts"              # s3:// artifact roots (either server): a ~/.aws profile name
+# s3_endpoint_url = "https://s3.internal.example"   # S3-compatible store; default MLFLOW_S3_ENDPOINT_URL
 
 [pipelines]
 sources = ["pipelines/"]          # folders and files scanned by `cockpit check`
