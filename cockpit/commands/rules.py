@@ -49,10 +49,29 @@ def _applies(rule) -> str:
     return f"{rule.applies.package} {rule.applies.introduced}" if rule.applies else "always"
 
 
-def run_list(ctx: CliContext) -> int:
+def _listed() -> list:
+    """Every code a finding can carry: the catalog's rules, then the workspace checks (WSP*),
+    which are about what the cockpit could read in a workspace, not about a release, and so
+    live outside the catalog the scanner matches against."""
     from cockpit.compat.rules import catalog
+    from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
 
-    rules = list(catalog().values())
+    return [*catalog().values(), *WORKSPACE_RULES.values()]
+
+
+def _find(code: str):
+    from cockpit.compat.rules import get_rule
+    from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
+
+    wanted = code.strip()
+    for rule in WORKSPACE_RULES.values():
+        if wanted.upper() == rule.code or wanted.lower() == rule.name:
+            return rule
+    return get_rule(wanted)
+
+
+def run_list(ctx: CliContext) -> int:
+    rules = _listed()
     if ctx.args.format == "json":
         ctx.print_json({"rules": [r.to_json() for r in rules]})
         return EXIT_OK
@@ -106,11 +125,12 @@ def _generated_lines(record) -> list[str]:
 
 
 def run_show(ctx: CliContext) -> int:
-    from cockpit.compat.rules import generated_evidence, get_rule, reference_entry, verification
+    from cockpit.compat.rules import generated_evidence, reference_entry, verification
 
-    rule = get_rule(ctx.args.code)
+    rule = _find(ctx.args.code)
     ref = reference_entry(rule.ref) if rule.ref else None
-    generated = rule.family != "catalog"
+    # Catalog and workspace rules are written by hand; the other families are generated.
+    generated = rule.family not in ("catalog", "workspace")
     if generated:
         record = generated_evidence(rule.code)
     else:

@@ -46,6 +46,7 @@ RULES = {
         "fails before any of its code executes.",
         fix="Restore the notebook or file, or point the task (or the %run) where it lives now.",
         autofix=False,
+        family="workspace",
         source=f"{_API}/workspace/getstatus",
     ),
     "WSP002": Rule(
@@ -57,6 +58,7 @@ RULES = {
         fix="Give the cockpit's identity CAN READ on it, or scan a local copy with "
         "`cockpit check PATH`.",
         autofix=False,
+        family="workspace",
         source=f"{_API}/workspace/export",
     ),
     "WSP003": Rule(
@@ -68,6 +70,7 @@ RULES = {
         fix="Run the task on a job cluster (new_cluster) on the target runtime, or on an "
         "existing all-purpose cluster.",
         autofix=False,
+        family="workspace",
         source=f"{_API}/clusters/permanentdelete",
     ),
 }

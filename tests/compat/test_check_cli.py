@@ -130,6 +130,21 @@ def test_rules_list_and_show(cli):
     assert as_json["reference"]["id"] == "mlflow2-list-experiments-removed"
 
 
+def test_workspace_findings_codes_are_listed_and_shown(cli):
+    """Every code a finding can carry is in `rules list`, the workspace checks included."""
+    from cockpit.compat.workspace_code import RULES
+
+    listing = json.loads(cli("rules", "list", "--format", "json").stdout)["rules"]
+    listed = {r["code"]: r for r in listing}
+    for code, rule in RULES.items():
+        assert listed[code]["family"] == "workspace" and listed[code]["severity"] == rule.severity
+    shown = cli("rules", "show", "wsp003")
+    assert shown.returncode == 0, shown.stderr
+    assert "WSP003 job-cluster-gone" in shown.stdout and "clusters/permanentdelete" in shown.stdout
+    by_name = json.loads(cli("rules", "show", "workspace-code-missing", "--format", "json").stdout)
+    assert by_name["code"] == "WSP001" and by_name["verification"] is None
+
+
 def test_paths_default_to_the_config_sources(cli, tmp_path):
     import shutil
 
