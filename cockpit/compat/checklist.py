@@ -168,7 +168,9 @@ def record_scan(
                     now,
                     result.crossing.from_runtime,
                     result.crossing.to_runtime,
-                    json.dumps(roots or ["."]),
+                    # As given: a workspace-only scan has no local paths, and recording "." would
+                    # make a later re-scan read whatever folder it was started from.
+                    json.dumps(["."] if roots is None else roots),
                     base_dir,
                     result.crossing.versions.get("mlflow", (None, None))[0],
                     # The old server's URI may carry credentials (user:token@): never stored.

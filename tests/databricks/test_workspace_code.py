@@ -285,7 +285,11 @@ def test_checklist_rescan_keeps_the_workspace_findings(scanned, tmp_path):
     assert recorded.returncode == 1, recorded.stderr
     with StateStore.open(copy) as store:
         before = {f.code for f in findings_for(store, "job:code-job-00000")}
-        assert "--workspace" in plan_rescan(store, None).argv
+        argv = plan_rescan(store, None).argv
+        assert "--workspace" in argv
+        # No local path was scanned, so none is re-scanned (it used to record ".", the folder
+        # the re-scan would then start from).
+        assert argv[argv.index("check") + 1] == "--from" and "." not in argv
         run_rescan(store, None)
     with StateStore.open(copy, readonly=True) as store:
         after = {f.code for f in findings_for(store, "job:code-job-00000")}
