@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import seed
+from cockpit_cli import run_cockpit
 
 from cockpit.mlflow import dbtools, schema, servers, venvs
 from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
 
 pytestmark = pytest.mark.servers
 
+
 V1_HEAD = "97727af70f4d"
-
-
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cockpit", "--config", str(config), *args],
-        cwd=config.parent,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _config(path: Path, old, new, old_db: str) -> Path:
@@ -63,29 +53,29 @@ def test_sync_twice_verify_status_on_a_database_server_leave_the_old_store_ident
     assert b"CREATE TABLE" in dump_before and V1_HEAD.encode() in dump_before
 
     shown = dbtools.parse(old_db).display
-    planned = _cli(config, "mlflow", "sync", "--dry-run")
+    planned = run_cockpit(config, "mlflow", "sync", "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert f"metric histories from {shown} (read-only)" in planned.stdout
-    first = _cli(config, "mlflow", "sync", "--yes")
+    first = run_cockpit(config, "mlflow", "sync", "--yes")
     assert first.returncode == 0, first.stderr[-2000:]
     runs = len(seeded.runs)
     assert (
         f"metric histories: {runs} runs from the old backend database, 0 over REST" in first.stdout
     )
-    second = _cli(config, "mlflow", "sync", "--yes")
+    second = run_cockpit(config, "mlflow", "sync", "--yes")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "nothing to copy: the new server already has everything" in second.stdout, second.stdout
 
-    checked = _cli(config, "mlflow", "verify", "--format", "json")
+    checked = run_cockpit(config, "mlflow", "verify", "--format", "json")
     assert checked.returncode == 0, checked.stdout[-3000:]
     report = json.loads(checked.stdout)
     assert report["differences"] == [] and report["runs"] >= runs
     assert f"old metric histories from {shown} (read-only)" in report["histories"]
 
-    status = _cli(config, "mlflow", "status", "--format", "json")
+    status = run_cockpit(config, "mlflow", "status", "--format", "json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["old_schema"] == V1_HEAD
-    watch = _cli(config, "mlflow", "schema-watch", "--once")
+    watch = run_cockpit(config, "mlflow", "schema-watch", "--once")
     assert watch.returncode == 0 and f"{shown}: {V1_HEAD}" in watch.stdout, watch.stderr
 
     # Schema and every row of the old store: byte for byte what it was.

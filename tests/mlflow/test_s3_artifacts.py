@@ -8,15 +8,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import seed
+from cockpit_cli import run_cockpit
 
 from cockpit.mlflow import adapter, artifact_paths, s3_artifacts
 from cockpit.mlflow.bounded import Limits, ResponseTooLarge
@@ -25,17 +23,6 @@ from cockpit.mlflow.rest import ReadOnlyViolation, RestClient, RetryPolicy
 from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
 
 pytestmark = pytest.mark.servers
-
-
-def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cockpit", "--config", str(config), *args],
-        cwd=config.parent,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _objects(client, bucket: str, prefix: str) -> dict[str, str]:
@@ -86,12 +73,12 @@ tracking_uri = "{new.url}"
         encoding="utf-8",
     )
     log_start = len(old.access_records())
-    first = _cli(config, "mlflow", "sync", "--yes")
+    first = run_cockpit(config, "mlflow", "sync", "--yes")
     assert first.returncode == 0, first.stderr[-3000:]
-    second = _cli(config, "mlflow", "sync", "--yes")
+    second = run_cockpit(config, "mlflow", "sync", "--yes")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "nothing to copy: the new server already has everything" in second.stdout, second.stdout
-    checked = _cli(config, "mlflow", "verify", "--format", "json")
+    checked = run_cockpit(config, "mlflow", "verify", "--format", "json")
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
     report = json.loads(checked.stdout)
     assert report["differences"] == []
@@ -237,9 +224,9 @@ tracking_uri = "{mlflow_v2.url}"
 """,
         encoding="utf-8",
     )
-    copied = _cli(config, "mlflow", "sync", "--yes", "--experiment", name)
+    copied = run_cockpit(config, "mlflow", "sync", "--yes", "--experiment", name)
     assert copied.returncode == 0, copied.stderr[-3000:]
-    checked = _cli(config, "mlflow", "verify", "--format", "json", "--experiment", name)
+    checked = run_cockpit(config, "mlflow", "verify", "--format", "json", "--experiment", name)
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
     report = json.loads(checked.stdout)
     assert report["differences"] == [] and report["artifacts"] == 6

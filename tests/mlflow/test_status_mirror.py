@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import seed
+from cockpit_cli import run_cockpit
 
 from cockpit.mlflow.adapter import connect_new, connect_old
 from cockpit.mlflow.mirror import Mirror
@@ -43,20 +44,6 @@ tracking_uri = "{new_url}"
         encoding="utf-8",
     )
     return path
-
-
-def _cli(config: Path, *args: str, env: dict[str, str] | None = None):
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "cockpit", "--config", str(config), *args],
-        cwd=config.parent,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_polls_are_recorded_and_track_drift(mlflow_v1, mlflow_v2, tmp_path):
@@ -134,23 +121,25 @@ def test_cli_status_verify_and_token_never_stored(mlflow_v1, mlflow_v2, tmp_path
     )
     config.write_text(text)
     env = {"NEW_TOKEN": token}
-    status = _cli(config, "mlflow", "status", "--experiment", name, "--format", "json", env=env)
+    status = run_cockpit(
+        config, "mlflow", "status", "--experiment", name, "--format", "json", env=env
+    )
     assert status.returncode == 0, status.stderr
     body = json.loads(status.stdout)
     assert body["experiments"][0]["missing"] == 3 and body["drift"] == 3
-    dry = _cli(config, "mlflow", "sync", "--experiment", name, "--dry-run", env=env)
+    dry = run_cockpit(config, "mlflow", "sync", "--experiment", name, "--dry-run", env=env)
     assert dry.returncode == 0 and connect_new(mlflow_v2.url).experiment_by_name(name) is None
-    asked = _cli(config, "mlflow", "sync", "--experiment", name, env=env)
+    asked = run_cockpit(config, "mlflow", "sync", "--experiment", name, env=env)
     assert asked.returncode == 2 and "--yes" in asked.stderr
-    done = _cli(config, "mlflow", "sync", "--experiment", name, "--yes", env=env)
+    done = run_cockpit(config, "mlflow", "sync", "--experiment", name, "--yes", env=env)
     assert done.returncode == 0, done.stderr
-    clean = _cli(config, "mlflow", "verify", "--experiment", name, env=env)
+    clean = run_cockpit(config, "mlflow", "verify", "--experiment", name, env=env)
     assert clean.returncode == 0 and "0 differences" in clean.stdout
 
     new = connect_new(mlflow_v2.url)
     copy = next(iter(new.search_runs([new.experiment_by_name(name).experiment_id])))
     new.delete_tag(copy.run_id, "tag_1")
-    dirty = _cli(config, "mlflow", "verify", "--experiment", name, env=env)
+    dirty = run_cockpit(config, "mlflow", "verify", "--experiment", name, env=env)
     assert dirty.returncode == 1
     assert "tag[tag_1]" in dirty.stdout and "1 differences" in dirty.stdout
     store = StateStore.open(tmp_path / "cockpit.db", readonly=True)
@@ -202,7 +191,7 @@ def test_cli_errors_are_one_line(tmp_path):
     (no_servers / "cockpit.toml").write_text(
         '[migration]\nname = "x"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n', encoding="utf-8"
     )
-    result = _cli(no_servers / "cockpit.toml", "mlflow", "status")
+    result = run_cockpit(no_servers / "cockpit.toml", "mlflow", "status")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "[mlflow.old]" in result.stderr
     down = tmp_path / "b"
@@ -213,10 +202,10 @@ def test_cli_errors_are_one_line(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = _config(down, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
-    result = _cli(config, "mlflow", "sync", "--dry-run")
+    result = run_cockpit(config, "mlflow", "sync", "--dry-run")
     assert result.returncode == 3
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
-    bad = _cli(config, "mlflow", "sync", "--workers", "0")
+    bad = run_cockpit(config, "mlflow", "sync", "--workers", "0")
     assert bad.returncode == 2
 
 
