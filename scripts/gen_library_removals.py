@@ -31,6 +31,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import library_api
 import wheelapi
+from hand_rules import hand_written
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "cockpit" / "compat" / "data"
@@ -103,17 +104,6 @@ def _vt(v: str) -> tuple[int, ...]:
     while len(out) > 1 and out[-1] == 0:
         out.pop()
     return tuple(out)
-
-
-def hand_written() -> set[tuple[str, str | None]]:
-    rules = YAML(typ="safe", pure=True).load((DATA / "rules.yaml").read_text("utf-8"))
-    out: set[tuple[str, str | None]] = set()
-    for rule in rules:
-        match = rule.get("match") or {}
-        out |= {(s, None) for s in match.get("symbols", ())}
-        out |= {(m, None) for m in match.get("modules", ())}
-        out |= {(k["call"], k["keyword"]) for k in match.get("kwargs", ())}
-    return out
 
 
 def covered(name: str, keyword: str | None, hand: set) -> bool:

@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stdlib_api as sa
+from hand_rules import hand_written
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "cockpit" / "compat" / "data"
@@ -43,18 +44,6 @@ def public_module(module: str) -> bool:
 
 def exported(table: dict | None) -> dict:
     return {k: v for k, v in (table or {}).items() if public(k) and v.is_exported}
-
-
-def hand_written() -> set[tuple[str, str | None]]:
-    """(symbol or module, keyword) that rules.yaml already matches."""
-    rules = YAML(typ="safe", pure=True).load((DATA / "rules.yaml").read_text("utf-8"))
-    out: set[tuple[str, str | None]] = set()
-    for rule in rules:
-        match = rule.get("match") or {}
-        out |= {(s, None) for s in match.get("symbols", ())}
-        out |= {(m, None) for m in match.get("modules", ())}
-        out |= {(k["call"], k["keyword"]) for k in match.get("kwargs", ())}
-    return out
 
 
 def covered(name: str, keyword: str | None, hand: set) -> bool:
