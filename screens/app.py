@@ -214,17 +214,8 @@ class CockpitApp(App[int]):
             return
         super()._handle_exception(error)
 
-    def _header(self) -> StatusHeader | None:
-        """The status header, or None while the app is closing: a store-check timer or a poll
-        finishing during shutdown can run after the screen's widgets are gone (seen with
-        read-only viewers of a recorder's file), and must not fail the exit."""
-        found = self.query(StatusHeader)
-        return found.first() if found else None
-
     def _update_header(self) -> None:
-        header = self._header()
-        if header is None:
-            return
+        header = self.query_one(StatusHeader)
         view = self.view_context()
         header.migration_name = self.store.migration_route(self.config).name
         header.route = f"{view.migration_from} → {view.migration_to}" if view.migration_to else ""
@@ -246,9 +237,7 @@ class CockpitApp(App[int]):
 
     def set_source_status(self, name: str, status: str) -> None:
         """Pollers report per-source health here (ok / degraded / down)."""
-        header = self._header()
-        if header is None:
-            return
+        header = self.query_one(StatusHeader)
         header.sources = {**header.sources, name: status}
 
     # ------------------------------------------------------------------ live polling
@@ -285,10 +274,9 @@ class CockpitApp(App[int]):
         self.call_from_thread(self._poll_done, poller, outcome)
 
     def _poll_done(self, poller: Poller, outcome: PollOutcome) -> None:
-        header = self._header()
-        if header is None or not self.is_running:
-            return  # closing: no re-arm either
-        before = header.sources.get(poller.source.name)
+        if not self.is_running:
+            return  # a poll that finished while the app closes: nothing to show, no re-arm
+        before = self.query_one(StatusHeader).sources.get(poller.source.name)
         self.set_source_status(poller.source.name, outcome.status.status)
         if before not in (None, "unknown") and before != outcome.status.status:
             severity = "information" if outcome.status.status == "ok" else "warning"
