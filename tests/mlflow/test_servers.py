@@ -114,10 +114,11 @@ def test_stop_ends_the_whole_process_group_and_frees_the_port(mlflow_server_fact
     assert pgid == server.pid  # its own group, so Ctrl-C in a terminal never reaches it
     members = _group_members(pgid)
     assert len(members) >= 2  # the mlflow CLI plus gunicorn master and workers
+    assert not _nobody_listens_on(server.port)  # the probe sees a live server
     server.stop()
     assert not server.is_running()
     assert _group_members(pgid) == []
-    assert _can_bind(server.port)
+    assert _nobody_listens_on(server.port)
     # The same data folder starts again and still holds what was written before.
     again = mlflow_server_factory("1.30.1", tmp_path / "own")
     assert again.backend_db_path == server.backend_db_path
@@ -144,7 +145,7 @@ def test_a_server_dies_with_the_process_that_started_it(tmp_path):
     while _group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _group_members(pgid) == []
-    assert _can_bind(port)
+    assert _nobody_listens_on(port)
 
 
 def test_a_server_without_a_data_folder_cleans_up_after_itself():
@@ -156,16 +157,25 @@ def test_a_server_without_a_data_folder_cleans_up_after_itself():
     assert not server.data_dir.exists()
 
 
-def _can_bind(port: int) -> bool:
-    import socket
+def _nobody_listens_on(port: int) -> bool:
+    """No socket on the machine listens on PORT (read from /proc/net/tcp and tcp6).
 
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    Why not try to bind it: during a parallel run any outgoing connection may take PORT as its
+    ephemeral source port, and then a bind fails although no server holds the port (CI saw
+    exactly that). A listening socket is what a leftover server would leave behind.
+    """
+    listen = "0A"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            sock.bind(("127.0.0.1", port))
+            lines = Path(table).read_text().splitlines()[1:]
         except OSError:
-            return False
-        return True
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if state == listen and int(local.rsplit(":", 1)[1], 16) == port:
+                return False
+    return True
 
 
 def _group_members(pgid: int) -> list[int]:
