@@ -49,22 +49,28 @@ def _applies(rule) -> str:
     return f"{rule.applies.package} {rule.applies.introduced}" if rule.applies else "always"
 
 
-def _listed() -> list:
-    """Every code a finding can carry: the catalog's rules, then the workspace checks (WSP*),
-    which are about what the cockpit could read in a workspace, not about a release, and so
-    live outside the catalog the scanner matches against."""
-    from cockpit.compat.rules import catalog
+def _outside_catalog() -> list:
+    """The workspace checks (WSP*: what the cockpit could read in a workspace) and the
+    packaging audit's rules (PKG*: how jobs install libraries). Neither is about an API of a
+    release, so they live outside the catalog the scanner matches against."""
     from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
+    from cockpit.packaging.audit import RULES as PACKAGING_RULES
 
-    return [*catalog().values(), *WORKSPACE_RULES.values()]
+    return [*WORKSPACE_RULES.values(), *PACKAGING_RULES.values()]
+
+
+def _listed() -> list:
+    """Every code a finding can carry: the catalog's rules, then the WSP* and PKG* checks."""
+    from cockpit.compat.rules import catalog
+
+    return [*catalog().values(), *_outside_catalog()]
 
 
 def _find(code: str):
     from cockpit.compat.rules import get_rule
-    from cockpit.compat.workspace_code import RULES as WORKSPACE_RULES
 
     wanted = code.strip()
-    for rule in WORKSPACE_RULES.values():
+    for rule in _outside_catalog():
         if wanted.upper() == rule.code or wanted.lower() == rule.name:
             return rule
     return get_rule(wanted)
@@ -129,8 +135,8 @@ def run_show(ctx: CliContext) -> int:
 
     rule = _find(ctx.args.code)
     ref = reference_entry(rule.ref) if rule.ref else None
-    # Catalog and workspace rules are written by hand; the other families are generated.
-    generated = rule.family not in ("catalog", "workspace")
+    # Catalog, workspace and packaging rules are written by hand; the others are generated.
+    generated = rule.family not in ("catalog", "workspace", "packaging")
     if generated:
         record = generated_evidence(rule.code)
     else:

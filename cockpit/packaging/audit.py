@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cockpit.compat.rules import Rule
 from cockpit.errors import CockpitError
 from cockpit.packaging.readers import (
     BUNDLE_NAMES,
@@ -39,6 +40,53 @@ DBFS_16_SOURCE = "https://docs.databricks.com/gcp/pt/release-notes/runtime/16.0"
 DBFS_15_SOURCE = "https://docs.databricks.com/gcp/en/archive/runtime-release-notes/15.0"
 POLICY_SOURCE = "cockpit.toml [packaging] policy"
 MAX_FILES = 5_000  # files walked per audited folder
+DBR_NOTES = "https://docs.databricks.com/aws/en/release-notes/runtime/"
+LIBRARIES_DOCS = "https://docs.databricks.com/aws/en/libraries/"
+
+# The audit's rules, listed by `cockpit rules list|show` with the scanner's. They live here, not
+# in the rule catalog, because they are about how a job installs its libraries, not about an API
+# of a release. PKG102's finding names the target manifest's own release notes as its source.
+RULES = {
+    "PKG101": Rule(
+        code="PKG101",
+        name="dbfs-library",
+        severity="blocking",
+        what="A job installs a library from DBFS. Databricks Runtime 15.0 disables library "
+        "storage in the DBFS root by default and 16.0 disables installing libraries from DBFS "
+        "altogether (spark.databricks.driver.dbfsLibraryInstallationAllowed can no longer be "
+        "set). Applies when the migration crosses 16.0.",
+        fix="Install the library from a Unity Catalog volume, workspace files or a package "
+        "index instead (`cockpit packaging` prints where each job's libraries come from).",
+        autofix=False,
+        family="packaging",
+        source=DBFS_16_SOURCE,
+    ),
+    "PKG102": Rule(
+        code="PKG102",
+        name="runtime-library-removed",
+        severity="blocking",
+        what="A task imports a library the current runtime preinstalls and the target does not "
+        "(Horovod on 14.3 LTS ML -> 16.4 LTS ML), and no library of the job installs it.",
+        fix="Add the library to the job's libraries (pinned), or move off it (for Horovod the "
+        "Databricks docs name TorchDistributor, its DeepSpeed distributor, or "
+        "tf.distribute.Strategy).",
+        autofix=False,
+        family="packaging",
+        source=DBR_NOTES,
+    ),
+    "PKG201": Rule(
+        code="PKG201",
+        name="source-not-allowed",
+        severity="blocking",
+        what="A library comes from a source the `[packaging] policy` of cockpit.toml does not "
+        "allow (`runtime` is always allowed: nothing installs it).",
+        fix="Install it from an allowed source, or widen the policy deliberately.",
+        autofix=False,
+        family="packaging",
+        # The finding names the policy itself; the rule names where library sources are explained.
+        source=LIBRARIES_DOCS,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -235,10 +283,19 @@ def _rules(
 
     out = []
 
-    def add(code, name, severity, lib: LibraryUse, message, source) -> None:
+    def add(code, lib: LibraryUse, message, source) -> None:
+        rule = RULES[code]
         out.append(
             PackagingFinding(
-                code, name, severity, job.name, job.origin, message, source, lib.path, lib.line
+                code,
+                rule.name,
+                rule.severity,
+                job.name,
+                job.origin,
+                message,
+                source,
+                lib.path,
+                lib.line,
             )
         )
 
@@ -247,8 +304,6 @@ def _rules(
         if lib.source == "dbfs" and dbfs_gone:
             add(
                 "PKG101",
-                "dbfs-library",
-                "blocking",
                 lib,
                 f"{job.name}: {lib.kind} {lib.spec} is installed from DBFS; Databricks Runtime "
                 f"15.0 disables library storage in the DBFS root by default ({DBFS_15_SOURCE}) "
@@ -258,8 +313,6 @@ def _rules(
         if lib.source == "runtime" and lib.target_version is None:
             add(
                 "PKG102",
-                "runtime-library-removed",
-                "blocking",
                 lib,
                 f"{job.name}: imports {lib.spec}, which {high.id} does not preinstall "
                 "and the job does not install",
@@ -268,8 +321,6 @@ def _rules(
         if result.policy and lib.source != "runtime" and lib.source not in result.policy:
             add(
                 "PKG201",
-                "source-not-allowed",
-                "blocking",
                 lib,
                 f"{job.name}: {lib.kind} {lib.spec} comes from {lib.source} ({lib.via}); the "
                 f"policy allows only {', '.join(result.policy)}",

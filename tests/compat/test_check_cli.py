@@ -145,6 +145,24 @@ def test_workspace_findings_codes_are_listed_and_shown(cli):
     assert by_name["code"] == "WSP001" and by_name["verification"] is None
 
 
+def test_packaging_audit_codes_are_listed_and_shown(cli):
+    """The packaging audit's PKG* codes are in `rules list` too, and its findings carry the
+    name and severity the listing shows (one definition, not two)."""
+    from cockpit.packaging.audit import RULES
+
+    listing = json.loads(cli("rules", "list", "--format", "json").stdout)["rules"]
+    listed = {r["code"]: r for r in listing}
+    assert {"PKG101", "PKG102", "PKG201"} <= set(listed)
+    for code, rule in RULES.items():
+        assert listed[code]["family"] == "packaging"
+        assert (listed[code]["name"], listed[code]["severity"]) == (rule.name, rule.severity)
+    shown = cli("rules", "show", "pkg101")
+    assert shown.returncode == 0, shown.stderr
+    assert "PKG101 dbfs-library" in shown.stdout and "runtime/16.0" in shown.stdout
+    by_name = json.loads(cli("rules", "show", "source-not-allowed", "--format", "json").stdout)
+    assert by_name["code"] == "PKG201"
+
+
 def test_paths_default_to_the_config_sources(cli, tmp_path):
     import shutil
 
