@@ -14,15 +14,35 @@ from screens.tabs.runtime_diff import RuntimeDiffTab
 
 
 class SlowSource:
-    """Each poll takes `delay` seconds (a slowed-down server) and writes one event."""
+    """Each poll takes `delay` seconds (a slowed-down server) and writes one event. With
+    `held`, the first poll instead waits until the test sets `release` (at most `delay`), so
+    "the poll is still running" does not depend on how fast a loaded machine presses keys."""
 
-    def __init__(self, name: str, delay: float, fail: bool = False):
+    def __init__(self, name: str, delay: float, fail: bool = False, held: bool = False):
         self.name, self.interval_s, self.delay, self.fail = name, 0.2, delay, fail
         self.calls = 0
+        self.active = self.max_active = 0  # polls running at once, and the most ever
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        if not held:
+            self.release.set()
 
     def poll(self, store):
-        self.calls += 1
-        time.sleep(self.delay)
+        with self.lock:
+            self.calls += 1
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            return self._poll(store)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _poll(self, store):
+        if self.release.is_set():
+            time.sleep(self.delay)
+        else:
+            self.release.wait(self.delay)
         if self.fail:
             raise SourceUnavailableError("connection refused")
         store.append_event(f"{self.name}.poll", {"call": self.calls}, source=f"poller:{self.name}")
@@ -31,29 +51,41 @@ class SlowSource:
 
 async def test_ui_answers_keys_while_a_source_is_slow(tmp_path: Path):
     store = StateStore.open(tmp_path / "live.db", create=True)
-    slow = SlowSource("workspace", delay=6.0)
+    slow = SlowSource("workspace", delay=120.0, held=True)
     app = CockpitApp(
         store=store, offline=False, tab_classes=[RuntimeDiffTab, CutoverTab], sources=[slow]
     )
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.pause(0.3)
-        assert slow.calls == 1  # first poll is in flight, blocking its thread only
-        await pilot.press("2")
-        await pilot.pause()
-        await pilot.press("1")
-        await pilot.pause()
-        await pilot.press("slash", *"numpy")
-        await pilot.pause()
-        assert [lib.name for lib in app.query_one(RuntimeDiffTab)._shown] == ["numpy"]
-        # Every key above was answered while the first poll was still running.
-        assert app.query_one("#status-header").sources["workspace"] == "unknown"
-        assert slow.calls == 1
-        for _ in range(100):
-            await pilot.pause(0.1)
-            if app.query_one("#status-header").sources["workspace"] == "ok":
-                break
-        assert app.query_one("#status-header").sources["workspace"] == "ok"
-        assert slow.calls == 1 or slow.calls == 2  # re-armed after it finished, never overlapped
+        try:
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if slow.calls:
+                    break
+            assert slow.calls == 1  # first poll is in flight, blocking its thread only
+            await pilot.press("2")
+            await pilot.pause()
+            await pilot.press("1")
+            await pilot.pause()
+            await pilot.press("slash", *"numpy")
+            await pilot.pause()
+            assert [lib.name for lib in app.query_one(RuntimeDiffTab)._shown] == ["numpy"]
+            # Every key above was answered while the first poll was still running.
+            assert app.query_one("#status-header").sources["workspace"] == "unknown"
+            assert slow.calls == 1
+            slow.delay = 0.0  # the server recovers: the held poll ends now, the next ones at once
+            slow.release.set()
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if app.query_one("#status-header").sources["workspace"] == "ok":
+                    break
+            assert app.query_one("#status-header").sources["workspace"] == "ok"
+            for _ in range(100):  # re-armed after it finished ...
+                await pilot.pause(0.1)
+                if slow.calls >= 2:
+                    break
+            assert slow.calls >= 2 and slow.max_active == 1  # ... and never overlapped
+        finally:
+            slow.release.set()  # never leave the poll thread waiting if an assertion failed
     store.close()
 
 
