@@ -8,7 +8,9 @@ servers, each labelled with the runtime it ran on. Reading honours ``as_of`` (ti
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -133,7 +135,10 @@ def record_samples(
             raise ValueError(f"unknown sample origin {s.origin!r}")
     if conn is None:
         with store.write() as tx:
-            return record_samples(store, rows, metrics=metrics, source=source, conn=tx)
+            added = record_samples(store, rows, metrics=metrics, source=source, conn=tx)
+        if added or metrics:  # new samples, or a direction that may have changed
+            refresh_stats(store)
+        return added
     now = store.clock()
     for pipeline, m in metrics:
         conn.execute(
@@ -206,16 +211,19 @@ def samples_from_mlflow_runs(
 # Successful job runs from the Databricks run history (``databricks.history``) are read where they
 # are, not copied: one source of truth, and time travel works through their own ``recorded_at``.
 # A run the cockpit itself recorded (a shadow re-run) is counted once.
-def load_samples(
+SAMPLE_COLUMNS = ("pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref")
+
+
+def sample_columns(
     store: StateStore, *, as_of: float | None = None, pipeline: str | None = None
-) -> pd.DataFrame:
-    """All samples known at ``as_of`` as a long frame (one row per value), oldest run first.
+) -> dict[str, list[Any]]:
+    """All samples known at ``as_of``, one list per column of :data:`SAMPLE_COLUMNS`, oldest run
+    first (ties: recorded samples before history runs, then by run reference).
 
     Durations of successful runs in the Databricks run history are included, labelled by the
-    runtime they ran on; runs tagged ``cockpit_shadow`` count as shadow re-runs.
-    """
-    import pandas as pd
-
+    runtime they ran on; runs tagged ``cockpit_shadow`` count as shadow re-runs. Plain lists, not
+    a frame: the Benchmarks tab and the stored statistics read them without importing pandas
+    (~55 MB and half a second in the process that shows them)."""
     from cockpit.databricks.history import successful_duration_columns
 
     sql = (
@@ -226,25 +234,10 @@ def load_samples(
     if pipeline is not None:
         sql += " AND pipeline = ?"
         params.append(pipeline)
-    order = ["pipeline", "metric", "runtime", "value", "run_ts", "origin", "run_ref", "id"]
     # Column lists, not a tuple (or an object) per run: a month of run history is 100,000 runs.
-    stored = dict(zip(order, store.query_columns(sql, params), strict=True))
-    frames = [pd.DataFrame(stored, columns=order)] if stored["id"] else []
+    columns = store.query_columns(sql, params)
     history = successful_duration_columns(store, as_of=as_of, job_name=pipeline)
     if history.run_ref:
-        runs = pd.DataFrame(
-            {
-                "pipeline": history.job_name,
-                "metric": "duration_s",
-                "runtime": history.runtime,
-                "value": history.duration_s,
-                "run_ts": history.start_ts,
-                "origin": ["shadow" if s else "history" for s in history.shadow],
-                "run_ref": history.run_ref,
-                "id": 0,
-            },
-            columns=order,
-        )
         # Whether recorded before or after ``as_of``: a run kept as a sample is never counted twice.
         kept = {
             r["run_ref"]
@@ -253,14 +246,45 @@ def load_samples(
                 "WHERE metric = 'duration_s' AND origin IN ('history', 'shadow')"
             )
         }
-        frames.append(runs[~runs["run_ref"].isin(kept)] if kept else runs)
-    columns = order[:7]
-    if not frames:
-        return pd.DataFrame([], columns=columns)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    # Stable, like sorting the rows in Python: samples before runs at equal keys.
-    frame = frame.sort_values(["run_ts", "id", "run_ref"], kind="stable", ignore_index=True)
-    return frame[columns]
+        rows = [i for i, ref in enumerate(history.run_ref) if ref not in kept]
+        shadow, plain = sys.intern("shadow"), sys.intern("history")
+        for column, values in zip(
+            columns,
+            (
+                history.job_name,
+                [DURATION] * len(history.run_ref),
+                history.runtime,
+                history.duration_s,
+                history.start_ts,
+                [shadow if s else plain for s in history.shadow],
+                history.run_ref,
+                [0] * len(history.run_ref),
+            ),
+            strict=True,
+        ):
+            column.extend(
+                values if len(rows) == len(history.run_ref) else [values[i] for i in rows]
+            )
+    run_ts, ids, refs = columns[4], columns[7], columns[6]
+    # By (run time, sample id, run reference), stable: the same order as the frame sort it
+    # replaces, which the seeded bootstrap depends on (it resamples by position).
+    order = sorted(range(len(ids)), key=lambda i: (run_ts[i], ids[i], refs[i]))
+    return {
+        name: [column[i] for i in order]
+        for name, column in zip(SAMPLE_COLUMNS, columns, strict=False)
+    }
+
+
+def load_samples(
+    store: StateStore, *, as_of: float | None = None, pipeline: str | None = None
+) -> pd.DataFrame:
+    """:func:`sample_columns` as a long frame (one row per value), for the reports and charts."""
+    import pandas as pd
+
+    columns = sample_columns(store, as_of=as_of, pipeline=pipeline)
+    if not columns["pipeline"]:
+        return pd.DataFrame([], columns=list(SAMPLE_COLUMNS))
+    return pd.DataFrame(columns, columns=list(SAMPLE_COLUMNS))
 
 
 def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[Any, ...]:
@@ -309,20 +333,66 @@ def compare_store(
     intervals: bool = True,
 ) -> list[Comparison]:
     """Every pipeline and metric in the state file judged old runtime vs new, worst first
-    (without bootstrap intervals when ``intervals`` is False: verdicts only)."""
-    from cockpit.bench.stats import compare_frame
+    (without bootstrap intervals when ``intervals`` is False: verdicts only).
+
+    Read from the statistics stored in the file when they were computed from the same samples
+    (:mod:`cockpit.bench.stored`: no numpy or scipy), else computed, and stored when the file is
+    writable and the moment is the latest. ``samples`` (a frame the caller already has) is
+    always computed from."""
+    from cockpit.bench.stats import compare_columns
+    from cockpit.bench.stored import judged, read_stats, stats_key, write_stats
 
     old, new = runtimes_compared(store, config)
-    frame = load_samples(store, as_of=as_of) if samples is None else samples
-    if frame.empty:
-        return []
+    key = None
+    if samples is None:
+        key = stats_key(store, old, new, as_of)
+        stored = read_stats(store, key)
+        if stored is not None:
+            directions, rules = _judging(store, config, set(stored.pipelines))
+            return judged(
+                stored,
+                old_runtime=old,
+                new_runtime=new,
+                directions=directions,
+                rules=rules,
+                default_rule=rule_for(config, ""),
+                intervals=intervals,
+            )
+        columns = sample_columns(store, as_of=as_of)
+    else:
+        columns = {
+            name: samples[name].tolist() for name in ("pipeline", "metric", "runtime", "value")
+        }
+    pipelines = set(columns["pipeline"])
+    directions, rules = _judging(store, config, pipelines)
+    comparisons = (
+        compare_columns(
+            columns,
+            old_runtime=old,
+            new_runtime=new,
+            directions=directions,
+            rules=rules,
+            default_rule=rule_for(config, ""),
+            intervals=intervals,
+        )
+        if pipelines
+        else []
+    )
+    if key is not None and intervals and as_of is None and not store.readonly:
+        write_stats(store, key, (old, new), pipelines, comparisons)
+    return comparisons
+
+
+def _judging(
+    store: StateStore, config: CockpitConfig | None, pipelines: set[str]
+) -> tuple[dict[tuple[str, str], Direction], dict[Any, Rule]]:
+    """The directions and rules the pipelines with samples are judged by."""
     directions = load_directions(store)
     if config is not None:
         # The config wins over what the file remembers (someone fixed a direction).
-        for pipeline in set(frame["pipeline"]):
+        for pipeline in pipelines:
             for m in metric_defs(config, pipeline):
                 directions[(pipeline, m.name)] = m.direction
-    pipelines = set(frame["pipeline"])
     rules: dict[Any, Rule] = {p: rule_for(config, p) for p in pipelines}
     if config is not None:
         for pipeline in pipelines:
@@ -330,12 +400,14 @@ def compare_store(
             for m in metric_defs(config, pipeline):
                 if m.threshold is not None:
                     rules[(pipeline, m.name)] = Rule(m.threshold, base.alpha, base.min_runs)
-    return compare_frame(
-        frame,
-        old_runtime=old,
-        new_runtime=new,
-        directions=directions,
-        rules=rules,
-        default_rule=rule_for(config, ""),
-        intervals=intervals,
-    )
+    return directions, rules
+
+
+def refresh_stats(store: StateStore) -> None:
+    """Compute the statistics for the file's own runtimes and store them (right after samples
+    were recorded), so later readers, read-only ones included, need not. Nothing when the file
+    does not say yet which runtimes are compared."""
+    from cockpit.errors import CockpitError
+
+    with contextlib.suppress(CockpitError):
+        compare_store(store, None)

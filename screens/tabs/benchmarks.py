@@ -2,8 +2,9 @@
 
 The table is the report (medians, ratio with 95% CI, Mann–Whitney p-value, verdict). Below it, two
 terminal charts for the selected row: old-vs-new medians with their bootstrap intervals, and each
-run's value over time coloured by runtime (shadow re-runs marked apart). The statistics import
-pandas and scipy, so they run in a worker thread: the first frame of the app never waits on them.
+run's value over time coloured by runtime (shadow re-runs marked apart). The statistics are read
+from the state file when it stores them for these samples, else computed with numpy and scipy; either
+way in a worker thread: the first frame of the app never waits on them.
 """
 
 from __future__ import annotations
@@ -58,23 +59,40 @@ class Loaded:
 
 
 def load(view: ViewContext) -> Loaded:
-    """Everything the tab shows, read from the store as of ``view.as_of`` (runs in a worker)."""
-    from cockpit.bench.data import compare_store, load_samples, load_units
+    """Everything the tab shows, read from the store as of ``view.as_of`` (runs in a worker).
+
+    The statistics come from what the state file stores when it matches the samples (no numpy,
+    pandas or scipy in this process); the runs come as plain lists."""
+    from cockpit.bench.data import compare_store, load_units, sample_columns
 
     try:
-        samples = load_samples(view.store, as_of=view.as_of)
-        comparisons = compare_store(view.store, view.config, as_of=view.as_of, samples=samples)
+        comparisons = compare_store(view.store, view.config, as_of=view.as_of)
+        samples = sample_columns(view.store, as_of=view.as_of)
     except CockpitError as exc:
         return Loaded([], {}, {}, exc.message)
+    return Loaded(comparisons, series_of(samples), load_units(view.store))
+
+
+def series_of(samples: dict[str, list]) -> dict[tuple[str, str], Series]:
+    """Each pipeline+metric's runs, in the samples' order (oldest run first)."""
     series: dict[tuple[str, str], Series] = {}
-    for (pipeline, metric), frame in samples.groupby(["pipeline", "metric"], sort=False):
-        series[(pipeline, metric)] = Series(
-            runtime=frame["runtime"].tolist(),
-            run_ts=frame["run_ts"].astype(float).tolist(),
-            value=frame["value"].astype(float).tolist(),
-            shadow=(frame["origin"] == "shadow").tolist(),
-        )
-    return Loaded(comparisons, series, load_units(view.store))
+    for pipeline, metric, runtime, run_ts, value, origin in zip(
+        samples["pipeline"],
+        samples["metric"],
+        samples["runtime"],
+        samples["run_ts"],
+        samples["value"],
+        samples["origin"],
+        strict=True,
+    ):
+        one = series.get((pipeline, metric))
+        if one is None:
+            one = series[(pipeline, metric)] = Series()
+        one.runtime.append(runtime)
+        one.run_ts.append(float(run_ts))
+        one.value.append(float(value))
+        one.shadow.append(origin == "shadow")
+    return series
 
 
 class BenchmarksTab(CockpitTab):

@@ -1,0 +1,159 @@
+"""Benchmark statistics kept in the state file, so whoever shows them reads them back.
+
+The numbers behind a comparison (medians, bootstrap intervals, the Mann–Whitney p-value) come
+from numpy and scipy: ~1 s of imports and ~100 MB in the process that shows them (the
+Benchmarks tab, the gates). They depend only on the samples and on the two runtimes compared;
+the rules (threshold, alpha, min_runs) and a metric's direction only decide the verdict and the
+order, which :func:`cockpit.bench.stats.decide` does from the numbers. So whoever computes them
+with a writable state file, at the latest moment (``record_samples`` right after recording, the
+live tab, ``cockpit bench``), stores scipy's own results in ``cockpit_meta`` under a key of the
+samples' fingerprint and the runtimes; a reader whose key matches (read-only, or time travel to
+any moment after the last sample) rebuilds each comparison from them with today's rules and
+imports none of it. A reader whose key differs (an older file, samples recorded since, a moment
+before the last sample) computes afresh: a stale number is never shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from cockpit.bench.stats import Comparison, Direction, Rule, decide
+
+if TYPE_CHECKING:
+    from cockpit.store import StateStore
+
+META_KEY = "bench.stats"
+_NUMBERS = ("n_old", "n_new", "median_old", "median_new", "ratio", "p_value")
+_INTERVALS = ("old_ci", "new_ci", "ratio_ci")
+
+
+@dataclass(frozen=True)
+class StoredStats:
+    """What one computation of the statistics leaves: every compared pair's numbers (as
+    :class:`Comparison` without its verdict and rule) and every pipeline that had samples."""
+
+    pipelines: list[str]
+    pairs: list[dict[str, Any]]
+
+
+def stats_key(store: StateStore, old_runtime: str, new_runtime: str, as_of: float | None) -> str:
+    from cockpit.bench.data import samples_fingerprint
+
+    # The moment itself is left out (as for the stored verdicts): the samples visible at a moment
+    # only grow, so equal counts and maxima mean equal samples at any two moments.
+    fingerprint = samples_fingerprint(store, as_of=as_of)[1:]
+    parts = [fingerprint, [old_runtime, new_runtime]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def read_stats(store: StateStore, key: str) -> StoredStats | None:
+    """The stored statistics when they were computed from the samples ``key`` names."""
+    raw = store.get_meta(META_KEY)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        pairs = data["pairs"]
+        for pair in pairs:  # shape check: a damaged value is recomputed, never half-shown
+            if not isinstance(pair["pipeline"], str) or not isinstance(pair["metric"], str):
+                return None
+            if any(name not in pair for name in _NUMBERS):
+                return None
+            for name in _INTERVALS:
+                if pair[name] is not None and len(pair[name]) != 2:
+                    return None
+        return StoredStats(pipelines=[str(p) for p in data["pipelines"]], pairs=pairs)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def write_stats(
+    store: StateStore,
+    key: str,
+    runtimes: tuple[str, str],
+    pipelines: set[str],
+    comparisons: list[Comparison],
+) -> bool:
+    """Keep ``comparisons`` (computed with intervals, at the latest moment, from the samples
+    ``key`` was taken of) unless the samples changed meanwhile; True when stored."""
+    if store.readonly:
+        return False
+    pairs = []
+    for c in comparisons:
+        pair: dict[str, Any] = {"pipeline": c.pipeline, "metric": c.metric}
+        for name in _NUMBERS:
+            pair[name] = getattr(c, name)
+        for name in _INTERVALS:
+            value = getattr(c, name)
+            pair[name] = list(value) if value is not None else None
+        pairs.append(pair)
+    # repr-exact floats: json writes the shortest string that reads back as the same double.
+    body = json.dumps({"key": key, "pipelines": sorted(pipelines), "pairs": pairs})
+    from cockpit.secrets import scrub_text
+
+    if scrub_text(body) != body:
+        return False  # a name that looks like a secret is never written (nor shown changed)
+    with store.write() as tx:
+        # Inside the write lock: samples recorded since ``key`` was taken change the fingerprint,
+        # and numbers computed from a mix of before and after are not kept under either key.
+        if stats_key(store, *runtimes, None) != key:
+            return False
+        store.set_meta(META_KEY, body, conn=tx)
+    return True
+
+
+def judged(
+    stats: StoredStats,
+    *,
+    old_runtime: str,
+    new_runtime: str,
+    directions: dict[tuple[str, str], Direction],
+    rules: dict[Any, Rule],
+    default_rule: Rule,
+    intervals: bool = True,
+) -> list[Comparison]:
+    """The stored numbers judged by today's directions and rules, worst first: the same
+    comparisons :func:`cockpit.bench.stats.compare_columns` makes from the samples."""
+    out = []
+    for pair in stats.pairs:
+        pipeline, metric = pair["pipeline"], pair["metric"]
+        direction = directions.get((pipeline, metric), "lower")
+        rule = rules.get((pipeline, metric)) or rules.get(pipeline, default_rule)
+        ratio, p_value = pair["ratio"], pair["p_value"]
+        n_old, n_new = int(pair["n_old"]), int(pair["n_new"])
+        out.append(
+            Comparison(
+                pipeline=pipeline,
+                metric=metric,
+                direction=direction,
+                old_runtime=old_runtime,
+                new_runtime=new_runtime,
+                n_old=n_old,
+                n_new=n_new,
+                median_old=pair["median_old"],
+                median_new=pair["median_new"],
+                old_ci=_pair(pair["old_ci"]),
+                new_ci=_pair(pair["new_ci"]),
+                ratio=ratio,
+                ratio_ci=_pair(pair["ratio_ci"]),
+                p_value=p_value,
+                verdict=decide(
+                    ratio, p_value, n_old=n_old, n_new=n_new, direction=direction, rule=rule
+                ),
+                threshold=rule.threshold,
+                alpha=rule.alpha,
+                min_runs=rule.min_runs,
+            )
+        )
+    if not intervals:  # as compare_samples(intervals=False) leaves them
+        out = [replace(c, old_ci=None, new_ci=None, ratio_ci=None) for c in out]
+    return sorted(out, key=Comparison.sort_key)
+
+
+def _pair(value: list[float] | None) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value is not None else None
