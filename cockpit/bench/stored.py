@@ -2,15 +2,15 @@
 
 The numbers behind a comparison (medians, bootstrap intervals, the Mann–Whitney p-value) come
 from numpy and scipy: ~1 s of imports and ~100 MB in the process that shows them (the
-Benchmarks tab, the gates). They depend only on the samples and on the two runtimes compared;
-the rules (threshold, alpha, min_runs) and a metric's direction only decide the verdict and the
-order, which :func:`cockpit.bench.stats.decide` does from the numbers. So whoever computes them
-with a writable state file, at the latest moment (``record_samples`` right after recording, the
-live tab, ``cockpit bench``), stores scipy's own results in ``cockpit_meta`` under a key of the
-samples' fingerprint and the runtimes; a reader whose key matches (read-only, or time travel to
-any moment after the last sample) rebuilds each comparison from them with today's rules and
-imports none of it. A reader whose key differs (an older file, samples recorded since, a moment
-before the last sample) computes afresh: a stale number is never shown.
+Benchmarks tab, the gates, time travel). They depend only on the samples and on the two runtimes
+compared; the rules (threshold, alpha, min_runs) and a metric's direction only decide the verdict
+and the order, which :func:`cockpit.bench.stats.decide` does from the numbers. So whoever computes
+them with a writable state file at the latest moment (``record_samples`` right after recording,
+the live tab, ``cockpit bench``) stores scipy's own results in ``bench_stats`` (migration 0014)
+under a key naming the samples; a reader whose samples have that key (read-only, or time travel
+to a moment with the same samples) rebuilds each comparison from them with today's rules and
+imports none of it. A reader whose key is not stored (an older file, a moment no one computed)
+computes afresh: a stale number is never shown.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from cockpit.bench.stats import Comparison, Direction, Rule, decide
 if TYPE_CHECKING:
     from cockpit.store import StateStore
 
-META_KEY = "bench.stats"
+# Rows kept: a few hundred recordings' worth of time travel; older moments are computed again.
+KEEP = 500
 _NUMBERS = ("n_old", "n_new", "median_old", "median_new", "ratio", "p_value")
 _INTERVALS = ("old_ci", "new_ci", "ratio_ci")
 
@@ -40,23 +41,42 @@ class StoredStats:
 
 
 def stats_key(store: StateStore, old_runtime: str, new_runtime: str, as_of: float | None) -> str:
+    """A name for the samples visible at ``as_of`` and the runtimes compared."""
     from cockpit.bench.data import samples_fingerprint
+    from cockpit.store import until
 
     # The moment itself is left out (as for the stored verdicts): the samples visible at a moment
     # only grow, so equal counts and maxima mean equal samples at any two moments.
     fingerprint = samples_fingerprint(store, as_of=as_of)[1:]
-    parts = [fingerprint, [old_runtime, new_runtime]]
+    parts: list[Any] = [fingerprint, [old_runtime, new_runtime]]
+    if as_of is not None and store.has_table("workspace_runs"):
+        # The one way equal fingerprints can hold different values: a run of the history kept as
+        # a sample only after ``as_of`` is left out of both at ``as_of`` (it is never counted
+        # twice), while the statistics stored back then counted it. Such moments get a key of
+        # their own, which nothing stores, and are computed.
+        row = store.query_one(
+            "SELECT COUNT(*) FROM bench_samples s JOIN workspace_runs w "
+            "ON w.run_id = CAST(s.run_ref AS INTEGER) AND CAST(w.run_id AS TEXT) = s.run_ref "
+            "WHERE s.metric = 'duration_s' AND s.origin IN ('history', 'shadow') "
+            "AND s.recorded_at > ? AND w.recorded_at <= ?",
+            (until(as_of), until(as_of)),
+        )
+        hidden = row[0] if row is not None else 0
+        if hidden:
+            parts.append(["hidden", hidden])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def read_stats(store: StateStore, key: str) -> StoredStats | None:
     """The stored statistics when they were computed from the samples ``key`` names."""
-    raw = store.get_meta(META_KEY)
-    if not raw:
+    if not store.has_table("bench_stats"):
+        return None  # an older file opened read-only: computed, as before
+    row = store.query_one("SELECT body FROM bench_stats WHERE samples_key = ?", (key,))
+    if row is None:
         return None
     try:
-        data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("key") != key:
+        data = json.loads(row["body"])
+        if not isinstance(data, dict):
             return None
         pairs = data["pairs"]
         for pair in pairs:  # shape check: a damaged value is recomputed, never half-shown
@@ -81,7 +101,7 @@ def write_stats(
 ) -> bool:
     """Keep ``comparisons`` (computed with intervals, at the latest moment, from the samples
     ``key`` was taken of) unless the samples changed meanwhile; True when stored."""
-    if store.readonly:
+    if store.readonly or not store.has_table("bench_stats"):
         return False
     pairs = []
     for c in comparisons:
@@ -93,7 +113,7 @@ def write_stats(
             pair[name] = list(value) if value is not None else None
         pairs.append(pair)
     # repr-exact floats: json writes the shortest string that reads back as the same double.
-    body = json.dumps({"key": key, "pipelines": sorted(pipelines), "pairs": pairs})
+    body = json.dumps({"pipelines": sorted(pipelines), "pairs": pairs})
     from cockpit.secrets import scrub_text
 
     if scrub_text(body) != body:
@@ -103,7 +123,16 @@ def write_stats(
         # and numbers computed from a mix of before and after are not kept under either key.
         if stats_key(store, *runtimes, None) != key:
             return False
-        store.set_meta(META_KEY, body, conn=tx)
+        # REPLACE gives the row a new rowid: the newest rows are the highest. (No clock read: the
+        # sample file's fixed clock would shift every later timestamp.)
+        tx.execute(
+            "INSERT OR REPLACE INTO bench_stats (samples_key, body) VALUES (?, ?)", (key, body)
+        )
+        tx.execute(
+            "DELETE FROM bench_stats WHERE rowid NOT IN "
+            "(SELECT rowid FROM bench_stats ORDER BY rowid DESC LIMIT ?)",
+            (KEEP,),
+        )
     return True
 
 
