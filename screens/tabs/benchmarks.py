@@ -10,7 +10,7 @@ way in a worker thread: the first frame of the app never waits on them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -53,24 +53,40 @@ class Series:
 @dataclass(frozen=True)
 class Loaded:
     comparisons: list[Comparison]
+    # Runs of the pairs charted so far (the first one loaded with the table, others as they are
+    # selected): a month of run history is 95,000 runs, of which a chart shows one pair's.
     series: dict[tuple[str, str], Series]
     units: dict[tuple[str, str], str]
     error: str = ""
+    as_of: float | None = None
 
 
-def load(view: ViewContext) -> Loaded:
-    """Everything the tab shows, read from the store as of ``view.as_of`` (runs in a worker).
+SERIES_KEPT = 8  # pairs whose runs stay loaded; others are read again when selected
 
-    The statistics come from what the state file stores when it matches the samples (no numpy,
-    pandas or scipy in this process); the runs come as plain lists."""
-    from cockpit.bench.data import compare_store, load_units, sample_columns
+
+def load(view: ViewContext, selected: tuple[str, str] | None = None) -> Loaded:
+    """Everything the tab shows, read from the store as of ``view.as_of`` (runs in a worker):
+    the statistics (read back from the state file when it stores them for these samples: no
+    numpy, pandas or scipy in this process) and the runs of the pair that will be selected
+    (``selected`` if it is still there, else the first row)."""
+    from cockpit.bench.data import compare_store, load_units
 
     try:
         comparisons = compare_store(view.store, view.config, as_of=view.as_of)
-        samples = sample_columns(view.store, as_of=view.as_of)
+        keys = [(c.pipeline, c.metric) for c in comparisons]
+        first = selected if selected in keys else (keys[0] if keys else None)
+        series = {first: load_series(view, first)} if first is not None else {}
     except CockpitError as exc:
-        return Loaded([], {}, {}, exc.message)
-    return Loaded(comparisons, series_of(samples), load_units(view.store))
+        return Loaded([], {}, {}, exc.message, view.as_of)
+    return Loaded(comparisons, series, load_units(view.store), as_of=view.as_of)
+
+
+def load_series(view: ViewContext, key: tuple[str, str]) -> Series:
+    """One pipeline+metric's runs as of ``view.as_of``, oldest first."""
+    from cockpit.bench.data import sample_columns
+
+    samples = sample_columns(view.store, as_of=view.as_of, pipeline=key[0])
+    return series_of(samples).get(key, Series())
 
 
 def series_of(samples: dict[str, list]) -> dict[tuple[str, str], Series]:
@@ -181,8 +197,26 @@ class BenchmarksTab(CockpitTab):
     # generation number and only the newest one is shown, whatever order they finish in.
     @work(thread=True, group="bench-load")
     def _load(self, view: ViewContext, generation: int) -> None:
-        loaded = load(view)
+        loaded = load(view, self.selected)
         self.app.call_from_thread(self._show, loaded, generation)
+
+    @work(thread=True, group="bench-series")
+    def _load_series(self, loaded: Loaded, key: tuple[str, str]) -> None:
+        try:
+            series = load_series(replace(self.view, as_of=loaded.as_of), key)
+        except CockpitError as exc:
+            self.app.call_from_thread(self._progress, exc.message)
+            return
+        self.app.call_from_thread(self._show_series, loaded, key, series)
+
+    def _show_series(self, loaded: Loaded, key: tuple[str, str], series: Series) -> None:
+        if loaded is not self.loaded:
+            return  # a newer load replaced the table meanwhile
+        loaded.series[key] = series
+        while len(loaded.series) > SERIES_KEPT:
+            loaded.series.pop(next(k for k in loaded.series if k != self.selected))
+        if key == self.selected:
+            self._draw()
 
     def _show(self, loaded: Loaded, generation: int) -> None:
         if generation < self._shown_generation:
@@ -356,7 +390,12 @@ class BenchmarksTab(CockpitTab):
             return
         detail.update(self._explain(c))
         self._draw_bars(bars, c)
-        self._draw_time(over_time, c, self.loaded.series.get((c.pipeline, c.metric), Series()))
+        series = self.loaded.series.get((c.pipeline, c.metric))
+        if series is None:  # read in a worker; drawn when it is back
+            over_time.plt.title(f"{c.metric} per run: loading…")
+            self._load_series(self.loaded, (c.pipeline, c.metric))
+        else:
+            self._draw_time(over_time, c, series)
         bars.refresh()
         over_time.refresh()
 

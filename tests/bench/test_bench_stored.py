@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cockpit.bench.data import Sample, compare_store, record_samples, sample_columns
+import pytest
+
+from cockpit.bench.data import Sample, compare_store, record_samples
 from cockpit.bench.stats import Comparison, Rule, compare_samples
 from cockpit.bench.stored import KEEP, stats_key
 from cockpit.config import CockpitConfig
@@ -74,6 +76,16 @@ def reference(store: StateStore, *, as_of: float | None = None, **judging) -> li
     return sorted(out, key=Comparison.sort_key)
 
 
+@pytest.fixture(params=["kyros_bench", "shipped_sample"])
+def state_file(request, tmp_path: Path) -> Path:
+    """The benchmarks step alone, and the shipped sample (its run history included)."""
+    if request.param == "kyros_bench":
+        return request.getfixturevalue("kyros_bench")
+    copy = tmp_path / "sample.db"
+    shutil.copy(REPO / "sample_state" / "kyros.cockpit.db", copy)
+    return copy
+
+
 def stored_rows(path: Path) -> int:
     with StateStore.open(path, readonly=True) as store:
         return store.query_one("SELECT COUNT(*) AS n FROM bench_stats")["n"]
@@ -85,10 +97,10 @@ def moments(store: StateStore) -> list[float | None]:
     return [None, *ts, *(t - 0.5 for t in ts)]
 
 
-def test_recording_stores_what_pandas_and_scipy_compute_at_every_moment(kyros_bench: Path):
+def test_recording_stores_what_pandas_and_scipy_compute_at_every_moment(state_file: Path):
     # s50 recorded its samples with record_samples, which stores the statistics each time.
-    assert stored_rows(kyros_bench) >= 2
-    with StateStore.open(kyros_bench, readonly=True) as store:
+    assert stored_rows(state_file) >= 2
+    with StateStore.open(state_file, readonly=True) as store:
         directions = {
             (r["pipeline"], r["metric"]): r["direction"]
             for r in store.query("SELECT pipeline, metric, direction FROM bench_metrics")
@@ -242,22 +254,27 @@ def test_reading_stored_statistics_imports_no_numpy_pandas_or_scipy(kyros_bench:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     rows, series, error, heavy = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (rows, series, error, heavy) == (5, 5, "", [])
+    assert (rows, series, error, heavy) == (5, 1, "", [])  # the selected pair's runs only
 
 
-def test_series_follow_the_samples_order(kyros_bench: Path):
+def test_series_follow_the_samples_order(state_file: Path):
+    """Each pair's runs, read for that pipeline alone, are the frame's rows in the frame's order
+    (the time chart's thinning keeps every k-th run of them)."""
     from cockpit.bench.data import load_samples
-    from screens.tabs.benchmarks import series_of
+    from screens.tabs.base import ViewContext
+    from screens.tabs.benchmarks import load_series
 
-    with StateStore.open(kyros_bench, readonly=True) as store:
-        frame = load_samples(store)
-        series = series_of(sample_columns(store))
-    for (pipeline, metric), group in frame.groupby(["pipeline", "metric"], sort=False):
-        one = series[(pipeline, metric)]
-        assert one.value == group["value"].astype(float).tolist()
-        assert one.run_ts == group["run_ts"].astype(float).tolist()
-        assert one.runtime == group["runtime"].tolist()
-        assert one.shadow == (group["origin"] == "shadow").tolist()
+    with StateStore.open(state_file, readonly=True) as store:
+        for as_of in moments(store):
+            frame = load_samples(store, as_of=as_of)
+            view = ViewContext(store=store, config=None, offline=True, as_of=as_of)
+            groups = frame.groupby(["pipeline", "metric"], sort=False)
+            for (pipeline, metric), group in groups:
+                one = load_series(view, (pipeline, metric))
+                assert one.value == group["value"].astype(float).tolist()
+                assert one.run_ts == group["run_ts"].astype(float).tolist()
+                assert one.runtime == group["runtime"].tolist()
+                assert one.shadow == (group["origin"] == "shadow").tolist()
 
 
 def test_a_file_without_stored_statistics_is_computed(kyros_bench: Path):
