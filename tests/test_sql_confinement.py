@@ -58,7 +58,7 @@ FEATURE_TABLES: dict[str, set[str]] = {
         "mlflow_db_rehearsals",
         "mlflow_schema_watch",
     },
-    "bench": {"bench_samples", "bench_metrics", "bench_reruns"},
+    "bench": {"bench_samples", "bench_metrics", "bench_reruns", "bench_stats"},
     "ddp": {"ddp_probes"},
 }
 ALL_TABLES = set().union(*FEATURE_TABLES.values())
@@ -80,6 +80,7 @@ RECORD_MODULES: dict[str, str] = {
     "cockpit/mlflow/schema.py": "mlflow",  # schema watch (also reads the old backend: below)
     "cockpit/bench/data.py": "bench",  # samples and metric directions
     "cockpit/bench/rerun.py": "bench",  # shadow re-runs
+    "cockpit/bench/stored.py": "bench",  # statistics stored with the samples
     "cockpit/ddp/probe.py": "ddp",  # DDP probes
     "cockpit/ddp/records.py": "ddp",  # DDP probes (read)
 }

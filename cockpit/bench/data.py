@@ -340,7 +340,7 @@ def compare_store(
     writable and the moment is the latest. ``samples`` (a frame the caller already has) is
     always computed from."""
     from cockpit.bench.stats import compare_columns
-    from cockpit.bench.stored import judged, read_stats, stats_key, write_stats
+    from cockpit.bench.stored import judged, read_stats, write_stats
 
     old, new = runtimes_compared(store, config)
     key = None
@@ -379,8 +379,41 @@ def compare_store(
         else []
     )
     if key is not None and intervals and as_of is None and not store.readonly:
-        write_stats(store, key, (old, new), pipelines, comparisons)
+        write_stats(
+            store,
+            key,
+            pipelines,
+            comparisons,
+            current_key=lambda: stats_key(store, old, new, None),
+        )
     return comparisons
+
+
+def stats_key(store: StateStore, old_runtime: str, new_runtime: str, as_of: float | None) -> str:
+    """A name for the samples visible at ``as_of`` and the runtimes compared: the key the
+    statistics computed from them are stored under (:mod:`cockpit.bench.stored`)."""
+    import hashlib
+    import json
+
+    from cockpit.databricks.history import runs_known
+
+    # The moment itself is left out (as for the stored verdicts): the samples visible at a moment
+    # only grow, so equal counts and maxima mean equal samples at any two moments.
+    parts: list[Any] = [samples_fingerprint(store, as_of=as_of)[1:], [old_runtime, new_runtime]]
+    if as_of is not None:
+        # The one way equal fingerprints can hold different values: a run of the history kept as
+        # a sample only after ``as_of`` is left out at ``as_of`` (sample_columns never counts a
+        # run twice), while the statistics stored back then counted it. Such a moment gets a key
+        # of its own, which nothing stores, and is computed.
+        later = store.query_columns(
+            "SELECT run_ref FROM bench_samples WHERE metric = 'duration_s' "
+            "AND origin IN ('history', 'shadow') AND recorded_at > ?",
+            (until(as_of),),
+        )[0]
+        hidden = runs_known(store, later, as_of=as_of) if later else 0
+        if hidden:
+            parts.append(["hidden", hidden])
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def _judging(

@@ -15,8 +15,8 @@ computes afresh: a stale number is never shown.
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,33 +38,6 @@ class StoredStats:
 
     pipelines: list[str]
     pairs: list[dict[str, Any]]
-
-
-def stats_key(store: StateStore, old_runtime: str, new_runtime: str, as_of: float | None) -> str:
-    """A name for the samples visible at ``as_of`` and the runtimes compared."""
-    from cockpit.bench.data import samples_fingerprint
-    from cockpit.store import until
-
-    # The moment itself is left out (as for the stored verdicts): the samples visible at a moment
-    # only grow, so equal counts and maxima mean equal samples at any two moments.
-    fingerprint = samples_fingerprint(store, as_of=as_of)[1:]
-    parts: list[Any] = [fingerprint, [old_runtime, new_runtime]]
-    if as_of is not None and store.has_table("workspace_runs"):
-        # The one way equal fingerprints can hold different values: a run of the history kept as
-        # a sample only after ``as_of`` is left out of both at ``as_of`` (it is never counted
-        # twice), while the statistics stored back then counted it. Such moments get a key of
-        # their own, which nothing stores, and are computed.
-        row = store.query_one(
-            "SELECT COUNT(*) FROM bench_samples s JOIN workspace_runs w "
-            "ON w.run_id = CAST(s.run_ref AS INTEGER) AND CAST(w.run_id AS TEXT) = s.run_ref "
-            "WHERE s.metric = 'duration_s' AND s.origin IN ('history', 'shadow') "
-            "AND s.recorded_at > ? AND w.recorded_at <= ?",
-            (until(as_of), until(as_of)),
-        )
-        hidden = row[0] if row is not None else 0
-        if hidden:
-            parts.append(["hidden", hidden])
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def read_stats(store: StateStore, key: str) -> StoredStats | None:
@@ -95,12 +68,14 @@ def read_stats(store: StateStore, key: str) -> StoredStats | None:
 def write_stats(
     store: StateStore,
     key: str,
-    runtimes: tuple[str, str],
     pipelines: set[str],
     comparisons: list[Comparison],
+    *,
+    current_key: Callable[[], str],
 ) -> bool:
     """Keep ``comparisons`` (computed with intervals, at the latest moment, from the samples
-    ``key`` was taken of) unless the samples changed meanwhile; True when stored."""
+    ``key`` names) unless the samples changed meanwhile (``current_key()``, asked inside the
+    write, differs); True when stored."""
     if store.readonly or not store.has_table("bench_stats"):
         return False
     pairs = []
@@ -121,7 +96,7 @@ def write_stats(
     with store.write() as tx:
         # Inside the write lock: samples recorded since ``key`` was taken change the fingerprint,
         # and numbers computed from a mix of before and after are not kept under either key.
-        if stats_key(store, *runtimes, None) != key:
+        if current_key() != key:
             return False
         # REPLACE gives the row a new rowid: the newest rows are the highest. (No clock read: the
         # sample file's fixed clock would shift every later timestamp.)

@@ -308,6 +308,24 @@ def runs_fingerprint(store: StateStore, *, as_of: float | None = None) -> tuple[
     return tuple(row) if row is not None else None
 
 
+def runs_known(store: StateStore, run_refs: list[str], *, as_of: float | None = None) -> int:
+    """How many of the runs named by ``run_refs`` (run ids as text, as the benchmark samples
+    name them) were recorded by ``as_of``."""
+    if not store.has_table("workspace_runs"):
+        return 0
+    ids = sorted({int(r) for r in run_refs if r.isascii() and r.isdigit() and str(int(r)) == r})
+    found = 0
+    for start in range(0, len(ids), 500):  # SQLite's bound on variables per statement
+        part = ids[start : start + 500]
+        row = store.query_one(
+            "SELECT COUNT(*) FROM workspace_runs WHERE recorded_at <= ? "
+            f"AND run_id IN ({', '.join('?' * len(part))})",
+            (until(as_of), *part),
+        )
+        found += row[0] if row is not None else 0
+    return found
+
+
 def runs_per_job_and_runtime(store: StateStore) -> dict[str, dict[str, int]]:
     """{job name: {runtime: completed runs}}, for summaries."""
     out: dict[str, dict[str, int]] = {}

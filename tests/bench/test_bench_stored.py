@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.bench.data import Sample, compare_store, record_samples
+from cockpit.bench.data import Sample, compare_store, record_samples, stats_key
 from cockpit.bench.stats import Comparison, Rule, compare_samples
-from cockpit.bench.stored import KEEP, stats_key
+from cockpit.bench.stored import KEEP
 from cockpit.config import CockpitConfig
 from cockpit.store import StateStore
 
