@@ -20,6 +20,12 @@ What S3 answers is as hostile as what an MLflow server answers, and handled by t
 * a download is refused past its listed size; the command's deadline and the retry policy are
   the server's own (:class:`~cockpit.mlflow.rest.RestClient`);
 * the old server's store is only read: its session refuses anything but GET and HEAD.
+
+Large objects (S3 takes at most 5 GiB in one PUT) go up as multipart uploads through boto3's
+managed transfer (:class:`TransferSettings`): parts of a fixed size, a few at a time, so memory
+stays bounded whatever the object's size, and the object appears only when S3 completes the
+upload, whole; a failed upload is aborted, and one an interrupted copy left behind is aborted by
+the next upload of the same key. Downloads stream in 1 MiB chunks.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ SCHEME = "s3://"
 ENDPOINT_ENV = "MLFLOW_S3_ENDPOINT_URL"  # MLflow's own variable (mlflow/store/artifact/s3_...)
 IGNORE_TLS_ENV = "MLFLOW_S3_IGNORE_TLS"
 CHUNK = 1 << 20
+MIB = 1 << 20
 MAX_EMPTY_PAGES = 100  # listing pages in a row with no key but a continuation token
 # S3's bucket names (3-63 characters; older regions allowed up to 255 and capitals/underscores).
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
@@ -81,6 +88,38 @@ class S3Settings:
             profile=getattr(section, "aws_profile", None) or None,
             verify=not ignore_tls,
         )
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """How an upload goes out. Up to ``multipart_threshold`` bytes: one PUT. From there: a
+    multipart upload of ``part_size`` parts, ``concurrency`` at a time.
+
+    s3transfer reads each part of a file object into memory before sending it, so one upload
+    holds at most ``concurrency`` parts: 32 MiB with the defaults. The defaults are boto3's own
+    threshold and part size (``boto3.s3.transfer.TransferConfig``); S3 takes parts of 5 MiB to
+    5 GiB and at most 10,000 of them (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html),
+    so past 80 GiB s3transfer grows the part size to stay within 10,000 parts."""
+
+    multipart_threshold: int = 8 * MIB
+    part_size: int = 8 * MIB
+    concurrency: int = 4
+
+    def config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=self.part_size,
+            max_concurrency=self.concurrency,
+            # The classic transfer manager sends through this client, and so through the
+            # bounded transport below; the CRT one (when awscrt is installed) would not.
+            preferred_transfer_client="classic",
+        )
+        # s3transfer's own bound on parts read ahead into memory (default 10): no more than
+        # are being sent.
+        config.max_in_memory_upload_chunks = self.concurrency
+        return config
 
 
 @dataclass(frozen=True)
@@ -168,11 +207,18 @@ class _Transport:
             raise ReadOnlyViolation(
                 f"refusing S3 {request.method}: the old server's artifacts are read-only"
             )
+        headers = dict(request.headers.items())
         own = bounded.current_deadline() is None
         if own:
-            bounded.set_deadline(time.monotonic() + self.rest.timeout_s)
+            # A request from a transfer thread (a part of a multipart upload) has no deadline of
+            # the caller's: its own, with time for its body, as for an artifact stream.
+            try:
+                sending = int(headers.get("Content-Length") or 0)
+            except ValueError:
+                sending = 0
+            extra = sending / bounded.MIN_STREAM_BYTES_PER_S
+            bounded.set_deadline(time.monotonic() + self.rest.timeout_s + extra)
         streaming = False
-        headers = dict(request.headers.items())
         body = request.body
         if hasattr(body, "read") and str(headers.get("Content-Length", "")) == "0":
             # requests sends an empty file object chunked, and servers wait for (or choke on)
@@ -224,10 +270,18 @@ def _ca_bundle() -> str | None:
 class S3Artifacts:
     """List, read and (new side only) write run artifacts under ``s3://`` roots."""
 
-    def __init__(self, rest: RestClient, settings: S3Settings, *, pool_size: int = 16) -> None:
+    def __init__(
+        self,
+        rest: RestClient,
+        settings: S3Settings,
+        *,
+        pool_size: int = 16,
+        transfer: TransferSettings | None = None,
+    ) -> None:
         self.rest = rest
         self.settings = settings
         self.pool_size = pool_size
+        self.transfer = transfer or TransferSettings()
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -408,7 +462,9 @@ class S3Artifacts:
         return self._call(what, get)
 
     def upload(self, run: Run, path: str, fh: IO[bytes]) -> None:
-        """Put one file at ``path`` under the run's root (a PUT to a key is idempotent)."""
+        """Put one file at ``path`` under the run's root: one PUT below the multipart threshold,
+        a managed multipart upload from it. Either way the object appears whole or not at all,
+        so a retry, or a re-run after an interruption, never finds half an object."""
         if self.rest.read_only:
             from cockpit.mlflow.rest import ReadOnlyViolation
 
@@ -419,12 +475,58 @@ class S3Artifacts:
         size = fh.tell()
         fh.seek(0)
         client = self.client()
+        key = root.key(path)
+        what = f"S3 put {root.uri}/{path}"
 
-        def put() -> None:
-            with self._transfer(size):
-                client.put_object(Bucket=root.bucket, Key=root.key(path), Body=fh)
+        if size < self.transfer.multipart_threshold:
 
-        self._call(f"S3 put {root.uri}/{path}", put, before_attempt=lambda: fh.seek(0))
+            def put() -> None:
+                with self._transfer(size):
+                    client.put_object(Bucket=root.bucket, Key=key, Body=fh)
+
+            self._call(what, put, before_attempt=lambda: fh.seek(0))
+            return
+
+        self._abort_leftovers(root.bucket, key, what)
+        config = self.transfer.config()
+
+        def multipart() -> None:
+            # s3transfer's threads send the parts, each request under its own deadline (see
+            # _Transport); on any failure it aborts the upload, so no part outlives the attempt.
+            client.upload_fileobj(fh, root.bucket, key, Config=config)
+
+        self._call(what, multipart, before_attempt=lambda: fh.seek(0))
+
+    def _abort_leftovers(self, bucket: str, key: str, what: str) -> None:
+        """Abort the multipart uploads of exactly this key that an interrupted copy left behind
+        (a SIGKILL leaves them: invisible, but S3 keeps and bills their parts). The cockpit is
+        the only writer of its copies' keys. Best effort: a store that does not let this
+        identity list uploads (s3:ListBucketMultipartUploads) still gets its object."""
+        client = self.client()
+        try:
+            page = self._call(
+                f"{what} (incomplete uploads)",
+                functools.partial(client.list_multipart_uploads, Bucket=bucket, Prefix=key),
+            )
+        except SourceUnavailableError:
+            return
+        for upload in page.get("Uploads") or []:
+            if not isinstance(upload, dict) or upload.get("Key") != key:
+                continue
+            upload_id = str(upload.get("UploadId") or "")
+            if upload_id:
+                try:
+                    self._call(
+                        f"{what} (abort an incomplete upload)",
+                        functools.partial(
+                            client.abort_multipart_upload,
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                        ),
+                    )
+                except SourceUnavailableError:
+                    return
 
 
 def _client_error(what: str, status: int, code: str) -> CockpitError:
