@@ -8,10 +8,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
+import faultproxy
 import pytest
 import seed
 from cockpit_cli import run_cockpit
@@ -330,3 +337,174 @@ def test_an_s3_error_code_is_shown_without_its_markup(s3_store):
         assert "[" not in message and "link" not in message
     finally:
         hostile.close()
+
+
+# ------------------------------------------------------------------ large objects (multipart)
+MIB = 1 << 20
+
+
+class _Outage(faultproxy.Faults):
+    """Every request after the first ``healthy`` ones is dropped unanswered, until ``end()``: an
+    S3 endpoint going away in the middle of a multipart upload (its abort is dropped too)."""
+
+    def __init__(self, healthy: int) -> None:
+        super().__init__()
+        self.healthy = healthy
+        self.over = False
+
+    def draw(self) -> tuple[str, float]:
+        with self._lock:
+            self.healthy -= 1
+            kind = "ok" if self.over or self.healthy >= 0 else "drop_before"
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            return kind, 0.0
+
+    def end(self) -> None:
+        self.over = True
+
+
+def _new_side(endpoint: str, transfer: s3_artifacts.TransferSettings) -> s3_artifacts.S3Artifacts:
+    rest = RestClient(
+        "http://127.0.0.1:9",
+        read_only=False,
+        limits=Limits(timeout_s=10.0),
+        retry=RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.05),
+    )
+    return s3_artifacts.S3Artifacts(
+        rest, s3_artifacts.S3Settings(endpoint_url=endpoint), transfer=transfer
+    )
+
+
+def _incomplete_uploads(client, bucket: str, key: str) -> list[str]:
+    uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return [u["UploadId"] for u in uploads if u["Key"] == key]
+
+
+def test_a_large_artifact_goes_up_in_parts_and_is_never_seen_half_written(s3_store):
+    """Above the threshold an upload is multipart (S3 takes at most 5 GiB in one PUT): 20 MiB with
+    8 MiB parts is three parts, which S3's ETag says ('-3'). An endpoint lost mid-upload leaves
+    no object at all, only an incomplete upload, which the next upload of the key aborts."""
+    bucket = s3_store.bucket("multipart")
+    client = s3_store.client()
+    run = Run(
+        "r1", "0", "r", "FINISHED", 0, None, "active", artifact_uri=f"s3://{bucket}/0/r1/artifacts"
+    )
+    key = "0/r1/artifacts/model/weights.bin"
+    data = random.Random(15).randbytes(20 * MIB)
+    settings = s3_artifacts.TransferSettings(multipart_threshold=8 * MIB, part_size=8 * MIB)
+
+    # The list of incomplete uploads, the create and one part get through; then nothing does.
+    outage = _Outage(healthy=3)
+    with faultproxy.FaultProxy(s3_store.endpoint, outage) as proxy:
+        broken = _new_side(proxy.url, settings)
+        with pytest.raises(s3_artifacts.SourceUnavailableError, match="gave up after 2") as caught:
+            broken.upload(run, "model/weights.bin", io.BytesIO(data))
+        assert "\n" not in caught.value.message
+        assert outage.counts.get("drop_before", 0) >= 2
+        # Nothing under the key: a listing (what the sync and verify read) shows no object.
+        assert client.list_objects_v2(Bucket=bucket, Prefix="0/r1/").get("KeyCount", 0) == 0
+        left = _incomplete_uploads(client, bucket, key)
+        assert left, "the dropped abort leaves the upload incomplete (invisible, but billed)"
+
+        outage.end()
+        fh = io.BytesIO(data)
+        broken.upload(run, "model/weights.bin", fh)
+    assert not fh.closed  # the caller's file stays the caller's
+    head = client.head_object(Bucket=bucket, Key=key)
+    assert head["ContentLength"] == len(data)
+    assert head["ETag"].strip('"').endswith("-3"), head["ETag"]
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    # The leftover of the interrupted attempt is gone, and this upload left none.
+    assert _incomplete_uploads(client, bucket, key) == []
+
+    # Below the threshold it stays one PUT (no '-N' in the ETag), and the cockpit's own reader
+    # checksums either kind the same way.
+    store = _new_side(s3_store.endpoint, settings)
+    store.upload(run, "small.bin", io.BytesIO(data[: 8 * MIB - 1]))
+    small = client.head_object(Bucket=bucket, Key="0/r1/artifacts/small.bin")
+    assert "-" not in small["ETag"]
+    out = io.BytesIO()
+    assert (
+        store.download(run, "model/weights.bin", out, len(data)) == hashlib.sha256(data).hexdigest()
+    )
+
+
+def _copy_under_tracemalloc(old_url: str, new_url: str, experiment: str) -> dict:
+    helper = Path(__file__).with_name("copy_memory.py")
+    done = subprocess.run(
+        [sys.executable, str(helper), old_url, new_url, experiment],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _large_run(old_url: str, bucket: str, size: int, name: str) -> tuple[str, str]:
+    """One finished run on the old server with one ``size``-byte artifact in S3; its prefix and
+    the artifact's sha256."""
+    writer = seed.Writer(old_url)
+    info = writer.run(writer.experiment(name), "large", start=seed.T0)
+    writer.finish(info["run_id"], "FINISHED", seed.T0 + 1000)
+    prefix = info["artifact_uri"].split(f"s3://{bucket}/", 1)[1]
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as fh:
+        rng = random.Random(size)
+        for _ in range(size // MIB):
+            chunk = rng.randbytes(MIB)
+            digest.update(chunk)
+            fh.write(chunk)
+        fh.seek(0)
+        seed.s3_client().upload_fileobj(fh, bucket, f"{prefix}/model/weights.bin")
+    return prefix, digest.hexdigest()
+
+
+LARGE = 128 * MIB
+
+
+@pytest.mark.parametrize("target", ["s3", "proxy"])
+def test_a_large_artifact_is_copied_and_verified_with_bounded_memory(
+    target, s3_store, mlflow_server_factory, mlflow_v2
+):
+    """A 128 MiB artifact from a 1.x server's S3 store to the new server's S3 store (multipart)
+    or through its artifact proxy (one streamed PUT, which 1.30.1, 2.x and 3.x servers write to
+    disk in 1 MiB chunks), then a deep verify: the cockpit's peak Python memory stays a fraction
+    of the object (download in 1 MiB chunks to a scratch file; at most ``concurrency`` parts in
+    memory on the way up)."""
+    bucket = s3_store.bucket("large")
+    old = mlflow_server_factory(MLFLOW_V1, artifact_uri=f"s3://{bucket}/old-root")
+    if target == "s3":
+        new = mlflow_server_factory(MLFLOW_V2, artifact_uri=f"s3://{bucket}/new-root")
+    else:
+        new = mlflow_v2
+    name = f"large-{target}-{uuid.uuid4().hex[:6]}"
+    _prefix, digest = _large_run(old.url, bucket, LARGE, name)
+
+    measured = _copy_under_tracemalloc(old.url, new.url, name)
+    assert measured["errors"] == [] and measured["runs_created"] == 1, measured
+    assert measured["differences"] == [] and measured["artifacts"] == 1, measured
+    defaults = s3_artifacts.TransferSettings()
+    # The parts being sent, one more being read, and the rest of the copy: 48 MiB, 3/8 of it.
+    bound = (defaults.concurrency + 2) * defaults.part_size
+    assert measured["sync_peak"] < bound, measured
+    assert measured["verify_peak"] < 16 * MIB, measured
+
+    copy = adapter.connect_new(new.url)
+    (run,) = copy.search_runs([copy.experiment_by_name(name).experiment_id])
+    if target == "s3":
+        key = run.artifact_uri.split(f"s3://{bucket}/", 1)[1] + "/model/weights.bin"
+        head = s3_store.client().head_object(Bucket=bucket, Key=key)
+        parts = -(-LARGE // defaults.part_size)
+        assert head["ETag"].strip('"').endswith(f"-{parts}"), head["ETag"]
+        assert head["ContentLength"] == LARGE
+    else:
+        root = adapter.proxied_artifact_path(run.artifact_uri)
+        path = mlflow_v2.artifact_root / root / "model" / "weights.bin"
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(MIB), b""):
+                sha.update(chunk)
+        assert sha.hexdigest() == digest
