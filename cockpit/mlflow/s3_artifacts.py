@@ -21,11 +21,11 @@ What S3 answers is as hostile as what an MLflow server answers, and handled by t
   the server's own (:class:`~cockpit.mlflow.rest.RestClient`);
 * the old server's store is only read: its session refuses anything but GET and HEAD.
 
-Large objects (S3 takes at most 5 GiB in one PUT) go up as multipart uploads through boto3's
-managed transfer (:class:`TransferSettings`): parts of a fixed size, a few at a time, so memory
-stays bounded whatever the object's size, and the object appears only when S3 completes the
-upload, whole; a failed upload is aborted, and one an interrupted copy left behind is aborted by
-the next upload of the same key. Downloads stream in 1 MiB chunks.
+Large objects (S3 takes at most 5 GB in one PUT: AWS, "Uploading objects") go up as multipart
+uploads through boto3's managed transfer (:class:`TransferSettings`): parts of a fixed size, a
+few at a time, so memory stays bounded whatever the object's size, and the object appears only
+when S3 completes the upload, whole; a failed upload is aborted, and one an interrupted copy left
+behind is aborted by the next upload of the same key. Downloads stream in 1 MiB chunks.
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ import requests
 from cockpit import secrets
 from cockpit.errors import CockpitError, ConfigError, SourceUnavailableError
 from cockpit.mlflow import artifact_paths, bounded
-from cockpit.mlflow.bounded import DeadlineAdapter, ResponseTooLarge, ServerMisbehaved
+from cockpit.mlflow.bounded import (
+    DeadlineAdapter,
+    DeadlineExceeded,
+    ResponseTooLarge,
+    ServerMisbehaved,
+)
 from cockpit.mlflow.models import ArtifactFile, Run
 
 if TYPE_CHECKING:
@@ -96,10 +101,10 @@ class TransferSettings:
     multipart upload of ``part_size`` parts, ``concurrency`` at a time.
 
     s3transfer reads each part of a file object into memory before sending it, so one upload
-    holds at most ``concurrency`` parts: 32 MiB with the defaults. The defaults are boto3's own
+    holds the ``concurrency`` parts being sent and the next one read: 40 MiB with the defaults. The defaults are boto3's own
     threshold and part size (``boto3.s3.transfer.TransferConfig``); S3 takes parts of 5 MiB to
     5 GiB and at most 10,000 of them (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html),
-    so past 80 GiB s3transfer grows the part size to stay within 10,000 parts."""
+    so past 78 GiB s3transfer grows the part size to stay within 10,000 parts."""
 
     multipart_threshold: int = 8 * MIB
     part_size: int = 8 * MIB
@@ -116,8 +121,9 @@ class TransferSettings:
             # bounded transport below; the CRT one (when awscrt is installed) would not.
             preferred_transfer_client="classic",
         )
-        # s3transfer's own bound on parts read ahead into memory (default 10): no more than
-        # are being sent.
+        # s3transfer's bound on parts held in memory (default 10; not a TransferConfig
+        # argument in boto3, an attribute of the s3transfer config it extends): as many as are
+        # being sent.
         config.max_in_memory_upload_chunks = self.concurrency
         return config
 
@@ -216,8 +222,10 @@ class _Transport:
                 sending = int(headers.get("Content-Length") or 0)
             except ValueError:
                 sending = 0
-            extra = sending / bounded.MIN_STREAM_BYTES_PER_S
-            bounded.set_deadline(time.monotonic() + self.rest.timeout_s + extra)
+            budget = self.rest.timeout_s + sending / bounded.MIN_STREAM_BYTES_PER_S
+            # ... and never past the command's deadline (raises once that has passed).
+            budget = min(budget, self.rest._check_deadline())
+            bounded.set_deadline(time.monotonic() + budget)
         streaming = False
         body = request.body
         if hasattr(body, "read") and str(headers.get("Content-Length", "")) == "0":
@@ -508,6 +516,8 @@ class S3Artifacts:
                 f"{what} (incomplete uploads)",
                 functools.partial(client.list_multipart_uploads, Bucket=bucket, Prefix=key),
             )
+        except DeadlineExceeded:
+            raise
         except SourceUnavailableError:
             return
         for upload in page.get("Uploads") or []:
@@ -525,6 +535,8 @@ class S3Artifacts:
                             UploadId=upload_id,
                         ),
                     )
+                except DeadlineExceeded:
+                    raise
                 except SourceUnavailableError:
                     return
 

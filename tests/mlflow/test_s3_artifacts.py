@@ -487,10 +487,12 @@ def test_a_large_artifact_is_copied_and_verified_with_bounded_memory(
     assert measured["errors"] == [] and measured["runs_created"] == 1, measured
     assert measured["differences"] == [] and measured["artifacts"] == 1, measured
     defaults = s3_artifacts.TransferSettings()
-    # The parts being sent, one more being read, and the rest of the copy: 48 MiB, 3/8 of it.
-    bound = (defaults.concurrency + 2) * defaults.part_size
-    assert measured["sync_peak"] < bound, measured
-    assert measured["verify_peak"] < 16 * MIB, measured
+    # The parts being sent, one more being read, and the rest of the copy (1 MiB reads and
+    # hashing buffers): 56 MiB, under half of the object; 44.5 MiB measured.
+    bound = (defaults.concurrency + 3) * defaults.part_size
+    # Through the proxy nothing is held but 1 MiB chunks both ways: 2.2 MiB measured.
+    assert measured["sync_peak"] < (bound if target == "s3" else 16 * MIB), measured
+    assert measured["verify_peak"] < 16 * MIB, measured  # streamed: 2.6 MiB measured
 
     copy = adapter.connect_new(new.url)
     (run,) = copy.search_runs([copy.experiment_by_name(name).experiment_id])
