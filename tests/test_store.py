@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
+import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -165,8 +169,9 @@ def test_corrupted_file_is_refused_untouched(state: Path):
     assert digest(state) == before
 
 
-def test_older_file_readonly_is_upgraded_in_memory_only(tmp_path: Path):
-    """A file at schema v1 (core only) opens for review at the latest schema, never written."""
+def test_older_file_readonly_is_upgraded_in_a_private_copy_only(tmp_path: Path):
+    """A file at schema v1 (core only) opens for review at the latest schema, never written: the
+    migrations run on a private copy on disk (not in memory), removed when the store closes."""
     from cockpit.store.state import _migrations, _split_sql
 
     path = tmp_path / "old.db"
@@ -184,6 +189,13 @@ def test_older_file_readonly_is_upgraded_in_memory_only(tmp_path: Path):
         assert store.get_meta("migration.name") == "legacy"
         with pytest.raises(ReadOnlyError):
             store.append_event("nope")
+        copy = store._copy
+        assert copy is not None and copy.path.is_file()
+        assert copy.folder.parent == Path(tempfile.gettempdir())
+        assert stat.S_IMODE(copy.folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE(copy.path.stat().st_mode) == 0o600
+        assert "private copy" in store.note
+    assert not copy.folder.exists()
     assert digest(path) == before
 
 
@@ -265,13 +277,15 @@ def test_a_lower_numbered_migration_arriving_later_is_still_applied(tmp_path: Pa
         assert store.events(kinds=["store.migrated"])[-1].payload["applied"] == [skipped[0]]
 
 
-def _corrupted(state: Path) -> None:
-    """A state file with scribbled pages of its events table."""
+def _corrupted(state: Path, made_older: Callable[[Path], object] | None = None) -> None:
+    """A state file with scribbled pages of its events table (``made_older`` first, if given)."""
     with StateStore.open(state, create=True) as store:
         with store.write() as tx:
             for i in range(2000):
                 store.append_event("fill", {"i": i, "pad": "x" * 200}, conn=tx)
         store.checkpoint()
+    if made_older is not None:
+        made_older(state)
     data = bytearray(state.read_bytes())
     # Pages of the events table only (the second half of the file): what opening reads
     # (the schema, the metadata, the migrations record) stays sound.
@@ -366,3 +380,168 @@ def test_query_columns_gives_the_same_values_as_query(tmp_path: Path):
         assert store.query_columns("SELECT kind FROM events WHERE 0") == [[]]
         mixed = store.query_columns("SELECT 1 AS x UNION ALL SELECT 'two' UNION ALL SELECT NULL")
         assert mixed == [[1, "two", None]]
+
+
+def _without_index_migrations(path: Path) -> list[int]:
+    """Undo, on the file at ``path``, every migration that only creates or drops indexes: the
+    file as a cockpit without them recorded it (e.g. every file made before 0013). Returns the
+    versions undone."""
+    from cockpit.store.state import _index_only, _migrations, _split_sql
+
+    everything = _migrations()
+    undone = [m for m in everything if _index_only(m[2])]
+    assert undone, "no index-only migration to undo"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for version, _name, sql in reversed(undone):
+        for statement in reversed(_split_sql(sql)):
+            created = re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)", statement, re.I)
+            if created:
+                conn.execute(f"DROP INDEX {created.group(1)}")
+                continue
+            dropped = re.match(r"DROP\s+INDEX\s+(\w+)", statement, re.I)
+            assert dropped, statement
+            # Recreated as the newest earlier migration made it.
+            earlier = [
+                st
+                for v, _, text in everything
+                if v < version
+                for st in _split_sql(text)
+                if re.match(rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+{dropped.group(1)}\b", st, re.I)
+            ]
+            conn.execute(earlier[-1])
+        conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = ?", (version,))
+    kept = max(v for v, _, _ in everything if v not in {u for u, _, _ in undone})
+    conn.execute(f"PRAGMA user_version={kept}")
+    conn.execute("COMMIT")
+    conn.close()
+    return [v for v, _, _ in undone]
+
+
+def _before_0012(path: Path) -> None:
+    """The file as recorded before migration 0012 (no ``compat_uses`` table): an older file
+    lacking a table, not only indexes."""
+    _without_index_migrations(path)  # 0013
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE compat_uses")
+    conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = 12")
+    conn.execute("PRAGMA user_version=11")
+    conn.close()
+
+
+def test_a_file_lacking_only_indexes_is_read_in_place_with_the_same_answers(tmp_path: Path):
+    """Read-only, a file whose only missing migrations are index-only is read as it is (no copy:
+    memory and time do not grow with the file), and every reader answers as on the migrated
+    file: the whole walkthrough report, now and as of a past moment, is the same document."""
+    from cockpit.document.render import to_markdown
+    from cockpit.reporting.walkthrough import build_report
+
+    sample = Path(__file__).resolve().parent.parent / "sample_state" / "kyros.cockpit.db"
+    current, older = tmp_path / "current.db", tmp_path / "older.db"
+    current.write_bytes(sample.read_bytes())
+    older.write_bytes(sample.read_bytes())
+    undone = _without_index_migrations(older)
+    before = digest(older)
+
+    def report(store: StateStore, as_of: float | None) -> str:
+        document = build_report(store, None, as_of=as_of)
+        document.generated_at = ""  # the wall clock, not the file
+        return to_markdown(document)
+
+    with (
+        StateStore.open(current, readonly=True) as new,
+        StateStore.open(older, readonly=True) as old,
+    ):
+        assert old._copy is None and new._copy is None
+        assert old.schema_version < latest_schema_version()
+        assert old.note.startswith(f"schema v{old.schema_version}, read without the indexes")
+        assert all(f"{v:04d}" in old.note for v in undone)
+        assert not old.query(
+            "SELECT 1 FROM cockpit_schema_migrations WHERE version IN "
+            f"({','.join('?' * len(undone))})",
+            undone,
+        )
+        first, last = new.event_span()
+        assert first is not None and last is not None
+        middle = first + (last - first) / 2
+        for as_of in (None, middle):
+            assert report(old, as_of) == report(new, as_of)
+            assert old.event_kind_counts(until_ts=as_of) == new.event_kind_counts(until_ts=as_of)
+            assert old.event_position(as_of) == new.event_position(as_of)
+            for search in ("churn", "status", "no-such-text"):
+                assert old.events(search=search, until_ts=as_of, newest_first=True) == (
+                    new.events(search=search, until_ts=as_of, newest_first=True)
+                )
+        assert old.events(kind_prefix="compat.") == new.events(kind_prefix="compat.")
+        assert old.event_kinds() == new.event_kinds()
+        with pytest.raises(ReadOnlyError):
+            old.append_event("nope")
+    assert digest(older) == before
+    # Opened writable, the file gets its indexes like any older file.
+    with StateStore.open(older) as store:
+        assert store.schema_version == latest_schema_version()
+        assert store.events(kinds=["store.migrated"])[-1].payload["applied"] == undone
+
+
+def test_an_older_corrupted_file_is_refused_in_one_line_untouched(
+    tmp_path: Path, scratch: Path, monkeypatch
+):
+    """Corruption is refused the same way whichever way an older file is read: in place (only
+    indexes missing; the check deferred or not) or from a private copy (tables missing)."""
+    from cockpit.store import state as state_module
+
+    lacking_indexes = tmp_path / "indexes.db"
+    _corrupted(lacking_indexes, _without_index_migrations)
+    lacking_tables = tmp_path / "tables.db"
+    _corrupted(lacking_tables, _before_0012)
+    monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 1024)
+    for path in (lacking_indexes, lacking_tables):
+        before = digest(path)
+        with pytest.raises(StateError, match=r"is corrupted") as refused:
+            StateStore.open(path, readonly=True)
+        assert "\n" not in str(refused.value)
+        try:
+            store = StateStore.open(path, readonly=True, defer_check=True)
+        except StateError as exc:  # a copy reads every page, so it checks first
+            assert path == lacking_tables and "is corrupted" in str(exc)
+        else:
+            assert path == lacking_indexes and store.check_deferred
+            with pytest.raises(StateError, match=r"is corrupted"):
+                store.run_deferred_check()
+            store.close()
+        assert digest(path) == before
+    assert list(scratch.iterdir()) == []  # no copy left behind
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch) -> Path:
+    """The temporary folder (TMPDIR) of this test alone: what a copy leaves behind shows."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    return folder
+
+
+def test_no_room_for_the_copy_is_a_one_line_error(tmp_path: Path, scratch: Path, monkeypatch):
+    """An older file needing tables is read from a copy on disk; without room for it the open
+    is refused in one line, naming the folder and TMPDIR, and nothing is left behind."""
+    from cockpit.store import viewcopy
+
+    path = tmp_path / "old.db"
+    with StateStore.open(path, create=True) as store:
+        store.append_event("a.b", {"x": 1})
+    _before_0012(path)
+    before = digest(path)
+    monkeypatch.setattr(viewcopy, "HEADROOM", 10.0**15)  # more room than any disk has
+    with pytest.raises(StateError, match=r"needs \d+ MB in .*scratch .*TMPDIR") as refused:
+        StateStore.open(path, readonly=True)
+    assert "\n" not in str(refused.value)
+    assert list(scratch.iterdir()) == []
+    assert digest(path) == before
+    monkeypatch.setattr(viewcopy, "HEADROOM", 0.25)
+    with StateStore.open(path, readonly=True) as store:
+        assert [e.kind for e in store.events(kinds=["a.b"])] == ["a.b"]
+        assert store._copy is not None
+        assert store._copy.folder.parent == scratch
+    assert list(scratch.iterdir()) == []

@@ -7,9 +7,11 @@ Opening rules, in the order they are checked, so a bad file is refused before SQ
 * a SQLite file without ``cockpit_meta`` (someone else's database) is refused;
 * a file whose schema is newer than this cockpit is refused (a higher ``user_version``, or a
   migration in its applied-migrations record that this cockpit does not have);
-* an older file is migrated forward inside one transaction when writable; when read-only it is
-  migrated in an in-memory copy instead, so offline review of old files still works and the file
-  itself is never written.
+* an older file is migrated forward inside one transaction when writable. Read-only, the file
+  itself is never written: when all it lacks are indexes (migrations that only create or drop
+  indexes change how fast a read is, never what it returns) it is read as it is; when it lacks
+  tables or columns, a private copy on disk (see :mod:`cockpit.store.viewcopy`) is migrated and
+  read instead, so memory does not grow with the file.
 
 Read-only is enforced twice: the connection is opened with ``mode=ro`` and ``query_only``, and
 every write method checks :attr:`StateStore.readonly` first and raises
@@ -37,6 +39,7 @@ from urllib.parse import quote
 
 from cockpit import secrets
 from cockpit.errors import ReadOnlyError, StateError
+from cockpit.store.viewcopy import ViewCopy
 
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
@@ -144,6 +147,8 @@ class StateStore:
         self.check_deferred = False
         self._check_uri = ""
         self._total_cache: tuple[tuple[int, int], int] | None = None
+        # The private migrated copy an older read-only file is read from (removed on close).
+        self._copy: ViewCopy | None = None
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -238,8 +243,15 @@ class StateStore:
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
         probe = cls(conn, path, readonly=True)
-        if probe._pending():
-            if defer:  # copied into memory below, every page read anyway: check it first
+        pending = probe._pending()
+        if pending and all(_index_only(sql) for _, _, sql in pending):
+            # Only indexes missing (every file recorded before 0013): read it in place. A copy
+            # would cost the file's size in disk or memory and time for nothing a read needs.
+            missing = ", ".join(f"{v:04d}" for v, _, _ in pending)
+            note = note or f"schema v{version}, read without the indexes of migration {missing}"
+            pending = []
+        if pending:
+            if defer:  # copied below, every page read anyway: check it first
                 try:
                     _quick_check(conn, path)
                 except sqlite3.DatabaseError as exc:
@@ -249,15 +261,26 @@ class StateStore:
                     conn.close()
                     raise
                 defer = False
-            # Older file: migrate a private in-memory copy so the file itself is never written.
-            memory = _connect(":memory:", uri=False)
-            conn.backup(memory)
-            conn.close()
-            migrated = cls(memory, path, readonly=False)
-            migrated._migrate()
-            memory.execute("PRAGMA query_only=ON")
-            note = note or f"schema v{version} upgraded in memory for viewing"
-            return cls(memory, path, readonly=True, note=note)
+            # Older file lacking tables: migrate a private copy on disk so the file itself is
+            # never written and memory does not grow with its size.
+            try:
+                copy = ViewCopy.of(conn, path)
+            finally:
+                conn.close()
+            try:
+                copy_conn = _connect(str(copy.path), uri=False)
+                migrated = cls(copy_conn, path, readonly=False)
+                migrated._migrate()
+                copy_conn.execute("PRAGMA query_only=ON")
+            except BaseException:
+                with contextlib.suppress(NameError, sqlite3.Error):
+                    copy_conn.close()
+                copy.remove()
+                raise
+            note = note or f"schema v{version} upgraded in a private copy for viewing"
+            store = cls(copy_conn, path, readonly=True, note=note)
+            store._copy = copy
+            return store
         store = cls(conn, path, readonly=True, note=note)
         store.check_deferred = defer
         store._check_uri = uri
@@ -283,6 +306,8 @@ class StateStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._copy is not None:
+                self._copy.remove()
 
     def __enter__(self) -> StateStore:
         return self
@@ -818,6 +843,20 @@ def _split_sql(sql: str) -> list[str]:
     if buf.strip():
         statements.append(buf.strip())
     return statements
+
+
+_INDEX_STATEMENT = re.compile(r"^(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX)\b", re.IGNORECASE)
+
+
+def _index_only(sql: str) -> bool:
+    """Whether a migration only creates or drops indexes: then a file without it answers every
+    read the same (an index decides how SQLite finds rows, never which), only slower."""
+    statements = [
+        "\n".join(line for line in s.splitlines() if not line.strip().startswith("--")).strip()
+        for s in _split_sql(sql)
+    ]
+    statements = [s for s in statements if s]
+    return bool(statements) and all(_INDEX_STATEMENT.match(s) for s in statements)
 
 
 def _prefix_end(prefix: str) -> str:
