@@ -21,6 +21,7 @@ Targets (issue 17): first frame <= 1.5x the sample's, every tab <= 1 s, a time-t
 <= 0.5 s, peak RSS <= 200 MB.
 
     .venv/bin/python bench/scale.py [--runs 5] [--rebuild] [--json]
+    .venv/bin/python bench/scale.py --older [--runs 5]    # older-schema files, read-only
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -473,6 +475,94 @@ def median_figures(runs: list[dict]) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ older files
+# `--older`: the month file as cockpits before migration 0013 (its indexes: every file recorded
+# before it) and before 0012 (a table as well) recorded it, opened read-only as offline review
+# of an archived file does. Before 0013 the file is read in place; before 0012 it is migrated in
+# a private copy on disk. Each must cost no memory that grows with the file, and leave it as it
+# was byte for byte.
+OLDER_SQL = {
+    "before 0013 (indexes missing)": [
+        "DROP INDEX events_kind_ts",
+        "CREATE INDEX events_kind ON events (kind)",
+        "DROP INDEX mlflow_id_map_synced",
+        "CREATE INDEX mlflow_id_map_experiment ON mlflow_id_map (kind, experiment)",
+        "DELETE FROM cockpit_schema_migrations WHERE version = 13",
+        "PRAGMA user_version=12",
+    ],
+}
+OLDER_SQL["before 0012 (a table missing)"] = [
+    *OLDER_SQL["before 0013 (indexes missing)"],
+    "DROP TABLE compat_uses",
+    "DELETE FROM cockpit_schema_migrations WHERE version = 12",
+    "PRAGMA user_version=11",
+]
+
+
+def older_copies(month: Path) -> dict[str, Path]:
+    """The older-schema copies of ``month``, built once beside it (a VACUUM each: the size an
+    older cockpit would have written)."""
+    copies = {"current schema": month}
+    for label, statements in OLDER_SQL.items():
+        version = statements[-1].rsplit("=", 1)[1]
+        out = month.with_name(f"{month.stem}-v{version}.db")
+        if not out.exists():
+            say(f"making {out.name}: the month file {label}")
+            tmp = out.with_suffix(".building")
+            shutil.copyfile(month, tmp)
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            conn.execute("BEGIN")
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+            conn.execute("VACUUM")
+            conn.close()
+            tmp.replace(out)
+        copies[label] = out
+    return copies
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def measure_older(month: Path, runs: int) -> dict:
+    """``cockpit open --offline`` first frame and peak RSS for each schema generation of the
+    month file, interleaved per round, and whether each file is byte for byte as it was."""
+    copies = older_copies(month)
+    before = {label: file_digest(path) for label, path in copies.items()}
+    for path in copies.values():
+        first_frame(path)  # warm the OS file cache and .pyc files
+    frames: dict[str, list] = {label: [] for label in copies}
+    for round_ in range(runs):
+        for label, path in copies.items():
+            say(f"round {round_ + 1}/{runs}: {label}")
+            frames[label].append(first_frame(path))
+    return {
+        label: {
+            "size_mb": path.stat().st_size / 1e6,
+            "first_frame_s": statistics.median(f[0] for f in frames[label]),
+            "first_frame_rss_mb": max(f[1] for f in frames[label]),
+            "unchanged": file_digest(path) == before[label],
+        }
+        for label, path in copies.items()
+    }
+
+
+def print_older(figures: dict) -> None:
+    base = figures["current schema"]
+    print(f"{'cockpit open --offline (month file)':36} {'size':>8} {'first frame':>12} "
+          f"{'ratio':>6} {'peak RSS':>9}  file unchanged")  # fmt: skip
+    for label, row in figures.items():
+        print(f"{label:36} {row['size_mb']:5.0f} MB {row['first_frame_s'] * 1000:9.0f} ms "
+              f"{row['first_frame_s'] / base['first_frame_s']:5.2f}x {row['first_frame_rss_mb']:6.0f} MB"
+              f"  {'yes (sha256)' if row['unchanged'] else 'NO'}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions (median) per file")
@@ -480,6 +570,11 @@ def main() -> int:
     parser.add_argument("--state", type=Path, help="measure this file instead of building one")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--older",
+        action="store_true",
+        help="instead: open older-schema copies of the month file (first frame, peak RSS)",
+    )
     args = parser.parse_args()
     if args.probe:
         print(json.dumps(asyncio.run(_probe(args.probe))))
@@ -493,6 +588,12 @@ def main() -> int:
             build(big)
         else:
             say(f"reusing {big}")
+    if args.older:
+        older = measure_older(big, args.runs)
+        print_older(older)
+        if args.json:
+            print(json.dumps(older, indent=2))
+        return 0
     load_before = os.getloadavg()
     figures: dict = {"runs": args.runs, "state": str(big), "size_mb": big.stat().st_size / 1e6}
     files = (("sample", SAMPLE), ("month", big))
