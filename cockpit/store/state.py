@@ -251,18 +251,9 @@ class StateStore:
             note = note or f"schema v{version}, read without the indexes of migration {missing}"
             pending = []
         if pending:
-            if defer:  # copied below, every page read anyway: check it first
-                try:
-                    _quick_check(conn, path)
-                except sqlite3.DatabaseError as exc:
-                    conn.close()
-                    raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
-                except BaseException:
-                    conn.close()
-                    raise
-                defer = False
             # Older file lacking tables: migrate a private copy on disk so the file itself is
-            # never written and memory does not grow with its size.
+            # never written and memory does not grow with its size. The copy is the file page
+            # for page, so a deferred integrity check runs on it after the first frame.
             try:
                 copy = ViewCopy.of(conn, path)
             finally:
@@ -280,6 +271,8 @@ class StateStore:
             note = note or f"schema v{version} upgraded in a private copy for viewing"
             store = cls(copy_conn, path, readonly=True, note=note)
             store._copy = copy
+            store.check_deferred = defer
+            store._check_uri = f"file:{quote(str(copy.path))}?mode=ro"
             return store
         store = cls(conn, path, readonly=True, note=note)
         store.check_deferred = defer
