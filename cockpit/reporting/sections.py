@@ -145,7 +145,7 @@ def timeline_section(
     store: StateStore, config: CockpitConfig | None, as_of: float | None
 ) -> Section:
     section = Section("Timeline", "timeline")
-    events = store.events(until_ts=as_of, newest_first=True, limit=TIMELINE_ROWS)
+    events = store.events(until_ts=as_of, newest_first=True, by_time=True, limit=TIMELINE_ROWS)
     total = store.event_count(until_ts=as_of)
     if not events:
         return section.add(Paragraph("No events recorded."))

@@ -147,6 +147,7 @@ class StateStore:
         self.check_deferred = False
         self._check_uri = ""
         self._total_cache: tuple[tuple[int, int], int] | None = None
+        self._kind_totals_cache: tuple[tuple[int, int], dict[str, int]] | None = None
         # The private migrated copy an older read-only file is read from (removed on close).
         self._copy: ViewCopy | None = None
 
@@ -491,7 +492,21 @@ class StateStore:
         search: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        by_time: bool = False,
+        search_window: int | None = None,
     ) -> list[Event]:
+        """Events in write (id) order, oldest first unless ``newest_first``.
+
+        ``by_time``: in time order, (ts, id), instead: what a timeline as of a moment shows.
+        The ts and (kind, ts) indexes give the newest events at or before a moment in one
+        search, where id order walks back over every later event first (0.2 s half-way
+        through a month of recording).
+
+        ``search_window`` (with ``newest_first``): ``search`` looks only through the newest
+        that many events the other filters select: a text search reads each payload, so a
+        search that matches little would otherwise read the whole log at every keystroke."""
+        if search_window is not None and not newest_first:
+            raise ValueError("search_window counts back from the newest: needs newest_first")
         # "id > 0" only when asked: a rowid range makes SQLite walk the table instead of the
         # (kind, ts) index.
         where: list[str] = ["id > ?"] if after_id else []
@@ -507,27 +522,52 @@ class StateStore:
             # keeps the exact prefix test.
             where.append("kind >= ? AND kind < ? AND kind LIKE ? ESCAPE '\\'")
             params.extend([kind_prefix, _prefix_end(kind_prefix), _like_escape(kind_prefix) + "%"])
-        if search:
-            where.append("(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')")
-            needle = "%" + _like_escape(search) + "%"
-            params.extend([needle, needle])
+        order = " ORDER BY ts, id" if by_time else " ORDER BY id"
+        if newest_first:
+            order = order.replace(",", " DESC,") + " DESC"
         sql = "SELECT * FROM events"
         if where:
             sql += f" WHERE {' AND '.join(where)}"
-        sql += " ORDER BY id"
-        if newest_first:
-            sql += " DESC"
+        if search:
+            matches = "(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')"
+            needle = "%" + _like_escape(search) + "%"
+            if search_window is not None:
+                sql = f"SELECT * FROM ({sql}{order} LIMIT {int(search_window)}) WHERE {matches}"
+            else:
+                sql += f" {'AND' if where else 'WHERE'} {matches}"
+            params.extend([needle, needle])
+        sql += order
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_event(r) for r in self.query(sql, params)]
 
     def event_kind_counts(self, *, until_ts: float | None = None) -> list[tuple[str, int]]:
-        """(kind, how many) up to ``until_ts``, most frequent first."""
-        rows = self.query(
-            "SELECT kind, COUNT(*) AS n FROM events WHERE ts <= ? GROUP BY kind ORDER BY n DESC",
-            (until(until_ts),),
-        )
-        return [(r["kind"], int(r["n"])) for r in rows]
+        """(kind, how many) up to ``until_ts``, most frequent first (then by kind).
+
+        Counted kind by kind on the (kind, ts) index, from the moment's nearer end: the totals
+        are kept until the file changes (as :meth:`event_count`'s), so as of a moment near the
+        latest only the events after it are counted. One GROUP BY over the log read every
+        index entry at every call (0.23 s at a million events)."""
+        totals = self._kind_totals()
+        first, last = self.event_span() if until_ts is not None else (None, None)
+        if until_ts is None or first is None or last is None:
+            counts = totals
+        else:
+            if until_ts - first > last - until_ts:
+                sql = "SELECT COUNT(*) FROM events WHERE kind = ? AND ts > ?"
+                counts = {k: n - self._count(sql, (k, until_ts)) for k, n in totals.items()}
+            else:
+                sql = "SELECT COUNT(*) FROM events WHERE kind = ? AND ts <= ?"
+                counts = {k: self._count(sql, (k, until_ts)) for k in totals}
+        return sorted(((k, n) for k, n in counts.items() if n), key=lambda kn: (-kn[1], kn[0]))
+
+    def _kind_totals(self) -> dict[str, int]:
+        marker = self.change_marker()
+        if self._kind_totals_cache is None or self._kind_totals_cache[0] != marker:
+            sql = "SELECT COUNT(*) FROM events WHERE kind = ?"
+            totals = {kind: self._count(sql, (kind,)) for kind in self.event_kinds()}
+            self._kind_totals_cache = (marker, totals)
+        return self._kind_totals_cache[1]
 
     def event_prefixes(self) -> tuple[str, ...]:
         """The features that have recorded events: each kind's first dotted part, sorted."""

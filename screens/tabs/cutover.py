@@ -31,6 +31,10 @@ GATE_MARK = {
     "waived": ("~", "bold cyan"),
 }
 TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
+# A text search reads each payload: it looks through the newest this many events (of the kind
+# chosen, at or before the moment), so a keystroke costs the same on a month of recording as on
+# a day; older ones are reached by time travel, which moves the window back.
+SEARCH_WINDOW = 100_000
 KIND_STYLE = {
     "error": "bold red",
     "failed": "bold red",
@@ -174,7 +178,9 @@ class CutoverTab(CockpitTab):
             kind_prefix=prefix,
             search=search,
             newest_first=True,
+            by_time=True,
             limit=TIMELINE_LIMIT,
+            search_window=SEARCH_WINDOW if search else None,
         )
         table = self.query_one("#timeline", DataTable)
         table.clear()
@@ -190,6 +196,9 @@ class CutoverTab(CockpitTab):
         total = self.view.store.event_count(until_ts=self.view.as_of)
         shown = len(self._events)
         more = f" (newest {TIMELINE_LIMIT})" if shown == TIMELINE_LIMIT else ""
+        if search and total > SEARCH_WINDOW:
+            of = " of that kind" if prefix else ""
+            more += f"; search looks through the newest {SEARCH_WINDOW:,}{of} ([ for older)"
         self.query_one("#cut-summary", Static).update(
             Text(f"{shown} of {total} events shown{more}", style="bold")
         )
