@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
 import stat
@@ -554,3 +555,62 @@ def test_no_room_for_the_copy_is_a_one_line_error(tmp_path: Path, scratch: Path,
         assert store._copy is not None
         assert store._copy.folder.parent == scratch
     assert list(scratch.iterdir()) == []
+
+
+def test_kind_counts_by_time_order_and_search_window_match_the_whole_log(tmp_path: Path):
+    """Kind counts (counted per kind from the moment's nearer end), the newest events by time
+    and a windowed search equal what the whole log read into Python gives, at every moment."""
+    from collections import Counter
+
+    path = tmp_path / "k.db"
+    with StateStore.open(path, create=True) as store:
+        kinds = ("a.poll", "a.sync", "b.inventory", "c.note")
+        for i in range(300):
+            # Times mostly rising, some written late (an importer's backlog): time order and
+            # write order differ.
+            ts = 1000.0 + i * 10 - (95 if i % 17 == 0 else 0)
+            store.append_event(kinds[(i * i) % 4], {"i": i, "w": "odd" if i % 3 else "x"}, ts=ts)
+    with StateStore.open(path, readonly=True) as store:
+        everything = store.events()
+        moments = sorted({e.ts for e in everything})
+        for as_of in [moments[0] - 1, *moments[::7], moments[-1], None]:
+            upto = [e for e in everything if as_of is None or e.ts <= as_of]
+            counted = Counter(e.kind for e in upto)
+            assert store.event_kind_counts(until_ts=as_of) == sorted(
+                counted.items(), key=lambda kn: (-kn[1], kn[0])
+            )
+            by_time = sorted(upto, key=lambda e: (e.ts, e.id), reverse=True)
+            assert store.events(until_ts=as_of, newest_first=True, by_time=True) == by_time
+            assert (
+                store.events(until_ts=as_of, newest_first=True, by_time=True, limit=5)
+                == (by_time[:5])
+            )
+            window = [
+                e for e in by_time[:40] if "odd" in e.kind or '"odd"' in json.dumps(e.payload)
+            ]
+            assert (
+                store.events(
+                    until_ts=as_of, newest_first=True, by_time=True, search="odd", search_window=40
+                )
+                == window
+            )
+            prefixed = [e for e in by_time if e.kind.startswith("a.")][:40]
+            assert store.events(
+                until_ts=as_of,
+                kind_prefix="a.",
+                newest_first=True,
+                by_time=True,
+                search="x",
+                search_window=40,
+            ) == [e for e in prefixed if '"x"' in json.dumps(e.payload)]
+            # Without a window the search reads the whole log, as it always did.
+            assert store.events(until_ts=as_of, search="odd") == [
+                e for e in upto if '"odd"' in json.dumps(e.payload)
+            ]
+        with pytest.raises(ValueError, match="newest_first"):
+            store.events(search="x", search_window=10)
+        # The totals are kept until the file changes, and seen to change.
+        before = dict(store.event_kind_counts())
+        with StateStore.open(path) as writer:
+            writer.append_event("d.new", {}, ts=5000.0)
+        assert dict(store.event_kind_counts()) == {**before, "d.new": 1}

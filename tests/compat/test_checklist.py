@@ -305,3 +305,90 @@ def test_workspace_jobs_join_the_checklist(tmp_path, sample_state, monkeypatch):
         # People's decisions from the sample survive the merge.
         assert views["job:kyros-nightly-report"].signed_off_by == "dana.kyros"
         assert views["job:kyros-nightly-report"].ready
+
+
+def _replay_every_event(store, as_of):
+    """The checklist as of a moment the way it was first replayed: every checklist event up to
+    it, in write order, applied one by one in Python. The SQL replay must give the same."""
+    views = {v.pipeline_id: v for v in load_checklist(store)}
+    present = {
+        r["pipeline_id"]
+        for r in store.query(
+            "SELECT pipeline_id FROM compat_pipelines WHERE first_seen <= ?", (as_of,)
+        )
+    }
+    created = {
+        (r["pipeline_id"], r["item_key"])
+        for r in store.query(
+            "SELECT pipeline_id, item_key FROM checklist_items WHERE created_at <= ?", (as_of,)
+        )
+    }
+    out = {}
+    for pid in sorted(present):
+        view = views.get(pid)
+        if view is None:
+            continue
+        owner, signed = view.owner, (None, None)
+        items = {
+            i.item_key: ["todo", "", None, i.updated_at, i.updated_by]
+            for i in view.items
+            if (pid, i.item_key) in created
+        }
+        for event in store.events(kind_prefix="compat.", until_ts=as_of):
+            p = event.payload
+            if p.get("pipeline") != pid:
+                continue
+            if event.kind.startswith("compat.item.") and p.get("item") in items:
+                field = event.kind.rsplit(".", 1)[1]
+                if field in ("status", "note", "owner"):
+                    value = p.get("new")
+                    slot = {"status": 0, "note": 1, "owner": 2}[field]
+                    items[p["item"]][slot] = value if value is not None or field == "owner" else ""
+                    items[p["item"]][3:] = [event.ts, str(p.get("by") or "")]
+            elif event.kind == "compat.pipeline.owner":
+                owner = p.get("new")
+            elif event.kind == "compat.pipeline.signed_off":
+                signed = (p.get("by"), event.ts)
+        out[pid] = (owner, signed, {k: tuple(v) for k, v in items.items()})
+    return out
+
+
+def test_sql_replay_and_history_match_replaying_every_event(sample_state, tmp_path):
+    """On the sample's checklist history (and more changes made here), the checklist as of every
+    checklist event's moment, and every item's history, are what reading every event gives."""
+    path = tmp_path / "s.db"
+    shutil.copy(sample_state, path)
+    with StateStore.open(path) as store:
+        views = load_checklist(store)
+        for n, (view, item) in enumerate((v, i) for v in views for i in v.items[:2]):
+            set_item(store, view.pipeline_id, item.item_key, by="maria", note=f"look {n}")
+            set_item(store, view.pipeline_id, item.item_key, by="dev", owner=f"owner-{n % 3}")
+            if item.severity != "blocking":
+                set_item(store, view.pipeline_id, item.item_key, by="lena", status="waived")
+            set_item(store, view.pipeline_id, item.item_key, by="maria", note=f"again {n}")
+    with StateStore.open(path, readonly=True) as store:
+        moments = sorted({e.ts for e in store.events(kind_prefix="compat.")})
+        assert len(moments) > 20
+        for as_of in [*moments[:: max(1, len(moments) // 25)], moments[-1]]:
+            replayed = {
+                v.pipeline_id: (
+                    v.owner,
+                    (v.signed_off_by, v.signed_off_at),
+                    {
+                        i.item_key: (i.status, i.note, i.owner, i.updated_at, i.updated_by)
+                        for i in v.items
+                    },
+                )
+                for v in load_checklist(store, as_of=as_of)
+            }
+            assert replayed == _replay_every_event(store, as_of)
+        everything = store.events(kind_prefix="compat.")
+        for view in load_checklist(store):
+            for item_key in (None, *(i.item_key for i in view.items)):
+                expected = [
+                    e
+                    for e in reversed(everything)
+                    if e.payload.get("pipeline") == view.pipeline_id
+                    and (item_key is None or e.payload.get("item") in (item_key, None))
+                ]
+                assert history(store, view.pipeline_id, item_key) == expected
