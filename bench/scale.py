@@ -22,6 +22,7 @@ Targets (issue 17): first frame <= 1.5x the sample's, every tab <= 1 s, a time-t
 
     .venv/bin/python bench/scale.py [--runs 5] [--rebuild] [--json]
     .venv/bin/python bench/scale.py --older [--runs 5]    # older-schema files, read-only
+    .venv/bin/python bench/scale.py --readers [--runs 5]  # timeline search, kind counts, replay
 """
 
 from __future__ import annotations
@@ -563,6 +564,85 @@ def print_older(figures: dict) -> None:
               f"  {'yes (sha256)' if row['unchanged'] else 'NO'}")  # fmt: skip
 
 
+# ------------------------------------------------------------------------------ readers
+# `--readers`: the readers that used to read or scan every event, called as their callers call
+# them (the Cutover tab's timeline and its text search, the report's events-by-kind table, the
+# checklist as of a moment and an item's history), now and half-way back in time.
+SEARCHES = {"common": "churn", "rare": "signed", "absent": "no-such-text"}
+
+
+def _reader_calls(store) -> dict:
+    import inspect
+
+    from cockpit.compat.checklist import history, load_checklist
+    from screens.tabs import cutover
+
+    # Only the keywords this checkout's store takes: the same script measures an older
+    # checkout (the "before" figures) as it measures this one.
+    takes = set(inspect.signature(store.events).parameters)
+    window = getattr(cutover, "SEARCH_WINDOW", None)
+
+    def timeline(as_of, search=None):
+        extra = {"by_time": True, "search_window": window if search else None}
+        events = store.events(
+            until_ts=as_of,
+            search=search,
+            newest_first=True,
+            limit=cutover.TIMELINE_LIMIT,
+            **{k: v for k, v in extra.items() if k in takes},
+        )
+        return events, store.event_count(until_ts=as_of)
+
+    first, last = store.event_span()
+    middle = first + (last - first) / 2
+    view = next(v for v in load_checklist(store) if v.items)
+    calls = {}
+    for label, as_of in (("latest", None), ("half-way back", middle)):
+        calls[f"timeline, {label}"] = lambda a=as_of: timeline(a)
+        for kind, text in SEARCHES.items():
+            calls[f"timeline search, {kind} text, {label}"] = lambda a=as_of, t=text: timeline(a, t)
+        calls[f"events by kind, {label}"] = lambda a=as_of: store.event_kind_counts(until_ts=a)
+        if as_of is not None:
+            calls[f"checklist, {label}"] = lambda a=as_of: load_checklist(store, as_of=a)
+    calls["checklist, a minute back"] = lambda: load_checklist(store, as_of=last - 60)
+    calls["checklist item history"] = lambda: history(
+        store, view.pipeline_id, view.items[0].item_key
+    )
+    return calls
+
+
+def measure_readers(paths: dict[str, Path], runs: int) -> dict:
+    from cockpit.store import StateStore
+
+    stores = {label: StateStore.open(path, readonly=True) for label, path in paths.items()}
+    calls = {label: _reader_calls(store) for label, store in stores.items()}
+    times: dict[str, dict[str, list[float]]] = {
+        label: {name: [] for name in calls[label]} for label in paths
+    }
+    for round_ in range(runs + 1):  # the first round warms caches and is not counted
+        say(f"readers round {round_}/{runs}")
+        for label in paths:
+            for name, call in calls[label].items():
+                began = time.perf_counter()
+                call()
+                if round_:
+                    times[label][name].append(time.perf_counter() - began)
+    for store in stores.values():
+        store.close()
+    return {
+        label: {name: statistics.median(values) for name, values in rows.items()}
+        for label, rows in times.items()
+    }
+
+
+def print_readers(figures: dict) -> None:
+    labels = list(figures)
+    print(f"{'reader (median)':48}" + "".join(f" {label:>16}" for label in labels))
+    for name in figures[labels[0]]:
+        print(f"{name:48}" + "".join(
+            f" {figures[label][name] * 1000:13.1f} ms" for label in labels))  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions (median) per file")
@@ -574,6 +654,11 @@ def main() -> int:
         "--older",
         action="store_true",
         help="instead: open older-schema copies of the month file (first frame, peak RSS)",
+    )
+    parser.add_argument(
+        "--readers",
+        action="store_true",
+        help="instead: time the timeline, its search, kind counts and the checklist replay",
     )
     args = parser.parse_args()
     if args.probe:
@@ -588,6 +673,16 @@ def main() -> int:
             build(big)
         else:
             say(f"reusing {big}")
+    if args.readers:
+        paths = {"sample": SAMPLE, "month": big}
+        older = big.with_name(f"{big.stem}-v12.db")  # made by --older
+        if older.exists():
+            paths["month, v12"] = older
+        readers = measure_readers(paths, args.runs)
+        print_readers(readers)
+        if args.json:
+            print(json.dumps(readers, indent=2))
+        return 0
     if args.older:
         older = measure_older(big, args.runs)
         print_older(older)

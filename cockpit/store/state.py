@@ -502,10 +502,12 @@ class StateStore:
         search, where id order walks back over every later event first (0.2 s half-way
         through a month of recording).
 
-        ``search_window`` (with ``newest_first``): ``search`` looks only through the newest
-        that many events the other filters select: a text search reads each payload, so a
-        search that matches little would otherwise read the whole log at every keystroke."""
-        if search_window is not None and not newest_first:
+        ``search_window`` (with ``newest_first`` and ``by_time``): ``search`` looks only
+        through the newest that many events at or before ``until_ts`` (whatever their kind): a
+        text search reads each payload, so a search that matches little would otherwise read
+        the whole log at every keystroke. The window's oldest event is found on the ts index;
+        the search then stops at ``limit`` matches or at that event, whichever comes first."""
+        if search_window is not None and not (newest_first and by_time):
             raise ValueError("search_window counts back from the newest: needs newest_first")
         # "id > 0" only when asked: a rowid range makes SQLite walk the table instead of the
         # (kind, ts) index.
@@ -522,20 +524,25 @@ class StateStore:
             # keeps the exact prefix test.
             where.append("kind >= ? AND kind < ? AND kind LIKE ? ESCAPE '\\'")
             params.extend([kind_prefix, _prefix_end(kind_prefix), _like_escape(kind_prefix) + "%"])
+        if search:
+            if search_window is not None:
+                oldest = self.query_one(
+                    "SELECT ts, id FROM events WHERE ts <= ? ORDER BY ts DESC, id DESC "
+                    "LIMIT 1 OFFSET ?",
+                    (until(until_ts), max(0, int(search_window) - 1)),
+                )
+                if oldest is not None:  # else fewer events than that: all are searched
+                    where.append("ts >= ? AND (ts > ? OR id >= ?)")
+                    params.extend([oldest["ts"], oldest["ts"], oldest["id"]])
+            where.append("(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')")
+            needle = "%" + _like_escape(search) + "%"
+            params.extend([needle, needle])
         order = " ORDER BY ts, id" if by_time else " ORDER BY id"
         if newest_first:
             order = order.replace(",", " DESC,") + " DESC"
         sql = "SELECT * FROM events"
         if where:
             sql += f" WHERE {' AND '.join(where)}"
-        if search:
-            matches = "(kind LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\')"
-            needle = "%" + _like_escape(search) + "%"
-            if search_window is not None:
-                sql = f"SELECT * FROM ({sql}{order} LIMIT {int(search_window)}) WHERE {matches}"
-            else:
-                sql += f" {'AND' if where else 'WHERE'} {matches}"
-            params.extend([needle, needle])
         sql += order
         if limit is not None:
             sql += f" LIMIT {int(limit)}"

@@ -31,10 +31,10 @@ GATE_MARK = {
     "waived": ("~", "bold cyan"),
 }
 TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
-# A text search reads each payload: it looks through the newest this many events (of the kind
-# chosen, at or before the moment), so a keystroke costs the same on a month of recording as on
-# a day; older ones are reached by time travel, which moves the window back.
-SEARCH_WINDOW = 100_000
+# A text search reads each payload: it looks through the newest this many events (at or before
+# the moment), so a keystroke costs the same on a month of recording as on a few days; older
+# ones are reached by time travel, which moves the window back.
+SEARCH_WINDOW = 50_000
 KIND_STYLE = {
     "error": "bold red",
     "failed": "bold red",
@@ -197,8 +197,7 @@ class CutoverTab(CockpitTab):
         shown = len(self._events)
         more = f" (newest {TIMELINE_LIMIT})" if shown == TIMELINE_LIMIT else ""
         if search and total > SEARCH_WINDOW:
-            of = " of that kind" if prefix else ""
-            more += f"; search looks through the newest {SEARCH_WINDOW:,}{of} ([ for older)"
+            more += f"; search looks through the newest {SEARCH_WINDOW:,} ([ for older)"
         self.query_one("#cut-summary", Static).update(
             Text(f"{shown} of {total} events shown{more}", style="bold")
         )
