@@ -605,6 +605,13 @@ def _reader_calls(store) -> dict:
         if as_of is not None:
             calls[f"checklist, {label}"] = lambda a=as_of: load_checklist(store, as_of=a)
     calls["checklist, a minute back"] = lambda: load_checklist(store, as_of=last - 60)
+
+    def kinds_once():
+        # As `cockpit report` calls it: once, on a store just opened (no totals kept yet).
+        with type(store).open(store.path, readonly=True, defer_check=True) as fresh:
+            return fresh.event_kind_counts()
+
+    calls["events by kind, latest, store just opened"] = kinds_once
     calls["checklist item history"] = lambda: history(
         store, view.pipeline_id, view.items[0].item_key
     )
