@@ -12,10 +12,12 @@ How a copy survives being killed at any instant and re-run:
    metric entry, so history is always diffed, never blindly re-sent);
 3. deletion comes after the marker (a deleted run cannot be written to), and a deleted source
    experiment is restored on the destination while its runs are completed, then deleted again;
-4. a run's params, metrics and tags land before its artifacts, and the marker and final status
-   only once every artifact has: an artifact the old server will not give (refused, unreadable,
-   a path that would leave the run) leaves a copy with all its data, still unfinished and tagged
-   ``cockpit.sync_incomplete`` with the reason, listed as an error; the next sync completes it.
+4. the marker and final status land only once every artifact has; an artifact the old server
+   will not give (refused, unreadable, a path that would leave the run) leaves a copy with all
+   its data, still unfinished and tagged ``cockpit.sync_incomplete`` with the reason, listed as
+   an error; the next sync completes it. A run's small artifacts are read with its histories,
+   before anything is written: when all of them came, they go up first and the marker rides in
+   the data's last batch; otherwise params, metrics and tags land before any artifact.
 
 A RUNNING source run is copied as it is; its fingerprint changes when it finishes, so the next
 sync (or the mirror) completes it. Writes whose outcome is unknown (a dropped response to a
@@ -190,9 +192,21 @@ class _SourceRun:
     history: dict[str, list[MetricPoint]]  # metric key -> every point
     files: list[ArtifactFile]
     refused: list[str] = field(default_factory=list)  # listed paths that would leave the run
+    # The files' bytes when the run's artifacts are small (PREFETCH_ARTIFACT_BYTES in all) and
+    # were read with the histories; None when they are read while the copy is written.
+    blobs: dict[str, bytes] | None = None
+    unread: list[str] = field(default_factory=list)  # problems of the files that did not come
+
+    @property
+    def ready(self) -> bool:
+        """Every artifact is in memory: nothing the old server does can fail the copy now."""
+        return self.blobs is not None and not self.refused and not self.unread
 
 
 IN_MEMORY_ARTIFACT_BYTES = 8 * 1024 * 1024
+# A run whose artifacts add up to no more than this has them read with its histories; each
+# worker holds one run's at a time, so memory stays within workers x this.
+PREFETCH_ARTIFACT_BYTES = 1024 * 1024
 
 
 def _scratch(size: int) -> IO[bytes]:
@@ -597,7 +611,22 @@ class Syncer:
             self._count(histories_from_db=1)
         refused: list[str] = []
         files = self.old.list_artifacts(src, refused)
-        return _SourceRun(history, files, refused)
+        data = _SourceRun(history, files, refused)
+        if files and not refused and sum(f.size for f in files) <= PREFETCH_ARTIFACT_BYTES:
+            # Read now, the copy needs no request after its data's last batch to mark it done
+            # (one request fewer per run on the new server, measured in bench/sync.py).
+            data.blobs = {}
+            for item in files:
+                buffer = io.BytesIO()
+                try:
+                    self.old.download_artifact(src, item.path, buffer, item.size)
+                except DeadlineExceeded:
+                    raise
+                except CockpitError as exc:
+                    data.unread.append(f"artifact {item.path!r} not read: {exc.message}")
+                    continue
+                data.blobs[item.path] = buffer.getvalue()
+        return data
 
     def _copy_run(self, src: Run, w: _ExperimentWork) -> None:
         data = self._read_source(src)
@@ -662,10 +691,24 @@ class Syncer:
                 tags=tags,
                 final_tags={TAG_FINGERPRINT: fingerprint},
             )
+        elif data.ready:
+            # Every artifact is in memory: they go up first, then the data with the marker in
+            # its last batch. A failed upload leaves a copy without the marker, finished by the
+            # retry or the next sync.
+            files, size, _ = self._copy_artifacts(src, dest, fresh, data)
+            if TAG_INCOMPLETE in dest.tags:
+                new.delete_tag(dest.run_id, TAG_INCOMPLETE)
+            new.log_batch(
+                dest.run_id,
+                metrics=points,
+                params=params,
+                tags=tags,
+                final_tags={TAG_FINGERPRINT: fingerprint},
+            )
         else:
             new.log_batch(dest.run_id, metrics=points, params=params, tags=tags)
-            files, size, problems = self._copy_artifacts(src, dest, fresh, data.files)
-            problems = data.refused + problems
+            files, size, problems = self._copy_artifacts(src, dest, fresh, data)
+            problems = data.refused + data.unread + problems
             if problems:
                 self._count(metric_points=len(points), artifacts=files, artifact_bytes=size)
                 note = f"{len(problems)} artifact(s) not copied; the next sync retries: "
@@ -706,17 +749,26 @@ class Syncer:
             self.new.restore_run(dest.run_id)
 
     def _copy_artifacts(
-        self, src: Run, dest: Run, fresh: bool, files: list[ArtifactFile]
+        self, src: Run, dest: Run, fresh: bool, data: _SourceRun
     ) -> tuple[int, int, list[str]]:
         """(files copied, bytes, problems): one artifact the old server will not give is a
-        problem listed for it, and the others are still copied."""
-        if not files:
+        problem listed for it, and the others are still copied. Files read ahead come from
+        memory; one that did not come then is in ``data.unread`` already."""
+        if not data.files:
             return 0, 0, []
         have = {} if fresh else {f.path: f.size for f in self.new.list_artifacts(dest)}
         copied = size = 0
         problems: list[str] = []
-        for item in files:
+        for item in data.files:
             if have.get(item.path) == item.size:
+                continue
+            if data.blobs is not None:
+                blob = data.blobs.get(item.path)
+                if blob is None:
+                    continue
+                self.new.upload_artifact(dest, item.path, io.BytesIO(blob))
+                copied += 1
+                size += len(blob)
                 continue
             # Small files pass through memory; anything larger through a file on disk, as
             # artifacts can be any size. (A temporary folder per run cost more than the copy.)
