@@ -104,6 +104,46 @@ def run_export_import(venv: Path, old_url: str, new_url: str, experiment: str) -
         return time.monotonic() - started
 
 
+# ------------------------------------------------------------------------------ CPU split
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (a server and its
+    gunicorn workers: ``start_server`` gives each server its own group), from /proc."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:  # pgrp; utime and stime are fields 14 and 15 of stat(5)
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+class CpuSplit:
+    """CPU per copied run of the old server, the new server and this process (the client),
+    measured around one copy: where the two cores go (README, Measured figures)."""
+
+    def __init__(self, old_srv, new_srv) -> None:
+        self.groups = {"old": os.getpgid(old_srv.pid), "new": os.getpgid(new_srv.pid)}
+
+    def sample(self) -> dict[str, float]:
+        times = os.times()
+        return {
+            **{name: _group_cpu_s(pgid) for name, pgid in self.groups.items()},
+            "client": times.user + times.system,
+        }
+
+    def per_run_ms(self, before: dict[str, float], runs: int) -> dict[str, float]:
+        after = self.sample()
+        return {k: round((after[k] - before[k]) * 1000 / runs, 1) for k in before}
+
+
 # ------------------------------------------------------------------------------ poll data
 def thin_runs(old_url: str, new_url: str, name: str, count: int, workers: int) -> None:
     """``count`` runs on the old server and a faithful copy of each on the new one (run name,
@@ -197,7 +237,7 @@ def main() -> int:
                 servers.MLFLOW_V2, Path(tmp) / "new", progress=say, backend_uri=new_uri
             )
             try:
-                figures = run(args, old_srv, new_srv.url, venv)
+                figures = run(args, old_srv, new_srv, venv)
                 figures["backend"] = args.backend
             finally:
                 old_srv.stop()
@@ -211,14 +251,16 @@ def main() -> int:
     return 0
 
 
-def run(args, old_srv, new_url: str, venv: Path | None) -> dict:
-    old_url = old_srv.url
+def run(args, old_srv, new_srv, venv: Path | None) -> dict:
+    old_url, new_url = old_srv.url, new_srv.url
     figures: dict = {
         "runs": args.runs,
         "poll_runs": args.poll_runs,
         "workers": args.workers,
         "old_workers": args.old_workers,
+        "load_average": [os.getloadavg()[0]],
     }
+    cpu = CpuSplit(old_srv, new_srv)
     name = "bench-sync"
     say(f"seeding {args.runs} runs on the old server")
     started = time.monotonic()
@@ -228,18 +270,23 @@ def run(args, old_srv, new_url: str, venv: Path | None) -> dict:
     # The machine is shared: measure the limit right before and right after the copies and use
     # the mean, so load that comes and goes does not favour either side.
     say("plain log_batch writer into the new server (the limit), before")
+    before = cpu.sample()
     limits = [_plain_writer(new_url, f"{name} (plain writer 1)", args)]
+    figures["limit_cpu_ms_per_run"] = cpu.per_run_ms(before, args.runs)
+    figures["load_average"].append(os.getloadavg()[0])
 
     old, new = connect_old(old_url, pool_size=32), connect_new(new_url, pool_size=32)
     # Over REST first, on the same old database export-import reads: on a 1.x SQLite backend
     # each history call scans every run's points of its key, so it slows as the old DB grows.
     say("cockpit sync, metric histories over REST")
-    _cockpit(figures, "cockpit_rest", old, new, name, args, history_db=None)
+    _cockpit(figures, "cockpit_rest", old, new, name, args, history_db=None, cpu=cpu)
+    figures["load_average"].append(os.getloadavg()[0])
 
     if venv is not None:
         say("mlflow-export-import (export + import)")
         seconds = run_export_import(venv, old_url, new_url, name)
         figures["export_import_runs_per_s"] = args.runs / seconds
+        figures["load_average"].append(os.getloadavg()[0])
 
     # The default when [mlflow.old] db_uri is set: histories read from the old server's SQLite
     # file (read-only), on a second experiment of the same shape (the first is copied already).
@@ -247,10 +294,14 @@ def run(args, old_srv, new_url: str, venv: Path | None) -> dict:
     say(f"seeding {args.runs} more runs on the old server")
     seed.bulk(old_url, db_name, args.runs, workers=args.workers)
     say("cockpit sync, metric histories from the old backend file")
-    _cockpit(figures, "cockpit_db", old, new, db_name, args, history_db=old_srv.backend_uri)
+    _cockpit(
+        figures, "cockpit_db", old, new, db_name, args, history_db=old_srv.backend_uri, cpu=cpu
+    )
+    figures["load_average"].append(os.getloadavg()[0])
 
     say("plain log_batch writer into the new server (the limit), after")
     limits.append(_plain_writer(new_url, f"{name} (plain writer 2)", args))
+    figures["load_average"].append(os.getloadavg()[0])
     figures["limit_runs_per_s"] = statistics.mean(limits)
     figures["limit_runs_per_s_each"] = limits
 
@@ -274,14 +325,18 @@ def run(args, old_srv, new_url: str, venv: Path | None) -> dict:
     return figures
 
 
-def _cockpit(figures: dict, label: str, old, new, name: str, args, history_db) -> None:
+def _cockpit(
+    figures: dict, label: str, old, new, name: str, args, history_db, cpu: CpuSplit
+) -> None:
     options = SyncOptions(
         experiments=[name], workers=args.workers, registry=False, history_db=history_db
     )
     syncer = Syncer(old, new, options=options)
+    before = cpu.sample()
     started = time.monotonic()
     result = syncer.run()
     seconds = time.monotonic() - started
+    figures[f"{label}_cpu_ms_per_run"] = cpu.per_run_ms(before, args.runs)
     assert not result.errors, result.errors[:3]
     assert result.runs_created == args.runs
     from_db = args.runs if history_db else 0
@@ -308,6 +363,7 @@ def print_figures(f: dict) -> None:
         f"  plain log_batch writer  {limit:8.1f} runs/s  (the limit; mean of before/after: "
         f"{' / '.join(f'{x:.1f}' for x in f['limit_runs_per_s_each'])})"
     )
+    print(f"      -> CPU ms per run (the first): {_split(f['limit_cpu_ms_per_run'])}")
     if "export_import_runs_per_s" in f:
         print(f"  mlflow-export-import    {f['export_import_runs_per_s']:8.1f} runs/s")
     for label, what in (
@@ -327,12 +383,21 @@ def print_figures(f: dict) -> None:
             f"in {f[f'{label}_verify_s']:.1f} s"
         )
         print(f"      -> {'; '.join(parts)}")
+        print(f"      -> CPU ms per run: {_split(f[f'{label}_cpu_ms_per_run'])}")
+    print(
+        f"  load average (1 min) along the run: {', '.join(f'{x:.1f}' for x in f['load_average'])}"
+    )
     ratio = f["cockpit_poll_s"] / f["plain_search_s"]
     print(
         f"status poll, {f['poll_runs']} runs per side: cockpit {f['cockpit_poll_s']:.2f} s, "
         f"plain paginated runs/search of both {f['plain_search_s']:.2f} s -> {ratio:.2f}x "
         "(target <= 1.3x)"
     )
+
+
+def _split(ms: dict[str, float]) -> str:
+    parts = [f"{k} server {v}" if k != "client" else f"client {v}" for k, v in ms.items()]
+    return f"{', '.join(parts)} (sum {sum(ms.values()):.1f})"
 
 
 if __name__ == "__main__":
