@@ -12,7 +12,13 @@ wheelapi.py), in this order (a symbol is taken once):
 3. the API diff of each pair of releases: public modules, names, class members and keyword
    parameters that the older release has and the newer lacks (and no later checked release
    brings back). Paths under a module with a ``__getattr__`` in the newer release are skipped
-   (it may still serve them), and so are packaging/test modules.
+   (it may still serve them), and so are packaging/test modules;
+4. in the same diff, functions, constructors and methods that take fewer arguments by position
+   in the newer release (parameters that became keyword-only: pyarrow.parquet.read_table's
+   ``columns`` in 9.0, pandas 2.0's keyword-only arguments): "passing more than N positional
+   arguments to X breaks", with both signatures as evidence. The catalog entries of kind
+   ``argument`` that name plain functions (pandas2-keyword-only-arguments) are confirmed the same
+   way.
 Codes are kept for the same symbol across runs. The scan reads only the JSON.
 """
 
@@ -174,6 +180,59 @@ def confirm(
     return None
 
 
+def same_positions(old, earlier: dict) -> list[str]:
+    """The releases (of ``earlier``: version -> entry) whose positional parameters start with
+    the same names as ``old``'s, so that argument k means the same parameter there: an autofix
+    writing ``name=value`` is right only for code written against one of them."""
+    return [
+        v
+        for v, e in earlier.items()
+        if e is not None
+        and e.positional is not None
+        and e.positional[: len(old.positional)] == old.positional
+    ]
+
+
+def positional_change(old, new, later: list) -> dict | None:
+    """How many arguments ``new`` still takes by position when that is fewer than ``old`` did
+    (and no later release takes more again), with what moved; None when nothing shrank or when
+    it cannot be told for certain from the source (*args in either, a decorator that handles
+    positional arguments itself, an unreadable signature)."""
+    if old is None or new is None or old.positional is None or new.positional is None:
+        return None
+    if old.kind not in ("function", "class") or old.kind != new.kind or old.bound != new.bound:
+        return None
+    if old.var_pos or new.var_pos or len(new.positional) >= len(old.positional):
+        return None
+    # pandas' deprecate_nonkeyword_arguments, scikit-learn's _deprecate_positional_args: such a
+    # decorator in the newer release still takes the old positional arguments (with a warning).
+    if any(re.search(r"positional|nonkeyword", d, re.I) for d in new.decorators or ()):
+        return None
+    limit = len(new.positional)
+    for entry in later:
+        if entry is None or entry.positional is None or entry.var_pos:
+            return None
+        if len(entry.positional) > limit:
+            return None  # takes them by position again later
+    moved = old.positional[limit:]
+    # The arguments it still takes by position mean what they meant (numpy 1.24 dropped
+    # histogram's normed, 4th: density moved up). If not, naming the extra ones is not enough.
+    reordered = any(
+        e.positional[:limit] != old.positional[:limit] for e in [new, *later] if e is not None
+    )
+    return {
+        "reordered": reordered,
+        "max_positional": limit,
+        "old_positional": len(old.positional),
+        "moved": moved,
+        # Of the moved names, those the newer releases take by keyword: passing them as
+        # ``name=value`` is the fix (a name one lacks, or takes only through **kwargs, is not).
+        "keywords": [n for n in moved if all(e.takes(n) for e in [new, *later])],
+        "bound": new.bound,
+        "signatures": [old.signature, new.signature],
+    }
+
+
 def split_symbol(text: str) -> list[tuple[str, str, str | None]]:
     """A catalog symbol -> [(kind, name, keyword)]: ``a.b.c`` or ``a.b(x=..., y=...)``."""
     m = SYMBOL.match(str(text).strip())
@@ -221,6 +280,32 @@ def catalog_rows(hand: set, unconfirmed: list, done: list[str]) -> list[dict]:
                         )
                         continue
                     entry_before = index(package, before[-1]).get(name)
+                    if kind == "symbol" and entry.get("detectable_by") == "argument":
+                        # "Now rejects positional arguments": a claim about the signature.
+                        change = positional_change(
+                            entry_before,
+                            index(package, after[0]).get(name),
+                            [index(package, v).get(name) for v in after[1:]],
+                        )
+                        if change is None:
+                            unconfirmed.append({"ref": entry["id"], "symbol": raw, "why": (
+                                f"takes as many arguments by position in {package} {after[0]} as "
+                                f"in {before[-1]} (or cannot be told from the source)")})  # fmt: skip
+                            continue
+                        parent = name.rsplit(".", 1)[0]
+                        owner_entry = index(package, after[0]).get(parent)
+                        rows.append({
+                            "package": package, "kind": "positional", "symbol": name,
+                            "keyword": None, "introduced": introduced, "present": before[-1],
+                            "absent": after, "ref": entry["id"], "what": None,
+                            "fix": None, "source": entry["source"],
+                            "owner": parent if owner_entry and owner_entry.kind == "class" else None,
+                            **change,
+                            "names_in": same_positions(
+                                entry_before, {v: index(package, v).get(name) for v in before}
+                            ),
+                        })  # fmt: skip
+                        continue
                     if (
                         kind == "symbol"
                         and entry_before is not None
@@ -309,6 +394,13 @@ def diff_rows(package: str, hand: set) -> list[dict]:
                              "owner": parent if new[parent].kind == "class" else None})  # fmt: skip
                 continue
             now = new[path]
+            change = positional_change(entry, now, [idx[v].get(path) for v in later])
+            if change is not None:
+                rows.append({"package": package, "kind": "positional", "symbol": path, "keyword": None,
+                             "introduced": new_v, "present": old_v, "absent": [new_v, *later],
+                             "owner": parent if new.get(parent) and new[parent].kind == "class" else None,
+                             **change, "names_in": same_positions(entry, {
+                                 v: idx[v].get(path) for v in spec["versions"] if _vt(v) <= _vt(old_v)})})  # fmt: skip
             if entry.params is None or now.params is None or now.var_kw:
                 continue
             # A keyword a decorator of the newer release still accepts is not gone.
@@ -329,6 +421,11 @@ def diff_rows(package: str, hand: set) -> list[dict]:
     return [r for r in rows if not covered(r["symbol"], r["keyword"], hand)]
 
 
+def rule_key(rule: dict) -> tuple:
+    """What a code stands for: the symbol, the keyword, and for a positional rule its limit."""
+    return (rule["symbol"], rule["keyword"], rule.get("max_positional"))
+
+
 def main() -> int:
     only = sys.argv[1:] or list(LIBS)
     hand = hand_written()
@@ -336,7 +433,7 @@ def main() -> int:
     previous: dict = {}
     if OUT.exists():
         for rule in json.loads(OUT.read_text("utf-8"))["rules"]:
-            previous[(rule["symbol"], rule["keyword"])] = rule["code"]
+            previous[rule_key(rule)] = rule["code"]
     order = ["numpy", "mlflow", "pandas", "scikit-learn", "scipy", "pyarrow", "torch"]
     only = [p for p in order if p in only]
     done: list[str] = []
@@ -351,6 +448,104 @@ def main() -> int:
     return 0
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def positional_rule(row: dict, spec: dict) -> dict:
+    """A rule for arguments a function no longer takes by position, with both signatures and
+    both wheels (file and sha256) as its evidence."""
+    symbol, package, n = row["symbol"], row["package"], row["max_positional"]
+    present, introduced = row["present"], row["introduced"]
+    moved, keywords = row["moved"], row["keywords"]
+    what = (
+        f"Passing more than {_plural(n, 'positional argument')} to {symbol}() breaks in "
+        f"{package} {introduced} (TypeError): {package} {present} took "
+        f"{row['old_positional']}; {', '.join(moved)} became keyword-only."
+    ) + (f" {row['what']}" if row.get("what") else "")
+    if row["reordered"]:
+        what += (
+            f" The parameters before them changed too ({present}: {row['signatures'][0]}; "
+            f"{introduced}: {row['signatures'][1]})."
+        )
+        fix = f"Rewrite the call with keywords, checking each argument against {symbol} in {package} {introduced}."
+    elif keywords == moved:
+        fix = (
+            "Pass "
+            + ", ".join(f"{k}=" for k in moved)
+            + " by keyword (the names both releases take)."
+        )
+    else:
+        fix = f"Pass the arguments after the first {n} by keyword; see {symbol} in {package} {introduced}."
+    slug = re.sub(r"[^a-z0-9]+", "-", symbol.lower())
+    return {
+        "name": f"{package}-keyword-only-{slug}-max-{n}",
+        "package": package,
+        "kind": "positional",
+        "symbol": symbol,
+        "symbols": row["symbols"] if len(row["symbols"]) > 1 else None,
+        "keyword": None,
+        "owner": row.get("owner"),
+        "introduced": introduced,
+        "restored": None,
+        "max_positional": n,
+        # A method called on an instance: the instance is not one of the n.
+        "bound": row.get("bound"),
+        "moved": moved,
+        "keywords": keywords,
+        # Releases in which argument k names the same parameter as in the old signature: the
+        # autofix (``name=value``) is offered only for code coming from one of them.
+        "reordered": row["reordered"],
+        "names_in": [] if row["reordered"] else row["names_in"],
+        "what": what,
+        "fix": fix,
+        "source": row.get("source") or spec["notes"],
+        "ref": row.get("ref"),
+        "evidence": {
+            "present": f"{spec['dist']} {present}",
+            "absent": [f"{spec['dist']} {v}" for v in row["absent"]],
+            "how": "reference catalog entry, confirmed in the wheels' signatures" if row.get("ref")
+            else "API diff of the two wheels' signatures",
+            "signatures": {
+                f"{spec['dist']} {present}": row["signatures"][0],
+                f"{spec['dist']} {row['absent'][0]}": row["signatures"][1],
+            },
+            # Keys of provenance.wheels (file and sha256 of each wheel read).
+            "wheels": [f"{spec['dist']}=={v}" for v in (present, row["absent"][0])],
+        },
+    }  # fmt: skip
+
+
+def group_aliases(rows: list[dict]) -> list[dict]:
+    """One positional rule for the spellings of one function: a library re-exports it under
+    several paths (pandas.DataFrame.drop is also pandas.core.api.DataFrame.drop), and the rows
+    of those paths agree on everything but the path. The shortest path names the rule; the
+    scanner matches every one (``symbols``)."""
+    out: list[dict] = []
+    groups: dict[tuple, dict] = {}
+    for row in rows:
+        if row["kind"] != "positional":
+            out.append(row)
+            continue
+        tail = row["symbol"].split(".")[-2 if row.get("owner") else -1 :]
+        key = (
+            row["package"], row["introduced"], row["max_positional"], row.get("bound"),
+            tuple(row["moved"]), tuple(row["signatures"]), tuple(tail),
+        )  # fmt: skip
+        if key in groups:
+            group = groups[key]
+            if row["symbol"] not in group["symbols"]:
+                group["symbols"].append(row["symbol"])
+            continue
+        group = {**row, "symbols": [row["symbol"]]}
+        groups[key] = group
+        out.append(group)
+    for group in groups.values():
+        group["symbols"].sort(key=lambda s: (len(s), s))
+        group["symbol"] = group["symbols"][0]
+    return out
+
+
 def write(rows, previous, unconfirmed, only) -> None:
     rules, seen = [], set()
     used: dict[str, set[int]] = {}
@@ -358,9 +553,8 @@ def write(rows, previous, unconfirmed, only) -> None:
         used.setdefault(code[:3], set()).add(int(code[3:]))
     from cockpit.compat.python_scan import _canon
 
-    for row in rows:
-        row = {**row, "symbol": _canon(row["symbol"])}
-        key = (row["symbol"], row["keyword"])
+    for row in group_aliases([{**r, "symbol": _canon(r["symbol"])} for r in rows]):
+        key = rule_key(row)
         if key in seen:
             continue
         seen.add(key)
@@ -371,6 +565,9 @@ def write(rows, previous, unconfirmed, only) -> None:
             number = max(numbers, default=0) + 1
             numbers.add(number)
             code = f"{spec['prefix']}{number:03d}"
+        if row["kind"] == "positional":
+            rules.append({"code": code, **positional_rule(row, spec)})
+            continue
         symbol, keyword = row["symbol"], row["keyword"]
         label = f"{symbol}({keyword}=…)" if keyword else symbol
         generic = {
@@ -404,11 +601,7 @@ def write(rows, previous, unconfirmed, only) -> None:
     if OUT.exists() and sys.argv[1:]:
         # A partial run keeps the other libraries' rules.
         old = json.loads(OUT.read_text("utf-8"))
-        keep = [
-            r
-            for r in old["rules"]
-            if r["package"] not in only and (r["symbol"], r["keyword"]) not in seen
-        ]
+        keep = [r for r in old["rules"] if r["package"] not in only and rule_key(r) not in seen]
         rules = keep + rules
     rules.sort(key=lambda r: (r["code"][:3], int(r["code"][3:])))
     wheels: dict[str, dict[str, str]] = {}

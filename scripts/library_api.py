@@ -27,6 +27,14 @@ class Entry:
     # Keywords its decorators accept on top of ``params`` (an old keyword a decorator still maps
     # to the new one: pandas' deprecate_kwarg, SciPy's _rename_parameter, MLflow 3's request_id).
     extra: list[str] | None = None
+    # What can be passed by position (wheelapi.positional): the names in order without the
+    # bound self/cls, whether *args is taken, which first parameter is bound, the parameter list
+    # as written and the decorators. None when it cannot be told from the source.
+    positional: list[str] | None = None
+    var_pos: bool = False
+    bound: str | None = None
+    signature: str | None = None
+    decorators: list[str] | None = None
 
     def takes(self, keyword: str) -> bool:
         return keyword in (self.params or ()) or keyword in (self.extra or ())
@@ -53,6 +61,19 @@ def _params(obj) -> tuple[list[str] | None, bool, list[str] | None]:
     return sorted(got[0]), got[1], extra or None
 
 
+def _positional(obj, member: bool) -> dict:
+    got = wheelapi.positional(obj, member=member)
+    if got is None:
+        return {}
+    return {
+        "positional": list(got.names),
+        "var_pos": got.unlimited,
+        "bound": got.bound,
+        "signature": got.signature,
+        "decorators": list(got.decorators) or None,
+    }
+
+
 def build_index(
     dist: str, version: str, depth: int, roots: tuple[str, ...] | None
 ) -> dict[str, Entry]:
@@ -73,7 +94,9 @@ def build_index(
                 continue
             if target.is_function:
                 params, var_kw, extra = _params(target)
-                index[f"{path}.{name}"] = Entry("function", params, var_kw, extra=extra)
+                index[f"{path}.{name}"] = Entry(
+                    "function", params, var_kw, extra=extra, **_positional(target, True)
+                )
             else:
                 index[f"{path}.{name}"] = Entry("attribute")
 
@@ -112,11 +135,15 @@ def build_index(
                 continue
             if member.is_class:
                 params, var_kw, extra = _params(member)
-                index[sub] = Entry("class", params, var_kw, extra=extra)
+                index[sub] = Entry(
+                    "class", params, var_kw, extra=extra, **_positional(member, False)
+                )
                 add_class(sub, member)
             elif member.is_function:
                 params, var_kw, extra = _params(member)
-                index[sub] = Entry("function", params, var_kw, extra=extra)
+                index[sub] = Entry(
+                    "function", params, var_kw, extra=extra, **_positional(member, False)
+                )
             else:
                 index[sub] = Entry("attribute")
 
@@ -127,8 +154,9 @@ def build_index(
 def cached_index(
     dist: str, version: str, depth: int, roots: tuple[str, ...] | None
 ) -> dict[str, Entry]:
-    # v2: entries record the keywords decorators accept (``extra``); older caches lack them.
-    key = f"{dist}-{version}-d{depth}-{'_'.join(roots or ('all',))}-v2"
+    # v2: entries record the keywords decorators accept (``extra``); v3: what can be passed by
+    # position (``positional``). Older caches lack them.
+    key = f"{dist}-{version}-d{depth}-{'_'.join(roots or ('all',))}-v3"
     path = wheelapi.CACHE / "index" / f"{key}.json"
     if path.exists():
         return {k: Entry(**v) for k, v in json.loads(path.read_text()).items()}

@@ -406,3 +406,80 @@ def module_binds(dist: str, version: str, module_path: str, name: str) -> bool:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class Positional:
+    """What can be passed by position to a function, a class's constructor or a method."""
+
+    names: tuple[str, ...]  # in order, without the bound first parameter
+    unlimited: bool  # takes *args
+    # "self" (an instance method: the receiver is the first argument), "cls", or None.
+    bound: str | None
+    signature: str  # the parameter list as written, without defaults: "(self, a, /, b, *, c)"
+    decorators: tuple[str, ...]  # the decorators as written (a decorator may accept more)
+
+
+def positional(obj, *, member: bool) -> Positional | None:
+    """The positional parameters of ``obj`` (a function or a class), or None when it cannot be
+    told from the source: a property, a class with its own ``__new__`` (which may take other
+    arguments than ``__init__``), or no readable signature. ``member``: ``obj`` is a class member,
+    so a plain function's first parameter is the instance."""
+    target = resolved(obj)
+    if target is None:
+        return None
+    func = function_target(target)
+    if func is None:
+        return None
+    labels = set(getattr(func, "labels", ()) or ())
+    if "property" in labels or "overload" in labels:
+        return None
+    # A stub (.pyi) describes a C function's arguments by hand (torch's _VariableFunctions.pyi
+    # listed size_average= for binary_cross_entropy_with_logits in 2.0.1, which the C function
+    # never took): only signatures from Python sources are evidence.
+    filepath = func.filepath[0] if isinstance(func.filepath, list) else func.filepath
+    if filepath is None or Path(filepath).suffix != ".py":
+        return None
+    if target.is_class:
+        if lookup_member(target, "__new__") is not None:
+            return None
+        bound = "init"
+    elif not member or "staticmethod" in labels:
+        bound = None
+    else:
+        bound = "cls" if "classmethod" in labels else "self"
+    names: list[str] = []
+    unlimited = False
+    shown: list[str] = []
+    seen_kwonly = False
+    params = list(func.parameters)
+    kinds = [p.kind.value if p.kind is not None else "" for p in params]
+    for i, (p, kind) in enumerate(zip(params, kinds, strict=True)):
+        if kind == "variadic positional":
+            unlimited = True
+            shown.append(f"*{p.name}")
+            seen_kwonly = True
+        elif kind == "variadic keyword":
+            shown.append(f"**{p.name}")
+        elif kind == "keyword-only":
+            if not seen_kwonly:
+                shown.append("*")
+                seen_kwonly = True
+            shown.append(p.name)
+        else:
+            names.append(p.name)
+            shown.append(p.name)
+        if kind == "positional-only" and (i + 1 == len(params) or kinds[i + 1] != kind):
+            shown.append("/")
+    if bound is not None:
+        if not names:
+            return None  # a method without a first parameter: not something to reason about
+        names = names[1:]
+    decorators = tuple(str(d.value) for d in getattr(func, "decorators", None) or ())
+    return Positional(
+        tuple(names),
+        unlimited,
+        bound if bound in ("self", "cls") else None,
+        "(" + ", ".join(shown) + ")",
+        decorators,
+    )

@@ -124,6 +124,13 @@ def _generated_lines(record) -> list[str]:
         f"  present: {evidence.get('present')}",
         f"  absent:  {', '.join(map(str, evidence.get('absent') or []))}",
     ]
+    # Arguments that became keyword-only: the two signatures compared, and the wheels read.
+    for release, signature in (evidence.get("signatures") or {}).items():
+        lines.append(f"  signature in {release}: {signature}")
+    files = (record.get("provenance") or {}).get("wheels") or {}
+    for release in evidence.get("wheels") or ():
+        wheel = files.get(release) or {}
+        lines.append(f"  wheel {release}: {wheel.get('file')} sha256 {wheel.get('sha256')}")
     for key, value in (record.get("provenance") or {}).items():
         if isinstance(value, str):
             lines.append(f"  {key}: {value}")

@@ -80,7 +80,7 @@ def plan(result: ScanResult) -> list[FileFix]:
         text = text.removeprefix("\ufeff")  # the scanner's columns do not count the BOM
         if path.endswith(".ipynb"):
             fix = _fix_ipynb(path, text, findings)
-        elif any("rename" in f.data for f in findings):
+        elif any("rename" in f.data or "keywords" in f.data for f in findings):
             fix = _fix_python(path, text, findings)
         else:
             fix = _fix_spark_versions(path, text, findings)
@@ -162,11 +162,17 @@ def _segments(text: str) -> list[tuple[int, str]]:
 def _fix_python(path: str, text: str, findings: list[Finding]) -> FileFix:
     fix = FileFix(path, text, text)
     wanted: dict[tuple[int, int], Finding] = {}
+    keywords: list[Finding] = []
     for f in findings:
         if "rename" in f.data:
             wanted[(f.data["name_line"], f.data["name_column"])] = f
+        elif "keywords" in f.data:
+            keywords.append(f)
         else:
             fix.skipped.append((f, "not a rename"))
+    # Keywords first, on lines without a rename: inserting text moves the columns after it,
+    # never the lines, so the renames' positions stay valid.
+    text = _insert_keywords(text, keywords, {line for line, _ in wanted}, fix)
     done: set[tuple[int, int]] = set()
     out = []
     for first, piece in _segments(text):
@@ -191,6 +197,48 @@ def _fix_python(path: str, text: str, findings: list[Finding]) -> FileFix:
         elif not any(finding is f for f, _ in fix.skipped):
             fix.skipped.append((finding, "the attribute was not where the scan found it"))
     return fix
+
+
+def _insert_keywords(text: str, findings: list[Finding], busy: set[int], fix: FileFix) -> str:
+    """Write ``name=`` before each positional argument that became keyword-only, at the
+    positions the scan found (``data["keywords"]``: [[line, column, name], ...]). An argument
+    that is not where the scan found it, a line a rename also changes, or a result that no
+    longer parses leaves the file as it was, with the reason listed."""
+    import ast
+
+    if not findings:
+        return text
+    lines = python_lines(text, keepends=True)
+    edits: list[tuple[int, int, str, Finding]] = []
+    for f in findings:
+        spots = f.data["keywords"]
+        if any(line in busy for line, _, _ in spots):
+            fix.skipped.append((f, "a rename on the same line: fix again after this one"))
+            continue
+        ok = all(
+            0 < line <= len(lines)
+            and 0 < column <= len(lines[line - 1])
+            and lines[line - 1][column - 1] not in " \t,()=\r\n"
+            and not lines[line - 1][: column - 1].rstrip().endswith(("=", "*"))
+            for line, column, _ in spots
+        )
+        if not ok:
+            fix.skipped.append((f, "the arguments were not where the scan found them"))
+            continue
+        edits += [(line, column, name, f) for line, column, name in spots]
+    # Right to left within a line, so earlier columns stay valid.
+    for line, column, name, _ in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        current = lines[line - 1]
+        lines[line - 1] = current[: column - 1] + f"{name}=" + current[column - 1 :]
+    after = "".join(lines)
+    done = list(dict.fromkeys(f for _, _, _, f in edits))
+    try:
+        ast.parse(after)
+    except SyntaxError as exc:
+        fix.skipped += [(f, f"the result would not parse ({exc.msg})") for f in done]
+        return text
+    fix.fixed += done
+    return after
 
 
 def _rename(

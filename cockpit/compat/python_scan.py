@@ -87,6 +87,11 @@ class Matchers:
     symbols: dict[str, Rule] = field(default_factory=dict)
     modules: dict[str, Rule] = field(default_factory=dict)
     kwargs: dict[str, list[tuple[str, Rule]]] = field(default_factory=dict)
+    # Calls whose later arguments became keyword-only: call -> [(spec, rule)], spec being the
+    # rule's {"max", "bound", "moved"}; and the last names of those calls, checked before any
+    # resolution so that an ordinary call costs one set lookup.
+    positional: dict[str, list[tuple[dict[str, Any], Rule]]] = field(default_factory=dict)
+    positional_names: frozenset[str] = frozenset()
     renames: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> {old: new}
     # Classes whose members a rule names: calling one makes an instance, and a user class that
     # derives from one makes ``self`` one of them (minus what the user class defines itself).
@@ -99,7 +104,9 @@ class Matchers:
     string_words: frozenset[str] = frozenset()  # builtins whose string arguments rules check
 
     @classmethod
-    def build(cls, rules: Iterable[Rule]) -> Matchers:
+    def build(cls, rules: Iterable[Rule], sources: dict[str, str] | None = None) -> Matchers:
+        """``sources``: the source side's version of each package, for the positional rules'
+        autofix (offered only when that release names argument k as the rule does)."""
         m = cls()
         words: set[str] = set()
         for rule in rules:
@@ -115,6 +122,16 @@ class Matchers:
             for item in match.get("kwargs", ()):
                 m.kwargs.setdefault(item["call"], []).append((item["keyword"], rule))
                 words.add(item["call"].split(".", 1)[0])
+            for item in match.get("positional", ()):
+                source = (sources or {}).get(rule.applies.package) if rule.applies else None
+                source = source.split("+", 1)[0] if source else None  # torch's "2.0.1+cpu"
+                item = {
+                    **item,
+                    "fixable": source is not None and source in item.get("names_in", ()),
+                }
+                m.positional.setdefault(item["call"], []).append((item, rule))
+                words.add(item["call"].split(".", 1)[0])
+                m.positional_names = m.positional_names | {item["call"].rsplit(".", 1)[-1]}
             if match.get("rename"):
                 m.renames[rule.code] = dict(match["rename"])
             m.classes.update(match.get("classes", ()))
@@ -166,6 +183,11 @@ class _Resolver(ast.NodeVisitor):
         self._functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self._passed: dict[str, dict[str, set[tuple[int, str] | None]]] = {}
         self._inferred: dict[str, dict[str, tuple[int, str]]] = {}
+        # For the positional rules' autofix: the file is one unit (not notebook cells sharing
+        # names), and the names its module-level imports bind once and nothing rebinds.
+        self.single_unit = False
+        self._tree: ast.Module | None = None
+        self._exact: frozenset[str] | None = None
 
     def names_bound_in(self, text: str) -> bool:
         """Whether ``text`` names a binding made by an earlier unit (a notebook's earlier cell)."""
@@ -503,6 +525,7 @@ class _Resolver(ast.NodeVisitor):
     visit_AsyncFunctionDef = _visit_function
 
     def visit_Module(self, node: ast.Module) -> None:
+        self._tree, self._exact = node, None
         for statement in node.body:
             if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
                 self._functions[statement.name] = statement
@@ -572,9 +595,94 @@ class _Resolver(ast.NodeVisitor):
                 shown = name.removeprefix("builtins.")
                 self._report(rule, value, f"{shown}({value.value!r}) — {rule.what}")
 
+    def _check_positional(self, node: ast.Call) -> None:
+        """A call passing more arguments by position than the target takes (the rest became
+        keyword-only). Not when an argument is ``*splat`` (the count is unknown), and a method
+        only when its receiver resolves: an instance (bound) or the class itself (the instance
+        is then the first argument)."""
+        func = node.func
+        last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if last not in self.m.positional_names:
+            return
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            return
+        target = self.resolve(func)
+        if target is None or target[0] != _REF:
+            return
+        specs = self.m.positional.get(target[1])
+        if not specs:
+            return
+        receiver = None
+        if isinstance(func, ast.Attribute) and self._key(func) not in self.bindings:
+            receiver = self.resolve(func.value)
+        count = len(node.args)
+        best: tuple[int, int, dict[str, Any], Rule] | None = None
+        for spec, rule in specs:
+            limit, first = spec["max"], 0
+            if spec.get("bound") == "self":
+                if receiver is None:
+                    continue  # ``f = obj.method; f(...)``: bound or not cannot be told
+                if receiver[0] == _REF:
+                    first = 1  # ``Class.method(obj, ...)``: obj is the first argument
+            if count > limit + first and (best is None or limit < best[0]):
+                best = (limit, first, spec, rule)
+        if best is None:
+            return
+        limit, first, spec, rule = best
+        moved = spec.get("moved") or []
+        names = moved[: count - limit - first] or moved
+        fix = self._keyword_fix(node, spec, limit + first)
+        advice = (
+            "pass the arguments by keyword, checking each against the new signature"
+            if spec.get("reordered")
+            else f"pass {', '.join(n + '=' for n in names)} by keyword"
+        )
+        self._report(
+            rule,
+            node.args[limit + first],
+            f"{target[1]}() with {count - first} positional arguments: {advice} — {rule.what}",
+            **({"autofix": True, "data": {"keywords": fix}} if fix else {}),
+        )
+
+    def _keyword_fix(self, node: ast.Call, spec: dict[str, Any], start: int) -> list | None:
+        """[[line, column, name], ...]: where to write ``name=`` before each argument past the
+        limit, or None unless that is certainly right: the source release names argument k as
+        the rule does (``fixable``), the target release takes each name by keyword, the call
+        is not a method on an inferred instance, and its name or root is bound once in the
+        whole file, by a module-level import (nothing rebinds or shadows it anywhere)."""
+        if spec.get("reordered") or not spec.get("fixable") or spec.get("bound") == "self":
+            return None
+        if not self.single_unit:
+            return None
+        if any(kw.arg is None for kw in node.keywords):
+            return None  # **kwargs might already carry one of the names
+        extra = node.args[start:]  # start == the limit: no bound receiver here
+        names = (spec.get("moved") or [])[: len(extra)]
+        if len(names) != len(extra):
+            return None
+        taken = {kw.arg for kw in node.keywords}
+        if any(n not in spec.get("keywords", ()) or n in taken for n in names):
+            return None
+        root: ast.expr = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id not in self._exact_roots():
+            return None
+        return [
+            [self.file_line(arg.lineno), self._column(arg.lineno, arg.col_offset), name]
+            for arg, name in zip(extra, names, strict=True)
+        ]
+
+    def _exact_roots(self) -> frozenset[str]:
+        if self._exact is None:
+            self._exact = _single_import_roots(self._tree) if self._tree else frozenset()
+        return self._exact
+
     def visit_Call(self, node: ast.Call) -> None:
         if self._functions:
             self._record_call(node)
+        if node.args and self.m.positional_names:
+            self._check_positional(node)
         if self.m.strings:
             self._check_strings(node)
         if node.keywords:
@@ -585,6 +693,52 @@ class _Resolver(ast.NodeVisitor):
                         if kw.arg == keyword:
                             self._report(rule, kw, f"{target[1]}({keyword}=…) — {rule.what}")
         self.generic_visit(node)
+
+
+def _single_import_roots(tree: ast.Module) -> frozenset[str]:
+    """Names bound exactly once in the whole module, by an import statement at module level:
+    no assignment, parameter, def, class, loop or ``with`` target, ``global``, ``del``, second
+    import or attribute assignment (``pq.read_table = ...``) anywhere, and no ``import *``.
+    What such a name resolves to is certain wherever it is used."""
+    counts: dict[str, int] = {}
+
+    def bound(name: str, times: int = 1) -> None:
+        counts[name] = counts.get(name, 0) + times
+
+    patched: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                bound(node.id)
+        elif isinstance(node, ast.Attribute):
+            if not isinstance(node.ctx, ast.Load):
+                base: ast.expr = node
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name):
+                    patched.add(base.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound(node.name)
+        elif isinstance(node, ast.arg):
+            bound(node.arg)
+        elif isinstance(node, ast.alias):
+            if node.name == "*":
+                return frozenset()
+            bound(node.asname or node.name.split(".", 1)[0])
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound(node.rest)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            for name in node.names:
+                bound(name, 2)
+    top: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Import) or (
+            isinstance(statement, ast.ImportFrom) and not statement.level
+        ):
+            top.update(a.asname or a.name.split(".", 1)[0] for a in statement.names)
+    return frozenset(n for n in top if counts.get(n) == 1 and n not in patched)
 
 
 _LEAF = object()
@@ -659,6 +813,7 @@ def scan_python(
     CPT001 finding at the reported line (mapped into the file) and the rest still scan.
     ``uses``: collects the modules the units import (from the same parse)."""
     resolver = _Resolver(matchers, path)
+    resolver.single_unit = len(units) == 1 and units[0].cell is None and units[0].line_map is None
     first_use = len(uses) if uses is not None else 0
     for unit in units:
         try:

@@ -234,7 +234,8 @@ def generated_file(name: str) -> dict[str, Any]:
 
 
 def _generated_rules(name: str) -> list[Rule]:
-    """Rules from a generated file: one per removed module, attribute or keyword argument."""
+    """Rules from a generated file: one per removed module, attribute or keyword argument, or
+    per function that takes fewer arguments by position."""
     out = []
     for raw in generated_file(name)["rules"]:
         symbols = raw.get("symbols") or [raw["symbol"]]
@@ -243,6 +244,22 @@ def _generated_rules(name: str) -> list[Rule]:
             match = {"modules": symbols}
         elif raw["kind"] == "keyword":
             match = {"kwargs": [{"call": s, "keyword": raw["keyword"]} for s in symbols]}
+        elif raw["kind"] == "positional":
+            # Arguments that became keyword-only: a call passing more than ``max`` by position.
+            match = {
+                "positional": [
+                    {
+                        "call": s,
+                        "max": int(raw["max_positional"]),
+                        "bound": raw.get("bound"),
+                        "moved": list(raw.get("moved") or ()),
+                        "keywords": list(raw.get("keywords") or ()),
+                        "names_in": list(raw.get("names_in") or ()),
+                        "reordered": bool(raw.get("reordered")),
+                    }
+                    for s in symbols
+                ]
+            }
         else:
             match = {"symbols": symbols}
         if raw.get("owner"):
@@ -255,7 +272,9 @@ def _generated_rules(name: str) -> list[Rule]:
                 severity="blocking",
                 what=raw["what"],
                 fix=raw["fix"],
-                autofix=False,
+                # Arguments that became keyword-only: ``name=value`` where the call's target is
+                # certain (the scanner decides per occurrence).
+                autofix=raw["kind"] == "positional" and bool(raw.get("names_in")),
                 source=raw["source"],
                 applies=Applies(raw.get("package", "python"), str(raw["introduced"])),
                 ref=raw.get("ref"),

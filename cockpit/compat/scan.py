@@ -85,7 +85,10 @@ class Scanner:
         self.crossing = crossing
         self.rules = {code: rule for code, rule in every.items() if crossing.applies(rule)}
         self.names = {code: rule.name for code, rule in every.items()}
-        self.matchers = Matchers.build(self.rules.values())
+        # The source side's versions: an autofix naming positional arguments is offered only
+        # when the pipeline's release gives argument k the name the rule knows.
+        sources = {name: low for name, (low, _) in crossing.versions.items() if low}
+        self.matchers = Matchers.build(self.rules.values(), sources=sources)
         self.parse_error = self.rules.get("CPT001")
         self.not_read = self.rules.get("CPT002")
         self.max_file_bytes = max_file_bytes

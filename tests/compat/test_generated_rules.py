@@ -27,6 +27,15 @@ def positive(rule) -> tuple[str, int]:
     if "modules" in match:
         return f"import {match['modules'][0]}\n", 1
     classes = set(match.get("classes", ()))
+    if "positional" in match:
+        spec = match["positional"][0]
+        owner, name = _split(spec["call"], None)
+        args = ", ".join(str(i) for i in range(spec["max"] + 1))
+        if owner in classes:
+            module, cls = owner.rsplit(".", 1)
+            receiver = f"{cls}()" if spec["bound"] == "self" else cls
+            return f"from {module} import {cls}\n{receiver}.{name}({args})\n", 2
+        return f"import {owner}\n{spec['call']}({args})\n", 2
     if "kwargs" in match:
         call, keyword = match["kwargs"][0]["call"], match["kwargs"][0]["keyword"]
         owner, name = _split(call, None)
@@ -48,6 +57,20 @@ def negative(rule) -> str:
     if "modules" in match:
         last = match["modules"][0].rsplit(".", 1)[-1]
         return f"import {last}_utils\n# import {match['modules'][0]}\nx = 'import {match['modules'][0]}'\n"
+    if "positional" in match:
+        # The user's own method of that name, and the real API with a *splat (count unknown).
+        spec = match["positional"][0]
+        owner, name = _split(spec["call"], None)
+        args = ", ".join(str(i) for i in range(spec["max"] + 1))
+        real = f"import {owner}\n{spec['call']}(*[{args}])\n"
+        if owner in set(match.get("classes", ())):
+            module, cls = owner.rsplit(".", 1)
+            receiver = f"{cls}()" if spec["bound"] == "self" else cls
+            real = f"from {module} import {cls}\n{receiver}.{name}(*[{args}])\n"
+        return (
+            f"class Mine:\n    def {name}(self, *a):\n        return a\n\n"
+            f"Mine().{name}({args})\n{real}"
+        )
     if "kwargs" in match:
         call, keyword = match["kwargs"][0]["call"], match["kwargs"][0]["keyword"]
         name = call.rsplit(".", 1)[1]

@@ -33,6 +33,23 @@ def _spellings(raw: dict) -> list[tuple[str, int]]:
         parent, _, last = symbol.rpartition(".")
         # The class a member belongs to, spelled as the scanner folds it (mlflow.MlflowClient).
         cls = _canon(owner) if owner else None
+        if kind == "positional":
+            args = ", ".join(str(i) for i in range(raw["max_positional"] + 1))
+            if cls is not None and parent == cls:
+                module, _, name = cls.rpartition(".")
+                if raw.get("bound") == "self":
+                    out.append(
+                        (f"from {module} import {name}\nobj = {name}()\nobj.{last}({args})\n", 3)
+                    )
+                    out.append((f"import {module} as m\nobj = m.{name}()\nobj.{last}({args})\n", 3))
+                    # Through the class, the instance is the first argument.
+                    out.append((f"import {module} as m\nm.{name}.{last}(m.{name}(), {args})\n", 2))
+                else:
+                    out.append((f"from {module} import {name}\n{name}.{last}({args})\n", 2))
+                continue
+            out.append((f"from {parent} import {last}\n{last}({args})\n", 2))
+            out.append((f"import {parent} as m\nm.{last}({args})\n", 2))
+            continue
         if cls is not None and parent == cls:
             module, _, name = cls.rpartition(".")
             use = f"obj.{last}(1, {keyword}=2)" if kind == "keyword" else f"print(obj.{last})"
