@@ -464,10 +464,7 @@ def positional_rule(row: dict, spec: dict) -> dict:
         f"{row['old_positional']}; {', '.join(moved)} became keyword-only."
     ) + (f" {row['what']}" if row.get("what") else "")
     if row["reordered"]:
-        what += (
-            f" The parameters before them changed too ({present}: {row['signatures'][0]}; "
-            f"{introduced}: {row['signatures'][1]})."
-        )
+        what += " The parameters before them changed too (`cockpit rules show` compares both signatures)."
         fix = f"Rewrite the call with keywords, checking each argument against {symbol} in {package} {introduced}."
     elif keywords == moved:
         fix = (
@@ -518,19 +515,21 @@ def positional_rule(row: dict, spec: dict) -> dict:
 
 def group_aliases(rows: list[dict]) -> list[dict]:
     """One positional rule for the spellings of one function: a library re-exports it under
-    several paths (pandas.DataFrame.drop is also pandas.core.api.DataFrame.drop), and the rows
-    of those paths agree on everything but the path. The shortest path names the rule; the
-    scanner matches every one (``symbols``)."""
+    several paths (pandas.DataFrame.drop is also pandas.core.api.DataFrame.drop), and a method
+    is inherited by several classes; the rows of those paths agree on everything but the path.
+    The shortest path names the rule; the scanner matches every one (``symbols``)."""
     out: list[dict] = []
     groups: dict[tuple, dict] = {}
     for row in rows:
         if row["kind"] != "positional":
             out.append(row)
             continue
-        tail = row["symbol"].split(".")[-2 if row.get("owner") else -1 :]
+        # A method inherited by a family of classes (Index.get_loc, CategoricalIndex.get_loc,
+        # ...) is one function too: same name, same signatures, same bound first parameter.
         key = (
             row["package"], row["introduced"], row["max_positional"], row.get("bound"),
-            tuple(row["moved"]), tuple(row["signatures"]), tuple(tail),
+            tuple(row["moved"]), tuple(row["signatures"]), row["symbol"].rsplit(".", 1)[-1],
+            row.get("ref"),
         )  # fmt: skip
         if key in groups:
             group = groups[key]
@@ -553,7 +552,11 @@ def write(rows, previous, unconfirmed, only) -> None:
         used.setdefault(code[:3], set()).add(int(code[3:]))
     from cockpit.compat.python_scan import _canon
 
-    for row in group_aliases([{**r, "symbol": _canon(r["symbol"])} for r in rows]):
+    unique: dict[tuple, dict] = {}
+    for r in rows:  # the first row for a key wins (catalog, then curated, then the diff)
+        r = {**r, "symbol": _canon(r["symbol"])}
+        unique.setdefault(rule_key(r), r)
+    for row in group_aliases(list(unique.values())):
         key = rule_key(row)
         if key in seen:
             continue

@@ -49,3 +49,25 @@ def test_coverage_command_for_each_jump(cli):
     assert "MLF101" in rows["mlflow2-list-experiments-removed"]["applies"]
     table = cli("rules", "coverage", "--uncovered")
     assert table.returncode == 0 and "retracted" in table.stdout
+
+
+def test_keyword_only_arguments_are_covered_by_the_positional_rules():
+    """pandas 2.0 made most arguments keyword-only: the catalog entry is covered by the rules
+    generated from the signatures in the 1.5.3 and 2.0.0 wheels, which apply to 16.4 -> 17.3
+    (pandas 1.5.3 -> 2.2.3) and not to 14.3 -> 16.4 (1.5.3 on both)."""
+    from cockpit.compat.rules import build_crossing, catalog
+
+    rows = {r.ref: r for r in coverage(build_crossing("16.4-lts-ml", "17.3-lts-ml"))}
+    row = rows["pandas2-keyword-only-arguments"]
+    assert row.reason is None and len(row.rules) >= 10
+    assert set(row.applies) == set(row.rules)
+    rules = [catalog()[code] for code in row.rules]
+    assert {r.match["positional"][0]["call"] for r in rules} >= {
+        "pandas.read_csv",
+        "pandas.concat",
+        "pandas.DataFrame.drop",
+        "pandas.DataFrame.where",
+    }
+    assert all(r.severity == "blocking" and r.applies.introduced == "2.0.0" for r in rules)
+    earlier = {r.ref: r for r in coverage(build_crossing("14.3-lts-ml", "16.4-lts-ml"))}
+    assert earlier["pandas2-keyword-only-arguments"].applies == []

@@ -195,3 +195,70 @@ def test_write_failure_is_a_cockpit_error(tmp_path):
     fix = autofix.FileFix(str(gone), "a\n", "b\n")
     with pytest.raises(CockpitError, match="cannot write next to it"):
         autofix.apply([fix])
+
+
+def test_positional_arguments_become_keywords_only_where_the_target_is_certain(tmp_path):
+    """pyarrow 9.0 made read_table's arguments after ``source`` keyword-only (8.0.0 on 14.3,
+    15.0.2 on 16.4): ``name=`` is written with the 8.0.0 names, comments and spacing kept."""
+    source = (
+        "import pyarrow.parquet as pq\r\n"
+        "from pyarrow.parquet import read_table\r\n"
+        "\r\n"
+        "t = pq.read_table(path, ['a', 'b'],  # the columns\r\n"
+        "                  True)\r\n"
+        "u = read_table(path, None, False)\r\n"
+        "v = pq.read_table(path, columns=['a'])\r\n"
+        # 15.0.2 has no metadata= at all: reported, never rewritten into a call that fails too.
+        "w = read_table(path, None, False, None)\r\n"
+    )
+    fixed = fix_text(tmp_path, "job.py", source)
+    assert fixed == (
+        source.replace("path, ['a', 'b']", "path, columns=['a', 'b']")
+        .replace("                  True)", "                  use_threads=True)")
+        .replace(
+            "u = read_table(path, None, False)",
+            "u = read_table(path, columns=None, use_threads=False)",
+        )
+    )
+    # A second pass has nothing left to do.
+    assert fix_text(tmp_path, "job.py", fixed) == fixed
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # The name is bound twice: which read_table runs is not certain.
+        "try:\n    import fastpq as pq\nexcept ImportError:\n    import pyarrow.parquet as pq\n"
+        "pq.read_table(p, ['a'])\n",
+        # Rebound by an assignment, or shadowed by a parameter somewhere in the file.
+        "import pyarrow.parquet as pq\npq.read_table(p, ['a'])\npq = None\n",
+        "import pyarrow.parquet as pq\ndef f(pq):\n    return pq\npq.read_table(p, ['a'])\n",
+        # Patched: ``pq.read_table = ...`` anywhere.
+        "import pyarrow.parquet as pq\npq.read_table = reader\npq.read_table(p, ['a'])\n",
+        # A wildcard import may rebind anything.
+        "import pyarrow.parquet as pq\nfrom helpers import *\npq.read_table(p, ['a'])\n",
+        # **kwargs may already carry the name.
+        "import pyarrow.parquet as pq\npq.read_table(p, ['a'], **options)\n",
+    ],
+)
+def test_no_positional_autofix_when_the_target_is_not_certain(tmp_path, source):
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml")
+    path = tmp_path / "job.py"
+    path.write_text(source)
+    result = Scanner(crossing).scan_paths([str(path)])
+    found = [f for f in result.findings if "read_table" in f.message]
+    assert found, "the call is still reported"
+    assert not any(f.autofix for f in found)
+    assert fix_text(tmp_path, "job.py", source) == source
+
+
+def test_no_positional_autofix_from_a_release_that_names_the_arguments_differently(tmp_path):
+    """The names are those of the release the rule was read from; a source runtime with another
+    release of the package (not one whose signature starts the same way) gets no autofix."""
+    source = "import pyarrow.parquet as pq\npq.read_table(p, ['a'])\n"
+    path = tmp_path / "job.py"
+    path.write_text(source)
+    # pyarrow 14.0.1 on 15.4 already took them by keyword; no autofix is offered from it.
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml", overrides={"pyarrow": ("14.0.1", None)})
+    found = [f for f in Scanner(crossing).scan_paths([str(path)]).findings]
+    assert [f.autofix for f in found if "read_table" in f.message] == [False]

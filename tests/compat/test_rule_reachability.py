@@ -35,8 +35,9 @@ def _spellings(raw: dict) -> list[tuple[str, int]]:
         cls = _canon(owner) if owner else None
         if kind == "positional":
             args = ", ".join(str(i) for i in range(raw["max_positional"] + 1))
-            if cls is not None and parent == cls:
-                module, _, name = cls.rpartition(".")
+            if owner:
+                # A method (one rule for the classes that share it): on an instance of each.
+                module, _, name = _canon(parent).rpartition(".")
                 if raw.get("bound") == "self":
                     out.append(
                         (f"from {module} import {name}\nobj = {name}()\nobj.{last}({args})\n", 3)

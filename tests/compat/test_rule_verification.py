@@ -82,3 +82,28 @@ def test_rules_show_says_how_a_rule_was_verified(cli):
     assert "typeshed" in as_json["verification"]["method"]["python"]
     gone = cli("rules", "show", "MLF104")
     assert gone.returncode == 2 and "never removed" in gone.stderr
+
+
+def test_rules_show_gives_both_signatures_of_a_keyword_only_change(cli):
+    """pyarrow.parquet.read_table: every argument after ``source`` keyword-only, read from the
+    8.0.0 (14.3 LTS ML) and 15.0.2 (16.4 LTS ML) wheels, with each wheel's file and sha256."""
+    from cockpit.compat.rules import catalog, generated_file
+
+    code = next(
+        r["code"]
+        for r in generated_file("library_removals.json")["rules"]
+        if r["kind"] == "positional" and r["symbol"] == "pyarrow.parquet.read_table"
+    )
+    rule = catalog()[code]
+    assert rule.severity == "blocking" and rule.removal and rule.autofix
+    assert rule.what.startswith(
+        "Passing more than 1 positional argument to pyarrow.parquet.read_table() breaks"
+    )
+    shown = cli("rules", "show", code)
+    assert shown.returncode == 0, shown.stderr
+    assert "signature in pyarrow 8.0.0: (source, columns, use_threads, metadata," in shown.stdout
+    assert "signature in pyarrow 15.0.2: (source, *, columns, use_threads," in shown.stdout
+    wheels = generated_file("library_removals.json")["provenance"]["wheels"]
+    for version in ("8.0.0", "15.0.2"):
+        wheel = wheels[f"pyarrow=={version}"]
+        assert f"wheel pyarrow=={version}: {wheel['file']} sha256 {wheel['sha256']}" in shown.stdout
