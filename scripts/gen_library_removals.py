@@ -208,6 +208,12 @@ def positional_change(old, new, later: list) -> dict | None:
     # decorator in the newer release still takes the old positional arguments (with a warning).
     if any(re.search(r"positional|nonkeyword", d, re.I) for d in new.decorators or ()):
         return None
+    # A click command (mlflow.cli.run) is called with an argv list, not its parameters.
+    if any(
+        re.search(r"^click\.|\bcommand\b|\boption\(|\bargument\(", d)
+        for d in [*(old.decorators or ()), *(new.decorators or ())]
+    ):
+        return None
     limit = len(new.positional)
     for entry in later:
         if entry is None or entry.positional is None or entry.var_pos:
