@@ -464,22 +464,30 @@ def positional_rule(row: dict, spec: dict) -> dict:
     symbol, package, n = row["symbol"], row["package"], row["max_positional"]
     present, introduced = row["present"], row["introduced"]
     moved, keywords = row["moved"], row["keywords"]
+    gone = [m for m in moved if m not in keywords]
+    # What became keyword-only, and what the newer release does not take by keyword at all
+    # (removed or renamed: pyarrow 15's read_table has no metadata=).
+    changes = []
+    if keywords:
+        changes.append(f"{', '.join(keywords)} became keyword-only")
+    if gone:
+        changes.append(f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} no longer taken")
     what = (
         f"Passing more than {_plural(n, 'positional argument')} to {symbol}() breaks in "
         f"{package} {introduced} (TypeError): {package} {present} took "
-        f"{row['old_positional']}; {', '.join(moved)} became keyword-only."
+        f"{row['old_positional']}; {'; '.join(changes)}."
     ) + (f" {row['what']}" if row.get("what") else "")
     if row["reordered"]:
         what += " The parameters before them changed too (`cockpit rules show` compares both signatures)."
         fix = f"Rewrite the call with keywords, checking each argument against {symbol} in {package} {introduced}."
-    elif keywords == moved:
-        fix = (
-            "Pass "
-            + ", ".join(f"{k}=" for k in moved)
-            + " by keyword (the names both releases take)."
-        )
     else:
-        fix = f"Pass the arguments after the first {n} by keyword; see {symbol} in {package} {introduced}."
+        fix = f"Pass {', '.join(f'{k}=' for k in keywords)} by keyword" if keywords else ""
+        if gone:
+            fix += ("; " if fix else "") + (
+                f"drop {', '.join(gone)} or use what replaces "
+                f"{'it' if len(gone) == 1 else 'them'} in {package} {introduced}"
+            )
+        fix = fix[0].upper() + fix[1:] + "."
     slug = re.sub(r"[^a-z0-9]+", "-", symbol.lower())
     return {
         "name": f"{package}-keyword-only-{slug}-max-{n}",

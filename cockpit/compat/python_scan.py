@@ -632,11 +632,15 @@ class _Resolver(ast.NodeVisitor):
         moved = spec.get("moved") or []
         names = moved[: count - limit - first] or moved
         fix = self._keyword_fix(node, spec, limit + first)
-        advice = (
-            "pass the arguments by keyword, checking each against the new signature"
-            if spec.get("reordered")
-            else f"pass {', '.join(n + '=' for n in names)} by keyword"
-        )
+        taken = [n for n in names if n in spec.get("keywords", ())]
+        gone = [n for n in names if n not in taken]
+        if spec.get("reordered"):
+            advice = "pass the arguments by keyword, checking each against the new signature"
+        else:
+            parts = [f"pass {', '.join(n + '=' for n in taken)} by keyword"] if taken else []
+            if gone:
+                parts.append(f"{', '.join(gone)}: no longer taken")
+            advice = "; ".join(parts)
         self._report(
             rule,
             node.args[limit + first],
