@@ -11,3 +11,7 @@ def export(frame, path):
 
 def snapshot(obj):
     return pa.serialize(obj).to_buffer()  # breaks: pyarrow.serialize removed in pyarrow 12 (deprecated since 2.0)
+
+
+def load(path, columns):
+    return pq.read_table(path, columns)  # breaks: read_table takes only source by position since pyarrow 9.0 (TypeError on 15.0.2)
