@@ -395,34 +395,54 @@ def test_query_columns_gives_the_same_values_as_query(tmp_path: Path):
         assert mixed == [[1, "two", None]]
 
 
-def _without_index_migrations(path: Path) -> list[int]:
-    """Undo, on the file at ``path``, every migration that only creates or drops indexes: the
-    file as a cockpit without them recorded it (e.g. every file made before 0013). Returns the
-    versions undone."""
-    from cockpit.store.state import _index_only, _migrations, _split_sql
+def _trailing_additive() -> list[tuple[int, str, str]]:
+    """The migrations after the last one that changes existing tables: each only creates tables
+    and creates or drops indexes (0010 ... 0014 when this was written)."""
+    from cockpit.store.state import _additive, _migrations
 
     everything = _migrations()
-    undone = [m for m in everything if _index_only(m[2])]
-    assert undone, "no index-only migration to undo"
+    last_change = max(i for i, m in enumerate(everything) if not _additive(m[2]))
+    return everything[last_change + 1 :]
+
+
+def _created_tables(sql: str) -> list[str]:
+    from cockpit.store.state import _split_sql
+
+    found = (re.match(r"CREATE\s+TABLE\s+(\w+)", st, re.I) for st in _split_sql(sql))
+    return [m.group(1) for m in found if m]
+
+
+def _without_additive_migrations(path: Path) -> list[int]:
+    """Undo, on the file at ``path``, the trailing additive migrations (their tables dropped,
+    their indexes as before them): the file as a cockpit without them recorded it (e.g. every
+    file made before 0014, which also lacks 0013's indexes). Returns the versions undone."""
+    from cockpit.store.state import _migrations, _split_sql
+
+    everything = _migrations()
+    undone = _trailing_additive()
+    assert undone, "no additive migration to undo"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")
     for version, _name, sql in reversed(undone):
         for statement in reversed(_split_sql(sql)):
             created = re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)", statement, re.I)
-            if created:
-                conn.execute(f"DROP INDEX {created.group(1)}")
-                continue
+            table = re.match(r"CREATE\s+TABLE\s+(\w+)", statement, re.I)
             dropped = re.match(r"DROP\s+INDEX\s+(\w+)", statement, re.I)
-            assert dropped, statement
-            # Recreated as the newest earlier migration made it.
-            earlier = [
-                st
-                for v, _, text in everything
-                if v < version
-                for st in _split_sql(text)
-                if re.match(rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+{dropped.group(1)}\b", st, re.I)
-            ]
-            conn.execute(earlier[-1])
+            if table:
+                conn.execute(f"DROP TABLE {table.group(1)}")
+            elif created:
+                conn.execute(f"DROP INDEX IF EXISTS {created.group(1)}")  # gone with its table
+            else:
+                assert dropped, statement
+                # Recreated as the newest earlier migration made it.
+                earlier = [
+                    st
+                    for v, _, text in everything
+                    if v < version
+                    for st in _split_sql(text)
+                    if re.match(rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+{dropped.group(1)}\b", st, re.I)
+                ]
+                conn.execute(earlier[-1])
         conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = ?", (version,))
     kept = max(v for v, _, _ in everything if v not in {u for u, _, _ in undone})
     conn.execute(f"PRAGMA user_version={kept}")
@@ -431,21 +451,33 @@ def _without_index_migrations(path: Path) -> list[int]:
     return [v for v, _, _ in undone]
 
 
-def _before_0012(path: Path) -> None:
-    """The file as recorded before migration 0012 (no ``compat_uses`` table): an older file
-    lacking a table, not only indexes."""
-    _without_index_migrations(path)  # 0013
+def _emptied_additive_tables(path: Path) -> None:
+    """The trailing additive migrations' tables emptied: what a file made before them holds
+    once migrated (tables it never had are empty)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP TABLE compat_uses")
-    conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = 12")
-    conn.execute("PRAGMA user_version=11")
+    for _, _, sql in _trailing_additive():
+        for table in _created_tables(sql):
+            conn.execute(f"DELETE FROM {table}")
     conn.close()
 
 
-def test_a_file_lacking_only_indexes_is_read_in_place_with_the_same_answers(tmp_path: Path):
-    """Read-only, a file whose only missing migrations are index-only is read as it is (no copy:
-    memory and time do not grow with the file), and every reader answers as on the migrated
-    file: the whole walkthrough report, now and as of a past moment, is the same document."""
+def _before_0009(path: Path) -> None:
+    """The file as recorded before migration 0009 (a column of an existing table missing): it
+    cannot be read in place, so it is read from a migrated copy."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("ALTER TABLE mlflow_db_rehearsals DROP COLUMN details")
+    conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = 9")
+    conn.close()
+
+
+def test_a_file_lacking_only_new_tables_and_indexes_is_read_in_place_with_the_same_answers(
+    tmp_path: Path,
+):
+    """Read-only, a file whose missing migrations only create tables and indexes (every file
+    recorded before 0014) is read as it is: no copy, so memory and time do not grow with the
+    file; the new tables exist empty in the connection's TEMP schema. Every reader answers as
+    on the migrated file: the whole walkthrough report, now and as of a past moment, is the
+    same document."""
     from cockpit.document.render import to_markdown
     from cockpit.reporting.walkthrough import build_report
 
@@ -453,7 +485,8 @@ def test_a_file_lacking_only_indexes_is_read_in_place_with_the_same_answers(tmp_
     current, older = tmp_path / "current.db", tmp_path / "older.db"
     current.write_bytes(sample.read_bytes())
     older.write_bytes(sample.read_bytes())
-    undone = _without_index_migrations(older)
+    _emptied_additive_tables(current)
+    undone = _without_additive_migrations(older)
     before = digest(older)
 
     def report(store: StateStore, as_of: float | None) -> str:
@@ -466,16 +499,18 @@ def test_a_file_lacking_only_indexes_is_read_in_place_with_the_same_answers(tmp_
         StateStore.open(older, readonly=True) as old,
     ):
         assert old._copy is None and new._copy is None
-        # Kind counts take their other path on the file without the (kind, ts) index.
-        assert not old._has_kind_ts_index() and new._has_kind_ts_index()
-        assert [v for v, _, _ in old._pending()] == undone
-        assert old.note.startswith(f"schema v{old.schema_version}, read without the indexes")
-        assert all(f"{v:04d}" in old.note for v in undone)
-        assert not old.query(
-            "SELECT 1 FROM cockpit_schema_migrations WHERE version IN "
-            f"({','.join('?' * len(undone))})",
-            undone,
+        assert old.note == (
+            f"schema v{old.schema_version}, read without migrations "
+            f"{', '.join(f'{v:04d}' for v in undone)} (no copy)"
         )
+        # Their tables are there (empty, in TEMP), the applied record says so, the file's own
+        # schema does not have them; kind counts take their other path without (kind, ts).
+        assert old._pending() == []
+        for _, _, sql in _trailing_additive():
+            for table in _created_tables(sql):
+                assert old.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0
+                assert not old.has_table(table)
+        assert not old._has_kind_ts_index() and new._has_kind_ts_index()
         first, last = new.event_span()
         assert first is not None and last is not None
         middle = first + (last - first) / 2
@@ -492,7 +527,7 @@ def test_a_file_lacking_only_indexes_is_read_in_place_with_the_same_answers(tmp_
         with pytest.raises(ReadOnlyError):
             old.append_event("nope")
     assert digest(older) == before
-    # Opened writable, the file gets its indexes like any older file.
+    # Opened writable, the file gets its tables and indexes like any older file.
     with StateStore.open(older) as store:
         assert store.schema_version == latest_schema_version()
         assert store.events(kinds=["store.migrated"])[-1].payload["applied"] == undone
@@ -502,25 +537,33 @@ def test_an_older_corrupted_file_is_refused_in_one_line_untouched(
     tmp_path: Path, scratch: Path, monkeypatch
 ):
     """Corruption is refused the same way whichever way an older file is read: in place (only
-    indexes missing; the check deferred or not) or from a private copy (tables missing)."""
+    tables and indexes missing; the check deferred or not) or from a private copy (a column
+    missing)."""
     from cockpit.store import state as state_module
 
-    lacking_indexes = tmp_path / "indexes.db"
-    _corrupted(lacking_indexes, _without_index_migrations)
-    lacking_tables = tmp_path / "tables.db"
-    _corrupted(lacking_tables, _before_0012)
+    lacking_additions = tmp_path / "additions.db"
+    _corrupted(lacking_additions, _without_additive_migrations)
+    lacking_a_column = tmp_path / "column.db"
+    _corrupted(lacking_a_column, _before_0009)
     monkeypatch.setattr(state_module, "DEFER_CHECK_BYTES", 1024)
-    for path in (lacking_indexes, lacking_tables):
+    for path in (lacking_additions, lacking_a_column):
         before = digest(path)
         with pytest.raises(StateError, match=r"is corrupted") as refused:
             StateStore.open(path, readonly=True)
         assert "\n" not in str(refused.value)
-        store = StateStore.open(path, readonly=True, defer_check=True)
-        assert store.check_deferred and (store._copy is None) == (path == lacking_indexes)
-        with pytest.raises(StateError, match=rf"^{re.escape(str(path))} is corrupted") as late:
-            store.run_deferred_check()
-        assert "\n" not in str(late.value)
-        store.close()
+        damaged = rf"^{re.escape(str(path))} is corrupted"
+        try:
+            store = StateStore.open(path, readonly=True, defer_check=True)
+        except StateError as exc:
+            # The copy's migration met a damaged page: the check ran then, not after.
+            assert path == lacking_a_column and re.match(damaged, str(exc))
+            assert "\n" not in str(exc)
+        else:
+            assert store.check_deferred and (store._copy is None) == (path == lacking_additions)
+            with pytest.raises(StateError, match=damaged) as late:
+                store.run_deferred_check()
+            assert "\n" not in str(late.value)
+            store.close()
         assert digest(path) == before
     assert list(scratch.iterdir()) == []  # no copy left behind
 
@@ -543,7 +586,7 @@ def test_no_room_for_the_copy_is_a_one_line_error(tmp_path: Path, scratch: Path,
     path = tmp_path / "old.db"
     with StateStore.open(path, create=True) as store:
         store.append_event("a.b", {"x": 1})
-    _before_0012(path)
+    _before_0009(path)
     before = digest(path)
     monkeypatch.setattr(viewcopy, "HEADROOM", 10.0**15)  # more room than any disk has
     with pytest.raises(StateError, match=r"needs \d+ MB in .*scratch .*TMPDIR") as refused:

@@ -8,10 +8,10 @@ Opening rules, in the order they are checked, so a bad file is refused before SQ
 * a file whose schema is newer than this cockpit is refused (a higher ``user_version``, or a
   migration in its applied-migrations record that this cockpit does not have);
 * an older file is migrated forward inside one transaction when writable. Read-only, the file
-  itself is never written: when all it lacks are indexes (migrations that only create or drop
-  indexes change how fast a read is, never what it returns) it is read as it is; when it lacks
-  tables or columns, a private copy on disk (see :mod:`cockpit.store.viewcopy`) is migrated and
-  read instead, so memory does not grow with the file.
+  itself is never written: when all it lacks are new tables and indexes it is read as it is,
+  the new tables made empty in the connection's TEMP schema (an index changes how fast a read
+  is, never what it returns); when it lacks more (a column), a private copy on disk (see
+  :mod:`cockpit.store.viewcopy`) is migrated and read instead. Memory never grows with the file.
 
 Read-only is enforced twice: the connection is opened with ``mode=ro`` and ``query_only``, and
 every write method checks :attr:`StateStore.readonly` first and raises
@@ -246,15 +246,26 @@ class StateStore:
             raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
         probe = cls(conn, path, readonly=True)
         pending = probe._pending()
-        if pending and all(_index_only(sql) for _, _, sql in pending):
-            # Only indexes missing (every file recorded before 0013): read it in place. A copy
-            # would cost the file's size in disk or memory and time for nothing a read needs.
+        if pending and probe._has_log() and all(_additive(sql) for _, _, sql in pending):
+            # Only new tables and indexes missing (every file recorded before 0014): read it in
+            # place. A copy would cost the file's size in disk or memory, and time, for nothing
+            # a read needs: the new tables would be empty in it (this file never had them), so
+            # they are made empty in the connection's private TEMP schema, which unqualified
+            # names reach like the file's own tables; indexes change no answer, only speed.
+            try:
+                _add_in_temp(conn, pending, probe.clock())
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StateError(
+                    f"{path} cannot be upgraded to schema v{latest_schema_version()}: {exc}; "
+                    "the file was left as it was"
+                ) from None
             missing = ", ".join(f"{v:04d}" for v, _, _ in pending)
-            note = note or f"schema v{version}, read without the indexes of migration {missing}"
+            note = note or f"schema v{version}, read without migrations {missing} (no copy)"
             pending = []
         if pending:
-            # Older file lacking tables: migrate a private copy on disk so the file itself is
-            # never written and memory does not grow with its size. The copy is the file page
+            # Older file lacking more than new tables (a column): migrate a private copy on
+            # disk so the file itself is never written and memory does not grow with its size. The copy is the file page
             # for page, so a deferred integrity check runs on it after the first frame.
             try:
                 copy = ViewCopy.of(conn, path)
@@ -263,7 +274,12 @@ class StateStore:
             try:
                 copy_conn = _connect(str(copy.path), uri=False)
                 migrated = cls(copy_conn, path, readonly=False)
-                migrated._migrate(for_reading=True)
+                try:
+                    migrated._migrate(for_reading=True)
+                except StateError:
+                    if defer:  # a damaged file is told as damaged, not as "cannot be upgraded"
+                        _quick_check(copy_conn, path)
+                    raise
                 copy_conn.execute("PRAGMA query_only=ON")
             except BaseException:
                 with contextlib.suppress(NameError, sqlite3.Error):
@@ -913,17 +929,55 @@ def _split_sql(sql: str) -> list[str]:
 
 
 _INDEX_STATEMENT = re.compile(r"^(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX)\b", re.IGNORECASE)
+_CREATE_TABLE = re.compile(r"^CREATE\s+TABLE\b", re.IGNORECASE)
+
+
+def _statements(sql: str) -> list[str]:
+    """A migration's statements without their comment lines."""
+    statements = [
+        "\n".join(line for line in s.splitlines() if not line.strip().startswith("--")).strip()
+        for s in _split_sql(sql)
+    ]
+    return [s for s in statements if s]
 
 
 def _index_only(sql: str) -> bool:
     """Whether a migration only creates or drops indexes: then a file without it answers every
     read the same (an index decides how SQLite finds rows, never which), only slower."""
-    statements = [
-        "\n".join(line for line in s.splitlines() if not line.strip().startswith("--")).strip()
-        for s in _split_sql(sql)
-    ]
-    statements = [s for s in statements if s]
+    statements = _statements(sql)
     return bool(statements) and all(_INDEX_STATEMENT.match(s) for s in statements)
+
+
+def _additive(sql: str) -> bool:
+    """Whether a migration only creates tables and creates or drops indexes: a file without it
+    reads as one with it once its new tables exist, empty (see :func:`_add_in_temp`)."""
+    statements = _statements(sql)
+    return bool(statements) and all(
+        _INDEX_STATEMENT.match(s) or _CREATE_TABLE.match(s) for s in statements
+    )
+
+
+def _add_in_temp(conn: sqlite3.Connection, pending: list[tuple[int, str, str]], now: float) -> None:
+    """The additive ``pending`` migrations, for reading only: their tables created empty in the
+    connection's TEMP schema (private to it, gone when it closes; the file is not written), and
+    the applied-migrations record shadowed there with them, so the view is at the latest
+    schema. Their indexes are left out."""
+    conn.execute("PRAGMA query_only=OFF")  # the TEMP schema only: the file is open mode=ro
+    try:
+        for _, _, sql in pending:
+            for statement in _statements(sql):
+                if _CREATE_TABLE.match(statement):
+                    conn.execute(_CREATE_TABLE.sub("CREATE TEMP TABLE", statement, count=1))
+        conn.execute(
+            "CREATE TEMP TABLE cockpit_schema_migrations AS "
+            "SELECT * FROM main.cockpit_schema_migrations"
+        )
+        conn.executemany(
+            "INSERT INTO temp.cockpit_schema_migrations VALUES (?, ?, ?)",
+            [(version, name, now) for version, name, _ in pending],
+        )
+    finally:
+        conn.execute("PRAGMA query_only=ON")
 
 
 def _quote_ident(name: str) -> str:

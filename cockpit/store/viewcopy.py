@@ -1,7 +1,8 @@
 """A private copy on disk of a state file, for reading an older file read-only.
 
-An older file that lacks tables must be migrated before the cockpit's readers can use it, and a
-read-only open must never write the file, so the migrations run on a copy. The copy was made in
+An older file that lacks more than new tables (a column of an existing one) must be migrated
+before the cockpit's readers can use it, and a read-only open must never write the file, so the
+migrations run on a copy. The copy was made in
 memory until a month of recording (400 MB) cost 400 MB of RAM to review; it is now a file:
 
 * made with SQLite's online backup API: consistent even while a recorder writes the original,
