@@ -477,36 +477,39 @@ def median_figures(runs: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------------------ older files
-# `--older`: the month file as cockpits before migration 0013 (its indexes: every file recorded
-# before it) and before 0012 (a table as well) recorded it, opened read-only as offline review
-# of an archived file does. Before 0013 the file is read in place; before 0012 it is migrated in
-# a private copy on disk. Each must cost no memory that grows with the file, and leave it as it
-# was byte for byte.
-OLDER_SQL = {
-    "before 0013 (indexes missing)": [
-        "DROP INDEX events_kind_ts",
-        "CREATE INDEX events_kind ON events (kind)",
-        "DROP INDEX mlflow_id_map_synced",
-        "CREATE INDEX mlflow_id_map_experiment ON mlflow_id_map (kind, experiment)",
-        "DELETE FROM cockpit_schema_migrations WHERE version = 13",
-        "PRAGMA user_version=12",
-    ],
-}
-OLDER_SQL["before 0012 (a table missing)"] = [
-    *OLDER_SQL["before 0013 (indexes missing)"],
-    "DROP TABLE compat_uses",
-    "DELETE FROM cockpit_schema_migrations WHERE version = 12",
-    "PRAGMA user_version=11",
+# `--older`: the month file as cockpits before migration 0013 recorded it (its indexes and 0014's
+# table missing: every file recorded before them), read in place; and as before 0009 (a column
+# missing as well), read from a migrated private copy on disk. Both opened read-only as offline
+# review of an archived file does: neither may cost memory that grows with the file, and each
+# file must be left byte for byte as it was.
+BEFORE_0013 = [
+    "DROP INDEX events_kind_ts",
+    "CREATE INDEX events_kind ON events (kind)",
+    "DROP INDEX mlflow_id_map_synced",
+    "CREATE INDEX mlflow_id_map_experiment ON mlflow_id_map (kind, experiment)",
+    "DROP TABLE IF EXISTS bench_stats",
+    "DELETE FROM cockpit_schema_migrations WHERE version >= 13",
+    "PRAGMA user_version=12",
 ]
+OLDER_SQL = {
+    "before-0013": ("before 0013 (new tables, indexes missing)", BEFORE_0013),
+    "before-0009": (
+        "before 0009 (a column missing: a copy)",
+        [
+            *BEFORE_0013,
+            "ALTER TABLE mlflow_db_rehearsals DROP COLUMN details",
+            "DELETE FROM cockpit_schema_migrations WHERE version = 9",
+        ],
+    ),
+}
 
 
 def older_copies(month: Path) -> dict[str, Path]:
     """The older-schema copies of ``month``, built once beside it (a VACUUM each: the size an
     older cockpit would have written)."""
     copies = {"current schema": month}
-    for label, statements in OLDER_SQL.items():
-        version = statements[-1].rsplit("=", 1)[1]
-        out = month.with_name(f"{month.stem}-v{version}.db")
+    for slug, (label, statements) in OLDER_SQL.items():
+        out = month.with_name(f"{month.stem}-{slug}.db")
         if not out.exists():
             say(f"making {out.name}: the month file {label}")
             tmp = out.with_suffix(".building")
@@ -556,10 +559,10 @@ def measure_older(month: Path, runs: int) -> dict:
 
 def print_older(figures: dict) -> None:
     base = figures["current schema"]
-    print(f"{'cockpit open --offline (month file)':36} {'size':>8} {'first frame':>12} "
+    print(f"{'cockpit open --offline (month file)':42} {'size':>8} {'first frame':>12} "
           f"{'ratio':>6} {'peak RSS':>9}  file unchanged")  # fmt: skip
     for label, row in figures.items():
-        print(f"{label:36} {row['size_mb']:5.0f} MB {row['first_frame_s'] * 1000:9.0f} ms "
+        print(f"{label:42} {row['size_mb']:5.0f} MB {row['first_frame_s'] * 1000:9.0f} ms "
               f"{row['first_frame_s'] / base['first_frame_s']:5.2f}x {row['first_frame_rss_mb']:6.0f} MB"
               f"  {'yes (sha256)' if row['unchanged'] else 'NO'}")  # fmt: skip
 
@@ -682,9 +685,9 @@ def main() -> int:
             say(f"reusing {big}")
     if args.readers:
         paths = {"sample": SAMPLE, "month": big}
-        older = big.with_name(f"{big.stem}-v12.db")  # made by --older
+        older = big.with_name(f"{big.stem}-before-0013.db")  # made by --older
         if older.exists():
-            paths["month, v12"] = older
+            paths["month, before 0013"] = older
         readers = measure_readers(paths, args.runs)
         print_readers(readers)
         if args.json:
