@@ -80,6 +80,9 @@ LIBS = {
         "dist": "pyarrow", "prefix": "PAR", "depth": 2, "roots": None,
         "versions": ["8.0.0", "15.0.2", "19.0.1"],
         "pairs": [("8.0.0", "15.0.2"), ("15.0.2", "19.0.1")],
+        # Read only to date the arguments that became keyword-only (9.0: read_table,
+        # ParquetFile, write_dataset); 14.0.1 is what 15.4 LTS ML preinstalls.
+        "bisect": ["9.0.0", "14.0.1"],
         "notes": "https://arrow.apache.org/release/",
     },
     "torch": {
@@ -401,9 +404,29 @@ def diff_rows(package: str, hand: set) -> list[dict]:
                 continue
             now = new[path]
             change = positional_change(entry, now, [idx[v].get(path) for v in later])
+            first = new_v
             if change is not None:
+                # The first release in between that already takes no more (pyarrow 9.0 for
+                # read_table, not the 15.0.2 of the pair): that is when it breaks.
+                between = sorted(
+                    (v for v in [*spec["versions"], *spec.get("bisect", ())]
+                     if _vt(old_v) < _vt(v) < _vt(new_v)), key=_vt)  # fmt: skip
+                for i, v in enumerate(between):
+                    rest = [index(package, w).get(path) for w in between[i + 1 :]]
+                    earlier = positional_change(
+                        entry,
+                        index(package, v).get(path),
+                        [*rest, now, *(idx[w].get(path) for w in later)],
+                    )
+                    if (
+                        earlier is not None
+                        and earlier["max_positional"] == change["max_positional"]
+                    ):
+                        change, first = earlier, v
+                        break
                 rows.append({"package": package, "kind": "positional", "symbol": path, "keyword": None,
-                             "introduced": new_v, "present": old_v, "absent": [new_v, *later],
+                             "introduced": first, "present": old_v,
+                             "absent": sorted({first, *(v for v in between if _vt(v) > _vt(first)), new_v, *later}, key=_vt),
                              "owner": parent if new.get(parent) and new[parent].kind == "class" else None,
                              **change, "names_in": same_positions(entry, {
                                  v: idx[v].get(path) for v in spec["versions"] if _vt(v) <= _vt(old_v)})})  # fmt: skip
@@ -624,7 +647,7 @@ def write(rows, previous, unconfirmed, only) -> None:
     wheels: dict[str, dict[str, str]] = {}
     for package in only:
         spec = LIBS[package]
-        for v in spec["versions"]:
+        for v in sorted([*spec["versions"], *spec.get("bisect", ())], key=_vt):
             wheels.setdefault(f"{spec['dist']}=={v}", wheelapi.wheel(spec["dist"], v).provenance())
     document = {
         "about": "Public APIs of the libraries pipelines import that are gone from a later release, "

@@ -85,8 +85,9 @@ def test_rules_show_says_how_a_rule_was_verified(cli):
 
 
 def test_rules_show_gives_both_signatures_of_a_keyword_only_change(cli):
-    """pyarrow.parquet.read_table: every argument after ``source`` keyword-only, read from the
-    8.0.0 (14.3 LTS ML) and 15.0.2 (16.4 LTS ML) wheels, with each wheel's file and sha256."""
+    """pyarrow.parquet.read_table: every argument after ``source`` keyword-only since 9.0, read
+    from the 8.0.0 (14.3 LTS ML) and 9.0.0 wheels (and checked in 14.0.1, 15.0.2 and 19.0.1),
+    with each wheel's file and sha256."""
     from cockpit.compat.rules import catalog, generated_file
 
     code = next(
@@ -102,8 +103,10 @@ def test_rules_show_gives_both_signatures_of_a_keyword_only_change(cli):
     shown = cli("rules", "show", code)
     assert shown.returncode == 0, shown.stderr
     assert "signature in pyarrow 8.0.0: (source, columns, use_threads, metadata," in shown.stdout
-    assert "signature in pyarrow 15.0.2: (source, *, columns, use_threads," in shown.stdout
+    assert "signature in pyarrow 9.0.0: (source, *, columns, use_threads," in shown.stdout
+    assert "absent:  pyarrow 9.0.0, pyarrow 14.0.1, pyarrow 15.0.2, pyarrow 19.0.1" in shown.stdout
+    assert rule.applies.introduced == "9.0.0"
     wheels = generated_file("library_removals.json")["provenance"]["wheels"]
-    for version in ("8.0.0", "15.0.2"):
+    for version in ("8.0.0", "9.0.0"):
         wheel = wheels[f"pyarrow=={version}"]
         assert f"wheel pyarrow=={version}: {wheel['file']} sha256 {wheel['sha256']}" in shown.stdout
