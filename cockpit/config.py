@@ -77,6 +77,10 @@ class MlflowServerSection(_Section):
     retries: Annotated[int, Field(ge=0, le=20)] = 7
     db_uri: str | None = None
     poll_interval_s: Annotated[float, Field(gt=0)] = 30.0
+    # The background status poll reads only what changed since its previous poll, and all of
+    # both servers at least this often: what it cannot see incrementally (a settled run deleted
+    # or edited late) shows within this time (cockpit/mlflow/poll_state.py). Read from [mlflow.old].
+    status_reconcile_s: Annotated[float, Field(gt=0)] = 900.0
     # Bounds on what one server may take (cockpit/mlflow/bounded.py): one request, headers and
     # body, ends within timeout_s; one command (a sync, a verify, a poll) within deadline_s; one
     # JSON answer is at most max_response_mb.

@@ -363,6 +363,7 @@ def run_mirror(ctx: CliContext) -> int:
     import signal
 
     from cockpit.mlflow.mirror import Mirror
+    from cockpit.mlflow.poll_state import reconcile_s_of
     from cockpit.textsafe import terminal
 
     config, old, new = _servers(ctx)
@@ -396,6 +397,7 @@ def run_mirror(ctx: CliContext) -> int:
             new_db_uri=config.db_uri("new"),
             source="cli",
             on_cycle=report,
+            reconcile_s=reconcile_s_of(config),
         )
         previous = signal.signal(signal.SIGTERM, lambda *_: mirror.stop())
         try:

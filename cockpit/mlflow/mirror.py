@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
 from cockpit.mlflow.adapter import NewServer, OldServer
+from cockpit.mlflow.poll_state import RECONCILE_S, PollState
 from cockpit.mlflow.records import PollSummary
 from cockpit.mlflow.status import poll_and_record
 from cockpit.mlflow.sync import Syncer, SyncOptions, SyncResult
@@ -45,6 +46,7 @@ class Mirror:
         new_db_uri: str | None = None,
         source: str = "mirror",
         on_cycle: Callable[[MirrorCycle], None] | None = None,
+        reconcile_s: float = RECONCILE_S,
     ) -> None:
         self.old, self.new, self.store = old, new, store
         self.interval_s = interval_s
@@ -57,6 +59,9 @@ class Mirror:
         self._running = threading.Event()
         self._running.set()
         self._syncer: Syncer | None = None
+        # Each cycle's poll reads only what changed since the previous cycle's (a full one every
+        # reconcile_s, cockpit.mlflow.poll_state).
+        self.poll_state = PollState(reconcile_s=reconcile_s)
 
     # ------------------------------------------------------------------ control
     @property
@@ -102,6 +107,7 @@ class Mirror:
                 workers=self.options.workers,
                 old_db_uri=self.old_db_uri,
                 new_db_uri=self.new_db_uri,
+                state=self.poll_state,
             )
             cycle = MirrorCycle(self.cycles, result, poll)
             self.store.append_event(

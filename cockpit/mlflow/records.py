@@ -98,6 +98,8 @@ class PollServers:
 class PollSummary(PollServers):
     experiments: list[ExperimentStatus]
     models: list[ModelStatus]
+    # Read only what changed since the previous poll (cockpit.mlflow.poll_state), or everything.
+    incremental: bool = False
 
     @property
     def old_runs(self) -> int:
@@ -301,6 +303,7 @@ def record_poll(store: StateStore, poll: PollSummary, *, source: str = "cli") ->
                 "differing": poll.differing,
                 "versions_missing": poll.versions_missing,
                 "duration_s": round(poll.duration_s, 3),
+                "incremental": poll.incremental,
             },
             source=source,
             ts=poll.ts,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.mlflow.adapter import NewServer, OldServer
+    from cockpit.mlflow.poll_state import PollState
     from cockpit.store import StateStore
 
 
@@ -27,6 +28,7 @@ class MlflowStatusSource:
         "cockpit.mlflow.bounded",
         "cockpit.mlflow.rest",
         "cockpit.mlflow.status",
+        "cockpit.mlflow.poll_state",
         "cockpit.mlflow.schema",
         "cockpit.mlflow.backend",
         "netrc",  # requests reads ~/.netrc per request (trust_env), importing netrc the first time
@@ -37,6 +39,8 @@ class MlflowStatusSource:
         self.interval_s = config.mlflow.old.poll_interval_s if config.mlflow.old else 30.0
         self._lock = threading.Lock()
         self._servers: tuple[OldServer, NewServer] | None = None
+        # What the previous poll knew, so the next reads only what changed (made on first poll).
+        self._state: PollState | None = None
 
     def _connect(self):
         with self._lock:
@@ -55,11 +59,16 @@ class MlflowStatusSource:
         for server in servers or ():
             with contextlib.suppress(Exception):  # a broken client must not stop the rebuild
                 server.close()
+        if self._state is not None:
+            self._state.reset()  # after a failure the next poll is full
 
     def poll(self, store: StateStore) -> dict[str, Any]:
+        from cockpit.mlflow.poll_state import PollState, reconcile_s_of
         from cockpit.mlflow.status import poll_and_record
 
         old, new = self._connect()
+        if self._state is None:
+            self._state = PollState(reconcile_s=reconcile_s_of(self.config))
         poll_id, summary = poll_and_record(
             store,
             old,
@@ -67,8 +76,14 @@ class MlflowStatusSource:
             source="poller:mlflow",
             old_db_uri=self.config.db_uri("old"),
             new_db_uri=self.config.db_uri("new"),
+            state=self._state,
         )
-        return {"poll_id": poll_id, "drift": summary.drift, "missing": summary.missing}
+        return {
+            "poll_id": poll_id,
+            "drift": summary.drift,
+            "missing": summary.missing,
+            "incremental": summary.incremental,
+        }
 
 
 class OldSchemaWatchSource:

@@ -460,6 +460,7 @@ class MlflowSyncTab(CockpitTab):
     @work(thread=True, group="mlflow-mirror", exit_on_error=False)
     def _mirror(self, control: MirrorControl) -> None:
         from cockpit.mlflow.mirror import Mirror
+        from cockpit.mlflow.poll_state import reconcile_s_of
 
         error = None
         try:
@@ -473,6 +474,7 @@ class MlflowSyncTab(CockpitTab):
                 old_db_uri=config.db_uri("old"),
                 new_db_uri=config.db_uri("new"),
                 source="tui",
+                reconcile_s=reconcile_s_of(config),
             )
             control.attach(mirror)
             self.post_message(MirrorStarted(mirror))

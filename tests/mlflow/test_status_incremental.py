@@ -1,0 +1,134 @@
+"""The incremental status poll (cockpit/mlflow/poll_state.py) on real servers: after new runs,
+finished runs, new copies (of new runs and of runs missing before) and nested runs it answers
+exactly what a full poll answers, reading a fraction of the runs; a delete of a settled run is
+what it cannot see, and the periodic full poll (the reconcile) shows it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import seed
+
+from cockpit.mlflow.adapter import connect_new, connect_old
+from cockpit.mlflow.models import PARENT_TAG
+from cockpit.mlflow.poll_state import PollState
+from cockpit.mlflow.records import PollSummary
+from cockpit.mlflow.status import poll_status
+from cockpit.mlflow.sync import Syncer, SyncOptions
+
+pytestmark = pytest.mark.servers
+
+RUNS = 200
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _answer(summary: PollSummary) -> tuple:
+    """Everything a poll says about the servers (not when it ran or how long it took)."""
+    return (summary.experiments, summary.models)
+
+
+@pytest.mark.parametrize("new_version", ["mlflow_v2", "mlflow_v3"])
+def test_incremental_poll_equals_full_poll_until_reconcile(mlflow_v1, new_version, request):
+    new_server = request.getfixturevalue(new_version)
+    name = f"incr-{uuid.uuid4().hex[:6]}"
+    ids = seed.bulk(mlflow_v1.url, name, RUNS, params=2, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(new_server.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    Syncer(old, new, options=options).run()
+    clock = Clock()
+    state = PollState(reconcile_s=600.0, clock=clock)
+    w = seed.Writer(mlflow_v1.url)
+    exp = old.experiment_by_name(name).experiment_id
+    t = seed.T0 + RUNS * 1000
+
+    def both() -> tuple[PollSummary, PollSummary]:
+        clock.now += 30
+        incremental = poll_status(old, new, experiments=[name], state=state)
+        return incremental, poll_status(old, new, experiments=[name])
+
+    first, full = both()
+    assert not first.incremental and _answer(first) == _answer(full)
+    assert (first.missing, first.differing, first.old_runs, first.new_runs) == (0, 0, RUNS, RUNS)
+    first_read = state.last_cost.runs_read
+    assert first_read == 2 * RUNS
+
+    # New runs on the old side: two finished, one still RUNNING; none copied yet.
+    a = w.run(exp, "late-a", start=t + 1000)["run_id"]
+    w.finish(a, "FINISHED", t + 1500)
+    b = w.run(exp, "late-b", start=t + 2000)["run_id"]
+    c = w.run(exp, "late-c", start=t + 3000)["run_id"]
+    w.finish(c, "FAILED", t + 3500)
+    second, full = both()
+    assert second.incremental and _answer(second) == _answer(full)
+    (row,) = second.experiments
+    assert (row.missing, row.running, row.old_active) == (3, 1, RUNS + 3)
+    assert set(row.missing_ids) == {a, b, c}
+    assert state.last_cost.experiments_incremental == 1
+    assert state.last_cost.runs_read <= 10  # the new runs and the edge, not the 200 settled
+
+    # The mirror copies them (b while RUNNING), then b finishes and d starts after the copy;
+    # a nested run whose parent is a settled run is logged and copied too.
+    child = w.run(exp, "child", start=t + 4000, tags={PARENT_TAG: ids[5]})["run_id"]
+    w.finish(child, "FINISHED", t + 4500)
+    Syncer(old, new, options=options).run()
+    w.finish(b, "FINISHED", t + 5000)
+    d = w.run(exp, "late-d", start=t + 6000)["run_id"]
+    w.finish(d, "FINISHED", t + 6500)
+    third, full = both()
+    assert third.incremental and _answer(third) == _answer(full)
+    (row,) = third.experiments
+    assert (row.missing_ids, row.differing_ids, row.running) == ([d], [b], 0)
+    assert row.new_active == RUNS + 4
+
+    # Everything copied: no drift, and the poll reads only the edge.
+    Syncer(old, new, options=options).run()
+    fourth, full = both()
+    assert fourth.incremental and _answer(fourth) == _answer(full)
+    assert fourth.drift == 0 and fourth.old_runs == RUNS + 5 == fourth.new_runs
+    assert state.last_cost.runs_read <= 6  # b, d, their copies, the edge: not the settled 200
+
+    # A settled run deleted on the old side: invisible to an incremental poll (documented)...
+    w.post(f"{seed.API}/runs/delete", {"run_id": ids[10]})
+    fifth, full = both()
+    assert fifth.incremental and fifth.drift == 0
+    assert (full.differing, full.experiments[0].old_deleted) == (1, 1)
+    # ... until the reconcile, a full poll, once reconcile_s has passed.
+    clock.now += 600
+    sixth, full = both()
+    assert not sixth.incremental and _answer(sixth) == _answer(full)
+    assert sixth.experiments[0].differing_ids == [ids[10]]
+    assert state.last_cost.full and state.last_cost.runs_read == 2 * (RUNS + 5)
+    # The delete is now tracked (differing): the next incremental poll keeps showing it.
+    seventh, full = both()
+    assert seventh.incremental and _answer(seventh) == _answer(full)
+    assert seventh.differing == 1
+
+
+def test_state_is_per_servers_and_scope_and_reset(mlflow_v1, mlflow_v2):
+    name = f"incr-scope-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 5, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    state = PollState(reconcile_s=3600.0)
+    assert not poll_status(old, new, experiments=[name], state=state).incremental
+    assert poll_status(old, new, experiments=[name], state=state).incremental
+    # Another scope is another state: full first.
+    other = f"incr-other-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, other, 2, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    assert not poll_status(old, new, experiments=[other], state=state).incremental
+    state.reset()
+    assert not poll_status(old, new, experiments=[other], state=state).incremental
+    # A state that would track more than max_tracked runs is dropped: that experiment is read
+    # whole each time (5 missing runs > 3).
+    small = PollState(reconcile_s=3600.0, max_tracked=3)
+    poll_status(old, new, experiments=[name], state=small)
+    again = poll_status(old, new, experiments=[name], state=small)
+    assert again.incremental and small.last_cost.experiments_whole == 1
+    assert again.missing == 5
