@@ -11,9 +11,10 @@ read only:
   (``attributes.run_id IN (...)`` on 2.x/3.x; 1.30.1 refuses ``IN`` on run ids, so there one
   ``attributes.run_id = '...'`` search per run);
 * **the copies of tracked runs not found yet**: a copy keeps its source's ``start_time``, so a
-  fresh copy of an *old* run is invisible to a new-side watermark; it is found by the tag the
-  copy carries, one ``tags.`cockpit.source_run_id` = '...'`` search per run (no generation
-  accepts ``IN`` on a tag, measured on all three).
+  fresh copy of an *old* run is invisible to a new-side watermark; a copy of a source run behind
+  that watermark is found by the tag the copy carries, one
+  ``tags.`cockpit.source_run_id` = '...'`` search per run (no generation accepts ``IN`` on a
+  tag, measured on all three). The copy of a run at or past it is in the new side's window.
 
 Every other run is *settled* (finished, copy equal, both behind the watermarks): it is only a
 count. The poll's answer is the settled counts plus what it read, which equals a full poll's as
@@ -26,7 +27,8 @@ corrects:
 * a run created with a ``start_time`` older than the watermark (an import with original times),
   and its copies;
 * a second copy of a run whose first copy is already known;
-* a copy whose ``start_time`` differs from its source's, until its source is tracked.
+* a copy whose ``start_time`` differs from its source's (not the cockpit's: it copies the
+  time) while its source is still at or past the new side's watermark.
 
 An experiment is also read whole when it is new to the state, when its copy on the new server
 changed, or when more than ``lookup_limit`` runs of it would be looked up one by one (a backlog:

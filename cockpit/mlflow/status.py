@@ -34,6 +34,7 @@ from cockpit.mlflow.poll_state import (
     ids_order,
     safe_ids,
     settle,
+    start_of,
 )
 from cockpit.mlflow.records import ExperimentStatus, ModelStatus, PollSummary, record_poll
 from cockpit.mlflow.rest import RestError
@@ -219,7 +220,9 @@ def _read_changes(
         for run in found:
             news.setdefault(run.run_id, run)
         copied = {r.source_run_id for r in news.values()}
-        lost = [i for i in olds if i not in copied]
+        # A copy keeps its source's start_time: the copy of a run at or past the new side's
+        # watermark is in that window if it exists. Only older runs are looked for by tag.
+        lost = [i for i, r in olds.items() if i not in copied and start_of(r) < state.new_mark]
         if len(lost) > limit:
             return None
         found, calls = _copies_of(new, dest.experiment_id, lost)
