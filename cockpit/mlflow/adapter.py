@@ -365,9 +365,15 @@ class _Reader:
 
     # -------------------------------------------------------------- runs
     def search_runs(
-        self, experiment_ids: list[str], *, filter_string: str = "", page_size: int = RUNS_PAGE
+        self,
+        experiment_ids: list[str],
+        *,
+        filter_string: str = "",
+        page_size: int = RUNS_PAGE,
+        order_by: list[str] | None = None,
     ) -> Iterator[Run]:
-        """Every run (active and deleted) of the experiments, page by page."""
+        """Every run (active and deleted) of the experiments, page by page (a page is only
+        requested when the one before is used up: a caller that stops early reads no more)."""
         body: dict[str, Any] = {
             "experiment_ids": experiment_ids,
             "run_view_type": "ALL",
@@ -375,6 +381,8 @@ class _Reader:
         }
         if filter_string:
             body["filter"] = filter_string
+        if order_by:
+            body["order_by"] = order_by
         for item in self._pages("POST", f"{API}/runs/search", body, "runs"):
             yield _run(item)
 

@@ -10,8 +10,9 @@ import uuid
 import pytest
 import seed
 
+from cockpit.mlflow import status
 from cockpit.mlflow.adapter import connect_new, connect_old
-from cockpit.mlflow.models import PARENT_TAG
+from cockpit.mlflow.models import PARENT_TAG, TAG_SOURCE_RUN
 from cockpit.mlflow.poll_state import PollState
 from cockpit.mlflow.records import PollSummary
 from cockpit.mlflow.status import poll_status
@@ -36,7 +37,9 @@ def _answer(summary: PollSummary) -> tuple:
 
 
 @pytest.mark.parametrize("new_version", ["mlflow_v2", "mlflow_v3"])
-def test_incremental_poll_equals_full_poll_until_reconcile(mlflow_v1, new_version, request):
+def test_incremental_poll_equals_full_poll_until_reconcile(
+    mlflow_v1, new_version, request, monkeypatch
+):
     new_server = request.getfixturevalue(new_version)
     name = f"incr-{uuid.uuid4().hex[:6]}"
     ids = seed.bulk(mlflow_v1.url, name, RUNS, params=2, metrics=1, steps=1, tags=1, artifact=False)
@@ -110,6 +113,34 @@ def test_incremental_poll_equals_full_poll_until_reconcile(mlflow_v1, new_versio
     seventh, full = both()
     assert seventh.incremental and _answer(seventh) == _answer(full)
     assert seventh.differing == 1
+
+    # Copies of runs behind the new side's watermark: a copy keeps its source's start_time, so
+    # the window cannot see it; the poll reads the new side's runs started since the oldest such
+    # run (newest first, up to a budget), then asks by tag for what the budget did not reach.
+    e1 = w.run(exp, "late-e1", start=t + 7000)["run_id"]
+    w.finish(e1, "FINISHED", t + 7050)
+    e2 = w.run(exp, "late-e2", start=t + 7100)["run_id"]
+    w.finish(e2, "FINISHED", t + 7150)
+    f = w.run(exp, "late-f", start=t + 8000)["run_id"]
+    w.finish(f, "FINISHED", t + 8050)
+    # Someone else's (partial) copy of f moves the new side's watermark past e1 and e2.
+    seed.Writer(new_server.url).run(
+        seventh.experiments[0].dest_id, "late-f", start=t + 8000, tags={TAG_SOURCE_RUN: f}
+    )
+    eighth, full = both()
+    assert eighth.incremental and _answer(eighth) == _answer(full)
+    assert (eighth.experiments[0].missing_ids, eighth.experiments[0].differing_ids) == (
+        [e2, e1],
+        [f, ids[10]],
+    )
+    Syncer(old, new, options=options).run()
+    monkeypatch.setattr(status, "RANGE_BUDGET", 1)  # the range reaches e2's copy, not e1's
+    ninth, full = both()
+    assert ninth.incremental and _answer(ninth) == _answer(full)
+    assert ninth.missing == 0 and ninth.experiments[0].new_active == RUNS + 7
+    # Searches besides the windows: the tracked old runs ids[10], e1, e2 by id (one each: 1.30.1
+    # refuses IN), ids[10]'s copy by id (IN), one range, then by tag for e1 and e2.
+    assert state.last_cost.lookups == 7
 
 
 def test_state_is_per_servers_and_scope_and_reset(mlflow_v1, mlflow_v2):
