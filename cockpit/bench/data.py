@@ -339,18 +339,18 @@ def compare_store(
     (:mod:`cockpit.bench.stored`: no numpy or scipy), else computed, and stored when the file is
     writable and the moment is the latest. ``samples`` (a frame the caller already has) is
     always computed from."""
+    from cockpit.bench import stored as kept
     from cockpit.bench.stats import compare_columns
-    from cockpit.bench.stored import judged, read_stats, write_stats
 
     old, new = runtimes_compared(store, config)
     key = None
     if samples is None:
         key = stats_key(store, old, new, as_of)
-        stored = read_stats(store, key)
-        if stored is not None:
-            directions, rules = _judging(store, config, set(stored.pipelines))
-            return judged(
-                stored,
+        found = kept.remembered(store, key) or kept.read_stats(store, key)
+        if found is not None:
+            directions, rules = _judging(store, config, set(found.pipelines))
+            return kept.judged(
+                found,
                 old_runtime=old,
                 new_runtime=new,
                 directions=directions,
@@ -378,14 +378,13 @@ def compare_store(
         if pipelines
         else []
     )
-    if key is not None and intervals and as_of is None and not store.readonly:
-        write_stats(
-            store,
-            key,
-            pipelines,
-            comparisons,
-            current_key=lambda: stats_key(store, old, new, None),
-        )
+    if key is not None and intervals:
+        stats = kept.stats_of(pipelines, comparisons)
+        kept.remember(store, key, stats)
+        if as_of is None and not store.readonly:
+            kept.write_stats(
+                store, key, stats, current_key=lambda: stats_key(store, old, new, None)
+            )
     return comparisons
 
 

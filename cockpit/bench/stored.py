@@ -16,6 +16,7 @@ computes afresh: a stale number is never shown.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
 
 # Rows kept: a few hundred recordings' worth of time travel; older moments are computed again.
 KEEP = 500
+# Statistics computed in this process, by (file, key): a read-only file cannot keep them, and the
+# gates, the Benchmarks tab and time-travel steps over the same samples ask for the same numbers
+# (on a month of run history, reading the samples alone takes a second). Bounded: a few sets.
+_MEMO: OrderedDict[tuple[str, str], StoredStats] = OrderedDict()
+_MEMO_SIZE = 4
 _NUMBERS = ("n_old", "n_new", "median_old", "median_new", "ratio", "p_value")
 _INTERVALS = ("old_ci", "new_ci", "ratio_ci")
 
@@ -65,19 +71,8 @@ def read_stats(store: StateStore, key: str) -> StoredStats | None:
         return None
 
 
-def write_stats(
-    store: StateStore,
-    key: str,
-    pipelines: set[str],
-    comparisons: list[Comparison],
-    *,
-    current_key: Callable[[], str],
-) -> bool:
-    """Keep ``comparisons`` (computed with intervals, at the latest moment, from the samples
-    ``key`` names) unless the samples changed meanwhile (``current_key()``, asked inside the
-    write, differs); True when stored."""
-    if store.readonly or not store.has_table("bench_stats"):
-        return False
+def stats_of(pipelines: set[str], comparisons: list[Comparison]) -> StoredStats:
+    """What is kept of comparisons computed with intervals: the numbers, not the judgement."""
     pairs = []
     for c in comparisons:
         pair: dict[str, Any] = {"pipeline": c.pipeline, "metric": c.metric}
@@ -87,8 +82,31 @@ def write_stats(
             value = getattr(c, name)
             pair[name] = list(value) if value is not None else None
         pairs.append(pair)
+    return StoredStats(pipelines=sorted(pipelines), pairs=pairs)
+
+
+def remember(store: StateStore, key: str, stats: StoredStats) -> None:
+    memo_key = (str(store.path), key)
+    _MEMO[memo_key] = stats
+    _MEMO.move_to_end(memo_key)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+
+
+def remembered(store: StateStore, key: str) -> StoredStats | None:
+    return _MEMO.get((str(store.path), key))
+
+
+def write_stats(
+    store: StateStore, key: str, stats: StoredStats, *, current_key: Callable[[], str]
+) -> bool:
+    """Keep ``stats`` (computed at the latest moment from the samples ``key`` names) unless the
+    samples changed meanwhile (``current_key()``, asked inside the write, differs); True when
+    stored."""
+    if store.readonly or not store.has_table("bench_stats"):
+        return False
     # repr-exact floats: json writes the shortest string that reads back as the same double.
-    body = json.dumps({"pipelines": sorted(pipelines), "pairs": pairs})
+    body = json.dumps({"pipelines": stats.pipelines, "pairs": stats.pairs})
     from cockpit.secrets import scrub_text
 
     if scrub_text(body) != body:

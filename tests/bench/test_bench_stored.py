@@ -286,3 +286,33 @@ def test_a_file_without_stored_statistics_is_computed(kyros_bench: Path):
     with StateStore.open(kyros_bench, readonly=True) as store:
         assert compare_store(store, None) == expected
         assert store.query_one("SELECT COUNT(*) AS n FROM bench_stats")["n"] == 0
+
+
+def test_computed_statistics_are_shared_within_a_process_when_the_file_cannot_keep_them(
+    kyros_bench: Path,
+):
+    """Read-only and nothing stored: the gates' computation serves the tab and later moments
+    with the same samples, and is what a fresh computation gives."""
+    from cockpit.bench import stored, verdicts
+    from cockpit.bench.verdicts import benchmark_verdicts
+
+    with StateStore.open(kyros_bench) as store:
+        expected = compare_store(store, None)
+        with store.write() as tx:
+            tx.execute("DELETE FROM bench_stats")
+            tx.execute("DELETE FROM cockpit_meta WHERE key = ?", (verdicts.META_KEY,))
+    stored._MEMO.clear()
+    verdicts._MEMO.clear()
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        verdicts = benchmark_verdicts(store, None)
+        assert [(v.pipeline, v.metric, v.verdict, v.ratio) for v in verdicts] == [
+            (c.pipeline, c.metric, c.verdict, c.ratio) for c in expected
+        ]
+        key = stats_key(store, OLD, NEW, None)
+        assert stored.remembered(store, key) is not None
+        assert compare_store(store, None) == expected
+        assert store.query_one("SELECT COUNT(*) AS n FROM bench_stats")["n"] == 0
+    for i in range(stored._MEMO_SIZE + 2):  # bounded
+        stored.remember(store, f"other-{i}", stored.StoredStats([], []))
+    assert len(stored._MEMO) == stored._MEMO_SIZE
+    assert stored.remembered(store, key) is None
