@@ -346,7 +346,13 @@ def compare_store(
     key = None
     if samples is None:
         key = stats_key(store, old, new, as_of)
-        found = kept.remembered(store, key) or kept.read_stats(store, key)
+        found = kept.read_stats(store, key)
+        if found is None:
+            found = kept.remembered(store, key)  # computed here while the file could not keep it
+            if found is not None and as_of is None and not store.readonly:
+                kept.write_stats(
+                    store, key, found, current_key=lambda: stats_key(store, old, new, None)
+                )
         if found is not None:
             directions, rules = _judging(store, config, set(found.pipelines))
             return kept.judged(

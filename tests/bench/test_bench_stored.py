@@ -316,3 +316,24 @@ def test_computed_statistics_are_shared_within_a_process_when_the_file_cannot_ke
         stored.remember(store, f"other-{i}", stored.StoredStats([], []))
     assert len(stored._MEMO) == stored._MEMO_SIZE
     assert stored.remembered(store, key) is None
+
+
+def test_a_file_recorded_before_the_table_is_read_in_place_and_computed(kyros_bench: Path):
+    """Read-only, a file without migration 0014 is read in place (the store's rule for a
+    migration that only adds tables) and the statistics are computed, the same as the current
+    file's."""
+    import sqlite3
+
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        expected = compare_store(store, None)
+    conn = sqlite3.connect(kyros_bench, isolation_level=None)
+    conn.execute("DROP TABLE bench_stats")
+    conn.execute("DELETE FROM cockpit_schema_migrations WHERE version = 14")
+    conn.execute("PRAGMA user_version = 13")
+    conn.close()
+    with StateStore.open(kyros_bench, readonly=True) as store:
+        assert store._copy is None and "0014" in store.note
+        assert compare_store(store, None) == expected
+    with StateStore.open(kyros_bench) as store:  # writable: migrated, and stored from then on
+        assert compare_store(store, None) == expected
+        assert store.query_one("SELECT COUNT(*) AS n FROM bench_stats")["n"] == 1
