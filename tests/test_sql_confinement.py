@@ -67,6 +67,7 @@ ALL_TABLES = set().union(*FEATURE_TABLES.values())
 # own: the store itself, then each feature's records modules.
 RECORD_MODULES: dict[str, str] = {
     "cockpit/store/state.py": "store",
+    "cockpit/store/viewcopy.py": "store",  # private copy of an older file (pragmas only)
     "cockpit/runtimes/manifest.py": "runtimes",  # stored runtime manifests (read)
     "cockpit/runtimes/importer.py": "runtimes",  # stored runtime manifests (write)
     "cockpit/compat/checklist.py": "compat",  # scans, findings, pipelines, checklist items

@@ -248,18 +248,19 @@ def sample_columns(
         }
         rows = [i for i, ref in enumerate(history.run_ref) if ref not in kept]
         shadow, plain = sys.intern("shadow"), sys.intern("history")
+        sources: tuple[list[Any], ...] = (
+            history.job_name,
+            [DURATION] * len(history.run_ref),
+            history.runtime,
+            history.duration_s,
+            history.start_ts,
+            [shadow if s else plain for s in history.shadow],
+            history.run_ref,
+            [0] * len(history.run_ref),
+        )
         for column, values in zip(
             columns,
-            (
-                history.job_name,
-                [DURATION] * len(history.run_ref),
-                history.runtime,
-                history.duration_s,
-                history.start_ts,
-                [shadow if s else plain for s in history.shadow],
-                history.run_ref,
-                [0] * len(history.run_ref),
-            ),
+            sources,
             strict=True,
         ):
             column.extend(
