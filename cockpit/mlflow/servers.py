@@ -310,16 +310,36 @@ def _group_alive(pgid: int) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(process_alive_in_group(entry, pgid) for entry in proc.iterdir())
+
+
+def _stat_fields(path: Path) -> list[str] | None:
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_alive_in_group(entry: Path, pgid: int) -> bool:
+    """Whether ``/proc/<pid>`` is a process of group ``pgid`` that has not finished exiting.
+
+    A process whose main thread shows ``Z`` may still have threads tearing down, and they hold
+    its open files (a listening socket included) until the last one exits: CI saw a port still
+    listened on after every process of the group looked like a zombie. So a zombie counts as
+    gone only when none of its threads is still running.
+    """
+    if not entry.name.isdigit():
+        return False
+    fields = _stat_fields(entry / "stat")
+    if fields is None or int(fields[2]) != pgid:
+        return False
+    if fields[0] != "Z":
+        return True
+    try:
+        tasks = list((entry / "task").iterdir())
+    except OSError:
+        return False
+    return any((f := _stat_fields(t / "stat")) is not None and f[0] not in "ZX" for t in tasks)
 
 
 def port_free(port: int) -> bool:

@@ -114,11 +114,12 @@ def test_stop_ends_the_whole_process_group_and_frees_the_port(mlflow_server_fact
     assert pgid == server.pid  # its own group, so Ctrl-C in a terminal never reaches it
     members = _group_members(pgid)
     assert len(members) >= 2  # the mlflow CLI plus gunicorn master and workers
-    assert not _nobody_listens_on(server.port)  # the probe sees a live server
+    assert set(_listeners(server.port)) & set(members)  # the probe sees the live server's
     server.stop()
     assert not server.is_running()
     assert _group_members(pgid) == []
-    assert _nobody_listens_on(server.port)
+    held = _listeners(server.port)
+    assert not set(held) & set(members), held  # no process of the stopped server holds it
     # The same data folder starts again and still holds what was written before.
     again = mlflow_server_factory("1.30.1", tmp_path / "own")
     assert again.backend_db_path == server.backend_db_path
@@ -137,7 +138,8 @@ def test_a_server_dies_with_the_process_that_started_it(tmp_path):
     )
     try:
         pgid, port = map(int, owner.stdout.readline().split())
-        assert _group_members(pgid) and _get(f"http://127.0.0.1:{port}/health")[0] == 200
+        members = _group_members(pgid)
+        assert members and _get(f"http://127.0.0.1:{port}/health")[0] == 200
     finally:
         owner.kill()
         owner.wait()
@@ -145,7 +147,8 @@ def test_a_server_dies_with_the_process_that_started_it(tmp_path):
     while _group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _group_members(pgid) == []
-    assert _nobody_listens_on(port)
+    held = _listeners(port)
+    assert not set(held) & set(members), held  # no process of the orphaned server holds it
 
 
 def test_a_server_without_a_data_folder_cleans_up_after_itself():
@@ -157,14 +160,16 @@ def test_a_server_without_a_data_folder_cleans_up_after_itself():
     assert not server.data_dir.exists()
 
 
-def _nobody_listens_on(port: int) -> bool:
-    """No socket on the machine listens on PORT (read from /proc/net/tcp and tcp6).
+def _listeners(port: int) -> dict[int, str]:
+    """Every process with a socket listening on PORT: pid -> its command line.
 
-    Why not try to bind it: during a parallel run any outgoing connection may take PORT as its
-    ephemeral source port, and then a bind fails although no server holds the port (CI saw
-    exactly that). A listening socket is what a leftover server would leave behind.
+    Read from /proc/net/tcp{,6} (the listening sockets' inodes) and /proc/*/fd (who holds
+    them). Why not try to bind the port: during a parallel run any outgoing connection may hold
+    it as its ephemeral source port, and another test's server may take it once it is free, so
+    a failed bind says nothing about the server under test (CI saw both kinds of doubt).
     """
     listen = "0A"
+    inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -172,24 +177,32 @@ def _nobody_listens_on(port: int) -> bool:
             continue
         for line in lines:
             fields = line.split()
-            local, state = fields[1], fields[3]
-            if state == listen and int(local.rsplit(":", 1)[1], 16) == port:
-                return False
-    return True
+            if fields[3] == listen and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    holders: dict[int, str] = {}
+    if not inodes:
+        return holders
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+            if any(os.readlink(fd) in inodes for fd in fds):
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                holders[int(entry.name)] = cmdline[:200]
+        except OSError:
+            continue
+    return holders
 
 
 def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # fields[0] is the state; a zombie already exited and only waits to be reaped.
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return out
+    """Processes of the group not yet gone: a zombie main thread counts while any of its
+    threads still runs, since those hold its sockets (servers.process_alive_in_group)."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if servers.process_alive_in_group(entry, pgid)
+    ]
 
 
 def test_killed_install_is_redone_and_concurrent_installs_build_once(tmp_path):
