@@ -383,6 +383,7 @@ tracking_uri = "https://mlflow-old.example"
 token_env = "MLFLOW_OLD_TOKEN"   # the variable's name, never the token
 # db_uri = "sqlite:////path/to/mlflow.db"   # optional: schema checks and upgrade rehearsals
 poll_interval_s = 30
+# status_reconcile_s = 900   # live polls read only what changed; a full poll this often
 
 [mlflow.new]
 tracking_uri = "https://mlflow-new.example"   # left out: MLFLOW_TRACKING_URI and MLflow's variables
