@@ -18,6 +18,7 @@ from textual.widgets import Input, TabbedContent
 
 from cockpit.store import StateStore
 from screens.app import CockpitApp, discover_tabs
+from tests.tui_settle import until
 
 TABS = discover_tabs()
 # How a person opens each tab's text box: "/" for a search, "o" for the checklist's owner box
@@ -32,14 +33,6 @@ def store(tmp_path: Path, sample_state: Path):
     # Writable (the checklist's owner box opens only on a file it may change) but not live.
     with StateStore.open(path) as opened:
         yield opened
-
-
-async def until(pilot, predicate, what: str, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what} (focus: {pilot.app.focused!r})")
 
 
 def active(app: CockpitApp) -> str:

@@ -11,6 +11,7 @@ from cockpit.store import StateStore
 from screens.app import CockpitApp
 from screens.tabs.cutover import CutoverTab
 from screens.tabs.runtime_diff import RuntimeDiffTab
+from tests.tui_settle import until
 
 
 class SlowSource:
@@ -57,10 +58,7 @@ async def test_ui_answers_keys_while_a_source_is_slow(tmp_path: Path):
     )
     async with app.run_test(size=(140, 40)) as pilot:
         try:
-            for _ in range(100):
-                await pilot.pause(0.1)
-                if slow.calls:
-                    break
+            await until(pilot, lambda: slow.calls, "the first poll to start")
             assert slow.calls == 1  # first poll is in flight, blocking its thread only
             await pilot.press("2")
             await pilot.pause()
@@ -74,16 +72,10 @@ async def test_ui_answers_keys_while_a_source_is_slow(tmp_path: Path):
             assert slow.calls == 1
             slow.delay = 0.0  # the server recovers: the held poll ends now, the next ones at once
             slow.release.set()
-            for _ in range(100):
-                await pilot.pause(0.1)
-                if app.query_one("#status-header").sources["workspace"] == "ok":
-                    break
-            assert app.query_one("#status-header").sources["workspace"] == "ok"
-            for _ in range(100):  # re-armed after it finished ...
-                await pilot.pause(0.1)
-                if slow.calls >= 2:
-                    break
-            assert slow.calls >= 2 and slow.max_active == 1  # ... and never overlapped
+            header = app.query_one("#status-header")
+            await until(pilot, lambda: header.sources["workspace"] == "ok", "the source ok")
+            await until(pilot, lambda: slow.calls >= 2, "the poll re-armed after it finished")
+            assert slow.max_active == 1  # ... and never overlapped
         finally:
             slow.release.set()  # never leave the poll thread waiting if an assertion failed
     store.close()

@@ -1,4 +1,5 @@
-"""Waiting for a Textual screen to be fully drawn before a snapshot or an assertion on layout.
+"""Waiting in Textual tests: for a screen to be fully drawn before a snapshot or an assertion on
+layout (``settle``), or for a condition the app reaches in its own time (``until``).
 
 A DataTable measures new rows and column widths when its message queue is idle (its
 ``_on_idle``); a screenshot taken between adding rows and that pass shows the header with the
@@ -33,3 +34,12 @@ async def settle(pilot, rounds: int = 200) -> None:
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot, predicate, what: str, timeout: float = 10.0) -> None:
+    """Pause until ``predicate()`` holds; after ``timeout`` seconds fail, naming ``what``."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what} (focus: {pilot.app.focused!r})")
