@@ -38,13 +38,12 @@ class StoredVerdict:
 
 
 def _inputs_key(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> str:
-    from cockpit.bench.data import runtimes_compared, samples_fingerprint
+    from cockpit.bench.data import runtimes_compared, stats_key
 
     rules = config.benchmarks.model_dump(mode="json") if config is not None else None
-    # The moment itself is left out: the samples visible at a moment grow with it, so equal
-    # counts and maxima mean equal samples, and two moments with the same ones share verdicts.
-    fingerprint = samples_fingerprint(store, as_of=as_of)[1:]
-    parts = [fingerprint, runtimes_compared(store, config), rules]
+    # The samples and runtimes part is the stored statistics' own key (moment left out, a run of
+    # the history kept as a sample only later accounted for): one definition of "same samples".
+    parts = [stats_key(store, *runtimes_compared(store, config), as_of), rules]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

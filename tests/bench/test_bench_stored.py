@@ -209,6 +209,33 @@ def test_a_history_run_kept_as_a_sample_later_gets_its_own_key(kyros_bench: Path
         assert at_moment != counted
 
 
+def test_verdicts_kept_for_the_gates_follow_the_same_key(kyros_bench: Path):
+    """The verdicts `cockpit gates` reads back (cockpit.bench.verdicts) are keyed like the stored
+    statistics: a history run kept as a sample only later gives that moment verdicts of its own,
+    not the ones computed when the run counted."""
+    from cockpit.bench.verdicts import benchmark_verdicts
+    from cockpit.databricks.history import store_runs
+    from cockpit.databricks.models import JobRun
+
+    with StateStore.open(kyros_bench) as store:
+        moment = store.query_one("SELECT MAX(recorded_at) AS t FROM bench_samples")["t"] + 100.0
+        store.clock = lambda: moment
+        run = JobRun(job_id=7, run_id=424243, job_name="kyros-churn-train",
+                     start=moment - 4000.0, end=moment - 100.0, duration_s=5000.0,
+                     result_state="SUCCESS", spark_version="14.3.x-cpu-ml-scala2.12",
+                     runtime=OLD, tags={})  # fmt: skip
+        assert store_runs(store, [run]) == 1
+        benchmark_verdicts(store, None)  # kept in the file and in this process
+        store.clock = lambda: moment + 100.0
+        record_samples(store, [Sample("kyros-churn-train", "duration_s", OLD, 5000.0,
+                                      moment - 4000.0, "history", "424243")])  # fmt: skip
+        ratio = {
+            (v.pipeline, v.metric): v.ratio for v in benchmark_verdicts(store, None, as_of=moment)
+        }
+        truth = {(c.pipeline, c.metric): c.ratio for c in compare_store(store, None, as_of=moment)}
+        assert ratio == truth
+
+
 def test_damaged_rows_are_computed_again_and_rows_are_bounded(kyros_bench: Path):
     with StateStore.open(kyros_bench) as store:
         expected = compare_store(store, None)
