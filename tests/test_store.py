@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import stat
@@ -600,6 +601,50 @@ def test_no_room_for_the_copy_is_a_one_line_error(tmp_path: Path, scratch: Path,
         assert store._copy is not None
         assert store._copy.folder.parent == scratch
     assert list(scratch.iterdir()) == []
+
+
+def test_an_unusable_temporary_folder_is_a_one_line_error(
+    tmp_path: Path, scratch: Path, monkeypatch
+):
+    """The copy's folder cannot be made (here a file where it would go; a full disk or a quota
+    the same): one line, the file untouched, nothing left behind."""
+    path = tmp_path / "old.db"
+    with StateStore.open(path, create=True) as store:
+        store.append_event("a.b", {"x": 1})
+    _before_0009(path)
+    before = digest(path)
+    scratch.rmdir()
+    scratch.write_text("not a folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # as set, without TMPDIR's fallback
+    with pytest.raises(StateError, match=r"could not be copied for reading") as refused:
+        StateStore.open(path, readonly=True)
+    assert "\n" not in str(refused.value)
+    assert digest(path) == before
+
+
+def test_a_copy_left_by_a_killed_viewer_is_removed_by_the_next(tmp_path: Path, scratch: Path):
+    """A viewer killed with its terminal runs no finalizer; its copy (named by its pid) goes
+    when the next copy is made, while a running viewer's copy stays."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "old.db"
+    with StateStore.open(path, create=True) as store:
+        store.append_event("a.b", {"x": 1})
+    _before_0009(path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = scratch / f"cockpit-view-{gone.pid}-abc"
+    orphan.mkdir()
+    (orphan / "state.db").write_bytes(b"x" * 1000)
+    alive = scratch / f"cockpit-view-{os.getpid()}-def"
+    alive.mkdir()
+    with StateStore.open(path, readonly=True) as store:
+        assert store._copy is not None and store._copy.folder.name.startswith(
+            f"cockpit-view-{os.getpid()}-"
+        )
+        assert not orphan.exists() and alive.exists()
+    assert list(scratch.iterdir()) == [alive]
 
 
 def test_kind_counts_by_time_order_and_search_window_match_the_whole_log(tmp_path: Path):

@@ -11,7 +11,8 @@ memory until a month of recording (400 MB) cost 400 MB of RAM to review; it is n
 * in a folder only this user can enter (``mkdtemp``: 0700), as a file only this user can read
   (0600): a state file holds a migration's whole history;
 * removed when the store closes, and otherwise when the copy is garbage collected or the
-  interpreter exits (``weakref.finalize``).
+  interpreter exits (``weakref.finalize``); a copy left by a viewer that was killed is removed
+  by the next copy made, recognised by the dead pid in its folder's name.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from cockpit.errors import StateError
 # Pages copied per backup step (16 MB at the default 4 KiB page): each step is a transaction of
 # its own on the copy, so SQLite's page cache, not the file's size, bounds the memory used.
 COPY_STEP_PAGES = 4096
+# The copies' folders: cockpit-view-<pid>-<random>, so a copy whose viewer was killed (a closed
+# terminal: no finalizer runs) is known by its dead pid and removed by the next copy made.
+PREFIX = "cockpit-view-"
 # Room the migrations need beyond the copy itself (new indexes, journal), as a share of its size.
 HEADROOM = 0.25
 
@@ -57,8 +61,10 @@ class ViewCopy:
                 f"{need // 1_000_000} MB in {root} ({free // 1_000_000} MB free); "
                 "point TMPDIR at a folder with room"
             )
-        copy = cls(Path(tempfile.mkdtemp(prefix="cockpit-view-", dir=root)))
+        _remove_orphans(root)
+        copy: ViewCopy | None = None
         try:
+            copy = cls(Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root)))
             # Created here, private, before SQLite opens it (SQLite would create it 0644 less
             # the umask); O_EXCL|O_NOFOLLOW: nothing else may already be at that path.
             fd = os.open(copy.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -73,13 +79,36 @@ class ViewCopy:
                 target.execute("PRAGMA journal_mode=DELETE")
             finally:
                 target.close()
-        except sqlite3.DatabaseError as exc:
-            copy.remove()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            # A full disk, a quota, TMPDIR not a folder: one line, as for any unreadable file.
+            if copy is not None:
+                copy.remove()
             raise StateError(f"{original} could not be copied for reading: {exc}") from None
         except BaseException:
-            copy.remove()
+            if copy is not None:
+                copy.remove()
             raise
         return copy
 
     def remove(self) -> None:
         self._remove()
+
+
+def _remove_orphans(root: Path) -> None:
+    """Remove this user's copies whose process is gone (killed before it could clean up)."""
+    try:
+        entries = list(root.glob(f"{PREFIX}*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or entry.is_symlink() or not entry.is_dir():
+                continue
+            if entry.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)  # still running (or not ours to signal): keep it
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
