@@ -338,6 +338,8 @@ def _scope_test(
     def test(run_id: str) -> bool:
         if state is None:
             return run_id in seen
+        if not run_id:
+            return False  # a version registered without a run (2.x+ answer runs/get "" with 400)
         known = state.run_in_scope.get(run_id)
         if known is None:
             if full or run_id in seen:

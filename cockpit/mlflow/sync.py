@@ -677,8 +677,10 @@ class Syncer:
             new.delete_tag(dest.run_id, key)
         # The fingerprint marks the copy done, so it lands only once everything else has; status
         # and times follow, and a run counts as done only when the marker and those match
-        # (compare.is_complete). Data goes before artifacts: an artifact that cannot be copied
-        # leaves a copy with its params, metrics and tags, unfinished, never an empty shell.
+        # (compare.is_complete). When an artifact may still fail to come from the old server,
+        # data goes before artifacts: a failure leaves a copy with its params, metrics and tags,
+        # unfinished, never an empty shell. When all were read ahead (data.ready), artifacts go
+        # first and the data carries the marker: a failed upload leaves a copy without it.
         fingerprint = compare.fingerprint(src)
         files = size = 0
         if not (data.files or data.refused or TAG_INCOMPLETE in dest.tags):
