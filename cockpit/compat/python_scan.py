@@ -667,6 +667,15 @@ class _Resolver(ast.NodeVisitor):
         taken = {kw.arg for kw in node.keywords}
         if any(n not in spec.get("keywords", ()) or n in taken for n in names):
             return None
+        # A parenthesised argument, ``f(x, (1))``: ast places it inside its brackets, where
+        # ``name=`` would not parse (and would sink every other fix of the file with it).
+        before = [node.func, *node.args][start : start + len(extra)]
+        calls_paren = 1 if start == 0 else 0  # the call's own "(" precedes its first argument
+        for prev, arg in zip(before, extra, strict=True):
+            if self._text_between(prev, arg).count("(") != (
+                calls_paren if prev is node.func else 0
+            ):
+                return None
         root: ast.expr = node.func
         while isinstance(root, ast.Attribute):
             root = root.value
@@ -676,6 +685,20 @@ class _Resolver(ast.NodeVisitor):
             [self.file_line(arg.lineno), self._column(arg.lineno, arg.col_offset), name]
             for arg, name in zip(extra, names, strict=True)
         ]
+
+    def _text_between(self, first: ast.expr, second: ast.expr) -> str:
+        """The source between the end of ``first`` and the start of ``second`` (ast offsets
+        are UTF-8 bytes)."""
+        lines = self._lines()
+        end_line, end_col = first.end_lineno or first.lineno, first.end_col_offset or 0
+        start_line, start_col = second.lineno, second.col_offset
+        if not (0 < end_line <= start_line <= len(lines)):
+            return "("  # cannot be told: treat as parenthesised (no fix)
+        chunk = [line.encode("utf-8") for line in lines[end_line - 1 : start_line]]
+        if len(chunk) == 1:
+            return chunk[0][end_col:start_col].decode("utf-8", "replace")
+        middle = b"\n".join([chunk[0][end_col:], *chunk[1:-1], chunk[-1][:start_col]])
+        return middle.decode("utf-8", "replace")
 
     def _exact_roots(self) -> frozenset[str]:
         if self._exact is None:

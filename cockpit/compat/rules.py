@@ -273,8 +273,11 @@ def _generated_rules(name: str) -> list[Rule]:
                 what=raw["what"],
                 fix=raw["fix"],
                 # Arguments that became keyword-only: ``name=value`` where the call's target is
-                # certain (the scanner decides per occurrence).
-                autofix=raw["kind"] == "positional" and bool(raw.get("names_in")),
+                # certain (the scanner decides per occurrence); never for a rule whose moved
+                # arguments the newer release no longer takes at all (nothing to name).
+                autofix=raw["kind"] == "positional"
+                and bool(raw.get("names_in"))
+                and bool(raw.get("keywords")),
                 source=raw["source"],
                 applies=Applies(raw.get("package", "python"), str(raw["introduced"])),
                 ref=raw.get("ref"),

@@ -224,6 +224,39 @@ def test_positional_arguments_become_keywords_only_where_the_target_is_certain(t
     assert fix_text(tmp_path, "job.py", fixed) == fixed
 
 
+def test_a_parenthesised_argument_is_not_rewritten_and_does_not_stop_the_others(tmp_path):
+    """``f(x, (cols))``: ast places the argument inside its brackets, where ``name=`` would not
+    parse; that call is reported without a fix, and the file's other calls are still fixed."""
+    source = (
+        "import pyarrow.parquet as pq\n"
+        "a = pq.read_table(path, (cols))\n"
+        "b = pq.read_table(path, cols)\n"
+    )
+    fixed = fix_text(tmp_path, "job.py", source)
+    assert fixed == source.replace("path, cols)", "path, columns=cols)")
+    crossing = build_crossing("14.3-lts-ml", "16.4-lts-ml")
+    path = tmp_path / "job.py"
+    path.write_text(source)
+    found = [f for f in Scanner(crossing).scan_paths([str(path)]).findings if f.line == 2]
+    assert [f.autofix for f in found if "read_table" in f.message] == [False]
+
+
+def test_a_rule_for_arguments_no_longer_taken_at_all_offers_no_autofix():
+    """Only arguments the newer release still takes can be named: a rule whose moved arguments
+    are all gone (torch's schedulers' ``verbose``) is listed without autofix."""
+    from cockpit.compat.rules import catalog, generated_file
+
+    raws = [
+        r for r in generated_file("library_removals.json")["rules"] if r["kind"] == "positional"
+    ]
+    gone = [r["code"] for r in raws if r.get("names_in") and not r.get("keywords")]
+    named = [r["code"] for r in raws if r.get("names_in") and r.get("keywords")]
+    assert gone and named
+    rules = catalog()
+    assert not any(rules[code].autofix for code in gone)
+    assert all(rules[code].autofix for code in named)
+
+
 @pytest.mark.parametrize(
     "source",
     [
