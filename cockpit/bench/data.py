@@ -123,11 +123,13 @@ def record_samples(
     metrics: Sequence[tuple[str, MetricDef]] = (),
     source: str = "cli",
     conn: sqlite3.Connection | None = None,
+    refresh: bool = True,
 ) -> int:
     """Insert samples (already-known runs are skipped); returns how many were new.
 
     ``metrics`` are (pipeline, definition) pairs recorded alongside so the file remembers which
-    way each metric is good.
+    way each metric is good. ``refresh=False``: a caller recording in several calls computes the
+    statistics once at the end (:func:`refresh_stats`), not after each call.
     """
     rows = list(samples)
     for s in rows:
@@ -136,7 +138,7 @@ def record_samples(
     if conn is None:
         with store.write() as tx:
             added = record_samples(store, rows, metrics=metrics, source=source, conn=tx)
-        if added or metrics:  # new samples, or a direction that may have changed
+        if refresh and (added or metrics):  # new samples, or a direction that may have changed
             refresh_stats(store)
         return added
     now = store.clock()

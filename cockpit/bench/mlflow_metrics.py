@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cockpit.bench.data import DURATION, metric_defs, record_samples, samples_from_mlflow_runs
+from cockpit.bench.data import (
+    DURATION,
+    metric_defs,
+    record_samples,
+    refresh_stats,
+    samples_from_mlflow_runs,
+)
 from cockpit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,6 +52,7 @@ def import_mlflow_metrics(
         if (pipelines is None or name in pipelines) and section.experiment
     }
     result = MetricsImport()
+    recorded = False
     if not wanted:
         result.notes.append(
             "no pipeline names an MLflow experiment ([benchmarks.pipelines.<name>] experiment)"
@@ -78,11 +85,19 @@ def import_mlflow_metrics(
                 samples = samples_from_mlflow_runs(
                     pipeline, runs, metrics, runtime=runtime, server=side
                 )
+                # One computation of the statistics after every pipeline and server, not one each.
                 added = record_samples(
-                    store, samples, metrics=[(pipeline, m) for m in metrics], source=source
+                    store,
+                    samples,
+                    metrics=[(pipeline, m) for m in metrics],
+                    source=source,
+                    refresh=False,
                 )
+                recorded = True
                 result.added += added
                 progress(f"{pipeline}: {len(runs)} runs on the {side} server, {added} new samples")
         finally:
             client.close()
+    if recorded:
+        refresh_stats(store)
     return result

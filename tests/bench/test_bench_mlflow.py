@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from cockpit.bench.data import compare_store, load_samples
+from cockpit.bench.data import compare_store, load_samples, runtimes_compared, stats_key
 from cockpit.store import StateStore
 
 API = "/api/2.0/mlflow"
@@ -89,6 +89,10 @@ def test_collect_reads_both_servers_and_judges_auc_higher_is_better(
     with StateStore.open(tmp_path / "state.db", readonly=True) as store:
         samples = load_samples(store)
         assert set(samples["origin"]) == {"mlflow:old", "mlflow:new"}
+        # The statistics were computed once, after both servers, and stored for the samples
+        # as they stand (the readers below need no numpy or scipy).
+        key = stats_key(store, *runtimes_compared(store, None), None)
+        assert store.query_one("SELECT 1 AS x FROM bench_stats WHERE samples_key = ?", (key,))
         verdicts = {c.metric: c for c in compare_store(store, None)}
     assert verdicts["auc"].direction == "higher" and verdicts["auc"].verdict == "regression"
     assert verdicts["train_seconds"].verdict == "no change"
