@@ -253,10 +253,17 @@ def _read_changes(
             lo = min(start_of(r) for r in lost.values())
             nearby, reached = _started_between(new, dest.experiment_id, lo, state.new_mark)
             lookups += 1
+            near = set()
             for run in nearby:
                 if run.source_run_id in lost:
                     news.setdefault(run.run_id, run)
-            by_tag = [i for i, r in lost.items() if reached is not None and start_of(r) <= reached]
+                    near.add(run.source_run_id)
+            # By tag only what the range did not reach and did not find (~1 s a search).
+            by_tag = [
+                i
+                for i, r in lost.items()
+                if i not in near and reached is not None and start_of(r) <= reached
+            ]
         if len(by_tag) > limit:
             return None
         found, calls = _copies_of(new, dest.experiment_id, by_tag)
@@ -264,9 +271,12 @@ def _read_changes(
         for run in found:
             news.setdefault(run.run_id, run)
         copied = {r.source_run_id for r in news.values()}
+        # Parents of copied runs whose own copies were not found. A parent read this time was
+        # already looked for (window, range or tag): searching again cannot find a copy.
         wanted = (
             {r.tags.get(PARENT_TAG) or "" for r in olds.values() if r.run_id in copied}
             - copied
+            - set(olds)
             - {""}
         )
         parents = [r for r in nearby if r.source_run_id in wanted]
