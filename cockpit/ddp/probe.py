@@ -366,4 +366,5 @@ RESULT_FIELDS = (
     "timings_s",
     "wall_s",
     "inject",
+    "launcher_error",
 )

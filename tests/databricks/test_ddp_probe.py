@@ -11,6 +11,7 @@ import sys
 import threading
 
 import pytest
+from filelock import FileLock
 from ws_helpers import ADMIN, REPO
 
 from cockpit.compat.checklist import load_checklist, record_scan, set_item, sign_off
@@ -36,33 +37,42 @@ FAST = DdpProbeOptions(poll_interval_s=0.1, timeout_s=30)
 RECSYS = "job:kyros-recsys-train"
 
 
-@pytest.fixture(scope="module")
-def real_runs():
-    """The probe script for real: torch.distributed.run, 2 processes, gloo on CPU; once as is,
-    once with the last rank corrupting its gradients. Both started at once (two cores)."""
-    procs = {}
-    for name, extra in (("good", ()), ("bad", ("--inject", "ranks-disagree"))):
-        procs[name] = subprocess.Popen(
-            [
-                sys.executable,
-                str(SCRIPT),
-                "--launcher",
-                "torchrun",
-                "--backend",
-                "gloo",
-                "--processes",
-                "2",
-                *extra,
-            ],
+PROBE_COMMAND = (sys.executable, str(SCRIPT), "--launcher", "torchrun", "--backend", "gloo")
+PROBE_COMMAND += ("--processes", "2")
+RUNS = {"good": (), "bad": ("--inject", "ranks-disagree"), "abort": ("--inject", "teardown-abort")}
+
+
+def _run_real_probes() -> dict[str, list]:
+    procs = {
+        name: subprocess.Popen(
+            [*PROBE_COMMAND, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        for name, extra in RUNS.items()
+    }
     out = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=300)
-        out[name] = (proc.returncode, stdout, stderr)
+        out[name] = [proc.returncode, stdout, stderr]
     return out
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory):
+    """The probe script for real: torch.distributed.run, 2 processes, gloo on CPU; as is, with
+    the last rank corrupting its gradients, and with the last rank aborting after its checks.
+    Started at once, and once per test session: the xdist workers share the outcome through a
+    file under the session's temp root (each worker running its own copy put 4-6 DDP jobs on
+    2 cores at once)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "ddp_real_runs.json"
+    with FileLock(str(cache) + ".lock"):
+        if not cache.exists():
+            cache.write_text(json.dumps(_run_real_probes()), encoding="utf-8")
+        return json.loads(cache.read_text(encoding="utf-8"))
 
 
 def test_the_script_runs_real_ddp_in_two_processes(real_runs):
@@ -88,14 +98,29 @@ def test_the_script_runs_real_ddp_in_two_processes(real_runs):
 
 
 def test_ranks_that_disagree_fail_the_script(real_runs):
-    code, stdout, _ = real_runs["bad"]
-    assert code == 1
+    code, stdout, stderr = real_runs["bad"]
+    assert code == 1, stderr[-3000:]
     result = parse_output(stdout)
     assert result["ok"] is False and result["inject"] == "ranks-disagree"
     checks = {c["name"]: c["ok"] for c in result["checks"]}
     assert checks["gradients_equal"] is False and checks["parameters_equal"] is False
     assert checks["all_reduce"] is True and checks["process_group"] is True
-    assert result["error"] == "checks failed: gradients_equal, parameters_equal"
+    assert result["error"] == "checks failed: gradients_equal, parameters_equal", stderr[-3000:]
+
+
+def test_a_rank_that_dies_in_teardown_fails_the_script_beside_its_checks(real_runs):
+    """Every rank reported, then one aborted (as gloo's teardown can under load): the checks
+    stand, the probe fails, and the error names the signal instead of torchrun's boilerplate."""
+    code, stdout, stderr = real_runs["abort"]
+    assert code == 1, stderr[-3000:]
+    result = parse_output(stdout)
+    assert result is not None and result["ok"] is False
+    assert all(c["ok"] for c in result["checks"]) and len(result["checks"]) == 5
+    assert result["error"].startswith(
+        "torch.distributed.run exited 1 after every rank reported: "
+    ), result["error"]
+    assert "SIGABRT" in result["error"] and len(result["error"]) < 1700
+    assert "traceback" not in result  # a finding, not a crash of the script itself
 
 
 def test_the_script_starts_torchdistributor_as_databricks_documents_it(tmp_path):

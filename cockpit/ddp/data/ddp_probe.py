@@ -16,12 +16,15 @@ the cockpit.
     --launcher torchrun      python -m torch.distributed.run --standalone: the launcher
                              TorchDistributor's local mode uses, for running the probe without Spark
     --inject ranks-disagree  the last rank corrupts its gradients: proves the check catches it
+    --inject teardown-abort  (torchrun) the last rank aborts after reporting its checks: proves a
+                             crash in teardown fails the probe and is reported beside the checks
 """
 
 import argparse
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,10 +39,15 @@ def _check(name, ok, detail):
     return {"name": name, "ok": bool(ok), "detail": detail}
 
 
-def train(config):
+def train(config, out=None):
     """One rank's work. Runs under torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK,
     MASTER_ADDR, MASTER_PORT), which TorchDistributor sets up; returns the same summary on
-    every rank (the values compared were gathered from all ranks)."""
+    every rank (the values compared were gathered from all ranks).
+
+    With ``out`` (the torchrun launcher), the rank writes its summary there before the
+    process group is torn down: the checks are complete by then, so a crash in gloo's
+    teardown (seen as a rank's SIGABRT on a loaded 2-core machine) is reported beside
+    them instead of hiding them."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
@@ -138,9 +146,8 @@ def train(config):
         )
     )
     dist.barrier()
-    dist.destroy_process_group()
     timings["total"] = time.perf_counter() - started
-    return {
+    summary = {
         "rank": rank,
         "world_size": world,
         "backend": backend,
@@ -152,6 +159,20 @@ def train(config):
         "checks": checks,
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
+    if out is not None:
+        with open(os.path.join(out, f"rank{rank}.json"), "w", encoding="utf-8") as fh:
+            json.dump(summary, fh)
+        if config.get("inject") == "teardown-abort" and rank == world - 1:
+            # A rank that dies after every rank reported: proves the crash is still reported.
+            # It waits for the others' files, or torchrun could stop a slow rank 0 first.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(
+                os.path.exists(os.path.join(out, f"rank{r}.json")) for r in range(world)
+            ):
+                time.sleep(0.05)
+            os.abort()
+    dist.destroy_process_group()
+    return summary
 
 
 # --------------------------------------------------------------------------- launchers
@@ -192,18 +213,46 @@ def run_torchrun(config):
             timeout=float(config.get("timeout_s", 300)) + 60,
             check=False,
         )
-        result_file = os.path.join(out, "rank0.json")
-        if done.returncode != 0 or not os.path.exists(result_file):
-            tail = (done.stderr or done.stdout or "")[-2000:]
-            raise RuntimeError(f"torch.distributed.run exited {done.returncode}: {tail}")
-        with open(result_file, encoding="utf-8") as fh:
-            return json.load(fh)
+        reported = [
+            os.path.exists(os.path.join(out, f"rank{rank}.json"))
+            for rank in range(config["processes"])
+        ]
+        if done.returncode != 0 and not all(reported):
+            why = _launcher_failure(done.stderr or done.stdout or "")
+            raise RuntimeError(f"torch.distributed.run exited {done.returncode}: {why}")
+        with open(os.path.join(out, "rank0.json"), encoding="utf-8") as fh:
+            result = json.load(fh)
+        if done.returncode != 0:  # every rank's checks are in; the teardown failed after
+            why = _launcher_failure(done.stderr or done.stdout or "")
+            result["launcher_error"] = (
+                f"torch.distributed.run exited {done.returncode} after every rank reported: {why}"
+            )
+        return result
+
+
+# What says why a rank died, as against the agent's own traceback around it: C++ terminate
+# messages, a rank's exception line, and the report's exit code and signal per rank.
+_FAILURE_LINE = re.compile(
+    r"terminate called|what\(\)|exitcode|Signal \d+|^[\w.]*(Error|Exception)\b(?<!ChildFailedError)"
+)
+_LOG_PREFIX = re.compile(r"^[EWI]\d{4} [\d:.]+ \d+ \S+\] ")  # torch's glog-style prefix
+
+
+def _launcher_failure(stderr, limit=1500):
+    """The lines of torchrun's stderr that say why a rank died (deduplicated, in order),
+    bounded; its last lines when none match."""
+    seen, picked = set(), []
+    for raw in stderr.splitlines():
+        line = _LOG_PREFIX.sub("", raw.strip())
+        if line and _FAILURE_LINE.search(line) and line not in seen:
+            seen.add(line)
+            picked.append(line)
+    text = " | ".join(picked) if picked else stderr.strip()
+    return text if len(text) <= limit else "..." + text[-limit:]
 
 
 def _worker(config_json, out):
-    result = train(json.loads(config_json))
-    with open(os.path.join(out, f"rank{result['rank']}.json"), "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
+    train(json.loads(config_json), out)
 
 
 def _pick_backend(requested):
@@ -223,7 +272,9 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--launcher", choices=("distributor", "torchrun"), default="distributor")
-    parser.add_argument("--inject", choices=("none", "ranks-disagree"), default="none")
+    parser.add_argument(
+        "--inject", choices=("none", "ranks-disagree", "teardown-abort"), default="none"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--worker", metavar="CONFIG_JSON", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -252,9 +303,11 @@ def main(argv=None):
         launch = run_distributor if args.launcher == "distributor" else run_torchrun
         result = launch(config)
         summary.update(result)
-        summary["ok"] = all(c["ok"] for c in result["checks"])
         failed = [c["name"] for c in result["checks"] if not c["ok"]]
-        summary["error"] = f"checks failed: {', '.join(failed)}" if failed else ""
+        errors = [f"checks failed: {', '.join(failed)}"] if failed else []
+        errors += [result["launcher_error"]] if result.get("launcher_error") else []
+        summary["ok"] = not errors
+        summary["error"] = "; ".join(errors)
     except Exception as exc:  # anything at all: still print the JSON the cockpit reads
         summary["ok"] = False
         summary["error"] = f"{type(exc).__name__}: {exc}"
