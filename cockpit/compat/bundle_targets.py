@@ -8,11 +8,15 @@ key by key and the target's value wins; ``job_clusters`` are joined by ``job_clu
 ``tasks`` by ``task_key`` (an entry only the target has is added); other lists are replaced by
 the target's. A target's ``variables`` override the defaults
 (https://docs.databricks.com/dev-tools/bundles/variables.html), its ``cluster_id`` (or the
-deprecated ``compute_id``) runs every task on that all-purpose cluster, and its
-``presets.name_prefix`` prefixes job names
-(https://docs.databricks.com/dev-tools/bundles/deployment-modes.html). ``mode: development``'s
-implicit ``[dev <user>]`` prefix needs the deploying user, which a file does not say: names are
-left as written then.
+deprecated ``compute_id``) runs every task on that all-purpose cluster.
+
+Deployed names (https://docs.databricks.com/aws/en/dev-tools/bundles/deployment-modes): a
+``mode: development`` target prefixes every job's name with
+``[dev ${workspace.current_user.short_name}] `` ("Prepends all resources that are not deployed
+as files or notebooks with the prefix [dev ${workspace.current_user.short_name}]"), and a
+target's ``presets.name_prefix`` replaces that prefix ("if both mode and presets are set,
+presets override the default mode behavior"). The deploying user is not in the files (each
+developer deploys a copy of their own), so :func:`name_pattern` matches any user there.
 
 Every merged mapping remembers which YAML mapping (and file) each key came from, so a finding
 points into the target block that sets the value and ``cockpit fix`` rewrites it there.
@@ -20,6 +24,7 @@ points into the target block that sets the value and ``cockpit fix`` rewrites it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,33 +139,72 @@ def target_jobs(target: Target, jobs: dict[str, tuple[Any, str]]) -> dict[str, t
         else:
             out[key] = (settings, target.path)
     cluster = target.spec.get("cluster_id") or target.spec.get("compute_id")
-    prefix = (
-        (target.spec.get("presets") or {}).get("name_prefix")
-        if isinstance(target.spec.get("presets"), dict)
-        else None
-    )
-    if isinstance(cluster, str) or isinstance(prefix, str):
+    if isinstance(cluster, str):
         for key, (settings, job_path) in list(out.items()):
-            out[key] = (_apply(settings, job_path, cluster, prefix), job_path)
+            out[key] = (_apply(settings, job_path, cluster), job_path)
     return out
 
 
-def _apply(settings: Any, path: str, cluster: Any, prefix: Any) -> Any:
-    """A target's cluster_id (every task on that cluster) and name prefix, on one job."""
+DEV_PREFIX = "[dev ${workspace.current_user.short_name}] "
+
+
+def name_prefix(target: Target) -> str:
+    """What ``target`` puts before every job's name when it deploys it (may hold
+    ``${...}`` references the deploying user's details fill in)."""
+    presets = target.spec.get("presets")
+    prefix = presets.get("name_prefix") if isinstance(presets, dict) else None
+    if isinstance(prefix, str):
+        return prefix  # presets override the mode's default
+    return DEV_PREFIX if target.spec.get("mode") == "development" else ""
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.\[\]-]+)\}")
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """A deployed job name whose ``${...}`` references are unknown here: literal ``pieces``
+    with one unknown (non-empty) text between each two."""
+
+    pieces: tuple[str, ...]
+
+    def matches(self, name: str) -> bool:
+        # Glob matching without a regex: each unknown takes the shortest text that lets the
+        # next piece follow (leftmost find), linear in the name whatever the name holds.
+        first, *middle = self.pieces
+        if not middle:
+            return name == first
+        *middle, last = middle
+        if not name.startswith(first) or len(name) < len(first) + len(last) + len(middle) + 1:
+            return False
+        at, stop = len(first), len(name) - len(last)
+        for piece in middle:
+            found = name.find(piece, at + 1, stop)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        return name.endswith(last) and stop > at
+
+
+def name_pattern(deployed: str, target: str) -> NamePattern:
+    """``deployed`` (a job's name with its target's prefix) as workspace job names show it:
+    ``${bundle.target}`` is the target's name, any other reference (the deploying user's
+    ``short_name``...) stands for text the files do not say."""
+    deployed = deployed.replace("${bundle.target}", target)
+    return NamePattern(tuple(_REFERENCE.split(deployed)[::2]))
+
+
+def _apply(settings: Any, path: str, cluster: str) -> Any:
+    """A target's cluster_id (every task on that cluster), on one job."""
     joined = merge(settings, path, {}, path)
-    if isinstance(prefix, str) and isinstance(joined.get("name"), str):
-        joined["name"] = prefix + joined["name"]
-    if isinstance(cluster, str):
-        tasks = []
-        for task in joined.get("tasks") or []:
-            if isinstance(task, dict):
-                task = {
-                    k: v for k, v in task.items() if k not in ("new_cluster", "job_cluster_key")
-                }
-                task["existing_cluster_id"] = cluster
-            tasks.append(task)
-        joined["tasks"] = tasks
-        joined.pop("job_clusters", None)
+    tasks = []
+    for task in joined.get("tasks") or []:
+        if isinstance(task, dict):
+            task = {k: v for k, v in task.items() if k not in ("new_cluster", "job_cluster_key")}
+            task["existing_cluster_id"] = cluster
+        tasks.append(task)
+    joined["tasks"] = tasks
+    joined.pop("job_clusters", None)
     return joined
 
 

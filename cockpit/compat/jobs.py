@@ -47,6 +47,13 @@ class JobInfo:
     files: list[str] = field(default_factory=list)  # sources its tasks run (scanned paths)
     tracking_uris: list[str] = field(default_factory=list)
     spark_versions: list[str] = field(default_factory=list)
+    # The names a bundle's targets deploy it as (a development target's "[dev <user>] name",
+    # a presets.name_prefix): the workspace jobs that are this job.
+    deployed_as: list[bundle_targets.NamePattern] = field(default_factory=list)
+
+    def deployed(self, name: str) -> bool:
+        """Whether a workspace job called ``name`` is this job as a target deployed it."""
+        return any(pattern.matches(name) for pattern in self.deployed_as)
 
 
 @dataclass
@@ -457,6 +464,11 @@ def scan_bundle(
                 checker, scan, key, settings, doc_path, line, tvars, job_findings
             )
             known = infos.setdefault(key, info)
+            deployed = bundle_targets.name_prefix(target) + info.name
+            if deployed != known.name:
+                pattern = bundle_targets.name_pattern(deployed, target.name)
+                if pattern not in known.deployed_as:
+                    known.deployed_as.append(pattern)
             if known is not info:
                 for attr in ("files", "tracking_uris", "spark_versions"):
                     values = getattr(known, attr)

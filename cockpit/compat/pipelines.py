@@ -63,9 +63,16 @@ def rollup(
     if config is not None:
         owners = {p.job: p.owner for p in config.pipelines.folders if p.job and p.owner}
 
+    repository_jobs = [j for j in result.jobs if not j.path.startswith("workspace:")]
+    named = {j.name for j in repository_jobs}
     for job in result.jobs:
+        name = job.name
         if job.path.startswith("workspace:"):
             kind = "workspace-job"
+            if name not in named:
+                # A bundle target deployed it under another name ("[dev alice] train" for a
+                # development target's "train"): the same pipeline as the bundle's job.
+                name = next((j.name for j in repository_jobs if j.deployed(job.name)), name)
         else:
             kind = "job" if job.path.endswith(".json") else "bundle-job"
         files = list(dict.fromkeys(job.files))
@@ -85,11 +92,11 @@ def rollup(
         linked = [f for path in files for f in by_path.get(path, []) if f.job is None]
         pipeline = Pipeline(
             # By name: the workspace inventory knows jobs by name, so both sources meet here.
-            pipeline_id=f"job:{job.name}",
-            name=job.name,
+            pipeline_id=f"job:{name}",
+            name=name,
             kind=kind,
             origin=job.path,
-            owner=owners.get(job.name) or owners.get(job.key),
+            owner=owners.get(name) or owners.get(job.name) or owners.get(job.key),
             tracking_uri=job.tracking_uris[0] if job.tracking_uris else None,
             findings=own + linked,
             uses=[u for u in result.uses if u.job == job.key]

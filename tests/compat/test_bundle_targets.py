@@ -118,3 +118,22 @@ def test_fix_rewrites_inside_the_target_block_comments_intact(cli, tmp_path):
     assert (root / "resources" / "churn.yml").read_text(encoding="utf-8") == JOB
     again = cli("check", "databricks.yml", "--target", "prod", cwd=root)
     assert again.returncode == 0, again.stdout
+
+
+def test_deployed_name_patterns():
+    from cockpit.compat.bundle_targets import DEV_PREFIX, name_pattern
+
+    dev = name_pattern(DEV_PREFIX + "train", "dev")
+    assert dev.matches("[dev alice] train") and dev.matches("[dev a.b-c] train")
+    assert not dev.matches("[dev ] train")  # the user's short name is never empty
+    assert not dev.matches("[dev alice] train2") and not dev.matches("x[dev alice] train")
+    assert not dev.matches("train")
+    per_target = name_pattern("${bundle.target}-${workspace.current_user.short_name}-train", "qa")
+    assert per_target.matches("qa-alice-train") and not per_target.matches("prod-alice-train")
+    assert name_pattern("plain", "qa").matches("plain") and not name_pattern("plain", "qa").matches(
+        "plainer"
+    )
+    # Many references and a long hostile name: matched without backtracking blow-up.
+    many = name_pattern("${a}x" * 40 + "${b}", "t")
+    assert many.matches("yx" * 40 + "z")
+    assert not many.matches("y" * 100_000)

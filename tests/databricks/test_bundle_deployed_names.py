@@ -1,0 +1,139 @@
+"""A bundle job and the workspace jobs its targets deployed are one pipeline, under the names
+the targets give them: ``mode: development`` prefixes ``[dev <short_name>] `` and a target's
+``presets.name_prefix`` replaces that prefix (Databricks bundle deployment modes). The
+workspace is the simulator, inventoried through the real databricks-sdk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from ws_helpers import REPO
+
+from cockpit.compat.checklist import findings_for, load_checklist
+from cockpit.databricks.scenario import parse_scenario
+from cockpit.databricks.simulator import WorkspaceSimulator
+from cockpit.store import StateStore
+
+TOKEN = "dapi-devnames-canary-5b2e71c09a"
+OLD, NEW = "14.3.x-cpu-ml-scala2.12", "16.4.x-cpu-ml-scala2.12"
+
+BUNDLE = """\
+bundle:
+  name: kyros-churn
+
+targets:
+  dev:
+    mode: development
+    default: true
+  staging:
+    mode: development
+    presets:
+      name_prefix: "testing_"  # presets override the development prefix
+  prod:
+    mode: production
+
+resources:
+  jobs:
+    churn_train:
+      name: kyros-churn-train
+      tasks:
+        - task_key: main
+          new_cluster:
+            spark_version: 16.4.x-cpu-ml-scala2.12
+            num_workers: 2
+          notebook_task:
+            notebook_path: ./train.py
+"""
+
+
+def _job(job_id: int, name: str, version: str) -> dict:
+    return {
+        "job_id": job_id,
+        "creator_user_name": "alice@kyros.example",
+        "created_time": 1759050000000,
+        "settings": {
+            "name": name,
+            "tasks": [
+                {
+                    "task_key": "main",
+                    "new_cluster": {"spark_version": version, "num_workers": 2},
+                    "notebook_task": {"notebook_path": "/Repos/kyros/churn/train"},
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def deployed_ws():
+    scenario = {
+        "format": "cockpit-workspace-scenario/1",
+        "name": "bundle deployments",
+        "tokens": {TOKEN: "admin"},
+        "spark_versions": [
+            {"key": OLD, "name": "14.3 LTS ML"},
+            {"key": NEW, "name": "16.4 LTS ML"},
+        ],
+        "jobs": [
+            _job(1, "kyros-churn-train", NEW),  # prod
+            _job(2, "[dev alice] kyros-churn-train", OLD),  # alice's dev copy, still on 14.3
+            _job(3, "[dev bob.smith] kyros-churn-train", NEW),
+            _job(4, "testing_kyros-churn-train", OLD),  # staging
+            _job(5, "[dev alice] kyros-churn-train-v2", OLD),  # another job: not this one
+            _job(6, "[dev ] kyros-churn-train", OLD),  # no user: not a deployment
+        ],
+        "runs": [],
+    }
+    sim = WorkspaceSimulator(parse_scenario(scenario))
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+def _run(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(DATABRICKS_CONFIG_FILE=os.devnull, DATABRICKS_TOKEN=TOKEN)
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_development_and_preset_deployments_join_the_bundle_pipeline(deployed_ws, tmp_path):
+    (tmp_path / "databricks.yml").write_text(BUNDLE, encoding="utf-8")
+    (tmp_path / "train.py").write_text("import mlflow\n", encoding="utf-8")
+    state = str(tmp_path / "c.db")
+    inventory = _run(
+        "--state", state, "inventory", "--host", deployed_ws.url, "--no-history", cwd=REPO
+    )
+    assert inventory.returncode == 0, inventory.stderr
+    check = _run("--state", state, "check", "databricks.yml", "--record", cwd=tmp_path)
+    assert check.returncode in (0, 1), check.stderr
+    assert "Traceback" not in check.stderr
+
+    with StateStore.open(tmp_path / "c.db", readonly=True) as store:
+        ids = {v.pipeline_id: v for v in load_checklist(store)}
+        churn = ids["job:kyros-churn-train"]
+        assert churn.kind == "bundle-job" and churn.origin == "databricks.yml"
+        # Every deployment of the job is in its pipeline, none a pipeline of its own.
+        for deployed in (
+            "[dev alice] kyros-churn-train",
+            "[dev bob.smith] kyros-churn-train",
+            "testing_kyros-churn-train",
+        ):
+            assert f"job:{deployed}" not in ids, deployed
+        job101 = {f.path for f in findings_for(store, "job:kyros-churn-train", "JOB101")}
+        assert job101 == {
+            "workspace:[dev alice] kyros-churn-train",
+            "workspace:testing_kyros-churn-train",
+        }
+        # Names that only look alike stay apart.
+        assert ids["job:[dev alice] kyros-churn-train-v2"].kind == "workspace-job"
+        assert ids["job:[dev ] kyros-churn-train"].kind == "workspace-job"
