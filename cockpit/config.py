@@ -88,9 +88,12 @@ class MlflowServerSection(_Section):
     deadline_s: Annotated[float, Field(gt=0)] = 24 * 3600.0
     max_response_mb: Annotated[float, Field(gt=0)] = 256.0
     # s3:// artifact roots (cockpit/mlflow/s3_artifacts.py): a profile *name* from ~/.aws and the
-    # endpoint of an S3-compatible store; left out, AWS_PROFILE / MLFLOW_S3_ENDPOINT_URL apply.
+    # endpoint of an S3-compatible store, and whether its TLS certificate goes unchecked (a
+    # self-signed MinIO); left out, AWS_PROFILE / MLFLOW_S3_ENDPOINT_URL / MLFLOW_S3_IGNORE_TLS
+    # apply.
     aws_profile: str | None = None
     s3_endpoint_url: str | None = None
+    s3_ignore_tls: bool | None = None
 
     _uri_from_env: bool = PrivateAttr(default=False)
 
@@ -394,6 +397,7 @@ token_env = "MLFLOW_NEW_TOKEN"
 # retries = 7                            # per request, with backoff; timeout_s = 60 per request
 # aws_profile = "artifacts"              # s3:// artifact roots (either server): a ~/.aws profile name
 # s3_endpoint_url = "https://s3.internal.example"   # S3-compatible store; default MLFLOW_S3_ENDPOINT_URL
+# s3_ignore_tls = true                   # its certificate is self-signed; default MLFLOW_S3_IGNORE_TLS
 
 [pipelines]
 sources = ["pipelines/"]          # folders and files scanned by `cockpit check`

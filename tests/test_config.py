@@ -54,15 +54,15 @@ tracking_uri = "https://mlflow-new.example"
         ),
         (
             ("drift_zero_polls = 3", "drift_zero_pols = 3"),
-            "cockpit.toml:38: gates.drift_zero_pols: unknown key",
+            "cockpit.toml:39: gates.drift_zero_pols: unknown key",
         ),
         (
             ("drift_zero_polls = 3", "drift_zero_polls = 0"),
-            "cockpit.toml:38: gates.drift_zero_polls: Input should be greater than or equal to 1",
+            "cockpit.toml:39: gates.drift_zero_polls: Input should be greater than or equal to 1",
         ),
         (
             ("drift_zero_polls = 3", 'drift_zero_polls = "three"'),
-            "cockpit.toml:38: gates.drift_zero_polls: Input should be a valid integer",
+            "cockpit.toml:39: gates.drift_zero_polls: Input should be a valid integer",
         ),
         (
             ('tracking_uri = "https://mlflow-new.example"', 'tracking_uri = "ftp://x"'),

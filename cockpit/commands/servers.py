@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 ORDER = 45
 # What `mlflow server` itself reads when --backend-store-uri is left out.
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
+# MLflow's S3 variables a server with an s3:// artifact root reads (mlflow/environment_variables.py).
+SERVER_S3_ENV = ("MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS")
 
 EPILOG = """\
 Virtualenvs live under the user cache dir (COCKPIT_SERVERS_DIR overrides it). Tested releases:
@@ -82,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--default-artifact-root",
         metavar="S3_URI",
         help="serve no artifacts: hand clients roots under this s3://bucket/prefix (the server "
-        "and its clients use the standard AWS configuration and MLFLOW_S3_ENDPOINT_URL)",
+        "and its clients use the standard AWS configuration, MLFLOW_S3_ENDPOINT_URL and "
+        "MLFLOW_S3_IGNORE_TLS)",
     )
     start.add_argument(
         "--allow-db-upgrade",
@@ -195,9 +198,10 @@ def run_start(ctx: CliContext) -> int:
         )
     extra_env = None
     if ctx.args.default_artifact_root:
-        # The server reaches the store itself (e.g. model-version sources); MLflow's own
-        # endpoint variable, which the venv environment leaves out, is passed on.
-        extra_env = {k: v for k, v in os.environ.items() if k == "MLFLOW_S3_ENDPOINT_URL"}
+        # The server reaches the store itself (its artifact listing and downloads); MLflow's own
+        # S3 variables, which the venv environment leaves out (it drops every MLFLOW_*), are
+        # passed on: the endpoint, and skipping TLS verification for a self-signed one.
+        extra_env = {k: v for k, v in os.environ.items() if k in SERVER_S3_ENV}
     stop = threading.Event()
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -5,7 +5,8 @@ s3://...`` does) are listed, read and written by the cockpit itself, through bot
 Configuration is the standard AWS one, as MLflow's own client uses it: credentials and region
 from ``AWS_*`` variables, ``AWS_PROFILE`` or ``~/.aws``; the endpoint from
 ``MLFLOW_S3_ENDPOINT_URL`` (MinIO, moto, any S3-compatible store); ``MLFLOW_S3_IGNORE_TLS`` as
-MLflow reads it. ``[mlflow.old|new] aws_profile`` / ``s3_endpoint_url`` choose them per server.
+MLflow reads it. ``[mlflow.old|new] aws_profile`` / ``s3_endpoint_url`` / ``s3_ignore_tls``
+choose them per server.
 The credentials are registered with :mod:`cockpit.secrets` the moment boto3 resolves them and are
 never kept anywhere but in boto3's client.
 
@@ -84,10 +85,13 @@ class S3Settings:
 
     @classmethod
     def of(cls, section: Any = None) -> S3Settings:
-        """From ``[mlflow.old]``/``[mlflow.new]`` (``aws_profile``, ``s3_endpoint_url``) and
-        MLflow's variables."""
+        """From ``[mlflow.old]``/``[mlflow.new]`` (``aws_profile``, ``s3_endpoint_url``,
+        ``s3_ignore_tls``) and, where the section leaves one out, MLflow's variables."""
         endpoint = getattr(section, "s3_endpoint_url", None) or os.environ.get(ENDPOINT_ENV)
-        ignore_tls = os.environ.get(IGNORE_TLS_ENV, "").strip().lower() in ("true", "1")
+        ignore_tls = getattr(section, "s3_ignore_tls", None)
+        if ignore_tls is None:
+            # MLflow's own reading: "true"/"1" (any case) skip verification.
+            ignore_tls = os.environ.get(IGNORE_TLS_ENV, "").strip().lower() in ("true", "1")
         return cls(
             endpoint_url=endpoint or None,
             profile=getattr(section, "aws_profile", None) or None,

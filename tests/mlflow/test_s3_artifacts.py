@@ -510,3 +510,100 @@ def test_a_large_artifact_is_copied_and_verified_with_bounded_memory(
             for chunk in iter(lambda: fh.read(MIB), b""):
                 sha.update(chunk)
         assert sha.hexdigest() == digest
+
+
+@pytest.fixture
+def tls_s3(s3_store, tmp_path, monkeypatch):
+    """moto's S3 behind TLS with a certificate nobody trusts (signed by a CA of the test's own, as
+    a MinIO with a self-signed certificate is), the test's ``MLFLOW_S3_ENDPOINT_URL`` pointed at
+    it. The same in-process moto backends answer as over ``s3_store``'s plain-http endpoint."""
+    from authproxy import make_certificates
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    _ca, cert, key = make_certificates(tmp_path / "certs")
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        ssl_context=(str(cert), str(key)),
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"https://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.delenv("MLFLOW_S3_IGNORE_TLS", raising=False)
+    try:
+        yield endpoint
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_a_self_signed_s3_endpoint_with_ignore_tls_reaches_the_started_server_and_the_cockpit(
+    cli, s3_store, tls_s3, tmp_path, monkeypatch
+):
+    """``MLFLOW_S3_IGNORE_TLS`` reaches a server ``cockpit servers start`` runs (its venv
+    environment drops every ``MLFLOW_*`` variable) beside ``MLFLOW_S3_ENDPOINT_URL``: the
+    server's own artifact listing (``artifacts/list`` reads S3 in the server) works against a
+    self-signed endpoint. The cockpit's own S3 client takes it from ``s3_ignore_tls`` in
+    ``[mlflow.old|new]`` as it takes ``s3_endpoint_url``, or from the same variable."""
+    bucket = s3_store.bucket("tls")
+    monkeypatch.setenv("MLFLOW_S3_IGNORE_TLS", "true")
+    data = tmp_path / "server"
+    root = f"s3://{bucket}/root"
+    started = cli(
+        "servers", "start", MLFLOW_V1, "--data", str(data), "--detach",
+        "--default-artifact-root", root,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    url = started.stdout.split("serving at", 1)[1].split()[0]
+    try:
+        writer = seed.Writer(url)
+        info = writer.run(writer.experiment(f"tls {uuid.uuid4().hex[:6]}"), "r", start=seed.T0)
+        prefix = info["artifact_uri"].split(f"s3://{bucket}/", 1)[1]
+        s3_store.client().put_object(Bucket=bucket, Key=f"{prefix}/model.bin", Body=b"m" * 10)
+        listed = writer.get("/api/2.0/mlflow/artifacts/list", {"run_id": info["run_id"]})
+        assert [(f["path"], int(f["file_size"])) for f in listed["files"]] == [("model.bin", 10)]
+
+        # The cockpit's client: refused with TLS verification on, read with s3_ignore_tls.
+        monkeypatch.delenv("MLFLOW_S3_IGNORE_TLS")
+        config = tmp_path / "cockpit.toml"
+        config.write_text(
+            f"""
+[migration]
+name = "tls s3"
+from = "14.3-lts-ml"
+to = "16.4-lts-ml"
+[mlflow.old]
+tracking_uri = "{url}"
+s3_endpoint_url = "{tls_s3}"
+s3_ignore_tls = true
+[mlflow.new]
+tracking_uri = "{url}"
+""",
+            encoding="utf-8",
+        )
+        from cockpit.config import load_config
+
+        section = load_config(config).mlflow.old
+        strict = adapter.connect_old(url)
+        strict.s3 = s3_artifacts.S3Artifacts(strict.rest, s3_artifacts.S3Settings.of(None))
+        assert strict.s3.settings.endpoint_url == tls_s3
+        with pytest.raises(s3_artifacts.SourceUnavailableError, match=r"(?i)certificate|ssl"):
+            strict.list_artifacts(strict.get_run(info["run_id"]), [])
+        settings = s3_artifacts.S3Settings.of(section)
+        assert settings.endpoint_url == tls_s3 and settings.verify is False
+        lenient = adapter.connect_old(url)
+        lenient.s3 = s3_artifacts.S3Artifacts(lenient.rest, settings)
+        files = lenient.list_artifacts(lenient.get_run(info["run_id"]), [])
+        assert [(f.path, f.size) for f in files] == [("model.bin", 10)]
+    finally:
+        stopped = cli("servers", "stop", "--data", str(data))
+        assert stopped.returncode == 0, stopped.stderr
