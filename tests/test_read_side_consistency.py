@@ -168,7 +168,7 @@ def _verify_line(label: str, text: str) -> Verify | None:
 
 async def test_gates_report_tab_and_playbook_agree_at_every_step(sample_state: Path):
     store = StateStore.open(sample_state, readonly=True)
-    times = sorted({ts for ts, _ in store.event_times()})
+    times = sorted({event.ts for event in store.events()})
     app = CockpitApp(store=store, offline=True, tab_classes=[MlflowSyncTab])
     seen: list[float | None] = []
     facts_seen: set[Facts] = set()

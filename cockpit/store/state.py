@@ -617,11 +617,6 @@ class StateStore:
         """The features that have recorded events: each kind's first dotted part, sorted."""
         return tuple(sorted({kind.split(".", 1)[0] for kind in self.event_kinds()}))
 
-    def event_times(self) -> list[tuple[float, str]]:
-        """(time, kind) of every event in time order: the steps time travel moves through."""
-        rows = self.query("SELECT ts, kind FROM events ORDER BY ts, id")
-        return [(r["ts"], r["kind"]) for r in rows]
-
     def latest_events_by(
         self, kind: str, key: str, *, until_ts: float | None = None
     ) -> dict[str, Event]:
@@ -768,12 +763,7 @@ class StateStore:
         with self.write() as tx:
             return int(tx.execute(sql, row).lastrowid or 0)
 
-    def append_events(
-        self,
-        events: Iterable[tuple[str, dict[str, Any], str, float]],
-        *,
-        conn: sqlite3.Connection | None = None,
-    ) -> int:
+    def append_events(self, events: Iterable[tuple[str, dict[str, Any], str, float]]) -> int:
         """Append many ``(kind, payload, source, ts)`` events in one statement (a recorder's
         backlog, a bench's month of history): the same scrubbing as :meth:`append_event`, one
         transaction, no per-event round trip. Returns how many were written."""
@@ -782,10 +772,6 @@ class StateStore:
             for kind, payload, source, ts in events
         ]
         sql = "INSERT INTO events (ts, kind, source, payload) VALUES (?, ?, ?, ?)"
-        if conn is not None:
-            self._require_writable()
-            conn.executemany(sql, rows)
-            return len(rows)
         with self.write() as tx:
             tx.executemany(sql, rows)
         return len(rows)
