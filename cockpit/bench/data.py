@@ -333,10 +333,8 @@ def compare_store(
     *,
     as_of: float | None = None,
     samples: pd.DataFrame | None = None,
-    intervals: bool = True,
 ) -> list[Comparison]:
-    """Every pipeline and metric in the state file judged old runtime vs new, worst first
-    (without bootstrap intervals when ``intervals`` is False: verdicts only).
+    """Every pipeline and metric in the state file judged old runtime vs new, worst first.
 
     Read from the statistics stored in the file when they were computed from the same samples
     (:mod:`cockpit.bench.stored`: no numpy or scipy), else computed, and stored when the file is
@@ -365,7 +363,6 @@ def compare_store(
                 directions=directions,
                 rules=rules,
                 default_rule=rule_for(config, ""),
-                intervals=intervals,
             )
         columns = sample_columns(store, as_of=as_of)
     else:
@@ -382,12 +379,11 @@ def compare_store(
             directions=directions,
             rules=rules,
             default_rule=rule_for(config, ""),
-            intervals=intervals,
         )
         if pipelines
         else []
     )
-    if key is not None and intervals:
+    if key is not None:
         stats = kept.stats_of(pipelines, comparisons)
         kept.remember(store, key, stats)
         if as_of is None and not store.readonly:

@@ -23,10 +23,7 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    import pandas as pd
+from typing import Any, Literal
 
 Direction = Literal["lower", "higher"]
 Verdict = Literal["regression", "improvement", "no change", "insufficient data"]
@@ -214,13 +211,8 @@ def compare_samples(
     rule: Rule | None = None,
     seed: int | None = None,
     n_boot: int = N_BOOT,
-    intervals: bool = True,
 ) -> Comparison:
-    """Compare two samples of one metric. ``seed`` defaults to one derived from the names.
-
-    ``intervals=False`` leaves out the bootstrap intervals (``old_ci``, ``new_ci``, ``ratio_ci``
-    are None): the verdict never reads them, and a reader that needs only verdicts (the gates)
-    saves the bootstrap, which grows with the number of runs."""
+    """Compare two samples of one metric. ``seed`` defaults to one derived from the names."""
     import numpy as np
 
     if direction not in DIRECTIONS:
@@ -235,8 +227,8 @@ def compare_samples(
     median_new = float(np.median(new)) if new else None
     old_ci = new_ci = ratio_ci = None
     ratio = p_value = None
-    old_draws = bootstrap_medians(old, rng, n_boot) if intervals and len(old) >= 2 else None
-    new_draws = bootstrap_medians(new, rng, n_boot) if intervals and len(new) >= 2 else None
+    old_draws = bootstrap_medians(old, rng, n_boot) if len(old) >= 2 else None
+    new_draws = bootstrap_medians(new, rng, n_boot) if len(new) >= 2 else None
     if old_draws is not None:
         old_ci = _interval(old_draws)
     if new_draws is not None:
@@ -269,30 +261,6 @@ def compare_samples(
     )
 
 
-def compare_frame(
-    samples: pd.DataFrame,
-    *,
-    old_runtime: str,
-    new_runtime: str,
-    directions: dict[tuple[str, str], Direction] | None = None,
-    rules: dict[Any, Rule] | None = None,
-    default_rule: Rule | None = None,
-    intervals: bool = True,
-) -> list[Comparison]:
-    """:func:`compare_columns` for a long frame with columns ``pipeline``, ``metric``,
-    ``runtime``, ``value`` (other columns are ignored)."""
-    columns = {name: samples[name].tolist() for name in ("pipeline", "metric", "runtime", "value")}
-    return compare_columns(
-        columns,
-        old_runtime=old_runtime,
-        new_runtime=new_runtime,
-        directions=directions,
-        rules=rules,
-        default_rule=default_rule,
-        intervals=intervals,
-    )
-
-
 def compare_columns(
     samples: dict[str, list[Any]],
     *,
@@ -301,7 +269,6 @@ def compare_columns(
     directions: dict[tuple[str, str], Direction] | None = None,
     rules: dict[Any, Rule] | None = None,
     default_rule: Rule | None = None,
-    intervals: bool = True,
 ) -> list[Comparison]:
     """Every (pipeline, metric) in samples given by column, sorted worst first.
 
@@ -337,7 +304,6 @@ def compare_columns(
                 old_runtime=old_runtime,
                 new_runtime=new_runtime,
                 rule=rules.get((pipeline, metric)) or rules.get(pipeline, default_rule),
-                intervals=intervals,
             )
         )
     return sorted(out, key=Comparison.sort_key)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cockpit.bench.stats import Comparison, Direction, Rule, decide
@@ -137,7 +137,6 @@ def judged(
     directions: dict[tuple[str, str], Direction],
     rules: dict[Any, Rule],
     default_rule: Rule,
-    intervals: bool = True,
 ) -> list[Comparison]:
     """The stored numbers judged by today's directions and rules, worst first: the same
     comparisons :func:`cockpit.bench.stats.compare_columns` makes from the samples."""
@@ -172,8 +171,6 @@ def judged(
                 min_runs=rule.min_runs,
             )
         )
-    if not intervals:  # as compare_samples(intervals=False) leaves them
-        out = [replace(c, old_ci=None, new_ci=None, ratio_ci=None) for c in out]
     return sorted(out, key=Comparison.sort_key)
 
 

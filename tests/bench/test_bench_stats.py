@@ -10,7 +10,7 @@ from cockpit.bench.stats import (
     NO_CHANGE,
     REGRESSION,
     Rule,
-    compare_frame,
+    compare_columns,
     compare_samples,
     decide,
     detection_rate,
@@ -90,9 +90,13 @@ def test_identical_values_are_no_change_not_an_error():
     assert result.p_value == 1.0 and result.verdict == NO_CHANGE and result.ratio == 1.0
 
 
-def test_compare_frame_sorts_worst_first_and_applies_per_pipeline_rules():
-    import pandas as pd
+def columns(rows: list[tuple]) -> dict[str, list]:
+    """(pipeline, metric, runtime, value) rows as the columns compare_columns takes."""
+    names = ("pipeline", "metric", "runtime", "value")
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
 
+
+def test_compare_columns_sorts_worst_first_and_applies_per_pipeline_rules():
     rows = []
     for pipeline, factor in (("fast", 0.7), ("same", 1.0), ("slow", 1.4), ("lax", 1.4)):
         for i in range(8):
@@ -100,9 +104,8 @@ def test_compare_frame_sorts_worst_first_and_applies_per_pipeline_rules():
             rows.append((pipeline, "duration_s", "new", (100 + i) * factor))
     rows.append(("only-old", "duration_s", "old", 10))
     rows.append(("elsewhere", "duration_s", "other", 10))
-    frame = pd.DataFrame(rows, columns=["pipeline", "metric", "runtime", "value"])
-    result = compare_frame(
-        frame, old_runtime="old", new_runtime="new", rules={"lax": Rule(threshold=1.5)}
+    result = compare_columns(
+        columns(rows), old_runtime="old", new_runtime="new", rules={"lax": Rule(threshold=1.5)}
     )
     verdicts = {c.pipeline: c.verdict for c in result}
     assert verdicts == {
@@ -125,15 +128,12 @@ def test_rule_rejects_nonsense():
 
 
 def test_a_metric_can_have_its_own_threshold():
-    import pandas as pd
-
     rows = [("p", "auc", "old", 0.84 + 0.001 * i) for i in range(8)]
     rows += [("p", "auc", "new", 0.80 + 0.001 * i) for i in range(8)]  # ~5% worse, significant
-    frame = pd.DataFrame(rows, columns=["pipeline", "metric", "runtime", "value"])
     kwargs = {"old_runtime": "old", "new_runtime": "new", "directions": {("p", "auc"): "higher"}}
-    (coarse,) = compare_frame(frame, **kwargs)
+    (coarse,) = compare_columns(columns(rows), **kwargs)
     assert coarse.verdict == NO_CHANGE  # within the default ×1.10
-    (fine,) = compare_frame(frame, rules={("p", "auc"): Rule(threshold=1.02)}, **kwargs)
+    (fine,) = compare_columns(columns(rows), rules={("p", "auc"): Rule(threshold=1.02)}, **kwargs)
     assert fine.verdict == REGRESSION and fine.threshold == 1.02
 
 

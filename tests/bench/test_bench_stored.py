@@ -112,10 +112,6 @@ def test_recording_stores_what_pandas_and_scipy_compute_at_every_moment(state_fi
             served += stored is not None
             got = compare_store(store, None, as_of=as_of)
             assert got == reference(store, as_of=as_of, directions=directions), as_of
-            verdicts_only = compare_store(store, None, as_of=as_of, intervals=False)
-            assert [(c.verdict, c.ratio, c.p_value, c.old_ci) for c in verdicts_only] == [
-                (c.verdict, c.ratio, c.p_value, None) for c in got
-            ]
         # The latest moment and each recording's own moment are read back, not computed.
         assert served >= 3
 
