@@ -730,7 +730,7 @@ def history(store: StateStore, pipeline_id: str, item_key: str | None = None, as
         )
         params.append(item_key)
     rows = store.query(sql + " ORDER BY ts DESC, id DESC", params)
-    return [Event(r["id"], r["ts"], r["kind"], r["source"], json.loads(r["payload"])) for r in rows]
+    return [Event.from_row(r) for r in rows]
 
 
 def progress(views: list[PipelineView]) -> tuple[int, int]:

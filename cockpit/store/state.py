@@ -83,6 +83,11 @@ class Event:
     source: str
     payload: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Event:
+        """An event from a ``SELECT * FROM events`` row (its payload stored as JSON)."""
+        return cls(row["id"], row["ts"], row["kind"], row["source"], json.loads(row["payload"]))
+
 
 @dataclass(frozen=True)
 class EventPosition:
@@ -563,7 +568,7 @@ class StateStore:
         sql += order
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [_event(r) for r in self.query(sql, params)]
+        return [Event.from_row(r) for r in self.query(sql, params)]
 
     def event_kind_counts(self, *, until_ts: float | None = None) -> list[tuple[str, int]]:
         """(kind, how many) up to ``until_ts``, most frequent first (then by kind).
@@ -629,7 +634,7 @@ class StateStore:
         )
         found: dict[str, Event] = {}
         for row in rows:
-            event = _event(row)
+            event = Event.from_row(row)
             name = event.payload.get(key)
             if name:
                 found[str(name)] = event
@@ -977,13 +982,3 @@ def _prefix_end(prefix: str) -> str:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _event(row: sqlite3.Row) -> Event:
-    return Event(
-        id=row["id"],
-        ts=row["ts"],
-        kind=row["kind"],
-        source=row["source"],
-        payload=json.loads(row["payload"]),
-    )
