@@ -224,14 +224,34 @@ def _step_bullet(step: Step) -> Bullet:
     return Bullet(text, step.command, "; ".join(facts))
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One phase as executed: its events in order and the steps they make."""
+
+    title: str
+    events: list[Event]
+    steps: list[Step]
+
+
+def _executed(store: StateStore, as_of: float | None) -> tuple[list[Event], list[Phase]]:
+    """The events up to ``as_of`` and the phases they fall in, in phase order: what the
+    Markdown playbook and its JSON are both made of."""
+    # Schema upgrades of the file itself are bookkeeping, not migration steps.
+    events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
+    by_phase: dict[str, list[Event]] = {}
+    for event in events:
+        by_phase.setdefault(phase_of(event.kind), []).append(event)
+    phases = [Phase(title, evs, steps_of(evs)) for title, evs in sorted(by_phase.items())]
+    return events, phases
+
+
 def build_playbook(
     store: StateStore, config: CockpitConfig | None, *, as_of: float | None = None
 ) -> Document:
     """The runbook as executed up to ``as_of`` (everything recorded by default)."""
     route = store.migration_route(config)
     name, from_id, to_id = route.title, route.from_runtime, route.to_runtime
-    # Schema upgrades of the file itself are bookkeeping, not migration steps.
-    events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
+    events, phases = _executed(store, as_of)
     doc = Document(
         title=f"Playbook: {name}",
         subtitle=f"{from_id} → {to_id}, as executed",
@@ -253,30 +273,26 @@ def build_playbook(
     mlflow = _mlflow_state(store, as_of)
     if mlflow is not None:
         overview.add(mlflow)
-    by_phase: dict[str, list[Event]] = {}
-    for event in events:
-        by_phase.setdefault(phase_of(event.kind), []).append(event)
-    phase_steps = {title: steps_of(evs) for title, evs in by_phase.items()}
     overview.add(
         Table(
             ("phase", "started", "finished", "took", "steps"),
             tuple(
                 (
-                    title,
-                    fmt_ts(evs[0].ts),
-                    fmt_ts(evs[-1].ts),
-                    _duration(evs[-1].ts - evs[0].ts),
-                    len(phase_steps[title]),
+                    phase.title,
+                    fmt_ts(phase.events[0].ts),
+                    fmt_ts(phase.events[-1].ts),
+                    _duration(phase.events[-1].ts - phase.events[0].ts),
+                    len(phase.steps),
                 )
-                for title, evs in sorted(by_phase.items())
+                for phase in phases
             ),
         )
     )
     doc.sections.append(overview)
 
-    for title, evs in sorted(by_phase.items()):
+    for phase in phases:
+        title, evs, steps = phase.title, phase.events, phase.steps
         section = Section(title, f"phase-{title.split('.')[0]}")
-        steps = phase_steps[title]
         section.add(
             Paragraph(
                 f"{len(steps)} steps from {fmt_ts(evs[0].ts)} to {fmt_ts(evs[-1].ts)} "
@@ -527,13 +543,10 @@ def playbook_json(
     from cockpit import secrets
 
     route = store.migration_route(config)
-    events = [e for e in store.events(until_ts=as_of) if not e.kind.startswith("store.")]
-    by_phase: dict[str, list[Event]] = {}
-    for event in events:
-        by_phase.setdefault(phase_of(event.kind), []).append(event)
-    phases = [
+    events, phases = _executed(store, as_of)
+    phases_json = [
         {
-            "title": title,
+            "title": phase.title,
             "steps": [
                 {
                     "first": s.first,
@@ -545,17 +558,17 @@ def playbook_json(
                     "took_s": s.took,
                     "with": s.with_it,
                 }
-                for s in steps_of(evs)
+                for s in phase.steps
             ],
         }
-        for title, evs in sorted(by_phase.items())
+        for phase in phases
     ]
     return secrets.scrub(
         {
             "migration": route.name,
             "from": route.from_runtime,
             "to": route.to_runtime,
-            "phases": phases,
+            "phases": phases_json,
             "events": [
                 {
                     "id": e.id,
