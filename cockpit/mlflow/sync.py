@@ -618,15 +618,24 @@ class Syncer:
             data.blobs = {}
             for item in files:
                 buffer = io.BytesIO()
-                try:
-                    self.old.download_artifact(src, item.path, buffer, item.size)
-                except DeadlineExceeded:
-                    raise
-                except CockpitError as exc:
-                    data.unread.append(f"artifact {item.path!r} not read: {exc.message}")
+                problem = self._download(src, item, buffer)
+                if problem is not None:
+                    data.unread.append(problem)
                     continue
                 data.blobs[item.path] = buffer.getvalue()
         return data
+
+    def _download(self, src: Run, item: ArtifactFile, fh: IO[bytes]) -> str | None:
+        """Read one artifact of ``src`` into ``fh``: None when it came, else the problem to list
+        for it (one artifact the old server will not give does not stop the others). The sync's
+        deadline running out stops everything."""
+        try:
+            self.old.download_artifact(src, item.path, fh, item.size)
+        except DeadlineExceeded:
+            raise
+        except CockpitError as exc:
+            return f"artifact {item.path!r} not read: {exc.message}"
+        return None
 
     def _copy_run(self, src: Run, w: _ExperimentWork) -> None:
         data = self._read_source(src)
@@ -775,12 +784,9 @@ class Syncer:
             # Small files pass through memory; anything larger through a file on disk, as
             # artifacts can be any size. (A temporary folder per run cost more than the copy.)
             with _scratch(item.size) as fh:
-                try:
-                    self.old.download_artifact(src, item.path, fh, item.size)
-                except DeadlineExceeded:
-                    raise
-                except CockpitError as exc:
-                    problems.append(f"artifact {item.path!r} not read: {exc.message}")
+                problem = self._download(src, item, fh)
+                if problem is not None:
+                    problems.append(problem)
                     continue
                 fh.seek(0)
                 self.new.upload_artifact(dest, item.path, fh)
