@@ -413,7 +413,6 @@ def run_mirror(ctx: CliContext) -> int:
 # ------------------------------------------------------------------------------------ verify
 def run_verify(ctx: CliContext) -> int:
     from cockpit.cli.progress import Activity
-    from cockpit.mlflow.records import record_verification
 
     _, old, new = _servers(ctx)
     with Activity("verify") as step:  # stderr, only at a terminal
@@ -427,15 +426,7 @@ def run_verify(ctx: CliContext) -> int:
             progress=step,
         )
     with ctx.open_store() as store:
-        record_verification(
-            store,
-            duration_s=report.duration_s,
-            experiments=report.experiments,
-            runs=report.runs,
-            artifacts=report.artifacts,
-            models=report.models,
-            differences=report.differences,
-        )
+        report.record(store)
     if ctx.args.format == "json":
         from dataclasses import asdict
 

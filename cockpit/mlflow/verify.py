@@ -29,10 +29,11 @@ from cockpit.mlflow.models import (
     Run,
     user_tags,
 )
-from cockpit.mlflow.records import Difference
+from cockpit.mlflow.records import Difference, record_verification
 
 if TYPE_CHECKING:
     from cockpit.mlflow.backend import BackendHistory
+    from cockpit.store import StateStore
 
 
 @dataclass
@@ -50,6 +51,20 @@ class VerifyReport:
     @property
     def clean(self) -> bool:
         return not self.differences
+
+    def record(self, store: StateStore, *, source: str = "cli") -> int:
+        """Keep this verify's figures and differences in the state file (what the gates, the
+        MLflow tab and the report read); returns the verification's id."""
+        return record_verification(
+            store,
+            duration_s=self.duration_s,
+            experiments=self.experiments,
+            runs=self.runs,
+            artifacts=self.artifacts,
+            models=self.models,
+            differences=self.differences,
+            source=source,
+        )
 
 
 def verify(

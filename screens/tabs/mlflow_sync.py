@@ -410,20 +410,9 @@ class MlflowSyncTab(CockpitTab):
     @work(thread=True, group="mlflow-action", exit_on_error=False)
     def _verify(self) -> None:
         def action() -> tuple[str, str]:
-            from cockpit.mlflow.records import record_verification
-
             _, old, new = self._connect()
             report = self.view.services.verify(old, new)
-            record_verification(
-                self.view.store,
-                duration_s=report.duration_s,
-                experiments=report.experiments,
-                runs=report.runs,
-                artifacts=report.artifacts,
-                models=report.models,
-                differences=report.differences,
-                source="tui",
-            )
+            report.record(self.view.store, source="tui")
             n = len(report.differences)
             if n:
                 return f"Verify: {n} differences", "error"
