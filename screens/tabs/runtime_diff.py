@@ -319,15 +319,9 @@ class RuntimeDiffTab(CockpitTab):
         self.recompute()
 
     @on(Select.Changed, "#rt-kind, #rt-severity")
-    def _filter_changed(self) -> None:
-        self.apply_filters()
-
     @on(Input.Changed, "#rt-search")
-    def _search_changed(self) -> None:
-        self.apply_filters()
-
     @on(Checkbox.Changed, "#rt-used")
-    def _used_changed(self) -> None:
+    def _filters_changed(self) -> None:
         self.apply_filters()
 
     @on(DataTable.RowHighlighted, "#rt-libs")
