@@ -162,6 +162,7 @@ class JobChecker:
             self._check_libraries(task.get("libraries"), lib_path, job, base_dir, info, out)
             self._task_files(task, base_dir, info)
         self._check_libraries(settings.get("libraries"), path, job, base_dir, info, out)
+        self._check_environments(settings.get("environments"), path, job, base_dir, info, out)
         for cluster, cpath in clusters:
             self._check_cluster(cluster, cpath, job, variables, info, out)
 
@@ -299,6 +300,42 @@ class JobChecker:
                     line, column = _pos(pypi, "package", path)
                     for finding in self.requirements.check(req, path, line, column, job=job):
                         out.append(_with_job(finding, job))
+
+
+    def _check_environments(
+        self,
+        environments: Any,
+        path: str,
+        job: str,
+        base_dir: Path,
+        info: JobInfo,
+        out: list[Finding],
+    ) -> None:
+        """A serverless job's ``environments[].spec.dependencies``: pip requirement lines,
+        checked as a task's PyPI libraries are; a ``-r`` file next to the bundle joins the job's
+        files (a workspace one is read by ``check --workspace``)."""
+        from cockpit.databricks.workspace_code import requirement_include
+
+        for env in environments if isinstance(environments, list) else []:
+            spec = env.get("spec") if isinstance(env, dict) else None
+            deps = spec.get("dependencies") if isinstance(spec, dict) else None
+            if not isinstance(deps, list):
+                continue
+            dep_path = path_of(spec, "dependencies", path_of(env, "spec", path))
+            for index, dependency in enumerate(deps):
+                if not isinstance(dependency, str):
+                    continue
+                include = requirement_include(dependency)
+                if include is not None:
+                    if not include.startswith(("/", "dbfs:")):
+                        info.files += _existing(base_dir, include)
+                    continue
+                req = parse_requirement(dependency)
+                if req is None:
+                    continue
+                line, column = _pos(deps, index, dep_path)
+                for finding in self.requirements.check(req, dep_path, line, column, job=job):
+                    out.append(_with_job(finding, job))
 
 
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from cockpit.compat.findings import make
 from cockpit.compat.rules import Rule
 from cockpit.compat.scan import Note, Scanner, ScanResult
+from cockpit.compat.requirements import MLFLOW_NAMES, logical_lines, parse_requirement
 from cockpit.databricks.workspace_code import (
     DIRECTORY,
     MISSING,
@@ -29,10 +30,12 @@ from cockpit.databricks.workspace_code import (
     CodeObject,
     display_of,
     location_of,
+    requirement_include,
+    requirements_location,
 )
 
 if TYPE_CHECKING:
-    from cockpit.databricks.models import JobDefinition
+    from cockpit.databricks.models import JobDefinition, TaskDefinition
 
 _API = "https://docs.databricks.com/api/workspace"
 # Findings about the workspace itself rather than the code in it. They live here, not in the
@@ -118,9 +121,24 @@ def task_code(jobs: list[JobDefinition]) -> list[TaskCode]:
     return out
 
 
+def environment_files(task: TaskDefinition) -> list[tuple[str, str]]:
+    """``(path as written, location)`` of the requirements files a serverless task's
+    environment includes (``-r /Workspace/.../requirements.txt``)."""
+    out = []
+    for dependency in task.dependencies:
+        path = requirement_include(dependency)
+        location = requirements_location(path) if path else None
+        if path and location:
+            out.append((path, location))
+    return out
+
+
 def locations(jobs: list[JobDefinition]) -> list[str]:
-    """What to fetch for ``jobs`` (their %run targets are found while fetching)."""
-    return sorted({t.location for t in task_code(jobs) if t.location})
+    """What to fetch for ``jobs`` (the notebooks they %run and the files their requirements
+    files include are found while fetching)."""
+    found = {t.location for t in task_code(jobs) if t.location}
+    found.update(loc for job in jobs for t in job.tasks for _p, loc in environment_files(t))
+    return sorted(found)
 
 
 class _Walker:
@@ -154,6 +172,29 @@ class _Walker:
         else:
             self.finding("WSP002", at[0], at[1], f"{display} could not be read: {obj.message}")
         return True
+
+    def requirements(self, location: str, display: str) -> list[str]:
+        """Scan a requirements file a serverless environment includes, and the files it
+        includes (each once); the display paths the job owns. One that is missing fails the
+        environment's install: reported at itself (the environment's) or at the ``-r`` line."""
+        owned: list[str] = [display]
+        queue = [(location, display, (display, 1))]
+        while queue:
+            current, shown, where = queue.pop(0)
+            if current in self.scanned:
+                owned.append(self.scanned[current])
+                continue
+            obj = self.objects.get(current)
+            if self.problem(obj, shown, where):
+                continue
+            assert obj is not None
+            self.scanned[current] = shown
+            owned.append(shown)
+            self.scanner.scan_text(shown, obj.text, "requirements", self.result)
+            queue += [
+                (child, display_of(child, shown), (shown, line)) for line, child in obj.includes()
+            ]
+        return owned
 
     def visit(self, location: str, display: str) -> list[str]:
         """Scan ``location`` (once) and what it %runs; the display paths of its %run closure."""
@@ -224,14 +265,65 @@ def infer_mlflow(
             if evidence is not None:
                 notebook_pins.append(evidence)
             queue += [target for _line, target in obj.run_targets()]
-        for lib in (*task.libraries, *libraries.get(task.cluster, ())):
+        for lib in task.libraries:
             if lib.startswith("pypi:"):
                 version = mlflow_pin(lib.removeprefix("pypi:"))
                 if version:
-                    where = "task library" if lib in task.libraries else "cluster library"
-                    library_pins.append(MlflowEvidence(version, f"{where} {lib}"))
+                    library_pins.append(MlflowEvidence(version, f"task library {lib}"))
+        # A serverless task's environment installs its dependencies as a task's libraries.
+        library_pins += _environment_evidence(task, objects)
+        for lib in libraries.get(task.cluster, ()):
+            if lib.startswith("pypi:"):
+                version = mlflow_pin(lib.removeprefix("pypi:"))
+                if version:
+                    library_pins.append(MlflowEvidence(version, f"cluster library {lib}"))
     pins = notebook_pins or library_pins
     return pins[0] if pins else None
+
+
+def requirements_pin(text: str) -> tuple[int, str] | None:
+    """(line, version) of the first exact ``mlflow``/``mlflow-skinny`` pin in a requirements
+    file whose marker does not exclude it."""
+    for number, line in logical_lines(text):
+        req = parse_requirement(line)
+        if req is not None and req.name in MLFLOW_NAMES and req.exact and not req.marker:
+            return number, req.exact
+    return None
+
+
+def _environment_evidence(
+    task: TaskDefinition, objects: dict[str, CodeObject]
+) -> list[MlflowEvidence]:
+    """MLflow pins in a serverless task's environment: its dependencies in order, a ``-r``
+    file (then the files it includes, breadth first, each once) where it stands."""
+    where = f"serverless environment {task.environment}"
+    out: list[MlflowEvidence] = []
+    seen: set[str] = set()
+
+    def in_file(location: str, display: str) -> None:
+        queue = [(location, display)]  # a loop, not recursion: a chain of includes can be long
+        while queue:
+            current, shown = queue.pop(0)
+            obj = objects.get(current)
+            if obj is None or current in seen or obj.status != OK:
+                continue
+            seen.add(current)
+            pin = requirements_pin(obj.text)
+            if pin is not None:
+                out.append(MlflowEvidence(pin[1], f"{shown}:{pin[0]} ({where})"))
+            queue += [(child, display_of(child, shown)) for _line, child in obj.includes()]
+
+    for dependency in task.dependencies:
+        path = requirement_include(dependency)
+        if path is not None:
+            location = requirements_location(path)
+            if location:
+                in_file(location, path)
+            continue
+        req = parse_requirement(dependency)
+        if req is not None and req.name in MLFLOW_NAMES and req.exact and not req.marker:
+            out.append(MlflowEvidence(req.exact, f"{where} dependency {dependency.strip()}"))
+    return out
 
 
 def scan_workspace_code(
@@ -328,4 +420,22 @@ def _walk_jobs(
         if walker.problem(objects.get(task.location), display, (display, 1)):
             continue
         owned += walker.visit(task.location, display)
+    for job in jobs:
+        for definition in job.tasks:
+            for dependency in definition.dependencies:
+                path = requirement_include(dependency)
+                location = requirements_location(path) if path else None
+                if path and location:
+                    shown = display_of(location, path)
+                    files.setdefault(job.name, []).extend(walker.requirements(location, shown))
+                elif path:
+                    result.notes.append(
+                        Note(
+                            path,
+                            "not-workspace",
+                            f"task {definition.task_key}'s environment installs {path}, not a "
+                            "workspace or dbfs:/ file: scan a local copy with `cockpit check PATH`",
+                            job=job.name,
+                        )
+                    )
     return {job: list(dict.fromkeys(paths)) for job, paths in files.items()}

@@ -28,7 +28,10 @@ PREFIX = "workspace:"
 def _settings(job: JobDefinition) -> dict[str, Any]:
     """The inventory's normalised job back in Jobs API shape, for :class:`JobChecker`."""
     tasks = []
+    environments: dict[str, list[str]] = {}
     for task in job.tasks:
+        if task.environment:
+            environments.setdefault(task.environment, list(task.dependencies))
         scripts = []
         for script in task.init_scripts:
             kind, _, destination = script.partition(":")
@@ -38,18 +41,20 @@ def _settings(job: JobDefinition) -> dict[str, Any]:
         for library in (*task.libraries, *task.cluster_libraries):
             kind, _, value = library.partition(":")
             libraries.append({"pypi": {"package": value}} if kind == "pypi" else {kind: value})
-        tasks.append(
-            {
-                "task_key": task.task_key,
-                "new_cluster": {
-                    "spark_version": task.spark_version,
-                    "spark_env_vars": dict(task.env),
-                    "init_scripts": scripts,
-                },
-                "libraries": libraries,
-            }
-        )
-    return {"name": job.name, "tasks": tasks}
+        cluster: dict[str, Any] = {"spark_env_vars": dict(task.env), "init_scripts": scripts}
+        # No runtime to check on serverless compute (nor on a cluster that is gone, reported
+        # as WSP003): an empty spark_version is not an old runtime.
+        if task.spark_version:
+            cluster["spark_version"] = task.spark_version
+        tasks.append({"task_key": task.task_key, "new_cluster": cluster, "libraries": libraries})
+    return {
+        "name": job.name,
+        "tasks": tasks,
+        "environments": [
+            {"environment_key": key, "spec": {"dependencies": deps}}
+            for key, deps in environments.items()
+        ],
+    }
 
 
 def add_workspace_jobs(

@@ -461,10 +461,11 @@ def job_from_json(job: dict[str, Any]) -> JobDefinition:
         jc.get("job_cluster_key"): jc.get("new_cluster") or {}
         for jc in settings.get("job_clusters") or []
     }
+    environments = _environments(settings.get("environments"))
     tasks = []
     git = bool(settings.get("git_source"))
     for task in settings.get("tasks") or []:
-        tasks.append(_task_from_json(task, clusters, git=git))
+        tasks.append(_task_from_json(task, clusters, git=git, environments=environments))
     schedule = (settings.get("schedule") or {}).get("quartz_cron_expression", "")
     run_as = settings.get("run_as") or {}
     owner = run_as.get("user_name") or job.get("creator_user_name") or ""
@@ -478,8 +479,35 @@ def job_from_json(job: dict[str, Any]) -> JobDefinition:
     )
 
 
+# The Jobs API allows a handful of environments per job; a hostile definition could hold any
+# number of dependencies of any length, and every one is stored with the job.
+MAX_DEPENDENCIES = 200
+MAX_DEPENDENCY_CHARS = 1000
+
+
+def _environments(value: Any) -> dict[str, tuple[str, ...]]:
+    """A job's serverless environments (``environments[].environment_key`` and
+    ``.spec.dependencies``) as key -> dependencies, bounded."""
+    out: dict[str, tuple[str, ...]] = {}
+    for env in value if isinstance(value, list) else []:
+        if not isinstance(env, dict) or not isinstance(env.get("environment_key"), str):
+            continue
+        spec = env.get("spec")
+        deps = spec.get("dependencies") if isinstance(spec, dict) else None
+        out[env["environment_key"]] = tuple(
+            d[:MAX_DEPENDENCY_CHARS]
+            for d in (deps if isinstance(deps, list) else [])[:MAX_DEPENDENCIES]
+            if isinstance(d, str)
+        )
+    return out
+
+
 def _task_from_json(
-    task: dict[str, Any], clusters: dict[str, dict[str, Any]], *, git: bool = False
+    task: dict[str, Any],
+    clusters: dict[str, dict[str, Any]],
+    *,
+    git: bool = False,
+    environments: dict[str, tuple[str, ...]] | None = None,
 ) -> TaskDefinition:
     kind, entry, source = "", "", ""
     for field_name, label, entry_key in TASK_KINDS:
@@ -498,6 +526,8 @@ def _task_from_json(
     else:
         cluster_spec, cluster = {}, str(task.get("existing_cluster_id", ""))
     version = cluster_spec.get("spark_version", "")
+    key = task.get("environment_key")
+    environment = key if isinstance(key, str) else ""
     return TaskDefinition(
         task_key=task.get("task_key", ""),
         kind=kind,
@@ -512,6 +542,8 @@ def _task_from_json(
         existing_cluster=bool(task.get("existing_cluster_id"))
         and not task.get("new_cluster")
         and not task.get("job_cluster_key"),
+        environment=environment,
+        dependencies=(environments or {}).get(environment, ()),
     )
 
 

@@ -61,6 +61,11 @@ class TaskDefinition:
     existing_cluster: bool = False
     cluster_libraries: tuple[str, ...] = ()  # installed on that cluster (libraries API)
     cluster_state: str = ""  # RUNNING, TERMINATED, ...; GONE when the workspace no longer has it
+    # A serverless task's environment (Jobs API 2.2: the task's `environment_key` names one of
+    # the job's `environments`): its key and its `spec.dependencies`, pip requirement lines
+    # ("mlflow==2.22.0", "-r /Workspace/Shared/requirements.txt").
+    environment: str = ""
+    dependencies: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -81,6 +86,9 @@ class TaskDefinition:
             out["existing_cluster"] = True
             out["cluster_libraries"] = list(self.cluster_libraries)
             out["cluster_state"] = self.cluster_state
+        if self.environment:
+            out["environment"] = self.environment
+            out["dependencies"] = list(self.dependencies)
         return out
 
     @classmethod
@@ -99,6 +107,8 @@ class TaskDefinition:
             existing_cluster=bool(data.get("existing_cluster", False)),
             cluster_libraries=tuple(data.get("cluster_libraries", ())),
             cluster_state=data.get("cluster_state", ""),
+            environment=data.get("environment", ""),
+            dependencies=tuple(data.get("dependencies", ())),
         )
 
 

@@ -19,6 +19,10 @@ A scenario is a JSON object::
      "hidden_clusters": [<clusters/get objects that clusters/list no longer shows>],
      "cluster_libraries": {"<cluster_id>": [<libraries/cluster-status library_statuses>]}}
 
+A job's ``settings`` are served as written, so a serverless job's ``environments``
+(``[{"environment_key", "spec": {"environment_version", "dependencies": [...]}}]``) and its
+tasks' ``environment_key`` reach the SDK as the Jobs API 2.2 returns them.
+
 An output may hold ``"files": {"<python_file>": {"logs", "result_state", "error"}}``: what a
 one-time run of that workspace file prints on that runtime (the DDP probe beside the runtime
 probe); a failed run with ``logs`` still returns them, as a failed python task's stdout.

@@ -1,6 +1,8 @@
 """The code workspace jobs run, fetched through databricks-sdk: notebooks (``workspace.export``,
-SOURCE format), workspace files and Repos files, ``dbfs:/`` files (the DBFS API), and every
-notebook they ``%run``, recursively (cycles broken: each object is fetched once).
+SOURCE format), workspace files and Repos files, ``dbfs:/`` files (the DBFS API), every
+notebook they ``%run`` and every requirements file a serverless environment or another
+requirements file includes with ``-r``, recursively (cycles broken: each object is fetched
+once).
 
 Objects are keyed by their *location*: the Workspace API's path form (``/Users/a/nb``,
 ``/Repos/x/y``; a ``/Workspace/...`` path is the same object) or ``dbfs:/path``. What a task
@@ -47,6 +49,8 @@ OK, MISSING, FORBIDDEN, TOO_LARGE, DIRECTORY, UNREADABLE = (
     "unreadable",
 )
 _RUN = re.compile(r"^# MAGIC\s*%run\s+(\S+)", re.MULTILINE)
+# pip's include of another requirements file: `-r path`, `--requirement path` (or `=path`).
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement)(?:\s*=\s*|\s+)(\S+)\s*$")
 _HEADER = "# Databricks notebook source"
 
 
@@ -84,6 +88,29 @@ class CodeObject:
                 out.append((line, target))
         return out
 
+    def includes(self) -> list[tuple[int, str]]:
+        """``(line, location)`` of every ``-r`` in a requirements file (pip reads a relative
+        one next to the file that names it)."""
+        if self.status != OK or not self.location.lower().endswith(".txt"):
+            return []
+        out = []
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            target = requirement_include(line)
+            if target is None:
+                continue
+            if not target.startswith(("/", "dbfs:")):
+                target = posixpath.join(posixpath.dirname(self.location), target)
+                if self.location.startswith("dbfs:"):
+                    target = "dbfs:/" + target[len("dbfs:") :].lstrip("/")
+            found = requirements_location(target)
+            if found:
+                out.append((number, found))
+        return out
+
+    def follows(self) -> list[tuple[int, str]]:
+        """What running this object reads too: the notebooks it %runs, the files it -r's."""
+        return self.run_targets() + self.includes()
+
 
 @dataclass(frozen=True)
 class FetchSummary:
@@ -108,6 +135,22 @@ def location_of(path: str) -> str | None:
     if normal == "/Workspace" or normal.startswith("/Workspace/"):
         normal = normal[len("/Workspace") :] or "/"
     return normal
+
+
+def requirement_include(line: str) -> str | None:
+    """The file a requirements line (or a serverless environment dependency) includes with
+    ``-r``, as written; None for any other line."""
+    match = _INCLUDE.match(line.split(" #", 1)[0])
+    return match.group(1).strip("\"'") if match else None
+
+
+def requirements_location(path: str) -> str | None:
+    """The object an included requirements file is: a workspace file or a DBFS file. Unity
+    Catalog volumes (``/Volumes/...``) are not in the Workspace API (None: not fetched)."""
+    location = location_of(path)
+    if location is None or location == "/Volumes" or location.startswith("/Volumes/"):
+        return None
+    return location
 
 
 def display_of(location: str, like: str) -> str:
@@ -165,7 +208,7 @@ def fetch_code(
             following = {
                 target
                 for location in pending
-                for _line, target in found[location].run_targets()
+                for _line, target in found[location].follows()
                 if target not in found
             }
             pending = sorted(following)
