@@ -301,7 +301,6 @@ class JobChecker:
                     for finding in self.requirements.check(req, path, line, column, job=job):
                         out.append(_with_job(finding, job))
 
-
     def _check_environments(
         self,
         environments: Any,

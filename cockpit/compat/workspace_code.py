@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cockpit.compat.findings import make
+from cockpit.compat.requirements import MLFLOW_NAMES, logical_lines, parse_requirement
 from cockpit.compat.rules import Rule
 from cockpit.compat.scan import Note, Scanner, ScanResult
-from cockpit.compat.requirements import MLFLOW_NAMES, logical_lines, parse_requirement
 from cockpit.databricks.workspace_code import (
     DIRECTORY,
     MISSING,
