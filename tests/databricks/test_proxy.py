@@ -9,10 +9,13 @@ import os
 import subprocess
 import sys
 
-from proxy_helpers import Proxy
+from proxy_helpers import Proxy, TlsFront, certificates
 from ws_helpers import ADMIN, REPO
 
 HOST = "kyros-workspace.invalid"  # .invalid never resolves (RFC 6761): only the proxy gets there
+
+
+CA_VARIABLES = ("requests_ca_bundle", "curl_ca_bundle", "ssl_cert_file", "ssl_cert_dir")
 
 
 def _env(proxy_url: str | None, **extra: str) -> dict[str, str]:
@@ -20,7 +23,7 @@ def _env(proxy_url: str | None, **extra: str) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith("DATABRICKS_")
-        and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+        and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy", *CA_VARIABLES)
     }
     env.update(DATABRICKS_CONFIG_FILE=os.devnull, DATABRICKS_TOKEN=ADMIN, NO_PROXY="")
     if proxy_url:
@@ -84,3 +87,29 @@ def test_inventory_works_through_an_http_proxy(sim, tmp_path):
             env=_env(proxy.url, NO_PROXY=HOST),
         )
         assert bypass.returncode == 3 and "cannot reach" in bypass.stderr
+
+
+def test_inventory_tunnels_https_through_the_proxy(sim, tmp_path):
+    """https:// through HTTPS_PROXY is a CONNECT tunnel: the SDK speaks TLS to the workspace
+    (a certificate from a throwaway CA, trusted with REQUESTS_CA_BUNDLE) and the proxy only
+    ever sees the CONNECT, never a request."""
+    ca, cert, key = certificates(tmp_path, HOST)
+    state = str(tmp_path / "c.db")
+    with TlsFront(sim.port, cert, key) as front, Proxy(front.port) as proxy:
+        url = f"https://{HOST}:{front.port}"
+        args = ("--state", state, "inventory", "--host", url, "--no-history")
+
+        untrusted = _run(*args, env=_env(proxy.url))
+        assert untrusted.returncode == 3, untrusted.stderr
+        assert "TLS verification failed" in untrusted.stderr
+        assert untrusted.stderr.count("\n") == 1 and "Traceback" not in untrusted.stderr
+        assert proxy.seen and all(s == f"CONNECT {HOST}:{front.port}" for s in proxy.seen)
+        assert front.handshakes == 0  # the client refused the certificate
+
+        trusted = _run(*args, "--format", "json", env=_env(proxy.url, REQUESTS_CA_BUNDLE=str(ca)))
+        assert trusted.returncode == 0, trusted.stderr
+        assert json.loads(trusted.stdout)["jobs_per_runtime"]["14.3-lts-ml"] == 9
+        assert front.handshakes > 0
+        # Every request went inside a tunnel: the proxy saw CONNECTs and nothing else.
+        assert all(s == f"CONNECT {HOST}:{front.port}" for s in proxy.seen)
+        assert ADMIN not in trusted.stdout + trusted.stderr
