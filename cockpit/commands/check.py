@@ -110,6 +110,11 @@ def run_check(ctx: CliContext) -> int:
     crossing = crossing_from_args(ctx)
     scanner = Scanner(crossing, max_file_bytes=max_file_bytes(ctx))
     scanner.jobs.targets = tuple(ctx.args.target) if ctx.args.target else None
+    # Each file's own evidence (%pip, requirements next to it) decides its MLflow client,
+    # unless the user said which client the pipelines use.
+    scanner.infer_mlflow = not (
+        ctx.args.mlflow_from or (ctx.config.pipelines.mlflow_from if ctx.config else None)
+    )
     result = scanner.scan_paths(ctx.args.paths)
     if ctx.args.workspace:
         result = _scan_workspace(ctx, scanner, result)

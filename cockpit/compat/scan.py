@@ -18,6 +18,7 @@ from cockpit.compat import jobs as jobs_mod
 from cockpit.compat import notebooks, requirements, sourcefiles, suppress
 from cockpit.compat.findings import Finding, make, sort_key
 from cockpit.compat.jobs import JobChecker, JobInfo
+from cockpit.compat.mlflow_evidence import MlflowEvidence, mlflow_pin, requirements_pin
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
 from cockpit.compat.requirements import RequirementChecker
 from cockpit.compat.rules import Crossing, Rule, catalog
@@ -92,6 +93,12 @@ class Scanner:
         self.parse_error = self.rules.get("CPT001")
         self.not_read = self.rules.get("CPT002")
         self.max_file_bytes = max_file_bytes
+        # Judge each notebook or Python file with the MLflow client its own %pip or a
+        # requirements file next to it pins (off when the user said which client: an override).
+        self.infer_mlflow = False
+        self._every = every
+        self._by_mlflow: dict[str, Scanner] = {}
+        self._next_to_cache: dict[str, MlflowEvidence | None] = {}
         self.requirements = RequirementChecker(crossing, self.rules)
         self.jobs = JobChecker(crossing, self.rules, max_file_bytes=max_file_bytes)
         # Removal rules say whether the break is new in this migration or was already there.
@@ -237,7 +244,82 @@ class Scanner:
                 )
             result.files.append(shown)
             return
-        self.scan_text(shown, text, kind, result)
+        evidence = None
+        if self.infer_mlflow and kind in ("python", "ipynb"):
+            evidence = self._own_pip(shown, text, kind) or self._next_to(path)
+        if evidence is None:
+            self.scan_text(shown, text, kind, result)
+            return
+        scanner = self.for_mlflow(evidence.version)
+        before = len(result.findings)
+        scanner.scan_text(shown, text, kind, result)
+        for index in range(before, len(result.findings)):
+            finding = result.findings[index]
+            rule = scanner.rules.get(finding.code)
+            if rule is not None and rule.applies is not None and rule.applies.package == "mlflow":
+                message = f"{finding.message} ({evidence.label()})"
+                result.findings[index] = replace(finding, message=message)
+
+    # ----------------------------------------------------------------- MLflow client
+    def for_mlflow(self, version: str) -> Scanner:
+        """A scanner for the same crossing with pipelines on MLflow ``version``."""
+        if version not in self._by_mlflow:
+            versions = dict(self.crossing.versions)
+            versions["mlflow"] = (version, versions.get("mlflow", (None, None))[1])
+            crossing = replace(self.crossing, versions=versions)
+            self._by_mlflow[version] = Scanner(
+                crossing, self._every, max_file_bytes=self.max_file_bytes
+            )
+        return self._by_mlflow[version]
+
+    @staticmethod
+    def _own_pip(shown: str, text: str, kind: str) -> MlflowEvidence | None:
+        """A notebook's own ``%pip install mlflow==X``: it replaces what else is installed."""
+        try:
+            if kind == "ipynb":
+                parts = notebooks.split_ipynb(text)
+            elif notebooks.is_databricks_source(text):
+                parts = notebooks.split_databricks_source(text)
+            else:
+                return None
+        except notebooks.NotebookError:
+            return None  # the scan reports it
+        for pip in parts.pip:
+            version = mlflow_pin(pip.args)
+            if version:
+                return MlflowEvidence(version, f"%pip install in {shown}:{pip.line}")
+        return None
+
+    def _next_to(self, path: Path) -> MlflowEvidence | None:
+        """An exact MLflow pin in a ``requirements*.txt`` in the file's own folder
+        (``requirements.txt`` first, then by name). Only regular files inside that folder (a
+        link out of it is not followed), read within the size cap; once per folder."""
+        folder = os.path.abspath(path.parent)
+        if folder in self._next_to_cache:
+            return self._next_to_cache[folder]
+        found = None
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(
+                    (e.name for e in entries if self.kind(Path(e.name)) == "requirements"),
+                    key=lambda name: (name != "requirements.txt", name),
+                )
+        except OSError:
+            names = []
+        for name in names:
+            candidate = path.parent / name
+            if not sourcefiles.inside(candidate, [folder]):
+                continue
+            try:
+                text = sourcefiles.read_text(candidate, python=False, max_bytes=self.max_file_bytes)
+            except (OSError, UnicodeDecodeError, sourcefiles.NotRead):
+                continue  # the scan of that file says why
+            pin = requirements_pin(text)
+            if pin is not None:
+                found = MlflowEvidence(pin[1], f"{_display(candidate)}:{pin[0]}")
+                break
+        self._next_to_cache[folder] = found
+        return found
 
     def scan_paths(self, paths: list[str | os.PathLike[str]]) -> ScanResult:
         result = ScanResult(self.crossing)

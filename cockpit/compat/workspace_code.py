@@ -15,12 +15,16 @@ task's code is scanned from a local checkout given as PATH).
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cockpit.compat.findings import make
-from cockpit.compat.requirements import MLFLOW_NAMES, logical_lines, parse_requirement
+from cockpit.compat.mlflow_evidence import (
+    MlflowEvidence,
+    mlflow_pin,
+    requirement_pin,
+    requirements_pin,
+)
 from cockpit.compat.rules import Rule
 from cockpit.compat.scan import Note, Scanner, ScanResult
 from cockpit.databricks.workspace_code import (
@@ -79,24 +83,6 @@ RULES = {
 }
 LANGUAGES = {"SQL": "SQL", "SCALA": "Scala", "R": "R", "PYTHON": "Python"}
 CODE_KINDS = ("notebook", "python")  # task kinds whose code is a notebook or a Python file
-# `mlflow==1.30.1`, `mlflow[extras]==1.30.1`, `"mlflow==1.30.1"` in a %pip line or a library.
-_MLFLOW_PIN = re.compile(r"""(?:^|[\s"'])mlflow(?:\[[^\]]*\])?\s*==\s*([0-9][0-9A-Za-z.+!-]*)""")
-
-
-@dataclass(frozen=True)
-class MlflowEvidence:
-    """Which MLflow client a pipeline really runs, and what says so."""
-
-    version: str
-    where: str  # "%pip install in /Repos/x/train:2", "task library pypi:mlflow==1.30.1", ...
-
-    def label(self) -> str:
-        return f"MLflow {self.version} from {self.where}"
-
-
-def mlflow_pin(text: str) -> str | None:
-    match = _MLFLOW_PIN.search(text)
-    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -281,16 +267,6 @@ def infer_mlflow(
     return pins[0] if pins else None
 
 
-def requirements_pin(text: str) -> tuple[int, str] | None:
-    """(line, version) of the first exact ``mlflow``/``mlflow-skinny`` pin in a requirements
-    file whose marker does not exclude it."""
-    for number, line in logical_lines(text):
-        req = parse_requirement(line)
-        if req is not None and req.name in MLFLOW_NAMES and req.exact and not req.marker:
-            return number, req.exact
-    return None
-
-
 def _environment_evidence(
     task: TaskDefinition, objects: dict[str, CodeObject]
 ) -> list[MlflowEvidence]:
@@ -320,9 +296,9 @@ def _environment_evidence(
             if location:
                 in_file(location, path)
             continue
-        req = parse_requirement(dependency)
-        if req is not None and req.name in MLFLOW_NAMES and req.exact and not req.marker:
-            out.append(MlflowEvidence(req.exact, f"{where} dependency {dependency.strip()}"))
+        version = requirement_pin(dependency)
+        if version is not None:
+            out.append(MlflowEvidence(version, f"{where} dependency {dependency.strip()}"))
     return out
 
 
