@@ -37,6 +37,11 @@ class StateError(CockpitError):
     """The state file cannot be opened as a cockpit state file."""
 
 
+class StateUnreadableError(StateError):
+    """The state file is damaged or cannot be read as one: nothing more can be shown from it.
+    Other state errors (a refused write, a missing record) concern one action only."""
+
+
 class ReadOnlyError(StateError):
     """A write was attempted on a state file opened read-only."""
 

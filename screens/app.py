@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import WorkerFailed
 
 from cockpit.cutover.gates import Gate
 from cockpit.cutover.gates import evaluate as evaluate_gates
@@ -29,6 +30,7 @@ from cockpit.errors import CockpitError, StateError
 from cockpit.polling import Poller, PollOutcome, PollSource, configured_sources, prepare_pollers
 from cockpit.textsafe import terminal
 from screens.tabs.base import CockpitTab, DeferredTab, ViewContext
+from screens.widgets import state_errors
 from screens.widgets.status_header import StatusHeader
 from screens.widgets.time_travel import TimeTravelBar
 
@@ -84,7 +86,7 @@ class TabCommands(Provider):
                     )
 
 
-class CockpitApp(App[int]):
+class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
     CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
     TITLE = "Migration Cockpit"
     COMMANDS = App.COMMANDS | {TabCommands}
@@ -206,6 +208,14 @@ class CockpitApp(App[int]):
                 self.call_from_thread(self.exit, return_code=exc.exit_code, message=message)
 
     def _handle_exception(self, error: Exception) -> None:
+        # A state error of one action (a refused write, a missing record) from a worker, a
+        # timer or a callback: shown, and the cockpit keeps running (screens/widgets/state_errors.py).
+        action = state_errors.action_error(error)
+        if action is not None:
+            state_errors.notify(self, action)
+            return
+        if isinstance(error, WorkerFailed) and isinstance(error.error, StateError):
+            error = error.error
         # A big file opened before its integrity check (see _check_in_thread) can meet a damaged
         # page in any read: that is the one-line error the check would give, not a traceback.
         if isinstance(error, StateError):

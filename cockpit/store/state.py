@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cockpit import secrets
-from cockpit.errors import ReadOnlyError, StateError
+from cockpit.errors import ReadOnlyError, StateError, StateUnreadableError
 from cockpit.store.viewcopy import ViewCopy
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ class StateStore:
             _check_ours(conn, path)
             _check_not_newer(conn, path)
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
+            raise StateUnreadableError(f"{path} cannot be opened as a state file: {exc}") from None
         store = cls(conn, path, readonly=False, clock=clock)
         try:
             store._migrate()
@@ -248,7 +248,7 @@ class StateStore:
                 if wal.exists() and wal.stat().st_size > 0:
                     note += f"; {wal.stat().st_size} bytes of changes in {wal.name} not shown"
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{path} cannot be opened as a state file: {exc}") from None
+            raise StateUnreadableError(f"{path} cannot be opened as a state file: {exc}") from None
         probe = cls(conn, path, readonly=True)
         pending = probe._pending()
         if pending and probe._has_log() and all(_additive(sql) for _, _, sql in pending):
@@ -310,11 +310,15 @@ class StateStore:
         try:
             conn = _connect(self._check_uri, uri=True)
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path} cannot be opened as a state file: {exc}") from None
+            raise StateUnreadableError(
+                f"{self.path} cannot be opened as a state file: {exc}"
+            ) from None
         try:
             _quick_check(conn, self.path)
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path} cannot be opened as a state file: {exc}") from None
+            raise StateUnreadableError(
+                f"{self.path} cannot be opened as a state file: {exc}"
+            ) from None
         finally:
             conn.close()
         self.check_deferred = False
@@ -475,7 +479,7 @@ class StateStore:
         except sqlite3.DatabaseError as exc:
             code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
             if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-                raise StateError(f"{self.path} is corrupted: {exc}") from None
+                raise StateUnreadableError(f"{self.path} is corrupted: {exc}") from None
             raise
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -848,11 +852,11 @@ def _check_header(path: Path) -> None:
         with path.open("rb") as fh:
             head = fh.read(len(SQLITE_HEADER))
     except OSError as exc:
-        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StateUnreadableError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not head:
-        raise StateError(f"{path} is empty, not a cockpit state file")
+        raise StateUnreadableError(f"{path} is empty, not a cockpit state file")
     if head != SQLITE_HEADER:
-        raise StateError(f"{path} is not a SQLite file, so not a cockpit state file")
+        raise StateUnreadableError(f"{path} is not a SQLite file, so not a cockpit state file")
 
 
 def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
@@ -861,15 +865,15 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
     except sqlite3.OperationalError:
         raise  # cannot open or lock it (a read-only folder, a busy file): not corruption
     except sqlite3.DatabaseError as exc:
-        raise StateError(f"{path} is corrupted: {exc}") from None
+        raise StateUnreadableError(f"{path} is corrupted: {exc}") from None
     if result != "ok":
-        raise StateError(f"{path} is corrupted: {result}")
+        raise StateUnreadableError(f"{path} is corrupted: {result}")
 
 
 def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if tables and "cockpit_meta" not in tables:
-        raise StateError(f"{path} is a SQLite database but not a cockpit state file")
+        raise StateUnreadableError(f"{path} is a SQLite database but not a cockpit state file")
 
 
 def _user_version(conn: sqlite3.Connection) -> int:

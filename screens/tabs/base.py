@@ -19,6 +19,8 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Input
 
+from screens.widgets.state_errors import KeepsRunningOnStateError
+
 if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.cutover.gates import Gate
@@ -67,7 +69,7 @@ class TabCommand(NamedTuple):
     action: str
 
 
-class CockpitTab(Container):
+class CockpitTab(KeepsRunningOnStateError, Container):
     """Base class for a tab. Subclasses set the class attributes and implement refresh_view.
 
     What a tab offers the app is declared here, so the app asks every tab the same way: its
