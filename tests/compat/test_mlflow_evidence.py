@@ -122,3 +122,28 @@ def test_bundle_environment_dependencies_are_checked(cli, tmp_path):
     )
     score = next(p for p in shown["pipelines"] if p["id"] == "job:kyros-score")
     assert {"rule:REQ102", "rule:DBR101"} <= {i["key"] for i in score["items"]}
+
+
+def test_hostile_requirements_next_to_code_are_not_evidence(cli, tmp_path):
+    """A FIFO, a link to /dev/zero, a 1 GB file and a link loop named requirements*.txt next
+    to code: looking for evidence reads none of them (no hang, bounded memory); the scan
+    itself reports them as files it did not read."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    os.mkfifo(tree / "requirements.txt")
+    (tree / "requirements-zero.txt").symlink_to("/dev/zero")
+    (tree / "requirements-loop.txt").symlink_to("requirements-loop.txt")
+    with open(tree / "requirements-big.txt", "wb") as fh:  # sparse: costs no disk
+        fh.truncate(1 << 30)
+    (tree / "score.py").write_text(STAGES, encoding="utf-8")
+    proc = cli("check", ".", "--from", "14.3-lts-ml", "--format", "json", cwd=tree)
+    assert proc.stdout, proc.stderr
+    data = json.loads(proc.stdout)
+    assert not _mlf201(proc)  # no evidence: the runtime's 2.9.2 decides
+    not_read = {f["path"] for f in data["findings"] if f["code"] == "CPT002"}
+    assert {
+        "requirements.txt",
+        "requirements-zero.txt",
+        "requirements-big.txt",
+        "requirements-loop.txt",
+    } <= not_read
