@@ -31,6 +31,7 @@ behind is aborted by the next upload of the same key. Downloads stream in 1 MiB 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -39,15 +40,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
-from cockpit import secrets
-from cockpit.errors import CockpitError, ConfigError, SourceUnavailableError
-from cockpit.mlflow import artifact_paths, bounded
+from cockpit.errors import CockpitError, SourceUnavailableError
+from cockpit.errors import (
+    ConfigError as ConfigError,  # raised by .s3_clients; callers catch it here
+)
+from cockpit.mlflow import artifact_paths, bounded, s3_clients, s3_multipart
 from cockpit.mlflow.bounded import (
     DeadlineAdapter,
     DeadlineExceeded,
@@ -267,6 +270,53 @@ class _Transport:
                 bounded.set_deadline(None)
 
 
+@dataclass
+class DownloadStats:
+    """What one download asked for, for its caller and the tests."""
+
+    requests: int = 0
+    resumed_from: list[int] = field(default_factory=list)  # the offsets of ranged requests
+    restarts: int = 0  # resumes refused because the object changed: started again from 0
+
+
+class _Progress:
+    """How far a download got: the bytes written and hashed, and the object they are from."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.total: int | None = None
+        self.etag: str | None = None
+        self.digest = hashlib.sha256()
+
+    def reset(self, out: IO[bytes]) -> None:
+        self.written, self.total, self.etag = 0, None, None
+        self.digest = hashlib.sha256()
+        out.seek(0)
+        out.truncate()
+
+    def continues(self, obj: dict[str, Any]) -> bool:
+        """Is this answer exactly the rest of the same object (S3 may ignore a range, and an
+        object replaced under the same key by one with an equal ETag is not possible)?"""
+        status = obj.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        expected = f"bytes {self.written}-{(self.total or 0) - 1}/{self.total}"
+        return (
+            status == 206
+            and obj.get("ETag") == self.etag
+            and obj.get("ContentRange") == expected
+            and obj.get("ContentLength") == (self.total or 0) - self.written
+        )
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ServerMisbehaved(f"{what}: S3 answered no object size") from None
+    if number < 0:
+        raise ServerMisbehaved(f"{what}: S3 answered a negative object size")
+    return number
+
+
 class _Retryable(SourceUnavailableError):
     """A dropped connection or timeout talking to S3 (retried by the caller's policy)."""
 
@@ -296,50 +346,23 @@ class S3Artifacts:
         self.transfer = transfer or TransferSettings()
         self._client: Any = None
         self._lock = threading.Lock()
+        self.last_upload: s3_multipart.Stats | None = None  # the last multipart upload's counts
+        self.last_download: DownloadStats | None = None
 
     # ------------------------------------------------------------------ client
     def client(self) -> Any:
+        """The process's shared client for this store (:mod:`.s3_clients`), every call of it
+        sent through this side's bounded transport (its read-only rule, timeouts, limits)."""
         with self._lock:
             if self._client is None:
-                self._client = self._make_client()
+                transport = _Transport(self.rest, self.settings, self.pool_size)
+                self._client = s3_clients.shared_client(
+                    self.settings.endpoint_url,
+                    self.settings.profile,
+                    self.settings.verify,
+                    transport,
+                )
             return self._client
-
-    def _make_client(self) -> Any:
-        import boto3
-        import botocore.config
-        import botocore.exceptions
-
-        try:
-            session = boto3.session.Session(profile_name=self.settings.profile)
-        except botocore.exceptions.ProfileNotFound:
-            raise ConfigError(
-                f"AWS profile {self.settings.profile!r} (aws_profile) is not in ~/.aws"
-            ) from None
-        credentials = session.get_credentials()
-        if credentials is not None:
-            frozen = credentials.get_frozen_credentials()
-            for value in (frozen.access_key, frozen.secret_key, frozen.token):
-                secrets.register_secret(value)
-        config = botocore.config.Config(
-            # Retries are the cockpit's (the server's policy, the command's deadline).
-            retries={"total_max_attempts": 1},
-            connect_timeout=self.rest.timeout_s,
-            read_timeout=self.rest.timeout_s,
-            max_pool_connections=self.pool_size,
-            # Checksums only where S3 requires them: S3-compatible stores differ in the rest.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            s3={"addressing_style": "path"} if self.settings.endpoint_url else None,
-        )
-        client = session.client(
-            "s3",
-            endpoint_url=self.settings.endpoint_url,
-            config=config,
-            region_name=session.region_name or "us-east-1",
-        )
-        transport = _Transport(self.rest, self.settings, self.pool_size)
-        client.meta.events.register_first("before-send.s3", transport)
-        return client
 
     # ------------------------------------------------------------------ calls
     def _call(self, what: str, fn: Callable[[], T], before_attempt=None) -> T:
@@ -434,42 +457,89 @@ class S3Artifacts:
 
     def download(self, run: Run, path: str, out: IO[bytes], size: int | None = None) -> str:
         """Stream one object into ``out``; its sha256. More bytes than ``size`` (the listing's)
-        are refused."""
+        are refused. A retry after a dropped connection asks only for the bytes not yet written
+        (a ``Range`` request, ``If-Match`` the object's ETag): if the object changed in between
+        (another ETag, another size, or an answer that is not the range asked for) the
+        download starts again from byte 0."""
         root = root_of(run)
         artifact_paths.checked(path, where=f"{root.uri} (run {run.run_id})")
         key = root.key(path)
         client = self.client()
         what = f"S3 get {root.uri}/{path}"
+        stats = DownloadStats()
+        self.last_download = stats
+        state = _Progress()
+
+        def fetch(offset: int = 0, etag: str = "") -> Any:
+            stats.requests += 1
+            if offset:
+                stats.resumed_from.append(offset)
+                return client.get_object(
+                    Bucket=root.bucket, Key=key, Range=f"bytes={offset}-", IfMatch=etag
+                )
+            return client.get_object(Bucket=root.bucket, Key=key)
+
+        def start() -> Any:
+            """The first answer of this attempt: the rest of the object, or all of it."""
+            import botocore.exceptions
+
+            if state.written and state.etag is not None and state.total is not None:
+                try:
+                    obj = fetch(state.written, state.etag)
+                except botocore.exceptions.ClientError as exc:
+                    code = exc.response.get("Error", {}).get("Code")
+                    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                    if code != "PreconditionFailed" and status not in (412, 416):
+                        raise
+                    obj = None  # changed since: If-Match failed
+                if obj is not None and state.continues(obj):
+                    return obj
+                if obj is not None:
+                    obj["Body"].close()
+                stats.restarts += 1
+            state.reset(out)
+            obj = fetch()
+            declared = _int(obj.get("ContentLength"), what)
+            if size is not None and declared > size:
+                obj["Body"].close()
+                raise ResponseTooLarge(
+                    f"{what}: {declared} bytes, more than its listed {size}; refused"
+                )
+            state.total = declared
+            # Without an ETag nothing could tell the same object from a replaced one: such a
+            # download is never resumed, only started again.
+            etag = obj.get("ETag")
+            state.etag = None if etag is None else s3_multipart.checked_etag(etag, what)
+            return obj
 
         def get() -> str:
-            digest = hashlib.sha256()
-            out.seek(0)
+            if state.total is not None and state.written == state.total:
+                return state.digest.hexdigest()  # all there; only the end of the answer was lost
+            out.seek(state.written)
             out.truncate()
-            with self._transfer(size or 0):
-                obj = client.get_object(Bucket=root.bucket, Key=key)
+            with self._transfer(max((size or 0) - state.written, 0)):
+                obj = start()
                 body = obj["Body"]
                 try:
-                    declared = int(obj.get("ContentLength") or 0)
-                    if size is not None and declared > size:
-                        raise ResponseTooLarge(
-                            f"{what}: {declared} bytes, more than its listed {size}; refused"
-                        )
-                    received = 0
                     for chunk in iter(lambda: body.read(CHUNK), b""):
-                        received += len(chunk)
-                        if size is not None and received > size:
+                        if size is not None and state.written + len(chunk) > size:
                             raise ResponseTooLarge(
                                 f"{what}: sent more than its listed {size} bytes; refused"
                             )
-                        digest.update(chunk)
+                        if state.total is not None and state.written + len(chunk) > state.total:
+                            raise ResponseTooLarge(f"{what}: sent more than it declared; refused")
                         out.write(chunk)
+                        state.digest.update(chunk)
+                        state.written += len(chunk)
                 except requests.exceptions.RequestException as exc:
                     raise _Retryable(f"{what}: {type(exc).__name__}") from None
                 except OSError as exc:  # urllib3's read errors (timeouts past the deadline)
                     raise _Retryable(f"{what}: {type(exc).__name__}") from None
                 finally:
                     body.close()
-            return digest.hexdigest()
+            if state.written != state.total:
+                raise _Retryable(f"{what}: the answer ended short")
+            return state.digest.hexdigest()
 
         return self._call(what, get)
 
@@ -499,15 +569,31 @@ class S3Artifacts:
             self._call(what, put, before_attempt=lambda: fh.seek(0))
             return
 
+        # Uploads of this key an earlier, interrupted copy left pending cannot be resumed
+        # (nothing says they hold these bytes): aborted first.
         self._abort_leftovers(root.bucket, key, what)
-        config = self.transfer.config()
-
-        def multipart() -> None:
-            # s3transfer's threads send the parts, each request under its own deadline (see
-            # _Transport); on any failure it aborts the upload, so no part outlives the attempt.
-            client.upload_fileobj(fh, root.bucket, key, Config=config)
-
-        self._call(what, multipart, before_attempt=lambda: fh.seek(0))
+        upload = s3_multipart.ResumableUpload(
+            client=client,
+            bucket=root.bucket,
+            key=key,
+            fh=fh,
+            size=size,
+            part_size=self.transfer.part_size,
+            concurrency=self.transfer.concurrency,
+            what=what,
+            timed=self._transfer,
+            abort_leftovers=lambda: self._abort_leftovers(root.bucket, key, what),
+        )
+        self.last_upload = upload.stats
+        try:
+            # Each attempt resumes the same upload: only the parts S3 does not hold go again.
+            self._call(what, upload.attempt)
+        except BaseException:
+            # Best effort: a store that cannot be reached keeps the upload, and the next upload
+            # of the key aborts it.
+            with contextlib.suppress(Exception):
+                upload.abort()
+            raise
 
     def _abort_leftovers(self, bucket: str, key: str, what: str) -> None:
         """Abort the multipart uploads of exactly this key that an interrupted copy left behind

@@ -6,7 +6,16 @@ It sits between the cockpit and a real MLflow server. Faults are drawn from a se
 * ``drop_before``: close the connection without forwarding (the server never sees it);
 * ``drop_after``: forward, let the server act, then close without answering (the client
   cannot know the outcome: the case that creates duplicates in naive copiers);
-* ``latency``: sleep up to this many seconds before forwarding.
+* ``latency``: sleep up to this many seconds before forwarding;
+* ``cut_request`` (chosen by a :meth:`Faults.plan` override): read the first ``cut_bytes`` of the
+  request's body, then close the connection (the server never sees the request);
+* ``cut_response`` (likewise): forward, then answer the status, the headers (the full
+  ``Content-Length``) and only the first ``cut_bytes`` of the body, and close: a connection
+  dropped in the middle of a download.
+
+Every request that reached the server is in ``proxy.forwarded`` (method, path, the ``Range`` it
+asked for, the bytes of its body, the bytes of the answer the client got), so a test counts what
+the server saw instead of timing anything.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class Faults:
     latency: float = 0.0
     seed: int = 1
     counts: dict[str, int] = field(default_factory=dict)
+    cut_bytes: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -45,12 +55,30 @@ class Faults:
             self.counts[kind] = self.counts.get(kind, 0) + 1
             return kind, delay
 
+    def plan(self, method: str, path: str) -> tuple[str, float]:
+        """The fault for this request (before its body is read); override to aim at one."""
+        return self.draw()
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """One request the server saw, and how much of its answer reached the client."""
+
+    method: str
+    path: str
+    range: str | None
+    body_bytes: int
+    answered_bytes: int
+    status: int
+
 
 class FaultProxy:
     def __init__(self, target: str, faults: Faults) -> None:
         parsed = urlparse(target)
         self.target_host, self.target_port = parsed.hostname, parsed.port
         self.faults = faults
+        self.forwarded: list[Forwarded] = []
+        self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,12 +88,16 @@ class FaultProxy:
                 pass
 
             def _handle(self) -> None:
+                kind, delay = proxy.faults.plan(self.command, self.path)
+                if kind == "cut_request":
+                    self.rfile.read(proxy.faults.cut_bytes)
+                    self.close_connection = True
+                    return
                 if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
                     body = self._read_chunked()
                 else:
                     length = int(self.headers.get("Content-Length") or 0)
                     body = self.rfile.read(length) if length else b""
-                kind, delay = proxy.faults.draw()
                 if kind == "error":
                     self.send_response(proxy.faults._rng.choice((500, 502, 503)))
                     self.send_header("Content-Length", "0")
@@ -84,6 +116,20 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
+                answered = 0 if kind == "drop_after" else len(data)
+                if kind == "cut_response":
+                    answered = min(proxy.faults.cut_bytes, len(data))
+                with proxy._lock:
+                    proxy.forwarded.append(
+                        Forwarded(
+                            self.command,
+                            self.path,
+                            self.headers.get("Range"),
+                            len(body),
+                            answered,
+                            resp.status,
+                        )
+                    )
                 if kind == "drop_after":
                     self.close_connection = True
                     return
@@ -91,8 +137,18 @@ class FaultProxy:
                 for key, value in resp.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(key, value)
+                if self.command == "HEAD":
+                    # A HEAD answer has no body but says the object's size.
+                    self.send_header("Content-Length", resp.getheader("Content-Length") or "0")
+                    self.end_headers()
+                    return
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if kind == "cut_response":
+                    self.wfile.write(data[:answered])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(data)
 
             def _read_chunked(self) -> bytes:
@@ -105,7 +161,7 @@ class FaultProxy:
                     data += self.rfile.read(size)
                     self.rfile.readline()
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
