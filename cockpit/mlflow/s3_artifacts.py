@@ -339,8 +339,11 @@ class S3Artifacts:
         *,
         pool_size: int = 16,
         transfer: TransferSettings | None = None,
+        share_client: bool = True,
     ) -> None:
         self.rest = rest
+        # False: a boto3 client of its own, as every side had before (bench/s3_clients.py).
+        self.share_client = share_client
         self.settings = settings
         self.pool_size = pool_size
         self.transfer = transfer or TransferSettings()
@@ -356,12 +359,17 @@ class S3Artifacts:
         with self._lock:
             if self._client is None:
                 transport = _Transport(self.rest, self.settings, self.pool_size)
-                self._client = s3_clients.shared_client(
-                    self.settings.endpoint_url,
-                    self.settings.profile,
-                    self.settings.verify,
-                    transport,
-                )
+                if self.share_client:
+                    self._client = s3_clients.shared_client(
+                        self.settings.endpoint_url,
+                        self.settings.profile,
+                        self.settings.verify,
+                        transport,
+                    )
+                else:
+                    self._client = s3_clients.private_client(
+                        self.settings.endpoint_url, self.settings.profile, transport
+                    )
             return self._client
 
     # ------------------------------------------------------------------ calls
@@ -378,7 +386,7 @@ class S3Artifacts:
                 before_attempt()
             try:
                 return fn()
-            except _Retryable as exc:
+            except (_Retryable, s3_multipart.UploadLost) as exc:
                 last = exc.message
             except botocore.exceptions.ClientError as exc:
                 status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, SourceUnavailableError
 from cockpit.mlflow.bounded import ServerMisbehaved
 
 MIB = 1 << 20
@@ -43,6 +43,11 @@ MAX_OBJECT = 5 * 1024 * 1024 * MIB
 LIST_PAGE = 1000  # ListParts answers at most 1,000 parts a page
 _ETAG = re.compile(r'^"?[\x21\x23-\x7e]{1,256}"?$')  # printable ASCII, no quote inside
 _MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+
+
+class UploadLost(SourceUnavailableError):
+    """The store forgot the upload while parts were going up (``NoSuchUpload``): the next attempt
+    finds out from ``ListParts`` and starts again (retried by the caller's policy)."""
 
 
 @dataclass(frozen=True)
@@ -249,15 +254,22 @@ class ResumableUpload:
             raise failure
 
     def _put(self, part: Part, data: bytes, digest: bytes) -> None:
+        import botocore.exceptions
+
         # A transfer thread: the request gets its own deadline from the transport.
-        answer = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            PartNumber=part.number,
-            Body=data,
-            ContentMD5=base64.b64encode(digest).decode(),
-        )
+        try:
+            answer = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=part.number,
+                Body=data,
+                ContentMD5=base64.b64encode(digest).decode(),
+            )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                raise UploadLost(f"{self.what}: the store no longer has the upload") from None
+            raise
         etag = checked_etag(answer.get("ETag"), self.what)
         with self._lock:
             self.held[part.number] = etag
