@@ -5,7 +5,7 @@ object of ``--mb`` MiB (default 200) from a file on disk, ``--rounds`` times eac
 
 * **single PUT**: the cockpit's upload before multipart (one ``put_object`` through the cockpit's
   bounded client; S3 refuses it above 5 GiB);
-* **cockpit**: ``S3Artifacts.upload`` (a managed multipart upload above the threshold);
+* **cockpit**: ``S3Artifacts.upload`` (a resumable multipart upload above the threshold);
 * **boto3**: plain ``upload_fileobj`` with boto3's default transfer settings and no cockpit
   transport (what a tool with no bounds would do: 10 parts in flight, up to 10 more read ahead);
 * **download**: ``S3Artifacts.download`` (streamed, sha256 on the way) and plain boto3

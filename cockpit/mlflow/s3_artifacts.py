@@ -23,10 +23,15 @@ What S3 answers is as hostile as what an MLflow server answers, and handled by t
 * the old server's store is only read: its session refuses anything but GET and HEAD.
 
 Large objects (S3 takes at most 5 GB in one PUT: AWS, "Uploading objects") go up as multipart
-uploads through boto3's managed transfer (:class:`TransferSettings`): parts of a fixed size, a
-few at a time, so memory stays bounded whatever the object's size, and the object appears only
-when S3 completes the upload, whole; a failed upload is aborted, and one an interrupted copy left
-behind is aborted by the next upload of the same key. Downloads stream in 1 MiB chunks.
+uploads (:class:`TransferSettings`, :mod:`.s3_multipart`): parts of a fixed size, a few at a
+time, so memory stays bounded whatever the object's size, and the object appears only when S3
+completes the upload, whole. A retry resumes the same upload and sends only the parts S3 does not
+list; an upload given up is aborted, and one an interrupted copy left behind is aborted by the
+next upload of the same key. Downloads stream in 1 MiB chunks; a retry asks for the bytes not yet
+written (``Range``, ``If-Match``), or starts again from byte 0 if the object changed.
+
+The boto3 client (about 16 MiB) is the process's one for the store, shared by every side and
+thread (:mod:`.s3_clients`); each side's calls still go through its own bounded transport.
 """
 
 from __future__ import annotations
@@ -107,32 +112,16 @@ class TransferSettings:
     """How an upload goes out. Up to ``multipart_threshold`` bytes: one PUT. From there: a
     multipart upload of ``part_size`` parts, ``concurrency`` at a time.
 
-    s3transfer reads each part of a file object into memory before sending it, so one upload
-    holds the ``concurrency`` parts being sent and the next one read: 40 MiB with the defaults. The defaults are boto3's own
-    threshold and part size (``boto3.s3.transfer.TransferConfig``); S3 takes parts of 5 MiB to
-    5 GiB and at most 10,000 of them (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html),
-    so past 78 GiB s3transfer grows the part size to stay within 10,000 parts."""
+    Each part is read into memory before it is sent (:mod:`.s3_multipart`), so one upload
+    holds the ``concurrency`` parts being sent and the next one read: 40 MiB with the defaults.
+    The defaults are boto3's own threshold and part size (``boto3.s3.transfer.TransferConfig``);
+    S3 takes parts of 5 MiB to 5 GiB and at most 10,000 of them
+    (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html), so past 78 GiB the part size
+    grows to stay within 10,000 parts, as boto3's transfer does."""
 
     multipart_threshold: int = 8 * MIB
     part_size: int = 8 * MIB
     concurrency: int = 4
-
-    def config(self) -> Any:
-        from boto3.s3.transfer import TransferConfig
-
-        config = TransferConfig(
-            multipart_threshold=self.multipart_threshold,
-            multipart_chunksize=self.part_size,
-            max_concurrency=self.concurrency,
-            # The classic transfer manager sends through this client, and so through the
-            # bounded transport below; the CRT one (when awscrt is installed) would not.
-            preferred_transfer_client="classic",
-        )
-        # s3transfer's bound on parts held in memory (default 10; not a TransferConfig
-        # argument in boto3, an attribute of the s3transfer config it extends): as many as are
-        # being sent.
-        config.max_in_memory_upload_chunks = self.concurrency
-        return config
 
 
 @dataclass(frozen=True)
@@ -553,7 +542,7 @@ class S3Artifacts:
 
     def upload(self, run: Run, path: str, fh: IO[bytes]) -> None:
         """Put one file at ``path`` under the run's root: one PUT below the multipart threshold,
-        a managed multipart upload from it. Either way the object appears whole or not at all,
+        a resumable multipart upload (:mod:`.s3_multipart`) from it. Either way the object appears whole or not at all,
         so a retry, or a re-run after an interruption, never finds half an object."""
         if self.rest.read_only:
             from cockpit.mlflow.rest import ReadOnlyViolation
