@@ -152,9 +152,3 @@ def private_client(endpoint_url: str | None, profile: str | None, handler: Handl
     with _LOCK:
         session, region, _fingerprint = _session(profile)
         return BoundClient(_build(session, endpoint_url, region), handler)
-
-
-def clients_alive() -> int:
-    """How many shared clients the process holds (for tests and the bench)."""
-    with _LOCK:
-        return len(_REGISTRY)
