@@ -59,6 +59,10 @@ class Faults:
         """The fault for this request (before its body is read); override to aim at one."""
         return self.draw()
 
+    def rewrite(self, method: str, path: str, data: bytes) -> bytes:
+        """The answer's body as the client gets it; override to make the server lie."""
+        return data
+
 
 @dataclass(frozen=True)
 class Forwarded:
@@ -114,7 +118,7 @@ class FaultProxy:
                 headers["Content-Length"] = str(len(body))
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
-                data = resp.read()
+                data = proxy.faults.rewrite(self.command, self.path, resp.read())
                 conn.close()
                 answered = 0 if kind == "drop_after" else len(data)
                 if kind == "cut_response":

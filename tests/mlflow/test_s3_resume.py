@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,11 +45,20 @@ class Rule:
 
 
 class Aimed(faultproxy.Faults):
-    """Faults aimed at chosen requests; everything else goes through untouched."""
+    """Faults aimed at chosen requests; everything else goes through untouched. ``lie``, when
+    given, rewrites the body of ListParts answers (``GET ...?uploadId=``)."""
 
-    def __init__(self, *rules: Rule, cut_bytes: int = 0) -> None:
+    def __init__(
+        self, *rules: Rule, cut_bytes: int = 0, lie: Callable[[bytes], bytes] | None = None
+    ) -> None:
         super().__init__(cut_bytes=cut_bytes)
         self.rules = list(rules)
+        self.lie = lie
+
+    def rewrite(self, method: str, path: str, data: bytes) -> bytes:
+        if self.lie is not None and method == "GET" and "uploadId=" in path:
+            return self.lie(data)
+        return data
 
     def plan(self, method: str, path: str) -> tuple[str, float]:
         with self._lock:
@@ -213,6 +223,92 @@ def test_an_upload_the_store_lost_starts_again_and_leaves_no_orphan(s3_store):
     body = client.get_object(Bucket=bucket, Key=KEY)["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
     assert _incomplete(client, bucket) == []
+
+
+def test_a_completion_whose_answer_was_lost_is_not_uploaded_again(s3_store):
+    """CompleteMultipartUpload reaches moto, its answer does not: the retry finds the upload
+    gone (NoSuchUpload), and the object under the key is this upload's (its size, and the
+    multipart ETag of exactly these parts' MD5s), so nothing is sent again."""
+    bucket = s3_store.bucket("resume-complete")
+    client = s3_store.client()
+    data = random.Random(7).randbytes(20 * MIB)
+    faults = Aimed(Rule("POST", "uploadId=", "drop_after"))
+    with faultproxy.FaultProxy(s3_store.endpoint, faults) as proxy:
+        side = _side(proxy.url)
+        side.upload(_run(bucket), "model/weights.bin", io.BytesIO(data))
+    assert faults.counts == {"drop_after": 1}
+    assert sorted(_parts_sent(proxy)) == [(1, 8 * MIB), (2, 8 * MIB), (3, 4 * MIB)]
+    assert _count(proxy, "POST", lambda q: "uploads" in q) == 1
+    assert _count(proxy, "POST", lambda q: "uploadId" in q) == 1
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ETag"].strip('"') == s3_multipart.multipart_etag(_part_md5s(data))
+    assert _incomplete(client, bucket) == []
+
+
+def _lie_about_parts(data: bytes) -> bytes:
+    """Part 1 listed with an ETag that is no MD5 of its bytes, part 3 with another size."""
+    text = data.decode()
+    text = re.sub(
+        r"(<PartNumber>1</PartNumber>.*?<ETag>)(.*?)(</ETag>)",
+        lambda m: m.group(1) + "&quot;" + "0" * 32 + "&quot;" + m.group(3),
+        text,
+        flags=re.S,
+    )
+    text = re.sub(
+        r"(<PartNumber>3</PartNumber>.*?<Size>)(\d+)(</Size>)",
+        lambda m: m.group(1) + str(int(m.group(2)) + 1) + m.group(3),
+        text,
+        flags=re.S,
+    )
+    return text.encode()
+
+
+def test_parts_the_listing_misdescribes_are_sent_again(s3_store):
+    """The store's ListParts answer is hostile: a part whose ETag is neither the one S3 answered
+    nor the MD5 of its bytes, or whose size is not the part's, is not counted as held: sent
+    again, so the completed object is exactly the file."""
+    bucket = s3_store.bucket("resume-lie")
+    client = s3_store.client()
+    data = random.Random(8).randbytes(20 * MIB)
+    faults = Aimed(Rule("PUT", "partNumber=2", "cut_request"), cut_bytes=MIB, lie=_lie_about_parts)
+    with faultproxy.FaultProxy(s3_store.endpoint, faults) as proxy:
+        side = _side(proxy.url)
+        side.upload(_run(bucket), "model/weights.bin", io.BytesIO(data))
+    sent = sorted(_parts_sent(proxy))
+    assert sent == [(1, 8 * MIB), (1, 8 * MIB), (2, 8 * MIB), (3, 4 * MIB), (3, 4 * MIB)], sent
+    stats = side.last_upload
+    assert stats is not None and stats.parts_resumed == 0, stats
+    body = client.get_object(Bucket=bucket, Key=KEY)["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert _incomplete(client, bucket) == []
+
+
+def test_a_listing_of_parts_that_never_ends_is_refused_and_the_upload_aborted(s3_store):
+    bucket = s3_store.bucket("resume-endless")
+    client = s3_store.client()
+    data = random.Random(9).randbytes(20 * MIB)
+
+    def endless(body: bytes) -> bytes:
+        text = re.sub(
+            r"<IsTruncated>\w+</IsTruncated>", "<IsTruncated>true</IsTruncated>", body.decode()
+        )
+        text = re.sub(
+            r"<NextPartNumberMarker>\d*</NextPartNumberMarker>",
+            "<NextPartNumberMarker>0</NextPartNumberMarker>",
+            text,
+        )
+        return text.encode()
+
+    faults = Aimed(Rule("PUT", "partNumber=2", "cut_request"), cut_bytes=MIB, lie=endless)
+    with faultproxy.FaultProxy(s3_store.endpoint, faults) as proxy:
+        side = _side(proxy.url)
+        with pytest.raises(s3_artifacts.ServerMisbehaved, match="does not advance") as caught:
+            side.upload(_run(bucket), "model/weights.bin", io.BytesIO(data))
+    assert "\n" not in caught.value.message
+    assert _count(proxy, "GET", lambda q: "uploadId" in q) == 1  # one page, not a loop
+    assert _count(proxy, "DELETE", lambda q: "uploadId" in q) == 1  # aborted
+    assert _incomplete(client, bucket) == []
+    assert client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 
 
 def _gets(proxy: faultproxy.FaultProxy) -> list[faultproxy.Forwarded]:
