@@ -491,11 +491,18 @@ class S3Artifacts:
                     obj = None  # changed since: If-Match failed
                 if obj is not None and state.continues(obj):
                     return obj
-                if obj is not None:
-                    obj["Body"].close()
                 stats.restarts += 1
+                full = obj is not None and obj["ResponseMetadata"].get("HTTPStatusCode") == 200
+                if obj is not None and not full:
+                    obj["Body"].close()
+                    obj = None
+            else:
+                obj = None
+            # From byte 0: a store that ignored the range already sends the whole object (its
+            # own ETag and size then hold); otherwise, ask for it.
             state.reset(out)
-            obj = fetch()
+            if obj is None:
+                obj = fetch()
             declared = _int(obj.get("ContentLength"), what)
             if size is not None and declared > size:
                 obj["Body"].close()

@@ -59,6 +59,10 @@ class Faults:
         """The fault for this request (before its body is read); override to aim at one."""
         return self.draw()
 
+    def forward_headers(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+        """The request's headers as the server gets them; override to drop or change one."""
+        return headers
+
     def rewrite(self, method: str, path: str, data: bytes) -> bytes:
         """The answer's body as the client gets it; override to make the server lie."""
         return data
@@ -116,6 +120,7 @@ class FaultProxy:
                 skip = ("host", "connection", "transfer-encoding", "content-length")
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                 headers["Content-Length"] = str(len(body))
+                headers = proxy.faults.forward_headers(self.command, self.path, headers)
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = proxy.faults.rewrite(self.command, self.path, resp.read())

@@ -408,3 +408,36 @@ def test_one_client_per_store_is_shared_by_every_side_and_thread(s3_store, monke
     # And so is another endpoint.
     elsewhere = _side(s3_store.endpoint.replace("127.0.0.1", "localhost"))
     assert elsewhere.client().shared is not new.client().shared
+
+
+class _IgnoresRange(Aimed):
+    """A store that answers a ranged GET with the whole object (200), as some S3-compatible
+    stores and caches do: the proxy drops the ``Range`` header of every GET after the first."""
+
+    def __init__(self, cut_bytes: int) -> None:
+        super().__init__(Rule("GET", "", "cut_response"), cut_bytes=cut_bytes)
+        self.ranges_dropped = 0
+
+    def forward_headers(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+        kept = {k: v for k, v in headers.items() if k.lower() != "range"}
+        self.ranges_dropped += len(headers) - len(kept)
+        return kept
+
+
+def test_a_resume_answered_with_the_whole_object_is_not_spliced(s3_store):
+    bucket = s3_store.bucket("resume-norange")
+    client = s3_store.client()
+    data = random.Random(10).randbytes(12 * MIB)
+    client.put_object(Bucket=bucket, Key=KEY, Body=data)
+    faults = _IgnoresRange(cut_bytes=5 * MIB)
+    with faultproxy.FaultProxy(s3_store.endpoint, faults) as proxy:
+        side = _side(proxy.url, read_only=True)
+        out = io.BytesIO()
+        digest = side.download(_run(bucket), "model/weights.bin", out, len(data))
+    assert digest == hashlib.sha256(data).hexdigest() and out.getvalue() == data
+    assert faults.ranges_dropped == 1
+    # The 200 to the ranged request is not taken for the rest of the object (no splice): it is
+    # the whole object, read from byte 0, without asking again.
+    assert [g.status for g in _gets(proxy)] == [200, 200]
+    stats = side.last_download
+    assert stats is not None and stats.restarts == 1 and len(stats.resumed_from) == 1
