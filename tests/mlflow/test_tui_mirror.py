@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tui_settle import until
+
 from cockpit.config import parse_config
 from cockpit.mlflow.mirror import Mirror
 from cockpit.services import Services
@@ -49,10 +51,8 @@ async def test_mirror_from_the_tab_pauses_resumes_and_stops_on_close(
         assert tab.mirror is None
         await pilot.press("m")
         assert tab._mirror_control is not None  # set on the UI thread by the key press
-        for _ in range(600):
-            await pilot.pause(0.05)
-            if tab.mirror is not None:
-                break
+        # A guard against a hang, not a speed check: connecting waits on both servers.
+        await until(pilot, lambda: tab.mirror is not None, "the mirror to start", 300.0)
         mirror = tab.mirror
         assert isinstance(mirror, Mirror)  # handed over by the MirrorStarted message
         await pilot.press("m")
@@ -60,9 +60,8 @@ async def test_mirror_from_the_tab_pauses_resumes_and_stops_on_close(
         await pilot.press("m")
         assert not mirror.paused
     # Closing the cockpit unmounted the tab, which stopped the mirror: its worker ends.
-    for _ in range(600):
-        if store.events(kinds=["mlflow.mirror.stopped"]):
-            break
+    deadline = time.monotonic() + 300.0  # a guard against a hang, not a speed check
+    while not store.events(kinds=["mlflow.mirror.stopped"]) and time.monotonic() < deadline:
         time.sleep(0.05)
     kinds = [e.kind for e in store.events(kind_prefix="mlflow.mirror.")]
     assert kinds[0] == "mlflow.mirror.started"
