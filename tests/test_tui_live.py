@@ -86,7 +86,7 @@ async def test_header_shows_a_down_source(tmp_path: Path):
     dead = SlowSource("mlflow.old", delay=0.0, fail=True)
     app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[dead])
     async with app.run_test(size=(140, 40)) as pilot:
-        for _ in range(40):
+        for _ in range(600):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.2)
             if app.query_one("#status-header").sources.get("mlflow.old") == "down":
                 break
@@ -144,7 +144,7 @@ async def test_live_tui_prepares_sources_on_the_main_thread_and_shows_internal_e
     sources = [OrderedSource("workspace"), OrderedSource("mlflow")]
     app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=sources)
     async with app.run_test(size=(160, 40)) as pilot:
-        for _ in range(100):
+        for _ in range(1200):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.1)
             header = app.query_one("#status-header").sources
             if all(header.get(s.name) == "ok" for s in sources):

@@ -107,7 +107,7 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
     app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[])
     async with app.run_test(size=(160, 48)) as pilot:
         tab = app.query_one(CutoverTab)
-        for _ in range(50):
+        for _ in range(1200):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.1)
             if tab.gates:
                 break
@@ -126,7 +126,7 @@ async def test_gates_board_and_change_notification(tmp_path: Path):
         assert {e.payload["gate"] for e in store.events(kinds=["cutover.gate"])} >= {"db-rehearsal"}
         # A clean rehearsal is recorded: the gate flips and a notification is raised.
         store.append_event("mlflow.rehearsal.finished", {"ok": True, "to_version": "2.22.5"})
-        for _ in range(50):
+        for _ in range(1200):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.1)
             if any(n.title == "Gate changed" for n in app._notifications):
                 break

@@ -255,7 +255,7 @@ async def test_tab_starts_a_shadow_rerun_and_shows_the_new_runs(
         await pilot.press("r")
         await pilot.pause()
         assert tab.rerunning == "kyros-fraud-score"
-        for _ in range(300):  # the shadow runs take ~1.3 s on the simulator
+        for _ in range(1200):  # the shadow runs take ~1.3 s on the simulator
             await pilot.pause(0.1)
             if tab.rerunning is None:
                 break

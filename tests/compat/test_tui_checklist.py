@@ -152,7 +152,7 @@ async def test_rescan_keeps_decisions(state: Path):
         notebook.write_text(notebook.read_text().replace("list_experiments", "search_experiments"))
         await pilot.press("r")
         tab = app.query_one(ChecklistTab)
-        for _ in range(200):
+        for _ in range(2400):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.05)
             if not tab.rescanning:
                 break

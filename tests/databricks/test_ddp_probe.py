@@ -412,7 +412,7 @@ poll_interval_s = 600
         tree.focus()
         await pilot.pause()
         await pilot.press("D")
-        for _ in range(100):
+        for _ in range(1200):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.1)
             if item(store).status == "pass" and not app.query_one(ChecklistTab).ddp_running:
                 break

@@ -40,7 +40,7 @@ async def test_keys_are_answered_while_the_workspace_takes_seconds_per_request(s
         # proven by the poll's own state, not by wall time on a loaded machine.
         assert header.sources["databricks"] == "unknown"
         sim.faults.set(delay_s=0)
-        for _ in range(150):
+        for _ in range(1200):  # a hang guard (120 s), not a speed check
             await pilot.pause(0.1)
             if header.sources["databricks"] == "ok":
                 break

@@ -37,7 +37,7 @@ def state(tmp_path: Path, monkeypatch) -> Path:
 async def detail_with(pilot, app, text: str) -> str:
     """The detail pane once it shows ``text`` (a loaded machine takes a while to re-render)."""
     detail = ""
-    for _ in range(100):
+    for _ in range(1200):  # a hang guard (120 s), not a speed check
         await pilot.pause(0.1)
         detail = str(app.query_one("#cl-detail", Static).render())
         if text in detail:
