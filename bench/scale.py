@@ -23,6 +23,12 @@ Targets (issue 17): first frame <= 1.5x the sample's, every tab <= 1 s, a time-t
     .venv/bin/python bench/scale.py [--runs 5] [--rebuild] [--json]
     .venv/bin/python bench/scale.py --older [--runs 5]    # older-schema files, read-only
     .venv/bin/python bench/scale.py --readers [--runs 5]  # timeline search, kind counts, replay
+    .venv/bin/python bench/scale.py --travel [--runs 3] [--state FILE]  # every step of a file
+
+``--travel`` steps back (``[``) through every moment of a file, the sample unless ``--state``
+names one, with the Benchmarks tab on screen, each step timed until the tab and the gates are
+redrawn; each step's median over the rounds is printed with its ratio to the median step of the
+same run (the baseline), and whether the process had imported numpy/scipy by then.
 """
 
 from __future__ import annotations
@@ -489,6 +495,100 @@ def median_figures(runs: list[dict]) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ every step
+# `--travel`: one headless app per round steps back through every moment of the file. The
+# Benchmarks tab is on screen (it and the gates both read the statistics at each step); the
+# first tab and the gates' first evaluation are left to finish before the first step.
+async def _travel(path: Path, tab: str) -> dict:
+    from cockpit.store import StateStore
+    from screens.app import GATES_FIRST_DELAY_S, CockpitApp
+
+    store = StateStore.open(path, readonly=True, defer_check=True)
+    app = CockpitApp(store=store, offline=True)
+    steps = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause(0)
+        await asyncio.sleep(GATES_FIRST_DELAY_S + 0.2)
+        await _settle(pilot)
+        index = next(i for i, cls in enumerate(app.tab_classes, start=1) if cls.TAB_ID == tab)
+        await pilot.press(str(index))
+        await _settle(pilot)
+        first, _ = store.event_span()
+        while app.as_of is None or app.as_of > first:
+            began = time.perf_counter()
+            await pilot.press("left_square_bracket")
+            await _settle(pilot)
+            steps.append(
+                {
+                    "as_of": app.as_of,
+                    "kind": store.event_position(app.as_of).kind,
+                    "seconds": time.perf_counter() - began,
+                    "scipy": "scipy.stats" in sys.modules,
+                }
+            )
+    store.close()
+    return {"steps": steps}
+
+
+def travel(path: Path, tab: str) -> dict:
+    """:func:`_travel` in a fresh interpreter (what it imports is this file's alone)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--travel-probe", str(path), "--tab", tab],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TEXTUAL_DRIVER": HEADLESS["TEXTUAL_DRIVER"]},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"travel probe of {path} failed: {done.stderr[-1500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_travel(path: Path, runs: int, tab: str) -> dict:
+    rounds = []
+    load_before = os.getloadavg()[0]
+    for round_ in range(runs):
+        say(f"travel round {round_ + 1}/{runs}: {path.name}")
+        rounds.append(travel(path, tab)["steps"])
+    steps = []
+    for i, step in enumerate(rounds[0]):
+        steps.append(
+            {
+                **step,
+                "seconds": statistics.median(r[i]["seconds"] for r in rounds),
+                "scipy": any(r[i]["scipy"] for r in rounds),
+            }
+        )
+    baseline = statistics.median(s["seconds"] for s in steps)
+    return {
+        "state": str(path),
+        "tab": tab,
+        "runs": runs,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "baseline_s": baseline,
+        "steps": steps,
+    }
+
+
+def print_travel(figures: dict) -> None:
+    import datetime as dt
+
+    base = figures["baseline_s"]
+    steps = figures["steps"]
+    print(f"{figures['state']}: {len(steps)} steps back with the {figures['tab']} tab on screen, "
+          f"median of {figures['runs']} rounds; load average {figures['load_average']}")  # fmt: skip
+    print(f"{'step':>4}  {'moment (UTC)':19}  {'event there':28} {'seconds':>8} {'÷ median':>9}"
+          "  scipy imported")  # fmt: skip
+    for i, step in enumerate(steps, start=1):
+        moment = dt.datetime.fromtimestamp(step["as_of"], tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{i:4}  {moment:19}  {str(step['kind'])[:28]:28} {step['seconds']:8.3f} "
+              f"{step['seconds'] / base:8.2f}x  {'yes' if step['scipy'] else 'no'}")  # fmt: skip
+    worst = max(steps, key=lambda s: s["seconds"])
+    print(f"median step {base:.3f} s; slowest {worst['seconds']:.3f} s "
+          f"({worst['seconds'] / base:.2f}x the median); "
+          f"scipy imported: {'yes' if any(s['scipy'] for s in steps) else 'no'}")  # fmt: skip
+
+
 # ------------------------------------------------------------------------------ older files
 # `--older`: the month file as cockpits before migration 0013 recorded it (its indexes and 0014's
 # table missing: every file recorded before them), read in place; and as before 0009 (a column
@@ -683,8 +783,24 @@ def main() -> int:
         action="store_true",
         help="instead: time the timeline, its search, kind counts and the checklist replay",
     )
+    parser.add_argument(
+        "--travel",
+        action="store_true",
+        help="instead: step back through every moment of the sample (or --state FILE)",
+    )
+    parser.add_argument("--tab", default="benchmarks", help="the tab on screen for --travel")
+    parser.add_argument("--travel-probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--build-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.travel_probe:
+        print(json.dumps(asyncio.run(_travel(args.travel_probe, args.tab))))
+        return 0
+    if args.travel:
+        figures = measure_travel(args.state or SAMPLE, args.runs, args.tab)
+        print_travel(figures)
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        return 0
     if args.build_into:
         build(args.build_into)
         return 0
