@@ -510,7 +510,7 @@ async def _travel(path: Path, tab: str) -> dict:
         await pilot.pause(0)
         await asyncio.sleep(GATES_FIRST_DELAY_S + 0.2)
         await _settle(pilot)
-        index = next(i for i, cls in enumerate(app.tab_classes, start=1) if cls.TAB_ID == tab)
+        index = next(i for i, cls in enumerate(app.tab_classes, start=1) if tab == cls.TAB_ID)
         await pilot.press(str(index))
         await _settle(pilot)
         first, _ = store.event_span()
