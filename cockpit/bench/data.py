@@ -296,25 +296,32 @@ def samples_fingerprint(store: StateStore, *, as_of: float | None = None) -> tup
     Viewers re-run the statistics (bootstrap, tests) only when it changes, not on every write
     another feature makes to the state file.
     """
-    from cockpit.databricks.history import runs_fingerprint
-
-    bound = until(as_of)
-    parts: list[Any] = [as_of]
-    queries = [
-        (
-            "SELECT COUNT(*), MAX(id), MAX(recorded_at) FROM bench_samples WHERE recorded_at <= ?",
-            (bound,),
-        ),
-        # A direction flipped in place changes verdicts without adding a sample.
-        ("SELECT COUNT(*), SUM(direction = 'higher'), MAX(rowid) FROM bench_metrics", ()),
-    ]
-    for sql, params in queries:
-        row = store.query_one(sql, params)
-        parts.append(tuple(row) if row is not None else None)
-    runs = runs_fingerprint(store, as_of=as_of)
+    samples, runs = _sample_parts(store, as_of)
+    parts: list[Any] = [as_of, samples, metrics_fingerprint(store)]
     if runs is not None:
         parts.append(runs)
     return tuple(parts)
+
+
+def metrics_fingerprint(store: StateStore) -> tuple[Any, ...] | None:
+    """A cheap value that changes when a metric is recorded or its direction flips in place
+    (which changes verdicts without adding a sample)."""
+    row = store.query_one(
+        "SELECT COUNT(*), SUM(direction = 'higher'), MAX(rowid) FROM bench_metrics"
+    )
+    return tuple(row) if row is not None else None
+
+
+def _sample_parts(store: StateStore, as_of: float | None) -> tuple[Any, Any]:
+    """(the recorded samples' count and newest id and time, the run history's fingerprint)
+    visible at ``as_of``: what the statistics' numbers are computed from."""
+    from cockpit.databricks.history import runs_fingerprint
+
+    row = store.query_one(
+        "SELECT COUNT(*), MAX(id), MAX(recorded_at) FROM bench_samples WHERE recorded_at <= ?",
+        (until(as_of),),
+    )
+    return (tuple(row) if row is not None else None), runs_fingerprint(store, as_of=as_of)
 
 
 def load_directions(store: StateStore) -> dict[tuple[str, str], Direction]:
@@ -402,8 +409,16 @@ def stats_key(store: StateStore, old_runtime: str, new_runtime: str, as_of: floa
     from cockpit.databricks.history import runs_known
 
     # The moment itself is left out (as for the stored verdicts): the samples visible at a moment
-    # only grow, so equal counts and maxima mean equal samples at any two moments.
-    parts: list[Any] = [samples_fingerprint(store, as_of=as_of)[1:], [old_runtime, new_runtime]]
+    # only grow, so equal counts and maxima mean equal samples at any two moments. So are the
+    # metrics' directions: they decide the verdict, never the numbers (judged() applies today's),
+    # and bench_metrics has no history. With them in the key, a moment before a metric was first
+    # recorded (the sample's run history before its benchmark samples) named numbers that no one
+    # could store any more, and every time-travel step there imported numpy and scipy.
+    samples, runs = _sample_parts(store, as_of)
+    parts: list[Any] = [
+        [samples, *([runs] if runs is not None else [])],
+        [old_runtime, new_runtime],
+    ]
     if as_of is not None:
         # The one way equal fingerprints can hold different values: a run of the history kept as
         # a sample only after ``as_of`` is left out at ``as_of`` (sample_columns never counts a

@@ -38,12 +38,18 @@ class StoredVerdict:
 
 
 def _inputs_key(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> str:
-    from cockpit.bench.data import runtimes_compared, stats_key
+    from cockpit.bench.data import metrics_fingerprint, runtimes_compared, stats_key
 
     rules = config.benchmarks.model_dump(mode="json") if config is not None else None
     # The samples and runtimes part is the stored statistics' own key (moment left out, a run of
     # the history kept as a sample only later accounted for): one definition of "same samples".
-    parts = [stats_key(store, *runtimes_compared(store, config), as_of), rules]
+    # The metrics' directions are not in that key (they never change the numbers) but decide
+    # the verdicts.
+    parts = [
+        stats_key(store, *runtimes_compared(store, config), as_of),
+        metrics_fingerprint(store),
+        rules,
+    ]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

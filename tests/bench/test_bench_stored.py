@@ -360,3 +360,60 @@ def test_a_file_recorded_before_the_table_is_read_in_place_and_computed(kyros_be
     with StateStore.open(kyros_bench) as store:  # writable: migrated, and stored from then on
         assert compare_store(store, None) == expected
         assert store.query_one("SELECT COUNT(*) AS n FROM bench_stats")["n"] == 1
+
+
+def test_a_metric_recorded_later_does_not_hide_the_numbers_stored_before(kyros_bench: Path):
+    """Directions decide verdicts, never numbers, and bench_metrics has no history: recording a
+    metric (or flipping its direction) leaves every moment's statistics key as it was, so the
+    row stored for those samples is still found; the verdicts kept for the gates follow the new
+    direction."""
+    from cockpit.bench.verdicts import benchmark_verdicts
+
+    with StateStore.open(kyros_bench) as store:
+        latest = store.query_one("SELECT MAX(recorded_at) AS t FROM bench_samples")["t"]
+        before_key = stats_key(store, OLD, NEW, None)
+        assert store.query_one("SELECT 1 FROM bench_stats WHERE samples_key = ?", (before_key,))
+        before = {(v.pipeline, v.metric): v.verdict for v in benchmark_verdicts(store, None)}
+        assert before[("kyros-churn-train", "duration_s")] == "regression"
+        with store.write() as tx:  # someone decides duration is higher-is-better (a typo)
+            tx.execute("UPDATE bench_metrics SET direction = 'higher' WHERE metric = 'duration_s'")
+        assert stats_key(store, OLD, NEW, None) == before_key
+        assert stats_key(store, OLD, NEW, latest) == before_key
+        after = {(v.pipeline, v.metric): v.verdict for v in benchmark_verdicts(store, None)}
+        assert after[("kyros-churn-train", "duration_s")] == "improvement"
+        directions = {
+            (r["pipeline"], r["metric"]): r["direction"]
+            for r in store.query("SELECT pipeline, metric, direction FROM bench_metrics")
+        }
+        assert compare_store(store, None) == reference(store, directions=directions)
+
+
+def test_every_moment_of_the_shipped_sample_is_served_without_scipy(tmp_path: Path):
+    """Time travel over the shipped sample: at every event time the gates' verdicts and the
+    Benchmarks tab's statistics come from stored rows (the run history's moments before the
+    benchmark samples included), so the process imports none of numpy, pandas or scipy."""
+    copy = tmp_path / "sample.db"
+    shutil.copy(REPO / "sample_state" / "kyros.cockpit.db", copy)
+    code = (
+        "import sys, json\n"
+        "from cockpit.bench.data import compare_store\n"
+        "from cockpit.bench.verdicts import benchmark_verdicts\n"
+        "from cockpit.store import StateStore\n"
+        f"store = StateStore.open({str(copy)!r}, readonly=True)\n"
+        "times = store.query_columns('SELECT DISTINCT ts FROM events ORDER BY ts')[0]\n"
+        "rows = [len(compare_store(store, None, as_of=t)) for t in [*times, None]]\n"
+        "verdicts = [len(benchmark_verdicts(store, None, as_of=t)) for t in times]\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'pandas', 'scipy'))\n"
+        "print(json.dumps([rows, verdicts, heavy]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    rows, verdicts, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert heavy == []
+    # Nothing before the run history; then every job's duration (12), and the churn AUC from the
+    # benchmark samples on (13): the moments in between are the run history's alone.
+    assert len(rows) > 50 and rows[0] == 0 and rows[-1] == 13
+    assert rows.count(12) > 40
+    assert verdicts == rows[:-1]
