@@ -171,6 +171,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._focus_active_tab()
         self._update_header()
         self._update_time_bar()
@@ -307,6 +308,20 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
             else:
                 # Hidden tabs re-render when next shown: on a month of recording each tab's
                 # refresh costs, and only the one on screen must follow every step and write.
+                self._stale_tabs.add(tab.TAB_ID)
+
+    def _theme_changed(self, _theme: object) -> None:
+        # Verdicts, severities, gates and source health are Rich styles from the theme's
+        # palette (screens.widgets.palette), not CSS: draw what is on screen again.
+        self.query_one(StatusHeader).refresh()
+        self._update_time_bar()
+        view = self.view_context()
+        panes = self.query(TabbedContent)
+        active = panes.first().active_pane if panes else None
+        for tab in self.query(CockpitTab):
+            if active is None or tab.parent is active:
+                tab.restyle(view)
+            else:
                 self._stale_tabs.add(tab.TAB_ID)
 
     def _check_store(self) -> None:

@@ -28,6 +28,14 @@ HIGH_CONTRAST = Theme(
         "block-cursor-text-style": "bold",
         "footer-key-foreground": "#FFFF00",
         "input-selection-background": "#FFFF00 50%",
+        # The colours that carry a meaning (screens.widgets.palette: gates, severities, verdicts,
+        # source health) at full saturation: Textual's text variants tint them towards white.
+        "text-success": "#00FF00",
+        "text-error": "#FF3030",
+        "text-warning": "#FFD700",
+        "text-secondary": "#00FFFF",
+        "text-accent": "#FF00FF",
+        "text-primary": "#FFFF00",
     },
 )
 THEMES: tuple[Theme, ...] = (HIGH_CONTRAST,)

@@ -147,3 +147,71 @@ def test_theme_option(cli, sample_state: Path, tmp_path: Path):
     run = cli("demo", "--theme", "no-such-theme", "--workdir", str(tmp_path / "demo"))
     assert run.returncode == 2 and "no such theme" in run.stderr
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("tab_id", [t for t in TABS if t != "cutover"])
+def test_snapshot_high_contrast_theme_tab(snap_compare, sample: Path, tab_id: str):
+    """The other tabs under the high-contrast theme: severities, verdicts, sync status."""
+    app = make_app(sample, theme="cockpit-high-contrast")
+    assert snap_compare(app, terminal_size=(100, 30), run_before=ready(tab_id))
+
+
+def _styles(*texts) -> set[str]:
+    """Every style string in Rich Texts (their own style and their spans')."""
+    from rich.text import Text
+
+    found: set[str] = set()
+    for text in texts:
+        if isinstance(text, Text):
+            found |= {str(text.style), *(str(span.style) for span in text.spans)}
+    return found
+
+
+def _tab_styles(tab: CockpitTab) -> set[str]:
+    cells = [cell for table in tab.query(DataTable) for row in table.rows
+             for cell in table.get_row(row)]  # fmt: skip
+    labels = [node.label for tree in tab.query(Tree) for node in tree.root.children]
+    statics = [static.content for static in tab.query("Static")]
+    return _styles(*cells, *labels, *statics)
+
+
+HIGH_CONTRAST = {"good": "#00FF00", "bad": "#FF3030", "warn": "#FFD700"}
+# What each tab shows on the sample's last moment, in the colours that say so.
+EXPECTED = {
+    "runtime-diff": {"bold bad", "warn"},  # breaking-risk and notable libraries
+    "checklist": {"bold good", "bold warn", "bold bad"},  # ready, not ready, blocking
+    "mlflow": {"bold bad", "good"},  # drift 23, experiments in sync
+    "benchmarks": {"bold bad", "good", "warn"},  # regression, improvement, insufficient data
+    "cutover": {"bold good", "bold bad", "bold warn"},  # gates: pass, fail, no data
+}
+
+
+@pytest.mark.parametrize("tab_id", TABS)
+async def test_meaningful_colours_come_from_the_theme(sample: Path, tab_id: str):
+    """Verdicts, severities, gates and sync status are drawn in the theme's own colours (not
+    fixed Rich colour names), and follow a change of theme while the cockpit is open."""
+    app = make_app(sample, theme="cockpit-high-contrast")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(tab_id)(pilot)
+        tab = app.query_one(f"#tab-{tab_id}", CockpitTab)
+        styles = _tab_styles(tab)
+        for style in EXPECTED[tab_id]:
+            *extra, role = style.split()
+            assert " ".join([*extra, HIGH_CONTRAST[role]]) in styles, (style, styles)
+        named = {"red", "green", "yellow", "cyan", "magenta", "blue"}
+        assert not {word for s in styles for word in s.split()} & named, styles
+        header = _styles(app.query_one("#status-header").render())
+        assert "bold #000000 on #FED700" in header  # OFFLINE, on the theme's warning colour
+
+        app.theme = "textual-dark"
+        await ready(tab_id)(pilot)
+        from textual.theme import BUILTIN_THEMES
+
+        from screens.widgets.palette import palette_of
+
+        dark = palette_of(BUILTIN_THEMES["textual-dark"])
+        restyled = _tab_styles(tab)
+        for style in EXPECTED[tab_id]:
+            assert dark(style) in restyled, (style, restyled)
+            assert dark(style) != palette_of(app.get_theme("cockpit-high-contrast"))(style)
+    app.store.close()

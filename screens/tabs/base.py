@@ -128,6 +128,11 @@ class CockpitTab(KeepsRunningOnStateError, Container):
     def commands(self) -> list[TabCommand]:
         return [TabCommand(*entry) for entry in self.COMMANDS]
 
+    def restyle(self, view: ViewContext) -> None:
+        """The theme changed: draw again, since colours that carry a meaning are Rich styles
+        taken from the theme (screens.widgets.palette), which CSS does not reach."""
+        self.refresh_view(view)
+
     def refresh_view(self, view: ViewContext) -> None:
         """Re-read the store and update widgets. Called on mount, on store change, on time travel.
 

@@ -22,7 +22,6 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from cockpit.bench.report import (
-    VERDICT_STYLE,
     fmt_ci,
     fmt_p,
     fmt_ratio,
@@ -34,8 +33,17 @@ from cockpit.bench.stats import Comparison
 from cockpit.errors import CockpitError
 from cockpit.textsafe import markup
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.palette import palette
 
 OLD_COLOR, NEW_COLOR = "cyan", "orange"
+# Roles of screens.widgets.palette (the colours come from the theme); the CLI's table and the
+# HTML report keep their own (cockpit.bench.report).
+VERDICT_STYLE = {
+    "regression": "bold bad",
+    "improvement": "good",
+    "no change": "",
+    "insufficient data": "warn",
+}
 DAY = 86400.0
 MAX_POINTS = 1500  # per runtime in the runs-over-time chart
 
@@ -218,6 +226,12 @@ class BenchmarksTab(CockpitTab):
         if key == self.selected:
             self._draw()
 
+    def restyle(self, view: ViewContext) -> None:
+        # refresh_view keeps what is shown while the samples are the same: draw it again.
+        super().restyle(view)
+        if self.loaded is not None:
+            self._show(self.loaded, self._shown_generation)
+
     def _show(self, loaded: Loaded, generation: int) -> None:
         if generation < self._shown_generation:
             return
@@ -227,12 +241,13 @@ class BenchmarksTab(CockpitTab):
         self._fill_summary()
         table = self.query_one("#bench-table", DataTable)
         table.clear()
+        p = palette(self.app)
         for c in self._rows:
             table.add_row(
                 # Names come from MLflow and the config: str cells are markup, so escape them.
                 markup(c.pipeline),
                 markup(metric_label(c, loaded.units)),
-                Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
+                Text(c.verdict, style=p(VERDICT_STYLE[c.verdict])),
                 f"{c.n_old}/{c.n_new}",
                 fmt_value(c.median_old),
                 fmt_value(c.median_new),
@@ -253,8 +268,9 @@ class BenchmarksTab(CockpitTab):
         summary = self.query_one("#bench-summary", Static)
         if loaded is None:
             return
+        p = palette(self.app)
         if loaded.error:
-            summary.update(Text(loaded.error, style="bold red"))
+            summary.update(Text(loaded.error, style=p("bold bad")))
             return
         if not loaded.comparisons:
             summary.update(
@@ -270,7 +286,7 @@ class BenchmarksTab(CockpitTab):
         text.append(f"{first.old_runtime} → {first.new_runtime}   ", style="bold")
         for verdict in ("regression", "improvement", "no change", "insufficient data"):
             if counts.get(verdict):
-                text.append(f"{counts[verdict]} {verdict}  ", style=VERDICT_STYLE[verdict])
+                text.append(f"{counts[verdict]} {verdict}  ", style=p(VERDICT_STYLE[verdict]))
         text.append(
             f"  rule: worse than ×{first.threshold:g} AND p < {first.alpha:g}, "
             f"≥{first.min_runs} runs per runtime",
@@ -399,12 +415,11 @@ class BenchmarksTab(CockpitTab):
         bars.refresh()
         over_time.refresh()
 
-    @staticmethod
-    def _explain(c: Comparison) -> Text:
+    def _explain(self, c: Comparison) -> Text:
         better = "lower" if c.direction == "lower" else "higher"
         text = Text()
         text.append(f"{c.pipeline} · {c.metric} ({better} is better): ", style="bold")
-        text.append(c.verdict, style=VERDICT_STYLE[c.verdict] or "bold")
+        text.append(c.verdict, style=palette(self.app)(VERDICT_STYLE[c.verdict] or "bold"))
         if c.verdict == "insufficient data":
             text.append(
                 f" — {c.n_old} runs on {c.old_runtime}, {c.n_new} on {c.new_runtime}; "

@@ -25,11 +25,13 @@ from cockpit.databricks.workspace_code import read_code_text
 from cockpit.errors import CockpitError
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.palette import palette
 from screens.widgets.safe import clean
 
-STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "todo": "yellow", "waived": "cyan"}
+# Styles name roles of screens.widgets.palette: the colours come from the theme.
+STATUS_STYLE = {"pass": "bold good", "fail": "bold bad", "todo": "warn", "waived": "info"}
 STATUS_MARK = {"pass": "✔", "fail": "✘", "todo": "○", "waived": "≈"}
-SEVERITY_STYLE = {"blocking": "bold red", "warning": "yellow", "info": "cyan"}
+SEVERITY_STYLE = {"blocking": "bold bad", "warning": "warn", "info": "info"}
 STATUS_FILTERS = ("all", "open", "fail", "todo", "pass", "waived")
 SEVERITY_FILTERS = ("all", "blocking", "warning", "info")
 EXCERPT_CONTEXT = 2  # lines shown above and below a finding
@@ -150,44 +152,46 @@ class ChecklistTab(CockpitTab):
 
     def _fill_progress(self) -> None:
         ready, total = engine.progress(self.views)
+        p = palette(self.app)
         text = Text()
         if not total:
             text.append("No checklist yet: run `cockpit check PATH --record` (or press r).", "dim")
         else:
-            style = "bold green" if ready == total else "bold"
+            style = p("bold good") if ready == total else "bold"
             text.append(f"{ready} of {total} pipelines ready", style)
             blocking = sum(v.blocking_open for v in self.views)
             if blocking:
-                text.append(f"   {blocking} blocking checks open", "bold red")
+                text.append(f"   {blocking} blocking checks open", p("bold bad"))
         if self.view.as_of is not None:
             text.append(f"   (as of {format_ts(self.view.as_of)})", "italic")
         self.query_one("#cl-progress", Static).update(text)
 
     def _pipeline_label(self, v: engine.PipelineView) -> Text:
+        p = palette(self.app)
         label = Text()
-        label.append("✔ " if v.ready else "● ", "bold green" if v.ready else "bold yellow")
+        label.append("✔ " if v.ready else "● ", p("bold good" if v.ready else "bold warn"))
         label.append(clean(v.name), "bold")
         if v.blocking_open:
-            label.append(f"  {v.blocking_open} blocking", "bold red")
+            label.append(f"  {v.blocking_open} blocking", p("bold bad"))
         open_items = sum(1 for i in v.items if i.status in ("fail", "todo"))
         label.append(f"  {open_items} open" if open_items else "  all checks closed", "dim")
         if v.owner:
-            label.append(f"  @{clean(v.owner)}", "magenta")
+            label.append(f"  @{clean(v.owner)}", p("ref"))
         if v.signed_off_by:
-            label.append(f"  signed off by {clean(v.signed_off_by)}", "green")
+            label.append(f"  signed off by {clean(v.signed_off_by)}", p("good"))
         return label
 
-    @staticmethod
-    def _item_label(i: engine.Item) -> Text:
+    def _item_label(self, i: engine.Item) -> Text:
+        p = palette(self.app)
         label = Text()
-        label.append(f"{STATUS_MARK[i.status]} {i.status:<6} ", STATUS_STYLE[i.status])
-        label.append(clean(i.title), SEVERITY_STYLE.get(i.severity or "", ""))
+        label.append(f"{STATUS_MARK[i.status]} {i.status:<6} ", p(STATUS_STYLE[i.status]))
+        label.append(clean(i.title), p(SEVERITY_STYLE.get(i.severity or "", "")))
         if i.kind == "auto" and i.finding_count:
             label.append(f"  ({i.finding_count})", "dim")
         if i.owner:
-            label.append(f"  @{clean(i.owner)}", "magenta")
+            label.append(f"  @{clean(i.owner)}", p("ref"))
         if i.note:
-            label.append("  ✎", "cyan")
+            label.append("  ✎", p("info"))
         return label
 
     def _fill_tree(self) -> None:
@@ -270,7 +274,7 @@ class ChecklistTab(CockpitTab):
         if view.signed_off_by:
             head.append(
                 f"signed off by {clean(view.signed_off_by)} at {format_ts(view.signed_off_at)}\n",
-                "green",
+                palette(self.app)("good"),
             )
         parts.append(head)
         if item is None:
@@ -280,13 +284,13 @@ class ChecklistTab(CockpitTab):
         # One Text (not a Group): it renders the same and reads back as plain text.
         detail.update(Text("").join(parts))
 
-    @staticmethod
-    def _pipeline_summary(view: engine.PipelineView) -> Text:
+    def _pipeline_summary(self, view: engine.PipelineView) -> Text:
+        p = palette(self.app)
         text = Text()
         for status in ("fail", "todo", "waived", "pass"):
             count = sum(1 for i in view.items if i.status == status)
             if count:
-                text.append(f"{count} {status}  ", STATUS_STYLE[status])
+                text.append(f"{count} {status}  ", p(STATUS_STYLE[status]))
         text.append("\n\nkeys: p pass · f fail · w waive · n note · o owner · s sign off", "dim")
         return text
 
@@ -294,12 +298,13 @@ class ChecklistTab(CockpitTab):
         parts: list[Text] = []
         text = Text()
         text.append(f"\n{clean(item.title)}\n", "bold")
-        text.append(f"{STATUS_MARK[item.status]} {item.status}", STATUS_STYLE[item.status])
+        p = palette(self.app)
+        text.append(f"{STATUS_MARK[item.status]} {item.status}", p(STATUS_STYLE[item.status]))
         if item.severity:
-            text.append(f"   {item.severity}", SEVERITY_STYLE.get(item.severity, ""))
+            text.append(f"   {item.severity}", p(SEVERITY_STYLE.get(item.severity, "")))
         text.append(f"   owner: {clean(item.owner or '—')}\n")
         if item.note:
-            text.append(f"note: {clean(item.note, multiline=True)}\n", "cyan")
+            text.append(f"note: {clean(item.note, multiline=True)}\n", p("info"))
         text.append(
             f"last change: {clean(item.updated_by)} at {format_ts(item.updated_at)}\n", "dim"
         )
@@ -331,8 +336,7 @@ class ChecklistTab(CockpitTab):
             parts.append(log)
         return parts
 
-    @staticmethod
-    def _rule_text(code: str) -> Text:
+    def _rule_text(self, code: str) -> Text:
         from cockpit.compat.rules import catalog
 
         rule = catalog().get(code)
@@ -343,11 +347,10 @@ class ChecklistTab(CockpitTab):
         text.append(f"{rule.what}\n")
         text.append("fix: ", "bold")
         text.append(f"{rule.fix}\n")
-        text.append(f"source: {rule.source}\n", "underline blue")
+        text.append(f"source: {rule.source}\n", palette(self.app)("underline ref"))
         return text
 
-    @staticmethod
-    def _guides(findings: list[engine.StoredFinding]) -> list[Text]:
+    def _guides(self, findings: list[engine.StoredFinding]) -> list[Text]:
         """Horovod findings: the TorchDistributor / DDP construct and a worked before/after,
         once per construct (guidance: the cockpit does not rewrite this code)."""
         from cockpit.ddp.guidance import guide_for
@@ -357,20 +360,21 @@ class ChecklistTab(CockpitTab):
             guide = guide_for(f.code, f.message)
             if guide is not None:
                 guides.setdefault(guide.key, guide)
+        p = palette(self.app)
         parts = []
         for guide in guides.values():
             text = Text()
-            text.append("\nHorovod → PyTorch DDP: ", "bold magenta")
+            text.append("\nHorovod → PyTorch DDP: ", p("bold alert"))
             text.append(f"{guide.construct}  →  {guide.replacement}\n", "bold")
             text.append(f"{guide.explanation}\n")
-            text.append("before\n", "bold red")
+            text.append("before\n", p("bold bad"))
             for line in guide.before.rstrip("\n").splitlines():
-                text.append(f"  - {line}\n", "red")
-            text.append("after\n", "bold green")
+                text.append(f"  - {line}\n", p("bad"))
+            text.append("after\n", p("bold good"))
             for line in guide.after.rstrip("\n").splitlines():
-                text.append(f"  + {line}\n", "green")
+                text.append(f"  + {line}\n", p("good"))
             for url in guide.sources:
-                text.append(f"source: {url}\n", "underline blue")
+                text.append(f"source: {url}\n", p("underline ref"))
             parts.append(text)
         return parts
 
@@ -385,7 +389,8 @@ class ChecklistTab(CockpitTab):
             text.append("none yet: press D (or `cockpit probe ddp`) to run one\n", "dim")
             return text
         probe = probes[0]
-        style = "bold green" if probe.passed else "bold red"
+        p = palette(self.app)
+        style = p("bold good" if probe.passed else "bold bad")
         text.append(f"#{probe.id} {probe.state}", style)
         text.append(
             f" on {probe.runtime_id} ({probe.spark_version}, run {probe.run_id}) "
@@ -394,7 +399,7 @@ class ChecklistTab(CockpitTab):
         text.append(f"{terminal(probe.message)}\n")
         for check in probe.checks:
             ok = bool(check.get("ok"))
-            text.append("  ✔ " if ok else "  ✘ ", "green" if ok else "bold red")
+            text.append("  ✔ " if ok else "  ✘ ", p("good" if ok else "bold bad"))
             text.append(terminal(f"{check.get('name')}: {check.get('detail')}\n"))
         if not probe.passed and probe.output:
             text.append("output (tail)\n", "bold")
@@ -414,7 +419,9 @@ class ChecklistTab(CockpitTab):
     def _excerpt(self, f: engine.StoredFinding) -> Text:
         text = Text()
         text.append(f"\n{clean(f.path)}:{f.line}:{f.column}", "bold")
-        text.append("  fixable with `cockpit fix`\n" if f.autofix else "\n", "green")
+        text.append(
+            "  fixable with `cockpit fix`\n" if f.autofix else "\n", palette(self.app)("good")
+        )
         text.append(f"{clean(f.message)}\n", "dim")
         # Workspace code (a notebook path, dbfs:/...) as exported into the state file, so
         # offline review shows the line without the workspace.

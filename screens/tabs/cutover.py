@@ -21,14 +21,16 @@ from cockpit.events.sentences import sentence
 from cockpit.store import Event
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
+from screens.widgets.palette import palette
 from screens.widgets.safe import clean
 from screens.widgets.safe import text as safe_text
 
+# Styles name roles of screens.widgets.palette: the colours come from the theme.
 GATE_MARK = {
-    "pass": ("✔", "bold green"),
-    "fail": ("✘", "bold red"),
-    "no data": ("?", "bold yellow"),
-    "waived": ("~", "bold cyan"),
+    "pass": ("✔", "bold good"),
+    "fail": ("✘", "bold bad"),
+    "no data": ("?", "bold warn"),
+    "waived": ("~", "bold info"),
 }
 TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search and time travel
 # A text search reads each payload: it looks through the newest this many events (at or before
@@ -36,11 +38,11 @@ TIMELINE_LIMIT = 500  # newest first; older events stay reachable through search
 # ones are reached by time travel, which moves the window back.
 SEARCH_WINDOW = 50_000
 KIND_STYLE = {
-    "error": "bold red",
-    "failed": "bold red",
-    "alarm": "bold red",
-    "signed": "bold green",
-    "gate": "bold magenta",
+    "error": "bold bad",
+    "failed": "bold bad",
+    "alarm": "bold bad",
+    "signed": "bold good",
+    "gate": "bold alert",
 }
 
 
@@ -118,11 +120,9 @@ class CutoverTab(CockpitTab):
 
     def _render_gates(self) -> None:
         go = is_go(self.gates)
+        p = palette(self.app)
         verdict = Text(justify="center")
-        verdict.append(
-            " GO " if go else " NO-GO ",
-            style="bold black on green" if go else "bold white on red",
-        )
+        verdict.append(" GO " if go else " NO-GO ", style=p.badge("good" if go else "bad"))
         passed = sum(1 for g in self.gates if g.passed)
         verdict.append(f"\n{passed} of {len(self.gates)} gates pass", style="bold")
         self.query_one("#cut-verdict", Static).update(verdict)
@@ -130,7 +130,8 @@ class CutoverTab(CockpitTab):
         row = table.cursor_row
         table.clear()
         for gate in self.gates:
-            mark, style = GATE_MARK[gate.status]
+            mark, role = GATE_MARK[gate.status]
+            style = p(role)
             table.add_row(
                 Text(mark, style=style),
                 Text(gate.title, style="bold"),
@@ -147,7 +148,8 @@ class CutoverTab(CockpitTab):
     def _show_gate(self, gate: Gate | None) -> None:
         if gate is None:
             return
-        mark, style = GATE_MARK[gate.status]
+        mark, role = GATE_MARK[gate.status]
+        style = palette(self.app)(role)
         since = f"  since {fmt_ts(gate.changed_at)}" if gate.changed_at else ""
         self.query_one("#cut-detail", Static).update(
             Text.assemble(
@@ -184,11 +186,12 @@ class CutoverTab(CockpitTab):
         )
         table = self.query_one("#timeline", DataTable)
         table.clear()
+        p = palette(self.app)
         for event in self._events:
             table.add_row(
                 fmt_ts(event.ts).removesuffix(" UTC"),
                 # Key columns first: a narrow terminal cuts what is on the right.
-                safe_text(summarize(event), kind_style(event.kind)),
+                safe_text(summarize(event), p(kind_style(event.kind))),
                 safe_text(event.kind),
                 safe_text(event.source),
                 key=str(event.id),

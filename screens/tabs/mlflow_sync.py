@@ -36,6 +36,7 @@ from cockpit.mlflow.records import (
 )
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
+from screens.widgets.palette import Palette, palette
 from screens.widgets.safe import clean
 from screens.widgets.safe import text as safe_text
 
@@ -45,9 +46,10 @@ LIVE_ACTIONS = {"sync_selected", "sync_all", "verify", "mirror", "poll", "rehear
 
 
 def head_text(
-    poll: PollView | None, polls_shown: int, verification: VerificationView | None
+    poll: PollView | None, polls_shown: int, verification: VerificationView | None, p: Palette
 ) -> Text:
-    """The tab's header: both servers, the latest poll's drift and the last verify."""
+    """The tab's header: both servers, the latest poll's drift and the last verify, coloured
+    by the theme's palette ``p``."""
     head = Text()
     if poll is None:
         head.append("No MLflow status poll recorded yet", style="bold")
@@ -64,7 +66,7 @@ def head_text(
         head.append(f"{fmt_ts(poll.ts)} ({poll.duration_s:.1f} s)   ")
         head.append(
             f"drift {poll.drift}",
-            style="bold green" if poll.drift == 0 else "bold red",
+            style=p("bold good" if poll.drift == 0 else "bold bad"),
         )
         head.append(
             f"  ({poll.missing} runs missing, {poll.differing} differing, "
@@ -78,7 +80,7 @@ def head_text(
         head.append(f"{fmt_ts(verification.ts)}: ")
         head.append(
             f"{n} differences" if n else "clean",
-            style="bold red" if n else "bold green",
+            style=p("bold bad" if n else "bold good"),
         )
         head.append(
             f" ({verification.runs} runs, {verification.artifacts} artifacts, "
@@ -207,12 +209,13 @@ class MlflowSyncTab(CockpitTab):
         poll = latest_poll(store, as_of=as_of)
         series = drift_series(store, as_of=as_of)
         self.query_one("#mlf-drift", Sparkline).data = series or [0]
-        head = head_text(poll, len(series), last_verification(store, as_of=as_of))
+        p = palette(self.app)
+        head = head_text(poll, len(series), last_verification(store, as_of=as_of), p)
         if self.mirror is not None:
             head.append("\nmirroring ", style="bold")
             head.append(
                 "paused" if self.mirror.paused else "on",
-                style="yellow" if self.mirror.paused else "green",
+                style=p("warn" if self.mirror.paused else "good"),
             )
         self.query_one("#mlf-head", Static).update(head)
         self._render_experiments(poll)
@@ -226,6 +229,7 @@ class MlflowSyncTab(CockpitTab):
         if poll is None:
             return
         synced = last_synced(self.view.store, as_of=self.view.as_of)
+        p = palette(self.app)
         for exp in poll_experiments(self.view.store, poll.id):
             self._names.append(exp.name)
             name = safe_text(exp.name)
@@ -236,8 +240,8 @@ class MlflowSyncTab(CockpitTab):
                 name,
                 f"{exp.old_active}/{exp.old_deleted}",
                 f"{exp.new_active}/{exp.new_deleted}",
-                Text(str(exp.missing), style="bold red" if exp.missing else "green"),
-                Text(str(exp.differing), style="bold red" if exp.differing else "green"),
+                Text(str(exp.missing), style=p("bold bad" if exp.missing else "good")),
+                Text(str(exp.differing), style=p("bold bad" if exp.differing else "good")),
                 str(exp.running),
                 fmt_ts(when)[5:16] if when else "never",
                 key=exp.source_id,
@@ -250,6 +254,7 @@ class MlflowSyncTab(CockpitTab):
         table.clear()
         if poll is None:
             return
+        p = palette(self.app)
         for model in poll_models(self.view.store, poll.id):
             new_stages = model.new_stages
             stages = " ".join(
@@ -260,7 +265,7 @@ class MlflowSyncTab(CockpitTab):
                 safe_text(model.name),
                 str(model.old_versions),
                 str(model.new_versions),
-                Text(str(model.missing), style="bold red" if model.missing else "green"),
+                Text(str(model.missing), style=p("bold bad" if model.missing else "good")),
                 safe_text(stages),
                 safe_text(", ".join(f"{a}→v{v}" for a, v in sorted(model.new_aliases.items()))),
             )

@@ -26,9 +26,11 @@ from cockpit.runtimes.diff import (
 )
 from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
 from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
+from screens.widgets.palette import palette
 from screens.widgets.safe import text as safe_text
 
-SEVERITY_STYLE = {"breaking": "bold red", "notable": "yellow", "info": "cyan", "none": "dim"}
+# Styles name roles of screens.widgets.palette: the colours come from the theme.
+SEVERITY_STYLE = {"breaking": "bold bad", "notable": "warn", "info": "info", "none": "dim"}
 DEFAULT_FROM, DEFAULT_TO = "14.3-lts-ml", "16.4-lts-ml"
 PROBE_POLL_S = 2.0
 
@@ -166,6 +168,11 @@ class RuntimeDiffTab(CockpitTab):
                 if current in ids:
                     select.value = current
 
+    def restyle(self, view: ViewContext) -> None:
+        # refresh_view recomputes only when the moment or the scan changed: draw it again.
+        super().restyle(view)
+        self.recompute()
+
     def recompute(self) -> None:
         from_id = self.query_one("#rt-from", Select).value
         to_id = self.query_one("#rt-to", Select).value
@@ -205,8 +212,9 @@ class RuntimeDiffTab(CockpitTab):
         ]
         table = self.query_one("#rt-libs", DataTable)
         table.clear()
+        p = palette(self.app)
         for lib in self._shown:
-            style = SEVERITY_STYLE.get(lib.severity, "")
+            style = p(SEVERITY_STYLE.get(lib.severity, ""))
             table.add_row(
                 # Imported or probed manifests come from clusters: names are data, not markup.
                 safe_text(lib.name, "bold" if lib.severity == "breaking" else ""),
@@ -222,10 +230,10 @@ class RuntimeDiffTab(CockpitTab):
         self.query_one("#rt-summary", Static).update(
             Text.assemble(
                 (f"{len(self._shown)} of {len(self.diff.libraries)} libraries shown  ", "bold"),
-                (_filters_text(only_used, search, kind, severity), "bold green"),
-                (f"{counts['breaking']} breaking-risk ", SEVERITY_STYLE["breaking"]),
-                (f"{counts['notable']} notable ", SEVERITY_STYLE["notable"]),
-                (f"{counts['info']} info ", SEVERITY_STYLE["info"]),
+                (_filters_text(only_used, search, kind, severity), p("bold good")),
+                (f"{counts['breaking']} breaking-risk ", p(SEVERITY_STYLE["breaking"])),
+                (f"{counts['notable']} notable ", p(SEVERITY_STYLE["notable"])),
+                (f"{counts['info']} info ", p(SEVERITY_STYLE["info"])),
                 (f"{counts['unchanged']} unchanged", "dim"),
             )
         )
@@ -237,8 +245,9 @@ class RuntimeDiffTab(CockpitTab):
         table.add_column("component")
         table.add_column(safe_text(diff.from_id))
         table.add_column(safe_text(diff.to_id))
+        p = palette(self.app)
         for s in diff.system:
-            style = "bold yellow" if s.changed else ""
+            style = p("bold warn") if s.changed else ""
             table.add_row(
                 safe_text(s.component),
                 safe_text(s.old or "?"),
@@ -248,12 +257,13 @@ class RuntimeDiffTab(CockpitTab):
         self.query_one("#rt-system", Static).update(table)
 
     def _render_runway(self, diff: RuntimeDiff) -> None:
+        p = palette(self.app)
         text = Text("Support runway\n", style="bold")
         for r in diff.runway:
             if r.days_left is None:
                 text.append(f"  {r.runtime_id}: end of support unknown\n", style="dim")
             else:
-                style = "red" if r.days_left < 180 else ("yellow" if r.days_left < 365 else "green")
+                style = p("bad" if r.days_left < 180 else ("warn" if r.days_left < 365 else "good"))
                 text.append(f"  {r.runtime_id}: until {r.end_of_support} ", style="")
                 text.append(f"({r.days_left} days)\n", style=style)
         self.query_one("#rt-runway", Static).update(text)
@@ -266,7 +276,9 @@ class RuntimeDiffTab(CockpitTab):
             text.append(f"• {b.title}", style="bold")
             text.append(f"  [{b.release}]\n", style="dim")
             text.append(f"  {b.detail}\n")
-            text.append(f"  {b.source}\n", style=f"link {b.source} underline blue")
+            text.append(
+                f"  {b.source}\n", style=f"link {b.source} " + palette(self.app)("underline ref")
+            )
         self.query_one("#rt-behavior", Static).update(text)
 
     def _render_detail(self, lib: LibraryChange | None) -> None:
@@ -279,7 +291,7 @@ class RuntimeDiffTab(CockpitTab):
             f"  {lib.old or '—'} → {lib.new or '—'}  ",
             (lib.kind, "bold"),
             "  severity ",
-            (lib.severity, SEVERITY_STYLE.get(lib.severity, "")),
+            (lib.severity, palette(self.app)(SEVERITY_STYLE.get(lib.severity, ""))),
         )
         if lib.bump:
             text.append(f"  ({lib.bump} bump)")
@@ -291,7 +303,7 @@ class RuntimeDiffTab(CockpitTab):
             if lib.name in b.title.lower()
         ]
         for b in mentions:
-            text.append(f"\nsee: {b.title} — {b.source}", style="blue")
+            text.append(f"\nsee: {b.title} — {b.source}", style=palette(self.app)("ref"))
         for site in (self.usage or {}).get(lib.name, ()):
             text.append("\nused by ")
             text.append_text(safe_text(site.pipeline, "bold"))
@@ -446,4 +458,4 @@ class RuntimeDiffTab(CockpitTab):
     def _show_probe(self, text: str) -> None:
         line = self.query_one("#rt-probe", Static)
         line.display = True
-        line.update(Text(text, style="bold cyan"))
+        line.update(Text(text, style=palette(self.app)("bold info")))

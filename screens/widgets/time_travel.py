@@ -6,18 +6,20 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cockpit.timefmt import fmt_ts
+from screens.widgets.palette import palette
 
 
 class TimeTravelBar(Static):
     """Shows which moment every tab is rendering, and the keys to move it."""
 
     def show_position(self, as_of: float | None, index: int | None, total: int, label: str) -> None:
+        p = palette(self.app)
         text = Text()
-        text.append(" ⏱ ", style="bold yellow")
+        text.append(" ⏱ ", style=p("bold warn"))
         if as_of is None:
-            text.append("latest", style="bold green")
+            text.append("latest", style=p("bold good"))
         else:
-            text.append(fmt_ts(as_of), style="bold yellow")
+            text.append(fmt_ts(as_of), style=p("bold warn"))
             if index is not None:
                 text.append(f"  event {index + 1} of {total}", style="")
         if label:
