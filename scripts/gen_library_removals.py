@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import library_api
+import rule_identity
 import wheelapi
-from hand_rules import hand_written
+from hand_rules import hand_rules, hand_written
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "cockpit" / "compat" / "data"
@@ -461,7 +462,13 @@ def main() -> int:
     unconfirmed: list[dict] = []
     previous: dict = {}
     if OUT.exists():
-        for rule in json.loads(OUT.read_text("utf-8"))["rules"]:
+        before = json.loads(OUT.read_text("utf-8"))
+        # A folded code keeps standing for its own spelling, so each run folds it the same way
+        # (and never hands its number to something else).
+        for code, entry in (before.get("retired") or {}).items():
+            if entry.get("symbol"):
+                previous[rule_key(entry)] = code
+        for rule in before["rules"]:
             previous[rule_key(rule)] = rule["code"]
     order = ["numpy", "mlflow", "pandas", "scikit-learn", "scipy", "pyarrow", "torch"]
     only = [p for p in order if p in only]
@@ -582,11 +589,102 @@ def group_aliases(rows: list[dict]) -> list[dict]:
     return out
 
 
+def one_rule_per_object(rules: list[dict], old: dict) -> tuple[list[dict], dict, dict]:
+    """One rule per removed object (rule_identity.py): spellings that a package binds to the
+    function of a same-named submodule are added, rules about the same object are folded into
+    one (the folded codes become aliases), generated rules a hand-written rule already covers
+    are folded into it, and a class member that subclasses still have says so."""
+    dist_of = {name: spec["dist"] for name, spec in LIBS.items()}
+    for rule in rules:
+        present = rule["evidence"]["present"].rsplit(" ", 1)[-1]
+        spellings = rule.get("symbols") or [rule["symbol"]]
+        extra = []
+        for spelling in spellings:
+            alt = rule_identity.shadowing_function(dist_of[rule["package"]], present, spelling)
+            if (
+                alt
+                and alt not in spellings
+                and all(
+                    rule_identity.shadowing_function(
+                        dist_of[rule["package"]], v.rsplit(" ", 1)[-1], spelling
+                    )
+                    for v in rule["evidence"]["absent"]
+                )
+            ):
+                extra.append(alt)
+        if extra:
+            rule["symbols"] = [*spellings, *extra]
+            rule["evidence"]["also_named"] = {
+                alt: f"{alt.rsplit('.', 1)[0]} binds {alt} to the function "
+                f"{alt}.{alt.rsplit('.', 1)[-1]} (`from .{alt.rsplit('.', 1)[-1]} import "
+                f"{alt.rsplit('.', 1)[-1]}`), shadowing the module of that name"
+                for alt in extra
+            }
+    by_code = {r["code"]: r for r in rules}
+    rules, folded = rule_identity.fold(rules, dist_of)
+    rules, to_hand, hand_spellings = rule_identity.fold_into_hand(rules, hand_rules(), LIBS)
+    for rule in rules:
+        note_subclasses_keeping(rule)
+    retired = dict(old.get("retired") or {})
+    for code, now in {**folded, **to_hand}.items():
+        gone = by_code[code]
+        why = (
+            f"the same removal as {now}, written by hand for the canonical spelling"
+            if code in to_hand
+            else f"the same {'function' if gone['kind'] == 'positional' else gone['kind']}"
+            f" as {now} under another spelling"
+        )
+        retired[code] = {
+            "now": now, "why": why, "symbol": gone["symbol"], "keyword": gone["keyword"],
+            "max_positional": gone.get("max_positional"),
+        }  # fmt: skip
+    current = {r["code"] for r in rules}
+    for code in list(retired):
+        if code in current:
+            del retired[code]  # stands for a rule again
+            continue
+        now, hops = retired[code]["now"], 0
+        while now in retired and hops < 10:  # a code folded into one folded later
+            now, hops = retired[now]["now"], hops + 1
+        retired[code]["now"] = now
+    return rules, dict(sorted(retired.items())), hand_spellings
+
+
+def note_subclasses_keeping(rule: dict) -> None:
+    """A member gone from a class that some of its public subclasses still have (SciPy 1.11
+    made ``spmatrix`` a mixin: ``spmatrix.toarray`` is gone from the class, while every
+    ``csr_matrix``, an ``spmatrix`` too, keeps it). The rule matches the class's own spelling, an
+    instance made from that class and ``self`` in a class deriving from it (all of which lose the
+    member), never an instance of those subclasses; its text says so, with them as evidence."""
+    if rule["kind"] != "attribute" or not rule.get("owner"):
+        return
+    spec = LIBS[rule["package"]]
+    name = rule["symbol"].rsplit(".", 1)[-1]
+    spellings = set(rule.get("symbols") or [rule["symbol"]])
+    kept: dict[str, list[str]] = {}
+    for release in rule["evidence"]["absent"]:
+        version = release.rsplit(" ", 1)[-1]
+        found = rule_identity.subclasses_keeping(spec["dist"], version, rule["owner"], name)
+        kept[release] = [c for c in found if f"{c}.{name}" not in spellings]
+    if not all(kept.values()):
+        return
+    first = next(iter(kept.values()))
+    shown = ", ".join(c.rsplit(".", 1)[-1] for c in first[:4]) + (", …" if len(first) > 4 else "")
+    rule["what"] += (
+        f" The class {rule['owner']} lost it, not its subclasses {shown}: their instances keep "
+        f"{name} and this rule does not flag them; it flags {rule['owner']}.{name} itself and "
+        f"classes deriving from {rule['owner']} without such a subclass."
+    )
+    rule["evidence"]["still_on"] = kept
+    rule["evidence"]["how"] += "; the subclasses that keep it read from the same wheels"
+
+
 def write(rows, previous, unconfirmed, only) -> None:
     rules, seen = [], set()
     used: dict[str, set[int]] = {}
     for code in previous.values():
         used.setdefault(code[:3], set()).add(int(code[3:]))
+    given: set[str] = set()
     from cockpit.compat.python_scan import _canon
 
     unique: dict[tuple, dict] = {}
@@ -600,11 +698,12 @@ def write(rows, previous, unconfirmed, only) -> None:
         seen.add(key)
         spec = LIBS[row["package"]]
         code = previous.get(key)
-        if code is None:
+        if code is None or code in given:
             numbers = used.setdefault(spec["prefix"], set())
             number = max(numbers, default=0) + 1
             numbers.add(number)
             code = f"{spec['prefix']}{number:03d}"
+        given.add(code)
         if row["kind"] == "positional":
             rules.append({"code": code, **positional_rule(row, spec)})
             continue
@@ -638,11 +737,15 @@ def write(rows, previous, unconfirmed, only) -> None:
                 else "API diff of the two wheels",
             },
         })  # fmt: skip
-    if OUT.exists() and sys.argv[1:]:
+    old = json.loads(OUT.read_text("utf-8")) if OUT.exists() else {}
+    rules, retired, hand_spellings = one_rule_per_object(rules, old)
+    if old and sys.argv[1:]:
         # A partial run keeps the other libraries' rules.
-        old = json.loads(OUT.read_text("utf-8"))
         keep = [r for r in old["rules"] if r["package"] not in only and rule_key(r) not in seen]
         rules = keep + rules
+        for code, entry in (old.get("hand_spellings") or {}).items():
+            if entry.get("package") not in only and code not in hand_spellings:
+                hand_spellings[code] = entry
     rules.sort(key=lambda r: (r["code"][:3], int(r["code"][3:])))
     wheels: dict[str, dict[str, str]] = {}
     for package in only:
@@ -659,6 +762,11 @@ def write(rows, previous, unconfirmed, only) -> None:
             "wheels": wheels,
         },
         "unconfirmed": unconfirmed,
+        # Codes folded into another rule (same object under another spelling): a suppression
+        # naming one still applies to the rule it went into; `cockpit rules show` explains it.
+        "retired": retired,
+        # Spellings of hand-written rules' APIs (data/rules.yaml) found through other imports.
+        "hand_spellings": hand_spellings,
         "rules": rules,
     }
     OUT.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")

@@ -10,6 +10,11 @@ from ruamel.yaml import YAML
 RULES_YAML = Path(__file__).resolve().parent.parent / "cockpit" / "compat" / "data" / "rules.yaml"
 
 
+def hand_rules() -> list[dict]:
+    """The hand-written rules as rules.yaml states them."""
+    return list(YAML(typ="safe", pure=True).load(RULES_YAML.read_text("utf-8")) or [])
+
+
 def hand_written() -> set[tuple[str, str | None]]:
     """(symbol or module, keyword) that rules.yaml already matches."""
     rules = YAML(typ="safe", pure=True).load(RULES_YAML.read_text("utf-8"))

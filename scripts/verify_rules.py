@@ -143,9 +143,31 @@ def verify(rule: dict, cache: dict) -> dict:
     return record
 
 
+def with_spellings(rules: list[dict]) -> None:
+    """Add the other spellings of hand-written rules' APIs that gen_library_removals.py found
+    (``hand_spellings`` in library_removals.json), as cockpit.compat.rules does: the rule
+    matches them, so they are claims to check too."""
+    path = DATA / "library_removals.json"
+    extra = json.loads(path.read_text("utf-8")).get("hand_spellings") or {} if path.exists() else {}
+    for rule in rules:
+        more = extra.get(rule["code"])
+        if not more:
+            continue
+        match = rule.setdefault("match", {})
+        symbols = list(match.get("symbols", ()))
+        symbols += [s for s in more.get("symbols", ()) if s not in symbols]
+        kwargs = list(match.get("kwargs", ()))
+        kwargs += [k for k in more.get("kwargs", ()) if k not in kwargs]
+        if symbols:
+            match["symbols"] = symbols
+        if kwargs:
+            match["kwargs"] = kwargs
+
+
 def main() -> int:
     yaml = YAML(typ="safe", pure=True)
     rules = yaml.load((DATA / "rules.yaml").read_text("utf-8"))
+    with_spellings(rules)
     cache: dict = {}
     out: dict = {}
     failed = []

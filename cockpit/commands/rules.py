@@ -76,10 +76,17 @@ def _find(code: str):
     return get_rule(wanted)
 
 
+def _retired() -> list[dict[str, str]]:
+    """Codes folded into another rule (one rule per API): each still names that rule."""
+    from cockpit.compat.rules import aliases
+
+    return [{"code": code, "now": now, "why": why} for code, (now, why) in aliases().items()]
+
+
 def run_list(ctx: CliContext) -> int:
     rules = _listed()
     if ctx.args.format == "json":
-        ctx.print_json({"rules": [r.to_json() for r in rules]})
+        ctx.print_json({"rules": [r.to_json() for r in rules], "retired": _retired()})
         return EXIT_OK
     from rich.table import Table
 
@@ -94,6 +101,14 @@ def run_list(ctx: CliContext) -> int:
             r.code, r.name, f"[{style}]{r.severity}[/]", _applies(r), "yes" if r.autofix else ""
         )
     ctx.console.print(table)
+    retired = _retired()
+    if retired:
+        ctx.console.print(
+            f"{len(retired)} older codes were folded into the rules above (the same API under "
+            "another import path); suppressions naming them still apply, and "
+            "`cockpit rules show CODE` names the rule each one went into.",
+            highlight=False,
+        )
     return EXIT_OK
 
 
@@ -138,9 +153,11 @@ def _generated_lines(record) -> list[str]:
 
 
 def run_show(ctx: CliContext) -> int:
-    from cockpit.compat.rules import generated_evidence, reference_entry, verification
+    from cockpit.compat.rules import aliases, generated_evidence, reference_entry, verification
 
     rule = _find(ctx.args.code)
+    asked = ctx.args.code.strip().upper()
+    folded = aliases().get(asked) if asked != rule.code else None
     ref = reference_entry(rule.ref) if rule.ref else None
     # Catalog, workspace and packaging rules are written by hand; the others are generated.
     generated = rule.family not in ("catalog", "workspace", "packaging")
@@ -149,9 +166,18 @@ def run_show(ctx: CliContext) -> int:
     else:
         record = verification(rule.code) if rule.removal else None
     if ctx.args.format == "json":
-        ctx.print_json({**rule.to_json(), "reference": ref, "verification": record})
+        extra = {"folded": {"code": asked, "why": folded[1]}} if folded else {}
+        ctx.print_json({**rule.to_json(), "reference": ref, "verification": record, **extra})
         return EXIT_OK
     lines = [
+        *(
+            [
+                f"{asked} is now {rule.code}: {folded[1]} (suppressions naming {asked} still apply)",
+                "",
+            ]
+            if folded
+            else []
+        ),
         f"{rule.code} {rule.name}",
         f"severity: {rule.severity}",
         f"applies:  {_applies(rule)} "

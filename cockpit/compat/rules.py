@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -215,7 +215,29 @@ def catalog() -> dict[str, Rule]:
             if rule.code in rules:
                 raise RuntimeError(f"rule code {rule.code} is defined twice")
             rules[rule.code] = rule
+    for name in GENERATED:
+        _add_spellings(rules, generated_file(name).get("hand_spellings") or {})
     return rules
+
+
+def _add_spellings(rules: dict[str, Rule], spellings: dict[str, Any]) -> None:
+    """Other imports of a hand-written rule's API that the generator found in the wheels
+    (``mlflow.sklearn.MlflowClient`` is ``mlflow.tracking.MlflowClient``): matched under the
+    hand-written rule's code rather than under codes of their own."""
+    for code, extra in spellings.items():
+        rule = rules.get(code)
+        if rule is None:
+            raise RuntimeError(f"spellings for unknown rule {code}")
+        match = dict(rule.match)
+        symbols = list(match.get("symbols", ()))
+        symbols += [s for s in extra.get("symbols", ()) if s not in symbols]
+        kwargs = list(match.get("kwargs", ()))
+        kwargs += [k for k in extra.get("kwargs", ()) if k not in kwargs]
+        classes = sorted({*match.get("classes", ()), *extra.get("classes", ())})
+        match.update(
+            {k: v for k, v in (("symbols", symbols), ("kwargs", kwargs), ("classes", classes)) if v}
+        )
+        rules[code] = replace(rule, match=match)
 
 
 # Rule files written by the maintainer scripts (each with its provenance), by family.
@@ -312,6 +334,25 @@ RETIRED = {
 }
 
 
+@cache
+def aliases() -> dict[str, tuple[str, str]]:
+    """Codes folded into another rule: retired code -> (the code that replaces it, why). The
+    generators fold rules about one object under several spellings into one rule; a suppression
+    or a `rules show` naming a folded code still reaches the rule it went into."""
+    out: dict[str, tuple[str, str]] = {}
+    for name in GENERATED:
+        for code, entry in (generated_file(name).get("retired") or {}).items():
+            out[code] = (entry["now"], entry["why"])
+    return out
+
+
+def current_code(code: str) -> str:
+    """The code a (possibly retired) code stands for today."""
+    wanted = code.strip().upper()
+    found = aliases().get(wanted)
+    return found[0] if found else wanted
+
+
 def get_rule(code: str) -> Rule:
     rules = catalog()
     wanted = code.strip()
@@ -319,6 +360,8 @@ def get_rule(code: str) -> Rule:
         raise CockpitError(f"rule {wanted.upper()} is {RETIRED[wanted.upper()]}")
     if wanted.upper() in rules:
         return rules[wanted.upper()]
+    if wanted.upper() in aliases():
+        return rules[current_code(wanted)]
     for rule in rules.values():
         if rule.name == wanted.lower():
             return rule

@@ -21,7 +21,7 @@ from cockpit.compat.jobs import JobChecker, JobInfo
 from cockpit.compat.mlflow_evidence import MlflowEvidence, mlflow_pin, requirements_pin
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
 from cockpit.compat.requirements import RequirementChecker
-from cockpit.compat.rules import Crossing, Rule, catalog
+from cockpit.compat.rules import Crossing, Rule, aliases, catalog
 from cockpit.compat.uses import Use
 from cockpit.errors import CockpitError
 
@@ -86,6 +86,7 @@ class Scanner:
         self.crossing = crossing
         self.rules = {code: rule for code, rule in every.items() if crossing.applies(rule)}
         self.names = {code: rule.name for code, rule in every.items()}
+        self.aliases = {old: now for old, (now, _why) in aliases().items()}
         # The source side's versions: an autofix naming positional arguments is offered only
         # when the pipeline's release gives argument k the name the rule knows.
         sources = {name: low for name, (low, _) in crossing.versions.items() if low}
@@ -216,7 +217,7 @@ class Scanner:
             # (requirements files: pip's own str.splitlines, as their scanner counts).
             pip_or_yaml = kind in ("bundle", "requirements") or file_path != path
             lines = file_text.splitlines() if pip_or_yaml else sourcefiles.python_lines(file_text)
-            kept, dropped = suppress.apply(items, lines, self.names)
+            kept, dropped = suppress.apply(items, lines, self.names, self.aliases)
             result.findings += kept
             result.suppressed += dropped
 

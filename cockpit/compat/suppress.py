@@ -29,11 +29,16 @@ def _directives(line: str) -> tuple[set[str], str] | None:
 
 
 def apply(
-    findings: list[Finding], lines: list[str], names: dict[str, str]
+    findings: list[Finding],
+    lines: list[str],
+    names: dict[str, str],
+    aliases: dict[str, str] | None = None,
 ) -> tuple[list[Finding], list[Suppressed]]:
     """Split ``findings`` (all in one file whose text is ``lines``) into kept and suppressed.
 
-    ``names`` maps a rule code to its kebab-case name, so either spelling matches.
+    ``names`` maps a rule code to its kebab-case name, so either spelling matches. ``aliases``
+    maps a retired code to the code of the rule it was folded into, so a suppression written
+    for the retired code keeps suppressing that rule's findings.
     """
     if not findings or not any("cockpit:" in line for line in lines):
         return findings, []
@@ -48,6 +53,8 @@ def apply(
             if index == finding.line - 2 and not _standalone(text):
                 continue
             directive = _directives(text)
+            if directive and aliases:
+                directive = ({aliases.get(n, n) for n in directive[0]} | directive[0], directive[1])
             if directive and (
                 finding.code.upper() in directive[0]
                 or names.get(finding.code, "").upper() in directive[0]

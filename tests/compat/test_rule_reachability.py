@@ -75,7 +75,8 @@ def _scan(rule, text: str) -> ScanResult:
 
 
 def test_every_generated_rule_is_checked_here():
-    assert len(RULES) == len(RAW) > 2000
+    # 1,469 since rules about one API under several import paths were folded into one each.
+    assert len(RULES) == len(RAW) > 1400
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
