@@ -760,6 +760,19 @@ def write(rows, previous, unconfirmed, only) -> None:
         "provenance": {
             "method": f"griffe {wheelapi.griffe_version()} reading each wheel statically (pip download --no-deps)",
             "wheels": wheels,
+            # Decisions about what a rule claims, with why (each rule's evidence has the detail).
+            "identity": "one rule per removed object: every spelling resolved with griffe to "
+            "where the older wheel defines it (rules' 'targets'); rules about the same object, "
+            "keyword and releases folded into one, their codes kept in 'retired'",
+            "class_members_kept_by_subclasses": {
+                "codes": [r["code"] for r in rules if r["evidence"].get("still_on")],
+                "why": "a member gone from a class that public subclasses still have (SciPy 1.11 "
+                "made spmatrix a mixin: spmatrix.toarray is gone, csr_matrix(...).toarray() is "
+                "not). Kept as blocking rules because what they flag does break (the class's own "
+                "attribute, an instance of that class, self in a class deriving from it alone); "
+                "an instance of a subclass that keeps the member is never flagged. Their text "
+                "names those subclasses, read from the same wheels (evidence 'still_on').",
+            },
         },
         "unconfirmed": unconfirmed,
         # Codes folded into another rule (same object under another spelling): a suppression

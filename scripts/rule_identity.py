@@ -61,10 +61,12 @@ def shadowing_function(dist: str, version: str, dotted: str) -> str | None:
 
 def identity(rule: dict, dist: str) -> list[tuple]:
     """The keys that say two rules are one: same package, kind, object, keyword, limit and the
-    same releases on both sides (a spelling that changed meaning at another release, like
-    ``mlflow.keras.autolog`` in 2.21, is another removal). One key per resolvable spelling."""
+    same last release before the removal (a spelling that went at another release, like
+    ``mlflow.keras.autolog`` in 2.21 or a module that stopped importing ``experimental`` in 3.0,
+    is another removal). The first release without it may differ: a reference-catalog rule is
+    dated by an intermediate release (pandas 2.0.0) that the API diff of 1.5.3 -> 2.2.3 does not
+    read. One key per resolvable spelling."""
     present = rule["evidence"]["present"].rsplit(" ", 1)[-1]
-    absent = tuple(rule["evidence"]["absent"])
     keys = []
     for spelling in rule.get("symbols") or [rule["symbol"]]:
         found = target(dist, present, spelling)
@@ -77,7 +79,6 @@ def identity(rule: dict, dist: str) -> list[tuple]:
                     rule["keyword"],
                     rule.get("max_positional"),
                     present,
-                    absent,
                 )
             )
     return keys
@@ -85,9 +86,11 @@ def identity(rule: dict, dist: str) -> list[tuple]:
 
 def _canonical_order(rule: dict) -> tuple:
     """The rule that stays: one confirmed from a reference-catalog entry first (its text and
-    source are curated), then the shortest spelling (what users write), then the oldest code."""
+    source are curated), then the one dated by the earliest release, then the shortest spelling
+    (what users write), then the oldest code."""
     return (
         rule.get("ref") is None,
+        -len(rule["evidence"]["absent"]),
         len(rule["symbol"]),
         rule["symbol"],
         rule["code"][:3],
