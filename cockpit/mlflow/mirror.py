@@ -98,6 +98,10 @@ class Mirror:
                 self.old, self.new, store=self.store, options=self.options, source=self.source
             )
             result = self._syncer.run()
+            if result.runs_created:
+                # Copies of runs the poll remembers as searched for and not found may be among
+                # them (deep in history, out of the range's reach): search for them again.
+                self.poll_state.forget_not_found()
             _, poll = poll_and_record(
                 self.store,
                 self.old,

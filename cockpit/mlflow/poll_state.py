@@ -18,6 +18,12 @@ read only:
   not reach is found by the tag the copy carries, one ``tags.`cockpit.source_run_id` = '...'``
   search per run (no generation accepts ``IN`` on a tag, measured on all three; each such
   search costs about 1 s at 100k runs on 2.22.5, where a page of the range costs 0.25 s).
+  Those searches have a budget of their own, ``tag_search_limit`` (10) per poll across all
+  experiments: what it does not reach counts as missing this poll and is searched by a later
+  one. A run searched for by tag and not found (or found missing by a whole read, which read
+  every copy) is **remembered** until the reconcile and not searched again: a run missing deep
+  in history costs one search, not one every poll. The mirror forgets them after a cycle that
+  copied runs.
 
 Every other run is *settled* (finished, copy equal, both behind the watermarks): it is only a
 count. The poll's answer is the settled counts plus what it read, which equals a full poll's as
@@ -31,7 +37,9 @@ corrects:
   and its copies;
 * a second copy of a run whose first copy is already known;
 * a copy whose ``start_time`` differs from its source's (not the cockpit's: it copies the
-  time) while its source is still at or past the new side's watermark.
+  time) while its source is still at or past the new side's watermark;
+* a copy, made by someone else than the mirror, of a run remembered as searched-for and not
+  found whose copy the range does not reach (deep in history).
 
 An experiment is also read whole when it is new to the state, when its copy on the new server
 changed, or when more than ``lookup_limit`` runs of it would be looked up one by one (a backlog:
@@ -51,7 +59,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cockpit.mlflow.models import Run
@@ -61,6 +69,9 @@ if TYPE_CHECKING:
 
 RECONCILE_S = 900.0  # a full poll at least this often (deletes, late edits: see above)
 LOOKUP_LIMIT = 300  # runs looked up one by one per experiment and side before reading it whole
+# Copies searched for by tag per poll, all experiments together: each such search costs about
+# 1 s at 100k runs on 2.22.5 (module docstring), where a lookup by id costs milliseconds.
+TAG_SEARCH_LIMIT = 10
 MAX_TRACKED = 5000  # tracked runs per experiment before its state is dropped
 ID_CHUNK = 100  # run ids per ``attributes.run_id IN (...)`` search
 # Run ids the cockpit puts in a filter string: MLflow's are 32 hex digits; anything else is
@@ -102,10 +113,13 @@ class ExperimentState:
     new_deleted: int
     old_tracked: dict[str, int]  # source run id -> start_time
     new_tracked: dict[str, str]  # dest run id -> the source run id it copies ("" if none)
+    # Source runs whose copy was looked for by tag, or by reading the experiment whole, and
+    # not found: not searched for again until the reconcile.
+    not_found: frozenset[str] = frozenset()
 
     @property
     def size(self) -> int:
-        return len(self.old_tracked) + len(self.new_tracked)
+        return len(self.old_tracked) + len(self.new_tracked) + len(self.not_found)
 
 
 def settle(
@@ -114,6 +128,7 @@ def settle(
     old_runs: Iterable[Run],
     new_runs: Iterable[Run],
     unsettled: set[str],
+    not_found: Iterable[str] = (),
 ) -> ExperimentState:
     """The state after a poll that read ``old_runs``/``new_runs``: every run not counted in
     ``base`` (all of them when ``base`` is None, a full read). ``unsettled``: the source runs
@@ -133,6 +148,7 @@ def settle(
         new_deleted=base.new_deleted if base else 0,
         old_tracked={},
         new_tracked={},
+        not_found=frozenset(not_found),
     )
     for run in olds:
         if run.run_id in unsettled or start_of(run) >= old_mark:
@@ -160,7 +176,8 @@ class PollCost:
     experiments_whole: int
     experiments_incremental: int
     runs_read: int
-    lookups: int
+    lookups: int  # searches besides the windows, tag searches included
+    tag_searches: int = 0
 
 
 class PollState:
@@ -175,11 +192,14 @@ class PollState:
         *,
         reconcile_s: float = RECONCILE_S,
         lookup_limit: int = LOOKUP_LIMIT,
+        tag_search_limit: int = TAG_SEARCH_LIMIT,
         max_tracked: int = MAX_TRACKED,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.reconcile_s = reconcile_s
         self.lookup_limit = lookup_limit
+        self.tag_search_limit = tag_search_limit
+        self._tag_searches_left = tag_search_limit
         self.max_tracked = max_tracked
         self.clock = clock
         self._lock = threading.Lock()
@@ -203,7 +223,27 @@ class PollState:
             due = self._last_full is None or self.clock() - self._last_full >= self.reconcile_s
             if due:
                 self._experiments.clear()
+            self._tag_searches_left = self.tag_search_limit
             return due
+
+    def take_tag_searches(self, wanted: int, partial: bool = True) -> int:
+        """How many of ``wanted`` tag searches this poll may still make (the experiments of a
+        poll are read on several threads and share the budget); with ``partial=False``, all
+        of them or none."""
+        with self._lock:
+            granted = max(0, min(wanted, self._tag_searches_left))
+            if granted < wanted and not partial:
+                return 0
+            self._tag_searches_left -= granted
+            return granted
+
+    def forget_not_found(self) -> None:
+        """Search again for the copies of runs remembered as not found (e.g. after a sync that
+        copied runs: their copies may be among them)."""
+        with self._lock:
+            for experiment_id, state in self._experiments.items():
+                if state.not_found:
+                    self._experiments[experiment_id] = replace(state, not_found=frozenset())
 
     def get(self, experiment_id: str) -> ExperimentState | None:
         with self._lock:

@@ -70,6 +70,7 @@ class _Read:
     lookups: int
     whole: bool
     source_ids: list[str]  # the source runs read (the registry panel's scope)
+    tag_searches: int = 0
 
 
 def _classify(src_runs: Iterable[Run], dest_runs: Iterable[Run]) -> tuple[list[Run], list[Run]]:
@@ -139,7 +140,16 @@ def _read_whole(
     state = None
     if keep:
         unsettled = _unsettled(missing, differing, src_runs)
-        state = settle(None, dest.experiment_id if dest else None, src_runs, dest_runs, unsettled)
+        # Every copy was read: a missing run's copy is not there, so no tag search for it
+        # until the reconcile (poll_state: remembered as not found).
+        state = settle(
+            None,
+            dest.experiment_id if dest else None,
+            src_runs,
+            dest_runs,
+            unsettled,
+            not_found=[r.run_id for r in missing] if dest is not None else (),
+        )
     return _Read(
         status=_row(src, dest, counts, missing, differing, running),
         state=state,
@@ -219,9 +229,13 @@ def _read_changes(
     dest: Experiment | None,
     state: ExperimentState,
     limit: int,
+    take_tag_searches: Callable[[int, bool], int],
 ) -> _Read | None:
-    """The experiment from what changed since ``state``; None when reading it whole is due."""
-    lookups = 0
+    """The experiment from what changed since ``state``; None when reading it whole is due.
+    ``take_tag_searches(n, partial)``: how many of ``n`` tag searches the poll's budget still
+    allows (all or none when not ``partial``)."""
+    lookups = tag_searches = 0
+    not_found = set(state.not_found)  # looked for before, not found: not searched again
     olds = _window(old, src.experiment_id, state.old_mark)
     again = [i for i in state.old_tracked if i not in olds]
     if len(again) > limit:
@@ -248,7 +262,7 @@ def _read_changes(
         # a page of such a range ~0.25 s); what the budget did not reach is looked up by tag.
         lost = {i: r for i, r in olds.items() if i not in copied and start_of(r) < state.new_mark}
         nearby: list[Run] = []
-        by_tag = list(lost)
+        by_tag: list[str] = []
         if lost:
             lo = min(start_of(r) for r in lost.values())
             nearby, reached = _started_between(new, dest.experiment_id, lo, state.new_mark)
@@ -262,15 +276,24 @@ def _read_changes(
             by_tag = [
                 i
                 for i, r in lost.items()
-                if i not in near and reached is not None and start_of(r) <= reached
+                if i not in near
+                and i not in not_found
+                and reached is not None
+                and start_of(r) <= reached
             ]
         if len(by_tag) > limit:
             return None
+        # Within the poll's tag-search budget; the rest count as missing now and are searched
+        # by a later poll (they are not remembered as not found).
+        by_tag = safe_ids(by_tag)
+        by_tag = by_tag[: take_tag_searches(len(by_tag), True)]
         found, calls = _copies_of(new, dest.experiment_id, by_tag)
         lookups += calls
+        tag_searches += calls
         for run in found:
             news.setdefault(run.run_id, run)
         copied = {r.source_run_id for r in news.values()}
+        not_found |= set(by_tag) - copied
         # Parents of copied runs whose own copies were not found. A parent read this time was
         # already looked for (window, range or tag): searching again cannot find a copy.
         wanted = (
@@ -280,12 +303,21 @@ def _read_changes(
             - {""}
         )
         parents = [r for r in nearby if r.source_run_id in wanted]
-        wanted -= {r.source_run_id for r in parents}
+        wanted -= {r.source_run_id for r in parents} | not_found
         if len(wanted) > limit:
             return None
-        found, calls = _copies_of(new, dest.experiment_id, sorted(wanted))
+        asked = safe_ids(sorted(wanted))
+        # A parent's copy left unsearched would show its children as differing (their parent
+        # link): past the budget the experiment is read whole instead, which is exact.
+        if asked and take_tag_searches(len(asked), False) < len(asked):
+            return None
+        found, calls = _copies_of(new, dest.experiment_id, asked)
         parents += found
         lookups += calls
+        tag_searches += calls
+        not_found |= set(asked) - {r.source_run_id for r in found}
+        # A run whose copy has turned up (in a window or the range) is no longer "not found".
+        not_found -= copied
     missing, differing = _classify(olds.values(), [*news.values(), *parents])
     counts = (
         state.old_active + sum(1 for r in olds.values() if not r.deleted),
@@ -295,7 +327,7 @@ def _read_changes(
     )
     running = sum(1 for r in olds.values() if r.status == "RUNNING")
     unsettled = _unsettled(missing, differing, olds.values())
-    after = settle(state, state.dest_id, olds.values(), news.values(), unsettled)
+    after = settle(state, state.dest_id, olds.values(), news.values(), unsettled, not_found)
     return _Read(
         status=_row(src, dest, counts, missing, differing, running),
         state=after,
@@ -303,6 +335,7 @@ def _read_changes(
         lookups=lookups,
         whole=False,
         source_ids=list(olds),
+        tag_searches=tag_searches,
     )
 
 
@@ -398,7 +431,9 @@ def poll_status(
         before = state.get(src.experiment_id) if state is not None and not full else None
         if before is not None and before.dest_id == (dest.experiment_id if dest else None):
             assert state is not None
-            read = _read_changes(old, new, src, dest, before, state.lookup_limit)
+            read = _read_changes(
+                old, new, src, dest, before, state.lookup_limit, state.take_tag_searches
+            )
         if read is None:
             read = _read_whole(old, new, src, dest, keep=state is not None)
         if state is not None:
@@ -420,6 +455,7 @@ def poll_status(
                 experiments_incremental=sum(1 for r in reads if not r.whole),
                 runs_read=sum(r.runs_read for r in reads),
                 lookups=sum(r.lookups for r in reads),
+                tag_searches=sum(r.tag_searches for r in reads),
             ),
         )
     models: list[ModelStatus] = []

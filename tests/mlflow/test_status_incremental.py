@@ -164,3 +164,76 @@ def test_state_is_per_servers_and_scope_and_reset(mlflow_v1, mlflow_v2):
     again = poll_status(old, new, experiments=[name], state=small)
     assert again.incremental and small.last_cost.experiments_whole == 1
     assert again.missing == 5
+
+
+def test_tag_searches_have_a_budget_per_poll_and_a_run_not_found_is_searched_once(
+    mlflow_v1, mlflow_v2, monkeypatch
+):
+    """Copies of runs deep in history (out of the range search's reach) are searched for by tag,
+    about 1 s each at 100k runs: at most ``tag_search_limit`` per poll, and a run searched for
+    (or found missing by a whole read) and not found is not searched again until the reconcile.
+    The searches counted are the requests the new server's adapter sends with the tag filter."""
+    name = f"tagbudget-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    Syncer(old, new, options=options).run()
+    w = seed.Writer(mlflow_v1.url)
+    exp = old.experiment_by_name(name).experiment_id
+    # Five runs logged afterwards with start times deep among the copied ones: not copied.
+    deep = []
+    for k in range(5):
+        run = w.run(exp, f"deep-{k}", start=seed.T0 + 500 + k * 3000)
+        w.finish(run["run_id"], "FINISHED", seed.T0 + 600 + k * 3000)
+        deep.append(run["run_id"])
+    monkeypatch.setattr(status, "RANGE_BUDGET", 2)  # the range reaches only the newest copies
+
+    searched: list[str] = []
+    real_search = new.search_runs
+
+    def counting(experiment_ids, **kwargs):
+        text = kwargs.get("filter_string") or ""
+        if f"tags.`{TAG_SOURCE_RUN}`" in text:
+            searched.append(text.rsplit("'", 2)[-2])
+        return real_search(experiment_ids, **kwargs)
+
+    monkeypatch.setattr(new, "search_runs", counting)
+    clock = Clock()
+    state = PollState(reconcile_s=600.0, clock=clock, tag_search_limit=3)
+
+    def poll() -> tuple[PollSummary, list[str]]:
+        clock.now += 30
+        searched.clear()
+        summary = poll_status(old, new, experiments=[name], state=state)
+        assert state.last_cost.tag_searches == len(searched)
+        return summary, sorted(searched)
+
+    first, tags = poll()  # full: every copy read, the five found missing
+    assert not first.incremental and sorted(first.experiments[0].missing_ids) == sorted(deep)
+    assert tags == []
+    for _ in range(3):  # remembered by the whole read: never searched by tag
+        later, tags = poll()
+        assert later.incremental and later.missing == 5 and tags == []
+
+    # Forgotten (as the mirror does after copying runs): searched again, three per poll at most,
+    # each once; the two left for the next poll count as missing meanwhile (they are).
+    state.forget_not_found()
+    per_poll = []
+    for _ in range(4):
+        later, tags = poll()
+        assert later.incremental and later.missing == 5
+        per_poll.append(tags)
+    assert [len(t) for t in per_poll] == [3, 2, 0, 0]
+    assert sorted(per_poll[0] + per_poll[1]) == sorted(deep)
+
+    # Copied now: the mirror forgets after a cycle that created runs, and the next polls find
+    # the copies by tag within the budget (the two not searched yet still count as missing).
+    Syncer(old, new, options=options).run()
+    state.forget_not_found()
+    found, tags = poll()
+    assert len(tags) == 3 and found.missing == 2
+    found, tags = poll()
+    assert len(tags) == 2 and found.missing == 0
+    assert _answer(found) == _answer(poll_status(old, new, experiments=[name]))
+    found, tags = poll()
+    assert tags == [] and found.missing == 0
