@@ -192,10 +192,15 @@ class _SourceRun:
     history: dict[str, list[MetricPoint]]  # metric key -> every point
     files: list[ArtifactFile]
     refused: list[str] = field(default_factory=list)  # listed paths that would leave the run
-    # The files' bytes when the run's artifacts are small (PREFETCH_ARTIFACT_BYTES in all) and
-    # were read with the histories; None when they are read while the copy is written.
+    # The bytes of the files the copy lacks when they are small (PREFETCH_ARTIFACT_BYTES in all)
+    # and were read with the histories; None when they are read while the copy is written.
     blobs: dict[str, bytes] | None = None
     unread: list[str] = field(default_factory=list)  # problems of the files that did not come
+    # The existing copy's artifacts (path -> size) as listed before the read-ahead, so files it
+    # already holds are neither read ahead nor listed again; None: no copy then, or used up (a
+    # retry lists again: the first attempt may have uploaded some).
+    have: dict[str, int] | None = None
+    ahead: frozenset[str] = frozenset()  # the paths read ahead (or tried: see ``unread``)
 
     @property
     def ready(self) -> bool:
@@ -599,10 +604,11 @@ class Syncer:
                 time.sleep(0.05 * (attempt + 1))
         raise TransientError(f"could not create the copy of run {src.run_id}")
 
-    def _read_source(self, src: Run) -> _SourceRun:
+    def _read_source(self, src: Run, copy: Run | None = None) -> _SourceRun:
         """What a copy needs from the old server beyond the search: each metric's full history
         and the artifact listing. Read before the copy is written to, so the old server works
-        while the new one is busy with another worker's writes."""
+        while the new one is busy with another worker's writes. ``copy``: the run's existing
+        copy, whose artifacts are not read ahead again."""
         history = self.history.histories(src) if self.history is not None else None
         if history is None:
             history = {k: self.old.metric_history(src.run_id, k) for k in sorted(src.metrics)}
@@ -612,11 +618,17 @@ class Syncer:
         refused: list[str] = []
         files = self.old.list_artifacts(src, refused)
         data = _SourceRun(history, files, refused)
-        if files and not refused and sum(f.size for f in files) <= PREFETCH_ARTIFACT_BYTES:
+        if files and copy is not None:
+            # A copy being updated (a late tag, a finished run) mostly has its artifacts: the
+            # listing _copy_artifacts would make anyway, made now, keeps them from being read.
+            data.have = {f.path: f.size for f in self.new.list_artifacts(copy)}
+        needed = [f for f in files if (data.have or {}).get(f.path) != f.size]
+        if files and not refused and sum(f.size for f in needed) <= PREFETCH_ARTIFACT_BYTES:
             # Read now, the copy needs no request after its data's last batch to mark it done
             # (one request fewer per run on the new server, measured in bench/sync.py).
             data.blobs = {}
-            for item in files:
+            data.ahead = frozenset(f.path for f in needed)
+            for item in needed:
                 buffer = io.BytesIO()
                 problem = self._download(src, item, buffer)
                 if problem is not None:
@@ -638,7 +650,9 @@ class Syncer:
         return None
 
     def _copy_run(self, src: Run, w: _ExperimentWork) -> None:
-        data = self._read_source(src)
+        with self._lock:
+            existing = w.dest_runs.get(src.run_id)
+        data = self._read_source(src, existing)
         dest = self._ensure_copy(w, src)
         parent = self._source_runs.get(src.tags.get(PARENT_TAG, ""))
         if parent is not None and parent.experiment_id == src.experiment_id:
@@ -767,13 +781,18 @@ class Syncer:
         memory; one that did not come then is in ``data.unread`` already."""
         if not data.files:
             return 0, 0, []
-        have = {} if fresh else {f.path: f.size for f in self.new.list_artifacts(dest)}
+        if fresh:
+            have: dict[str, int] = {}
+        elif data.have is not None:
+            have, data.have = data.have, None  # listed by _read_source; a retry lists again
+        else:
+            have = {f.path: f.size for f in self.new.list_artifacts(dest)}
         copied = size = 0
         problems: list[str] = []
         for item in data.files:
             if have.get(item.path) == item.size:
                 continue
-            if data.blobs is not None:
+            if data.blobs is not None and item.path in data.ahead:
                 blob = data.blobs.get(item.path)
                 if blob is None:
                     continue

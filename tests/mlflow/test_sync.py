@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 import uuid
 
 import pytest
+import requests
 import seed
 
 from cockpit.mlflow.adapter import connect_new, connect_old
@@ -181,3 +183,74 @@ def test_an_experiment_renamed_on_the_old_server_is_renamed_on_the_new_one(mlflo
     assert result.experiments_renamed == 0
     assert len(result.errors) == 1 and "already has another experiment" in result.errors[0]
     assert new.experiment_by_name(renamed) is not None
+
+
+def _logged(server) -> list:
+    """Every request the server has logged, once a marker request sent now shows in its access
+    log (the server writes the log after answering)."""
+    marker = f"/health?mark={uuid.uuid4().hex}"
+    requests.get(server.url + marker, timeout=10)
+    deadline = time.monotonic() + 20
+    while True:
+        records = server.access_records()
+        if any(r.path == marker for r in records):
+            return records
+        assert time.monotonic() < deadline, "the access log never showed the marker"
+        time.sleep(0.05)
+
+
+def _downloads(records: list) -> list[str]:
+    """The artifact files read (the proxy's GETs of a file; its listing has no file path)."""
+    prefix = "/api/2.0/mlflow-artifacts/artifacts/"
+    return [
+        r.path.rsplit("/", 1)[1] for r in records if r.method == "GET" and r.path.startswith(prefix)
+    ]
+
+
+def test_a_resync_reads_ahead_only_the_artifacts_a_copy_lacks(mlflow_v1, mlflow_v2):
+    """The 1 MiB artifact read-ahead serves copies being made; a copy that already holds its
+    artifacts (a run updated after it was copied: a late tag) reads none of them again. Counted
+    in the old server's access log: the bytes and requests a re-sync saves."""
+    name = f"ahead-{uuid.uuid4().hex[:6]}"
+    runs = 6
+    ids = seed.bulk(mlflow_v1.url, name, runs, params=1, metrics=1, steps=2, tags=1)
+    w = seed.Writer(mlflow_v1.url)
+    infos = [w.get(f"{seed.API}/runs/get", {"run_id": i})["run"]["info"] for i in ids]
+    for info in infos:  # with summary.json: 256 KiB + ~10 bytes a run, read ahead when copied
+        w.artifact(info, "model.bin", b"m" * 256 * 1024)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    first = Syncer(old, new, options=options).run()
+    assert (first.runs_created, first.artifacts) == (runs, 2 * runs)
+    held = first.artifact_bytes
+    assert held > runs * 256 * 1024
+    mark = len(_logged(mlflow_v1))
+
+    # Unchanged: every copy is complete, nothing is read from the old server but the searches.
+    same = Syncer(old, new, options=options).run()
+    assert same.runs_unchanged == runs and same.errors == []
+    assert _downloads(_logged(mlflow_v1)[mark:]) == []
+
+    # Every source run changed after its copy (a late tag), and one has a new artifact: the
+    # copies are updated; only the new artifact is read, the ones every copy has are not.
+    for run_id in ids:
+        w.post(f"{seed.API}/runs/set-tag", {"run_id": run_id, "key": "late", "value": "yes"})
+    w.artifact(infos[0], "extra.txt", b"e" * 1000)
+    new_mark = len(_logged(mlflow_v2))
+    mark = len(_logged(mlflow_v1))
+    updated = Syncer(old, new, options=options).run()
+    assert (updated.runs_updated, updated.artifacts, updated.artifact_bytes) == (runs, 1, 1000)
+    assert updated.errors == []
+    # Read from the old server: the new file only. Before, every run's files were read ahead
+    # and thrown away (the copy had them): 12 requests and 1.5 MiB (`held`) in this test.
+    assert _downloads(_logged(mlflow_v1)[mark:]) == ["extra.txt"]
+    # The new server gets what it got with the read-ahead (23 requests in both, measured): per
+    # run the copy's listing (made before the read-ahead now, not after) and its data with the
+    # done marker in the last batch; and the one upload.
+    written = [r for r in _logged(mlflow_v2)[new_mark:] if "/health" not in r.path]
+    listings = [r for r in written if r.method == "GET" and "mlflow-artifacts" in r.path]
+    batches = [r for r in written if r.path.endswith("/runs/log-batch")]
+    uploads = [r for r in written if r.method == "PUT"]
+    assert (len(listings), len(batches), len(uploads)) == (runs, runs, 1)
+    report = verify(old, new, experiments=[name])
+    assert report.differences == []
