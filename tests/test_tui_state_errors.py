@@ -92,6 +92,9 @@ async def test_a_refused_write_is_a_notification_and_the_cockpit_keeps_running(
         # Still running, and both message loops still answer: the app's (keys) and the tab's.
         await pilot.press("c")
         await until(pilot, lambda: tab.counted == 1, "a key after the errors")
+        # A Button ignores clicks during its press effect (0.2 s, class -active): wait it out.
+        button = app.query_one("#write", Button)
+        await until(pilot, lambda: not button.has_class("-active"), "the press effect to end")
         await pilot.click("#write")
         await until(pilot, lambda: len(_state_notes(app)) == 4, "a click after the errors")
         assert tab.clicks == 2 and app.is_running and app.return_code is None
