@@ -677,6 +677,13 @@ def note_subclasses_keeping(rule: dict) -> None:
     )
     rule["evidence"]["still_on"] = kept
     rule["evidence"]["how"] += "; the subclasses that keep it read from the same wheels"
+    if rule["fix"].startswith("See the "):  # a fix written from the release notes stays
+        example = first[0].rsplit(".", 1)[-1]
+        rule["fix"] = (
+            f"Call {name} on the object (an instance of {example} or another subclass that "
+            f"keeps it), not through {rule['owner']}; a class of your own should derive from "
+            f"such a subclass rather than from {rule['owner']} alone."
+        )
 
 
 def write(rows, previous, unconfirmed, only) -> None:

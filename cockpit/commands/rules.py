@@ -142,6 +142,9 @@ def _generated_lines(record) -> list[str]:
     # Arguments that became keyword-only: the two signatures compared, and the wheels read.
     for release, signature in (evidence.get("signatures") or {}).items():
         lines.append(f"  signature in {release}: {signature}")
+    # A class member that subclasses keep: where it still is (so instances of those are fine).
+    for release, classes in (evidence.get("still_on") or {}).items():
+        lines.append(f"  still on in {release}: {', '.join(classes)}")
     files = (record.get("provenance") or {}).get("wheels") or {}
     for release in evidence.get("wheels") or ():
         wheel = files.get(release) or {}

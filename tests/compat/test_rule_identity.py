@@ -191,6 +191,13 @@ def test_spmatrix_rules_flag_the_class_never_a_matrix_instance():
     assert found == [(8, "SCP030"), (11, "SCP030")]
 
 
+def test_rules_show_names_the_subclasses_that_keep_a_member(cli):
+    shown = cli("rules", "show", "SCP030")
+    assert shown.returncode == 0, shown.stderr
+    assert "still on in scipy 1.13.1: scipy.sparse.bsr_matrix" in shown.stdout
+    assert "fix:  Call toarray on the object (an instance of bsr_matrix" in shown.stdout
+
+
 def test_rules_show_explains_a_folded_code(cli):
     shown = cli("rules", "show", "PDA1071")
     assert shown.returncode == 0, shown.stderr
