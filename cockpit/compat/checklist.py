@@ -316,13 +316,19 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         )
         current = row["status"] if row else None
         by_person = row is not None and row["updated_by"] != SCAN_ACTOR
+        # A rule folded into this one (its code now an alias of this code) may carry a person's
+        # decision in an older state file: the new item starts from it, or a waiver signed in a
+        # walkthrough would reopen as a failure under the code that replaced it.
+        carried = _decision_of_folded(items, code) if row is None else None
+        if carried is not None:
+            current, by_person = carried["status"], True
         status = _auto_status(current, by_person, severity, count)
         if row is None:
             title = f"{code} {first.name}"
             tx.execute(
                 "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, code, severity,"
-                " status, finding_count, position, created_at, updated_at, updated_by)"
-                " VALUES (?, ?, 'auto', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, owner, note, finding_count, position, created_at, updated_at, updated_by)"
+                " VALUES (?, ?, 'auto', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pipeline.pipeline_id,
                     key,
@@ -330,14 +336,26 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                     code,
                     severity,
                     status,
+                    carried["owner"] if carried is not None else None,
+                    carried["note"] if carried is not None else "",
                     count,
                     position,
                     now,
                     now,
-                    SCAN_ACTOR,
+                    carried["updated_by"] if carried is not None else SCAN_ACTOR,
                 ),
             )
-            _item_event(store, tx, pipeline.pipeline_id, key, "status", None, status, now)
+            _item_event(
+                store,
+                tx,
+                pipeline.pipeline_id,
+                key,
+                "status",
+                None,
+                status,
+                now,
+                carried_from=carried["item_key"] if carried is not None else None,
+            )
         else:
             changed = status != current
             tx.execute(
@@ -378,14 +396,43 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         position += 1
 
 
-def _item_event(store, tx, pipeline_id, key, what, old, new, now, by=SCAN_ACTOR, source="scan"):
-    store.append_event(
-        f"compat.item.{what}",
-        {"pipeline": pipeline_id, "item": key, "old": old, "new": new, "by": by},
-        source=source,
-        ts=now,
-        conn=tx,
-    )
+def _decision_of_folded(items: dict[str, Any], code: str) -> dict[str, Any] | None:
+    """The latest person's decision on an item whose rule was folded into ``code`` (its code is
+    now an alias of ``code``), as a plain dict; None when there is none."""
+    from cockpit.compat.rules import current_code
+
+    decided = [
+        r
+        for r in items.values()
+        if r["kind"] == "auto"
+        and r["code"]
+        and r["code"] != code
+        and r["updated_by"] != SCAN_ACTOR
+        and current_code(r["code"]) == code
+    ]
+    if not decided:
+        return None
+    latest = max(decided, key=lambda r: (r["updated_at"], r["item_key"]))
+    return {k: latest[k] for k in ("item_key", "status", "owner", "note", "updated_by")}
+
+
+def _item_event(
+    store,
+    tx,
+    pipeline_id,
+    key,
+    what,
+    old,
+    new,
+    now,
+    by=SCAN_ACTOR,
+    source="scan",
+    carried_from=None,
+):
+    payload = {"pipeline": pipeline_id, "item": key, "old": old, "new": new, "by": by}
+    if carried_from is not None:
+        payload["carried_from"] = carried_from  # the folded rule's item whose decision it took
+    store.append_event(f"compat.item.{what}", payload, source=source, ts=now, conn=tx)
 
 
 # --------------------------------------------------------------------------- people's changes

@@ -353,6 +353,12 @@ def current_code(code: str) -> str:
     return found[0] if found else wanted
 
 
+def rule_for(code: str) -> Rule | None:
+    """The rule a stored code names today (a folded code reaches the rule it went into), or
+    None: for readers of findings and items recorded before a fold."""
+    return catalog().get(current_code(code))
+
+
 def get_rule(code: str) -> Rule:
     rules = catalog()
     wanted = code.strip()

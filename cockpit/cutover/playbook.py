@@ -454,10 +454,9 @@ def _fixed_by(failure: Event, later: list[Event]) -> Event | None:
 
 
 def _failures(events: list[Event]) -> Section:
-    from cockpit.compat.rules import catalog
+    from cockpit.compat.rules import rule_for
 
     section = Section("What failed, and how it was fixed", "failures")
-    rules = catalog()
     fixed: list[Bullet] = []
     still: list[Bullet] = []
     seen: set[tuple] = set()
@@ -471,7 +470,7 @@ def _failures(events: list[Event]) -> Section:
         fix = _fixed_by(e, events[i + 1 :])
         text = f"{fmt_ts(e.ts)}: {sentence(e.kind, e.payload)}"
         item = str(e.payload.get("item", ""))
-        rule = rules.get(item[5:]) if item.startswith("rule:") else None
+        rule = rule_for(item[5:]) if item.startswith("rule:") else None
         if fix is not None:
             who = fix.payload.get("by") or fix.source
             how = f"Fixed {fmt_ts(fix.ts)} ({who}): {sentence(fix.kind, fix.payload)}"
@@ -490,7 +489,7 @@ def _failures(events: list[Event]) -> Section:
 
 def _rules(store: StateStore, as_of: float | None) -> Section:
     from cockpit.compat.checklist import has_scans, rule_counts
-    from cockpit.compat.rules import catalog
+    from cockpit.compat.rules import rule_for
 
     section = Section("Rules that fired most, and their fixes", "rules")
     if not has_scans(store):
@@ -498,10 +497,9 @@ def _rules(store: StateStore, as_of: float | None) -> Section:
     counts = rule_counts(store, limit=15, as_of=as_of)
     if not counts:
         return section.add(Paragraph("The compatibility scans found nothing."))
-    rules = catalog()
     items = []
     for c in counts:
-        rule = rules.get(c.code)
+        rule = rule_for(c.code)
         fix = rule.fix if rule is not None else ""
         autofix = " (cockpit fix rewrites it)" if rule is not None and rule.autofix else ""
         items.append(

@@ -337,9 +337,9 @@ class ChecklistTab(CockpitTab):
         return parts
 
     def _rule_text(self, code: str) -> Text:
-        from cockpit.compat.rules import catalog
+        from cockpit.compat.rules import rule_for
 
-        rule = catalog().get(code)
+        rule = rule_for(code)
         text = Text()
         if rule is None:
             return text

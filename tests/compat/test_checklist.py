@@ -150,6 +150,48 @@ def test_rescan_keeps_decisions_and_updates_automatic_items(workspace):
     assert items["rule:JOB101"].status == "fail"
 
 
+def test_a_decision_under_a_folded_code_carries_to_the_rule_it_went_into(workspace):
+    """An older state file holds the item under a code since folded into another rule (MLA062,
+    mlflow.sklearn.MlflowClient.list_experiments, is now MLF101): the person's waiver, owner
+    and note carry to the new item instead of reopening as a failure under MLF101."""
+    _, config, store, _ = workspace
+    record_scan(store, scan(config), config, roots=["bundle", "jobs"])
+    with store.write() as tx:  # what the same scan wrote before the fold
+        tx.execute(
+            "UPDATE checklist_items SET item_key = 'rule:MLA062', code = 'MLA062'"
+            " WHERE pipeline_id = 'job:forecast-daily' AND item_key = 'rule:MLF101'"
+        )
+    set_item(
+        store,
+        "job:forecast-daily",
+        "rule:MLA062",
+        by="ana",
+        status="waived",
+        owner="li",
+        note="the client moves with the server cutover",
+    )
+    record_scan(store, scan(config), config, roots=["bundle", "jobs"])
+    items, _ = items_of(store, "job:forecast-daily")
+    new = items["rule:MLF101"]
+    assert new.finding_count >= 1
+    assert (new.status, new.owner, new.note) == (
+        "waived",
+        "li",
+        "the client moves with the server cutover",
+    )
+    assert items["rule:MLA062"].status == "pass" and items["rule:MLA062"].finding_count == 0
+    (created,) = [
+        e
+        for e in store.events(kinds=["compat.item.status"])
+        if e.payload["item"] == "rule:MLF101" and "carried_from" in e.payload
+    ]
+    assert created.payload["new"] == "waived"
+    assert created.payload["carried_from"] == "rule:MLA062"
+    # The decision stays a person's: the next scan keeps it.
+    record_scan(store, scan(config), config, roots=["bundle", "jobs"])
+    assert items_of(store, "job:forecast-daily")[0]["rule:MLF101"].status == "waived"
+
+
 def test_history_records_who_changed_what(workspace):
     _, config, store, _ = workspace
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])

@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from cockpit.compat.rules import Crossing, aliases, build_crossing, catalog, generated_file
+from cockpit.compat.rules import (
+    Crossing,
+    aliases,
+    build_crossing,
+    catalog,
+    generated_file,
+    rule_for,
+)
 from cockpit.compat.scan import Scanner, ScanResult
 
 DATA = generated_file("library_removals.json")
@@ -217,3 +224,12 @@ def test_rules_list_names_the_folded_codes(cli):
     assert set(retired.values()) <= codes
     table = cli("rules", "list")
     assert "older codes were folded into the rules above" in table.stdout
+
+
+def test_readers_of_stored_codes_reach_the_rule_a_folded_code_went_into():
+    """Findings and items recorded before a fold name the old code: the playbook and the
+    checklist's detail pane still find its fix text."""
+    assert rule_for("MLA062").code == "MLF101"
+    assert rule_for("PDA1071").code == "PDA972"
+    assert rule_for("MLF101").code == "MLF101"
+    assert rule_for("XYZ999") is None
