@@ -345,17 +345,29 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                     carried["updated_by"] if carried is not None else SCAN_ACTOR,
                 ),
             )
-            _item_event(
-                store,
-                tx,
-                pipeline.pipeline_id,
-                key,
-                "status",
-                None,
-                status,
-                now,
-                carried_from=carried["item_key"] if carried is not None else None,
-            )
+            if carried is None:
+                _item_event(store, tx, pipeline.pipeline_id, key, "status", None, status, now)
+            else:
+                # Recorded as the person's, as the row is, so a replay of the log at any later
+                # moment shows what the table holds.
+                for what, value in (
+                    ("status", status),
+                    ("owner", carried["owner"]),
+                    ("note", carried["note"]),
+                ):
+                    if what == "status" or value:
+                        _item_event(
+                            store,
+                            tx,
+                            pipeline.pipeline_id,
+                            key,
+                            what,
+                            None,
+                            value,
+                            now,
+                            by=carried["updated_by"],
+                            carried_from=carried["item_key"],
+                        )
         else:
             changed = status != current
             tx.execute(

@@ -73,6 +73,11 @@ def scan(config, paths=("bundle", "jobs")):
     return Scanner(crossing).scan_paths(list(paths))
 
 
+def items_of_as_of(store, pipeline_id, as_of):
+    view = next(v for v in load_checklist(store, as_of=as_of) if v.pipeline_id == pipeline_id)
+    return {i.item_key: i for i in view.items}, view
+
+
 def items_of(store, pipeline_id):
     view = next(v for v in load_checklist(store) if v.pipeline_id == pipeline_id)
     return {i.item_key: i for i in view.items}, view
@@ -185,8 +190,12 @@ def test_a_decision_under_a_folded_code_carries_to_the_rule_it_went_into(workspa
         for e in store.events(kinds=["compat.item.status"])
         if e.payload["item"] == "rule:MLF101" and "carried_from" in e.payload
     ]
-    assert created.payload["new"] == "waived"
+    assert created.payload["new"] == "waived" and created.payload["by"] == "ana"
     assert created.payload["carried_from"] == "rule:MLA062"
+    # The log replayed at this moment (time travel) shows what the table holds.
+    replayed, _ = items_of_as_of(store, "job:forecast-daily", store.events()[-1].ts)
+    for field_name in ("status", "owner", "note", "updated_by", "finding_count"):
+        assert getattr(replayed["rule:MLF101"], field_name) == getattr(new, field_name)
     # The decision stays a person's: the next scan keeps it.
     record_scan(store, scan(config), config, roots=["bundle", "jobs"])
     assert items_of(store, "job:forecast-daily")[0]["rule:MLF101"].status == "waived"
