@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 ORDER = 45
 # What `mlflow server` itself reads when --backend-store-uri is left out.
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
-# MLflow's S3 variables a server with an s3:// artifact root reads (mlflow/environment_variables.py).
-SERVER_S3_ENV = ("MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS")
 
 EPILOG = """\
 Virtualenvs live under the user cache dir (COCKPIT_SERVERS_DIR overrides it). Tested releases:
@@ -84,8 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--default-artifact-root",
         metavar="S3_URI",
         help="serve no artifacts: hand clients roots under this s3://bucket/prefix (the server "
-        "and its clients use the standard AWS configuration, MLFLOW_S3_ENDPOINT_URL and "
-        "MLFLOW_S3_IGNORE_TLS)",
+        "and its clients use the standard AWS configuration and MLflow's MLFLOW_S3_* variables)",
+    )
+    start.add_argument(
+        "--artifacts-destination",
+        metavar="S3_URI",
+        help="proxy artifacts as usual but keep them under this s3://bucket/prefix instead of "
+        "--data (the server writes them, with the AWS configuration and the MLFLOW_S3_* and "
+        "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE variables its release reads)",
     )
     start.add_argument(
         "--allow-db-upgrade",
@@ -196,12 +200,12 @@ def run_start(ctx: CliContext) -> int:
             f"the password in --backend-store-uri is on this command line, which every user can "
             f"read (ps); pass the URI in {BACKEND_ENV} instead"
         )
-    extra_env = None
-    if ctx.args.default_artifact_root:
-        # The server reaches the store itself (its artifact listing and downloads); MLflow's own
-        # S3 variables, which the venv environment leaves out (it drops every MLFLOW_*), are
-        # passed on: the endpoint, and skipping TLS verification for a self-signed one.
-        extra_env = {k: v for k, v in os.environ.items() if k in SERVER_S3_ENV}
+    # The server may reach S3 itself (listing an s3:// root, writing what it proxies to an s3://
+    # destination, a run whose experiment has an s3:// location); MLflow's own S3 variables, which
+    # the venv environment leaves out (it drops every MLFLOW_*), are passed on: exactly those the
+    # release reads (endpoint, TLS skip, upload extra args such as server-side encryption,
+    # addressing style, expected bucket owner).
+    extra_env = servers.server_s3_env(ctx.args.version)
     stop = threading.Event()
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -218,10 +222,12 @@ def run_start(ctx: CliContext) -> int:
             backend_uri=backend_uri,
             artifact_uri=ctx.args.default_artifact_root,
             extra_env=extra_env,
+            artifacts_destination=ctx.args.artifacts_destination,
         )
         print(f"mlflow {handle.version} serving at {handle.url}", flush=True)
         print(f"  backend   {_shown(handle.backend_uri)}", flush=True)
-        print(f"  artifacts {ctx.args.default_artifact_root or handle.artifact_root}", flush=True)
+        artifacts = ctx.args.default_artifact_root or ctx.args.artifacts_destination
+        print(f"  artifacts {artifacts or handle.artifact_root}", flush=True)
         print(f"  logs      {handle.stderr_log.parent}", flush=True)
         if ctx.args.detach:
             print(f"  pid       {handle.pid} (stop: cockpit servers stop --data {handle.data_dir})")

@@ -91,6 +91,8 @@ __all__ = [
     "server_command",
     "server_env",
     "server_environment",
+    "server_s3_env",
+    "server_s3_env_names",
     "servers_root",
     "start_server",
     "venv_dir",
@@ -104,6 +106,16 @@ START_TIMEOUT_S = 120.0
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # POSTs that only read (search); every other POST, and every PUT/PATCH/DELETE, writes.
+# MLflow's S3 settings a server reads from its environment, by generation, as grepped in the
+# tested releases' own code (mlflow/environment_variables.py, used by
+# store/artifact/s3_artifact_repo.py and optimized_s3_artifact_repo.py): 1.30.1 reads the endpoint,
+# TLS skip and upload extra args (JSON of boto3 ExtraArgs, e.g. server-side encryption); 2.22.5
+# adds the boto addressing style (path/virtual); 3.17.2 adds the expected bucket owner. The venv
+# environment drops every MLFLOW_* variable (server_env), so these are passed on by name.
+_S3_ENV_V1 = ("MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS", "MLFLOW_S3_UPLOAD_EXTRA_ARGS")
+_S3_ENV_V2 = (*_S3_ENV_V1, "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE")
+_S3_ENV_V3 = (*_S3_ENV_V2, "MLFLOW_S3_EXPECTED_BUCKET_OWNER")
+SERVER_S3_ENV: dict[int, tuple[str, ...]] = {1: _S3_ENV_V1, 2: _S3_ENV_V2, 3: _S3_ENV_V3}
 READ_ONLY_POST_SUFFIXES = (
     "/runs/search",
     "/experiments/search",
@@ -368,6 +380,7 @@ def server_command(
     workers: int,
     log_config: Path | None = None,
     artifact_uri: str | None = None,
+    artifacts_destination: str | None = None,
 ) -> list[str]:
     """The ``mlflow server`` command line for ``version`` (exposed for tests and `--dry-run`).
 
@@ -377,7 +390,9 @@ def server_command(
     which every generation's ``mlflow server`` reads (1.30.1 included).
 
     ``artifact_uri`` (``s3://bucket/prefix``) makes a server that does not proxy artifacts: it
-    hands its clients that root, and they read and write the store themselves."""
+    hands its clients that root, and they read and write the store themselves.
+    ``artifacts_destination`` (``s3://bucket/prefix``) keeps the proxy but stores what it serves
+    there instead of in ``artifact_root``: the server itself writes to S3."""
     # The console script, not `python -m mlflow`: 1.x has no mlflow.__main__.
     cmd = [
         str(venv_dir(version) / "bin" / "mlflow"),
@@ -395,7 +410,7 @@ def server_command(
         cmd += [
             "--serve-artifacts",
             "--artifacts-destination",
-            str(artifact_root),
+            artifacts_destination or str(artifact_root),
             "--default-artifact-root",
             "mlflow-artifacts:/",
         ]
@@ -407,6 +422,19 @@ def server_command(
     else:
         cmd += ["--gunicorn-opts", f"--access-logfile {shlex.quote(str(access_log))}"]
     return cmd
+
+
+def server_s3_env_names(version: str) -> tuple[str, ...]:
+    """MLflow's S3 variables the server of ``version`` reads (see :data:`SERVER_S3_ENV`)."""
+    return SERVER_S3_ENV[min(generation(version), max(SERVER_S3_ENV))]
+
+
+def server_s3_env(version: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Those of ``version``'s S3 variables set in ``environ`` (default: this process's), to hand
+    to its server: without them it would write S3 objects without the upload extra args
+    (server-side encryption), or address a bucket in the wrong style."""
+    source = os.environ if environ is None else environ
+    return {k: source[k] for k in server_s3_env_names(version) if k in source}
 
 
 def server_environment(
@@ -463,6 +491,7 @@ def start_server(
     backend_uri: str | None = None,
     artifact_uri: str | None = None,
     extra_env: dict[str, str] | None = None,
+    artifacts_destination: str | None = None,
 ) -> ServerHandle:
     """Start ``mlflow server`` of ``version`` on 127.0.0.1 and wait until /health answers 200.
 
@@ -482,6 +511,7 @@ def start_server(
 
     ``artifact_uri`` (``s3://...``) serves no artifacts: runs get roots under it and clients use
     the store directly; ``extra_env`` reaches the server process only (its endpoint, credentials).
+    ``artifacts_destination`` (``s3://...``) proxies artifacts as usual but keeps them in S3.
     """
     parse_version(version)
     if installed(version) is None:
@@ -504,6 +534,13 @@ def start_server(
         )
     if artifact_uri is not None and not artifact_uri.startswith("s3://"):
         raise CockpitError("artifact_uri must be an s3://bucket/prefix URI")
+    if artifacts_destination is not None and not artifacts_destination.startswith("s3://"):
+        raise CockpitError("artifacts_destination must be an s3://bucket/prefix URI")
+    if artifact_uri is not None and artifacts_destination is not None:
+        raise CockpitError(
+            "an S3 artifact root the server does not serve and an S3 destination it serves "
+            "exclude each other; give one"
+        )
     if backend_uri is not None and backend_uri.startswith("sqlite:"):
         raise CockpitError(
             "a SQLite backend lives in the data folder (--data); backend_uri is for PostgreSQL "
@@ -546,6 +583,7 @@ def start_server(
                 backend_uri,
                 artifact_uri,
                 extra_env,
+                artifacts_destination,
             )
         except _PortTaken as exc:
             last_error = SourceUnavailableError(f"port {chosen} is already in use ({exc})")
@@ -606,6 +644,7 @@ def _launch(
     backend_uri: str | None = None,
     artifact_uri: str | None = None,
     extra_env: dict[str, str] | None = None,
+    artifacts_destination: str | None = None,
 ) -> ServerHandle:
     db_path = data_dir / "mlflow.db"
     cmd = server_command(
@@ -617,6 +656,7 @@ def _launch(
         workers=workers,
         log_config=log_config,
         artifact_uri=artifact_uri,
+        artifacts_destination=artifacts_destination,
     )
     env = server_environment(version, db_path=db_path, backend_uri=backend_uri, extra_env=extra_env)
     stdout_log, stderr_log = logs / "stdout.log", logs / "stderr.log"

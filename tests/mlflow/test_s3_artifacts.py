@@ -23,11 +23,11 @@ import pytest
 import seed
 from cockpit_cli import run_cockpit
 
-from cockpit.mlflow import adapter, artifact_paths, s3_artifacts
+from cockpit.mlflow import adapter, artifact_paths, s3_artifacts, servers
 from cockpit.mlflow.bounded import Limits, ResponseTooLarge
 from cockpit.mlflow.models import Run
 from cockpit.mlflow.rest import ReadOnlyViolation, RestClient, RetryPolicy
-from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2
+from cockpit.mlflow.servers import MLFLOW_V1, MLFLOW_V2, MLFLOW_V3
 
 pytestmark = pytest.mark.servers
 
@@ -607,3 +607,73 @@ tracking_uri = "{url}"
     finally:
         stopped = cli("servers", "stop", "--data", str(data))
         assert stopped.returncode == 0, stopped.stderr
+
+
+def test_each_releases_s3_variables_are_those_its_own_code_reads():
+    """The S3 variables a started server is handed are exactly those its release defines in its
+    own ``mlflow/environment_variables.py`` (read from the installed venv, not from memory)."""
+    import re
+
+    pattern = re.compile(r'"(MLFLOW_(?:S3|BOTO)_[A-Z_]+)"')
+    for version in (MLFLOW_V1, MLFLOW_V2, MLFLOW_V3):
+        if servers.installed(version) is None:
+            servers.install(version)
+        (source,) = servers.venv_dir(version).glob(
+            "lib/python*/site-packages/mlflow/environment_variables.py"
+        )
+        defined = set(pattern.findall(source.read_text(encoding="utf-8")))
+        assert set(servers.server_s3_env_names(version)) == defined, version
+    environ = {"MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE": "path", "MLFLOW_S3_IGNORE_TLS": "true"}
+    assert servers.server_s3_env(MLFLOW_V1, environ) == {"MLFLOW_S3_IGNORE_TLS": "true"}
+    assert servers.server_s3_env(MLFLOW_V2, environ) == environ
+
+
+@pytest.mark.parametrize("version", [MLFLOW_V1, MLFLOW_V2, MLFLOW_V3])
+def test_upload_extra_args_reach_a_started_server_that_proxies_artifacts_into_s3(
+    cli, s3_store, tmp_path, monkeypatch, version
+):
+    """``MLFLOW_S3_UPLOAD_EXTRA_ARGS`` (the venv environment drops every ``MLFLOW_*``) reaches a
+    server ``cockpit servers start --artifacts-destination s3://...`` runs: an artifact logged
+    through its proxy lands in S3 with server-side encryption and the metadata the variable asks
+    for (the metadata is unique to the test, so nothing but the variable can have put it there)."""
+    bucket = s3_store.bucket("sse")
+    marker = uuid.uuid4().hex
+    extra = {"ServerSideEncryption": "AES256", "Metadata": {"cockpit-test": marker}}
+    monkeypatch.setenv("MLFLOW_S3_UPLOAD_EXTRA_ARGS", json.dumps(extra))
+    data = tmp_path / "server"
+    started = cli(
+        "servers", "start", version, "--data", str(data), "--detach",
+        "--artifacts-destination", f"s3://{bucket}/proxied",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert f"artifacts s3://{bucket}/proxied" in started.stdout
+    url = started.stdout.split("serving at", 1)[1].split()[0]
+    try:
+        writer = seed.Writer(url)
+        info = writer.run(writer.experiment(f"sse {uuid.uuid4().hex[:6]}"), "r", start=seed.T0)
+        assert info["artifact_uri"].startswith("mlflow-artifacts:")
+        writer.artifact(info, "model/weights.bin", b"w" * 1000)
+        root = info["artifact_uri"].split("mlflow-artifacts:", 1)[1].strip("/")
+        key = f"proxied/{root}/model/weights.bin"
+        head = s3_store.client().head_object(Bucket=bucket, Key=key)
+        assert head["ContentLength"] == 1000
+        assert head["ServerSideEncryption"] == "AES256"
+        assert head["Metadata"] == {"cockpit-test": marker}
+        assert not list((data / "artifacts").rglob("weights.bin"))  # not on disk: in S3 only
+    finally:
+        stopped = cli("servers", "stop", "--data", str(data))
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_an_s3_destination_is_one_line_error_unless_it_is_s3_and_alone(cli, tmp_path):
+    """A proxied destination outside S3, or beside an S3 root the server does not serve, is
+    refused with one line and exit 2 before anything starts or is written."""
+    data = tmp_path / "server"
+    for extra in (
+        ["--artifacts-destination", "/tmp/elsewhere"],
+        ["--artifacts-destination", "s3://b/p", "--default-artifact-root", "s3://b/q"],
+    ):
+        out = cli("servers", "start", MLFLOW_V1, "--data", str(data), *extra)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert "s3://" in out.stderr or "exclude" in out.stderr
+        assert not (data / "server.json").exists()
