@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,39 +31,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import boto3  # noqa: E402
-import requests  # noqa: E402
+from moto_store import say, start_moto  # noqa: E402 - bench/ is sys.path[0]
 
-from cockpit.mlflow import servers  # noqa: E402
 from cockpit.mlflow.models import Run  # noqa: E402
 from cockpit.mlflow.rest import RestClient  # noqa: E402
 from cockpit.mlflow.s3_artifacts import S3Artifacts, S3Settings  # noqa: E402
 
 MIB = 1 << 20
 BUCKET = "bench-artifacts"
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = servers.free_port()
-    binary = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    until = time.monotonic() + 30
-    while time.monotonic() < until:
-        try:
-            requests.get(url, timeout=1)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("moto_server did not start")
 
 
 def timed(fn: Callable[[], object], size: int) -> tuple[float, float]:

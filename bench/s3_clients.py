@@ -24,42 +24,15 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import requests  # noqa: E402
-
-from cockpit.mlflow import servers  # noqa: E402
+from moto_store import say, start_moto  # noqa: E402 - bench/ is sys.path[0]; no boto3 loaded
 
 MIB = 1 << 20
 BUCKET = "bench-clients"
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = servers.free_port()
-    binary = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    until = time.monotonic() + 30
-    while time.monotonic() < until:
-        try:
-            requests.get(url, timeout=1)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("moto_server did not start")
 
 
 def _rss_mib() -> float:

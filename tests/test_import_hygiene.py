@@ -194,3 +194,18 @@ def test_every_engine_package_has_a_layer():
         if (p.suffix == ".py" or (p / "__init__.py").is_file()) and not p.name.startswith("__")
     }
     assert present - placed == set()
+
+
+def test_the_s3_client_bench_loads_no_s3_client_before_its_measurement():
+    """``bench/s3_clients.py`` measures what S3 clients cost in fresh processes: loading it (and
+    its shared ``moto_store`` helpers), as ``python bench/s3_clients.py`` does with bench/ first
+    on sys.path, must not load boto3 or the cockpit's S3 modules."""
+    loaded = _modules_after("import sys\nsys.path.insert(0, 'bench')\nimport s3_clients\n")
+    assert {"s3_clients", "moto_store"} <= loaded
+    s3 = {
+        m
+        for m in loaded
+        if m.split(".")[0] in ("boto3", "botocore", "s3transfer")
+        or m.startswith(("cockpit.mlflow.s3_", "cockpit.s3"))
+    }
+    assert s3 == set()
