@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rich.color import ColorType
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, TabbedContent, Tree
 
@@ -175,6 +176,22 @@ def _tab_styles(tab: CockpitTab) -> set[str]:
     return _styles(*cells, *labels, *statics)
 
 
+def _chart_colours(tab: CockpitTab) -> dict[str, set]:
+    """Every foreground colour in each plotext chart of the tab (as Rich parses its ANSI
+    output), by the chart's id."""
+    from rich.style import Style
+    from textual_plotext import PlotextPlot
+
+    found: dict[str, set] = {}
+    for plot in tab.query(PlotextPlot):
+        text = plot.render()
+        styles = [
+            Style.parse(s) if isinstance(s, str) else s for s in (span.style for span in text.spans)
+        ]
+        found[str(plot.id)] = {style.color for style in styles if style.color is not None}
+    return found
+
+
 HIGH_CONTRAST = {"good": "#00FF00", "bad": "#FF3030", "warn": "#FFD700"}
 # What each tab shows on the sample's last moment, in the colours that say so.
 EXPECTED = {
@@ -202,6 +219,14 @@ async def test_meaningful_colours_come_from_the_theme(sample: Path, tab_id: str)
         assert not {word for s in styles for word in s.split()} & named, styles
         header = _styles(app.query_one("#status-header").render())
         assert "bold #000000 on #FED700" in header  # OFFLINE, on the theme's warning colour
+        if tab_id == "benchmarks":
+            # The charts too: the runtimes in cyan and magenta, the intervals in red, and no
+            # colour of the terminal's palette (a plotext colour name) left anywhere in them.
+            charts = _chart_colours(tab)
+            rgb = {c.triplet for colours in charts.values() for c in colours}
+            assert {(0, 255, 255), (255, 0, 255), (255, 48, 48)} <= rgb, charts
+            assert {(0, 255, 255), (255, 0, 255)} <= {c.triplet for c in charts["bench-time"]}
+            assert all(c.type == ColorType.TRUECOLOR for cs in charts.values() for c in cs), charts
 
         app.theme = "textual-dark"
         await ready(tab_id)(pilot)
@@ -214,4 +239,8 @@ async def test_meaningful_colours_come_from_the_theme(sample: Path, tab_id: str)
         for style in EXPECTED[tab_id]:
             assert dark(style) in restyled, (style, restyled)
             assert dark(style) != palette_of(app.get_theme("cockpit-high-contrast"))(style)
+        if tab_id == "benchmarks":
+            rgb = {c.triplet for cs in _chart_colours(tab).values() for c in cs}
+            assert {dark.plot(role) for role in ("info", "alert", "bad")} <= rgb, rgb
+            assert not {(0, 255, 255), (255, 0, 255), (255, 48, 48)} & rgb, rgb
     app.store.close()

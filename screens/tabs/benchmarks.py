@@ -33,9 +33,13 @@ from cockpit.bench.stats import Comparison
 from cockpit.errors import CockpitError
 from cockpit.textsafe import markup
 from screens.tabs.base import CockpitTab, ViewContext
-from screens.widgets.palette import palette
+from screens.widgets.palette import Palette, palette
 
-OLD_COLOR, NEW_COLOR = "cyan", "orange"
+# The charts' roles of screens.widgets.palette: one colour per runtime (the old one in the
+# theme's secondary text colour, the new one in its accent: cyan and magenta under the
+# high-contrast theme) and the confidence intervals in its error colour, as the bars were
+# cyan, orange and red before the theme reached the charts.
+OLD_ROLE, NEW_ROLE, INTERVAL_ROLE = "info", "alert", "bad"
 # Roles of screens.widgets.palette (the colours come from the theme); the CLI's table and the
 # HTML report keep their own (cockpit.bench.report).
 VERDICT_STYLE = {
@@ -405,13 +409,14 @@ class BenchmarksTab(CockpitTab):
             over_time.refresh()
             return
         detail.update(self._explain(c))
-        self._draw_bars(bars, c)
+        p = palette(self.app)
+        self._draw_bars(bars, c, p)
         series = self.loaded.series.get((c.pipeline, c.metric))
         if series is None:  # read in a worker; drawn when it is back
             over_time.plt.title(f"{c.metric} per run: loading…")
             self._load_series(self.loaded, (c.pipeline, c.metric))
         else:
-            self._draw_time(over_time, c, series)
+            self._draw_time(over_time, c, series, p)
         bars.refresh()
         over_time.refresh()
 
@@ -433,13 +438,13 @@ class BenchmarksTab(CockpitTab):
         return text
 
     @staticmethod
-    def _draw_bars(plot: PlotextPlot, c: Comparison) -> None:
+    def _draw_bars(plot: PlotextPlot, c: Comparison, p: Palette) -> None:
         plt = plot.plt
         labels, values, colors = [], [], []
         intervals = []
         for runtime, median, ci, color in (
-            (c.old_runtime, c.median_old, c.old_ci, OLD_COLOR),
-            (c.new_runtime, c.median_new, c.new_ci, NEW_COLOR),
+            (c.old_runtime, c.median_old, c.old_ci, p.plot(OLD_ROLE)),
+            (c.new_runtime, c.median_new, c.new_ci, p.plot(NEW_ROLE)),
         ):
             if median is None:
                 continue
@@ -463,21 +468,21 @@ class BenchmarksTab(CockpitTab):
         for x, ci in enumerate(intervals, start=1):
             if ci is not None:
                 # The interval as a vertical whisker through the bar's centre.
-                plt.plot([x, x], [ci[0], ci[1]], color="red", marker="┃")
+                plt.plot([x, x], [ci[0], ci[1]], color=p.plot(INTERVAL_ROLE), marker="┃")
                 top = max(top, ci[1])
         plt.ylim(0, top * 1.1)
 
     @staticmethod
-    def _draw_time(plot: PlotextPlot, c: Comparison, series: Series) -> None:
+    def _draw_time(plot: PlotextPlot, c: Comparison, series: Series, p: Palette) -> None:
         plt = plot.plt
         plt.title(f"{c.metric} per run (days since first run)")
         if not series.value:
             return
         start = min(series.run_ts)
         groups = (
-            (c.old_runtime, False, OLD_COLOR, "●"),
-            (c.new_runtime, False, NEW_COLOR, "●"),
-            (c.new_runtime, True, NEW_COLOR, "◆"),
+            (c.old_runtime, False, p.plot(OLD_ROLE), "●"),
+            (c.new_runtime, False, p.plot(NEW_ROLE), "●"),
+            (c.new_runtime, True, p.plot(NEW_ROLE), "◆"),
         )
         for runtime, shadow, color, marker in groups:
             points = [

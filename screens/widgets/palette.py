@@ -10,7 +10,8 @@ name a *role* instead of a colour, and :func:`palette` turns it into the theme's
 
 Roles are the theme's readable text colours (``$text-success`` and friends, which a theme may set
 in its ``variables``); badges use the plain ``$success`` / ``$error`` / ``$warning`` behind
-whichever of black or white reads best on them.
+whichever of black or white reads best on them. Charts (plotext) take a role's colour as
+:meth:`Palette.plot` gives it: an RGB tuple, or a terminal palette number for an ANSI theme.
 """
 
 from __future__ import annotations
@@ -35,11 +36,16 @@ ROLES = {
 }
 BADGES = {"good": "success", "bad": "error", "warn": "warning"}
 
+# A colour as plotext takes it: RGB, or an index into the terminal's palette (an ANSI theme's
+# colours, so the terminal's own red still applies).
+PlotColour = tuple[int, int, int] | int
+
 
 @dataclass(frozen=True)
 class Palette:
     colours: dict[str, str]  # role -> "#RRGGBB"
     badges: dict[str, str]  # role -> "bold #fg on #bg"
+    plot_colours: dict[str, PlotColour]  # role -> the same colour for plotext
 
     def __call__(self, style: str) -> str:
         """``style`` with each role word replaced by its colour ("bold bad" -> "bold #D17E92");
@@ -48,6 +54,10 @@ class Palette:
 
     def badge(self, role: str) -> str:
         return self.badges[role]
+
+    def plot(self, role: str) -> PlotColour:
+        """The role's colour for a plotext chart (``plt.bar(..., color=p.plot("info"))``)."""
+        return self.plot_colours[role]
 
 
 _CACHE: dict[tuple[str, int], Palette] = {}
@@ -60,6 +70,7 @@ def palette_of(theme: Theme) -> Palette:
         # As App.get_css_variables builds them: the colour system, then the theme's own variables.
         variables = {**theme.to_color_system().generate(), **theme.variables}
         colours = {role: _hex(variables[name]) for role, name in ROLES.items()}
+        plot_colours = {role: _plot(variables[name]) for role, name in ROLES.items()}
         badges = {}
         for role, name in BADGES.items():
             background = Color.parse(variables[name])
@@ -67,7 +78,7 @@ def palette_of(theme: Theme) -> Palette:
             # contrast text puts white on the high-contrast red: 3.7:1 against black's 5.7:1).
             foreground = max((BLACK, WHITE), key=lambda c: _contrast(c, background))
             badges[role] = f"bold {_hex(foreground.hex)} on {_hex(variables[name])}"
-        found = _CACHE[key] = Palette(colours, badges)
+        found = _CACHE[key] = Palette(colours, badges, plot_colours)
     return found
 
 
@@ -81,6 +92,11 @@ def _hex(value: str) -> str:
     # colour ("red" for an ANSI one, so the terminal's own palette still applies).
     colour = Color.parse(value)
     return colour.hex.removeprefix("ansi_") if colour.ansi is not None else colour.hex
+
+
+def _plot(value: str) -> PlotColour:
+    colour = Color.parse(value)
+    return colour.ansi if colour.ansi is not None else colour.rgb
 
 
 def _luminance(colour: Color) -> float:
