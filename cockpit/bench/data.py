@@ -463,3 +463,23 @@ def refresh_stats(store: StateStore) -> None:
 
     with contextlib.suppress(CockpitError):
         compare_store(store, None)
+
+
+def keep_stats_at(store: StateStore, config: CockpitConfig | None, as_of: float | None) -> str:
+    """Store the statistics of the samples visible at ``as_of`` (a recorded moment, None: the
+    latest) unless a row already holds them; returns their key. For a writer that records
+    moments faster than it computes (``cockpit record``): what was visible at a past moment no
+    longer changes (rows are only added, each with the time it was recorded), so its numbers are
+    as good as the latest moment's; if it did change while computing (a write that took its time
+    stamp before an earlier commit), the key changed with it and nothing is stored."""
+    from cockpit.bench import stored as kept
+
+    old, new = runtimes_compared(store, config)
+    key = stats_key(store, old, new, as_of)
+    if kept.read_stats(store, key) is not None:
+        return key
+    compare_store(store, config, as_of=as_of)  # computed and remembered (stored when latest)
+    found = kept.remembered(store, key)
+    if found is not None and kept.read_stats(store, key) is None:
+        kept.write_stats(store, key, found, current_key=lambda: stats_key(store, old, new, as_of))
+    return key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TYPE_CHECKING
 
 from cockpit.cli.argtypes import add_text_or_json
@@ -10,8 +11,11 @@ from cockpit.errors import EXIT_OK, CockpitError
 
 if TYPE_CHECKING:
     from cockpit.cli.context import CliContext
+    from cockpit.config import CockpitConfig
+    from cockpit.store import StateStore
 
 ORDER = 80
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +57,7 @@ def run(ctx: CliContext) -> int:
     debuglog.configure(store.path)  # tracebacks of internal errors (never on the terminal)
     pollers = [Poller(s, store) for s in sources]
     recorder = Recorder(pollers)
+    keep_stats = StatsKeeper(store, config, quiet=ctx.args.quiet)
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -66,13 +71,19 @@ def run(ctx: CliContext) -> int:
     if not ctx.args.quiet:
         names = ", ".join(s.name for s in sources)
         print(f"recording {names} into {store.path} (Ctrl-C to stop)", file=sys.stderr)
+    keep_stats()  # a file that already holds runs or samples: its latest moment
     recorder.start()
     try:
         shown: dict[str, str] = {}
+        polls_seen = 0
         while not stop.is_set():
             if ctx.args.duration is not None and time.time() - started >= ctx.args.duration:
                 break
             stop.wait(0.2)
+            polls = sum(p.status.polls for p in pollers)
+            if polls != polls_seen:  # a poll ended: it may have written runs
+                polls_seen = polls
+                keep_stats()
             for poller in pollers:
                 status = poller.status.status
                 if shown.get(poller.source.name) != status and not ctx.args.quiet:
@@ -88,6 +99,7 @@ def run(ctx: CliContext) -> int:
                 shown[poller.source.name] = status
     finally:
         recorder.stop()
+        keep_stats()  # the polls that ended while stopping
         store.append_event(
             "recorder.stopped",
             {
@@ -115,3 +127,60 @@ def run(ctx: CliContext) -> int:
             }
         )
     return EXIT_OK
+
+
+class StatsKeeper:
+    """Stores the benchmark statistics of every moment the recorder recorded (each event's time,
+    and the latest) whose run history or samples no stored row names, on the recorder's main
+    thread.
+
+    Poller threads never import numpy or scipy (unsafe there, see cockpit.polling), so without
+    this a moment no live cockpit looked at had no stored row, and time travel to it imported
+    them and computed (~1 s a step). Each moment's key is cheap (a few indexed queries); the
+    statistics are computed only for a key not seen before. Moments, not only the latest: polls
+    can end faster than the statistics are computed, and the moments in between would be missed.
+    """
+
+    def __init__(self, store: StateStore, config: CockpitConfig, *, quiet: bool) -> None:
+        self.store = store
+        self.config = config
+        self.quiet = quiet
+        self._done: int | None = None  # events up to this id are done
+        self._warned = False
+
+    def __call__(self) -> None:
+        from cockpit.bench.data import keep_stats_at
+        from cockpit.errors import CockpitError
+
+        try:
+            if self._done is None:
+                # This recording's moments only: an older file's are not recomputed at start.
+                self._done = self.store.last_event_id()
+                keep_stats_at(self.store, self.config, None)
+                return
+            # By id, not time: an event's time is taken before it waits for the write lock.
+            events = self.store.query(
+                "SELECT id, ts FROM events WHERE id > ? ORDER BY id", (self._done,)
+            )
+            for event in events:
+                keep_stats_at(self.store, self.config, event["ts"])
+                self._done = event["id"]
+            keep_stats_at(self.store, self.config, None)
+        except CockpitError:
+            return  # the file does not say which runtimes are compared: nothing to compute
+        except Exception as exc:  # recording goes on; the viewers compute what is missing
+            log.exception("storing the benchmark statistics failed")
+            if not self._warned and not self.quiet:
+                import sys
+
+                from cockpit import debuglog
+                from cockpit.secrets import scrub_text
+                from cockpit.textsafe import terminal
+
+                where = f"; traceback in {debuglog.path()}" if debuglog.path() else ""
+                message = scrub_text(" ".join(f"{type(exc).__name__}: {exc}".split()))
+                print(
+                    terminal(f"benchmark statistics not stored ({message}){where}"),
+                    file=sys.stderr,
+                )
+            self._warned = True
