@@ -244,3 +244,34 @@ async def test_meaningful_colours_come_from_the_theme(sample: Path, tab_id: str)
             assert {dark.plot(role) for role in ("info", "alert", "bad")} <= rgb, rgb
             assert not {(0, 255, 255), (255, 0, 255), (255, 48, 48)} & rgb, rgb
     app.store.close()
+
+
+async def test_source_health_is_told_apart_by_colour_in_every_theme(sample: Path):
+    """ok, degraded, down and internal-error differ in the header by more than their word in
+    every theme --theme accepts: in textual-dark (the default) the warning colour of "degraded"
+    is also the accent colour internal-error had, and in ansi-dark the accent is green."""
+    from rich.style import Style
+
+    from screens.themes import theme_names
+
+    statuses = ["ok", "degraded", "down", "internal-error"]
+    app = make_app(sample)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        header = app.query_one("#status-header")
+        header.sources = {f"s{i}": status for i, status in enumerate(statuses)}
+        for name in theme_names():
+            app.theme = name
+            await pilot.pause()
+            text = header.render()
+            looks = {}
+            for span in text.spans:
+                word = text.plain[span.start : span.end]
+                if word in statuses:
+                    style = Style.parse(span.style) if isinstance(span.style, str) else span.style
+                    looks[word] = (style.color, style.bgcolor)
+            assert sorted(looks) == sorted(statuses), (name, looks)
+            assert len(set(looks.values())) == len(statuses), (name, looks)
+            # internal-error stands on the error colour, not in a text colour of its own.
+            assert looks["internal-error"][1] is not None, (name, looks)
+    app.store.close()

@@ -8,15 +8,18 @@ from textual.widgets import Static
 
 from cockpit.textsafe import terminal
 from cockpit.timefmt import fmt_ts
-from screens.widgets.palette import palette
+from screens.widgets.palette import Palette, palette
 
 # Roles of screens.widgets.palette: the colours come from the theme.
 STATUS_STYLE = {
     "ok": "bold good",
     "degraded": "bold warn",
     "down": "bold bad",
-    "internal-error": "bold alert",  # a bug or a broken install, not the remote side
 }
+# A bug or a broken install, not the remote side: the error colour as a badge, so it is told
+# apart from "down" and "degraded" by more than its word in every theme (as a text colour, the
+# accent it had equals the warning colour in textual-dark and the success colour in ansi-dark).
+STATUS_BADGE = {"internal-error": "bad"}
 
 
 class StatusHeader(Static):
@@ -45,5 +48,12 @@ class StatusHeader(Static):
             text.append(f"  as of {fmt_ts(self.as_of)}", style=p("bold warn"))
         for name, status in sorted(self.sources.items()):
             text.append(f"  {terminal(name)}:", style="dim")
-            text.append(terminal(status), style=p(STATUS_STYLE.get(status, "dim")))
+            text.append(terminal(status), style=status_style(p, status))
         return text
+
+
+def status_style(p: Palette, status: str) -> str:
+    """The Rich style of a source's health in the header, in ``p``'s colours."""
+    if status in STATUS_BADGE:
+        return p.badge(STATUS_BADGE[status])
+    return p(STATUS_STYLE.get(status, "dim"))
