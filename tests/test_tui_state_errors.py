@@ -10,6 +10,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+import pytest
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -102,6 +103,36 @@ async def test_a_refused_write_is_a_notification_and_the_cockpit_keeps_running(
     assert issubclass(ReadOnlyError, StateError) and not issubclass(
         ReadOnlyError, StateUnreadableError
     )
+    assert not store.events(kinds=["test.write"])
+    store.close()
+
+
+@pytest.mark.parametrize("widget_id", ["status-header", "time-travel"])
+async def test_a_refused_write_in_the_header_or_time_bar_keeps_it_running(
+    tmp_path: Path, sample_state: Path, widget_id: str
+):
+    """The widgets outside the tabs have message loops of their own: a state error raised by one
+    of their handlers (here a ``call_later`` callback, run by the widget's own loop) is a
+    notification, and the widget goes on handling messages (without the mixin its loop ends and
+    the widget stays as it was drawn)."""
+    path = tmp_path / "ro.db"
+    shutil.copy(sample_state, path)
+    store = StateStore.open(path, readonly=True)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ActionsTab])
+    async with app.run_test(size=(100, 30)) as pilot:
+        widget = app.query_one(f"#{widget_id}")
+
+        def write() -> None:
+            store.append_event("test.write", {"by": widget_id})
+
+        widget.call_later(write)
+        await until(pilot, lambda: len(_state_notes(app)) == 1, "the widget's notification")
+        assert _state_notes(app) == [f"{path} is open read-only; nothing was written"]
+
+        handled: list[int] = []
+        widget.call_later(handled.append, 1)
+        await until(pilot, lambda: handled == [1], "the widget's loop to handle a message")
+        assert app.is_running and app.return_code is None
     assert not store.events(kinds=["test.write"])
     store.close()
 

@@ -6,9 +6,11 @@ notification and the cockpit keeps running.
 
 Textual stops a widget's message loop after a handler raises (``MessagePump._process_messages_loop``
 breaks after ``App._handle_exception``), so "keeps running" needs the error caught before it
-leaves the handler: :class:`KeepsRunningOnStateError` does that for the app and every tab.
-Workers, timers and callbacks reach ``CockpitApp._handle_exception`` instead, which tells
-them apart with :func:`action_error`.
+leaves the handler: :class:`KeepsRunningOnStateError` does that for the app, every tab, and the
+cockpit's own widgets outside the tabs (the status header, the time-travel bar; today the app
+reads the store for them, the mixin keeps a handler or ``call_later`` callback of theirs safe).
+Workers, timer callbacks and ``call_next`` callbacks reach ``CockpitApp._handle_exception``
+instead (they do not end a message loop), which tells them apart with :func:`action_error`.
 """
 
 from __future__ import annotations

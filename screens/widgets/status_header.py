@@ -9,6 +9,7 @@ from textual.widgets import Static
 from cockpit.textsafe import terminal
 from cockpit.timefmt import fmt_ts
 from screens.widgets.palette import Palette, palette
+from screens.widgets.state_errors import KeepsRunningOnStateError
 
 # Roles of screens.widgets.palette: the colours come from the theme.
 STATUS_STYLE = {
@@ -22,8 +23,10 @@ STATUS_STYLE = {
 STATUS_BADGE = {"internal-error": "bad"}
 
 
-class StatusHeader(Static):
-    """One line, rebuilt whenever any of its reactive fields change."""
+class StatusHeader(KeepsRunningOnStateError, Static):
+    """One line, rebuilt whenever any of its reactive fields change. The app reads the store and
+    sets the fields; a state error in a handler of the header's own (a ``call_later`` callback
+    included) is a notification and the header keeps updating."""
 
     migration_name: reactive[str] = reactive("")
     route: reactive[str] = reactive("")

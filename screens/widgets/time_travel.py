@@ -7,10 +7,13 @@ from textual.widgets import Static
 
 from cockpit.timefmt import fmt_ts
 from screens.widgets.palette import palette
+from screens.widgets.state_errors import KeepsRunningOnStateError
 
 
-class TimeTravelBar(Static):
-    """Shows which moment every tab is rendering, and the keys to move it."""
+class TimeTravelBar(KeepsRunningOnStateError, Static):
+    """Shows which moment every tab is rendering, and the keys to move it. As the header: a state
+    error in a handler of its own (a ``call_later`` callback included) is a notification, and
+    the bar keeps updating."""
 
     def show_position(self, as_of: float | None, index: int | None, total: int, label: str) -> None:
         p = palette(self.app)
