@@ -18,9 +18,18 @@ Real servers from their own virtualenvs (MLflow 1.30.1 old, 2.22.5 new by defaul
 Prints the first poll, each round's poll and the ratio (target: the second poll costs <= 10% of
 the first).
 
+``--deep N --limit L`` measures the tag-search budget (``tag_search_limit`` = L) instead of the
+rounds: the new side is seeded without the copies of the oldest N runs (spread over the
+experiments, far behind the new side's range search), so the first poll finds them missing and
+remembers them as not found. Then their copies are made over REST (as the mirror would, with the
+sources' times), the state forgets what it did not find (as after a sync that copied runs) and
+the poll runs until none is missing: how many polls, each one's time and tag searches. The last
+poll is checked against a full poll. One limit per process: each starts from the same state.
+
     .venv/bin/python bench/poll.py                       # 100,000 runs per side, 3 rounds
     .venv/bin/python bench/poll.py --runs 20000 --rounds 1
     .venv/bin/python bench/poll.py --new 3.17.2
+    .venv/bin/python bench/poll.py --runs 20000 --deep 40 --limit 10
 """
 
 from __future__ import annotations
@@ -138,11 +147,15 @@ def _run_rows(
 
 
 def sqlite_seed(
-    db_path: Path, experiments: dict[str, str], per_experiment: int, copies_of: dict[int, str]
+    db_path: Path,
+    experiments: dict[str, str],
+    per_experiment: int,
+    copies_of: dict[int, str],
+    skip: frozenset[int] = frozenset(),
 ) -> dict[int, str]:
     """``per_experiment`` finished runs in each experiment (name -> id), in one transaction;
-    with ``copies_of`` (run number -> source run id) each run is that run's copy. Returns run
-    number -> run id."""
+    with ``copies_of`` (run number -> source run id) each run is that run's copy; run numbers in
+    ``skip`` are left out. Returns run number -> run id."""
     ids: dict[int, str] = {}
     db = sqlite3.connect(db_path)
     try:
@@ -155,6 +168,8 @@ def sqlite_seed(
             root = f"mlflow-artifacts:/{experiment_id}"
             for k in range(per_experiment):
                 i = n * per_experiment + k
+                if i in skip:
+                    continue
                 ids[i] = uuid.uuid4().hex
                 one = _run_rows(ids[i], experiment_id, root, i, copies_of.get(i))
                 for name, items in one.items():
@@ -203,6 +218,83 @@ def new_runs(
         list(pool.map(one, range(count)))
 
 
+def copy_runs(
+    new_url: str, experiments: list[str], per: int, numbers: list[int], sources: dict[int, str]
+) -> None:
+    """The copies of seeded runs (by run number) over REST, as the sync writes them: the
+    source's name, times, user, params, tags and metric, plus the source-run tag."""
+    w_new = seed.Writer(new_url)
+    for i in numbers:
+        rows = _run_rows(sources[i], "0", "", i, None)
+        run = rows["runs"][0]
+        tags = {t["key"]: t["value"] for t in rows["tags"]}
+        tags[TAG_SOURCE_RUN] = sources[i]
+        name = tags.pop("mlflow.runName")
+        copy = w_new.run(
+            experiments[i // per], name, start=int(run["start_time"]), tags=tags, user=USER
+        )
+        metric = rows["metrics"][0]
+        w_new.log(
+            copy["run_id"],
+            params={p["key"]: str(p["value"]) for p in rows["params"]},
+            metrics=[("loss", metric["value"], metric["timestamp"], 0)],
+        )
+        w_new.finish(copy["run_id"], "FINISHED", int(run["end_time"]))
+
+
+def deep(args, old, new, new_url, state, experiments, per, sources, limits) -> list[dict]:
+    """Per limit: its group's copies made, then polls until none of them is missing."""
+    out = []
+    new_ids = [v[1] for v in experiments.values()]
+    for g, limit in enumerate(limits):
+        numbers = _deep_group(g, args.deep, args.experiments, per)
+        copy_runs(new_url, new_ids, per, numbers, sources)
+        state.forget_not_found()
+        state.tag_search_limit = limit
+        polls = []
+        while True:
+            started = time.monotonic()
+            poll = poll_status(old, new, state=state, workers=args.workers, registry=False)
+            seconds = time.monotonic() - started
+            cost = state.last_cost
+            polls.append(
+                {
+                    "seconds": round(seconds, 3),
+                    "tag_searches": cost.tag_searches,
+                    "lookups": cost.lookups,
+                    "missing": poll.missing,
+                    "full": cost.full,
+                }
+            )
+            left = args.deep * (len(limits) - g - 1)
+            say(
+                f"limit {limit}: poll {len(polls)} {seconds:.2f} s, {cost.tag_searches} tag "
+                f"searches, {cost.lookups} lookups, missing {poll.missing} (at the end {left})"
+            )
+            if poll.missing <= left or len(polls) > args.deep + 2:
+                break
+        # The same poll with nothing left to search: the baseline of this run.
+        started = time.monotonic()
+        poll = poll_status(old, new, state=state, workers=args.workers, registry=False)
+        settled = round(time.monotonic() - started, 3)
+        full = poll_status(old, new, workers=args.workers, registry=False)
+        if (poll.experiments, poll.models) != (full.experiments, full.models):
+            raise SystemExit(f"limit {limit}: the incremental poll differs from a full one")
+        if poll.missing != left:
+            raise SystemExit(f"limit {limit}: {poll.missing} missing, expected {left}")
+        out.append({"limit": limit, "polls": polls, "settled_s": settled})
+    return out
+
+
+def _deep_group(g: int, count: int, n_experiments: int, per: int) -> list[int]:
+    """Group ``g``'s run numbers: the oldest runs of each experiment, round robin."""
+    out = []
+    for j in range(count):
+        k = g * count + j
+        out.append((k % n_experiments) * per + k // n_experiments)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000, help="runs per side")
@@ -214,6 +306,10 @@ def main() -> int:
     parser.add_argument("--new", default=servers.MLFLOW_V2)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument(
+        "--deep", type=int, default=0, help="runs missing deep in history per limit (see above)"
+    )
+    parser.add_argument("--limit", type=int, default=10, help="tag_search_limit, with --deep")
     args = parser.parse_args()
     per = args.runs // args.experiments
 
@@ -230,8 +326,18 @@ def main() -> int:
             sources = sqlite_seed(
                 old_h.backend_db_path, {k: v[0] for k, v in experiments.items()}, per, {}
             )
+            limits = [args.limit] if args.deep else []
+            skip = frozenset(
+                i
+                for g in range(len(limits))
+                for i in _deep_group(g, args.deep, args.experiments, per)
+            )
             sqlite_seed(
-                new_h.backend_db_path, {k: v[1] for k, v in experiments.items()}, per, sources
+                new_h.backend_db_path,
+                {k: v[1] for k, v in experiments.items()},
+                per,
+                sources,
+                skip,
             )
             total = per * args.experiments
             say(f"seeded {total:,} runs per side into SQLite in {time.monotonic() - started:.1f} s")
@@ -249,12 +355,34 @@ def main() -> int:
             started = time.monotonic()
             first = poll_status(old, new, state=state, workers=args.workers, registry=False)
             first_s = time.monotonic() - started
-            if (first.old_runs, first.new_runs, first.drift) != (total, total, 0):
+            if (first.old_runs, first.new_runs, first.missing) != (
+                total,
+                total - len(skip),
+                len(skip),
+            ) or (first.drift != 0 and not skip):
                 raise SystemExit(
-                    f"first poll: {first.old_runs} old, {first.new_runs} new runs, drift "
-                    f"{first.drift} (expected {total}, {total}, 0): the seed is not faithful"
+                    f"first poll: {first.old_runs} old, {first.new_runs} new runs, "
+                    f"{first.missing} missing (expected {total}, {total - len(skip)}, "
+                    f"{len(skip)}): the seed is not faithful"
                 )
             say(f"first poll (full): {first_s:.2f} s, {state.last_cost.runs_read:,} runs read")
+            if args.deep:
+                groups = deep(args, old, new, new_h.url, state, experiments, per, sources, limits)
+                print(
+                    f"tag-search budget, {total:,} runs per side ({args.old} -> {args.new}), "
+                    f"{args.deep} copies made deep in history per limit; first (full) poll "
+                    f"{first_s:.2f} s"
+                )
+                for g in groups:
+                    times = [p["seconds"] for p in g["polls"]]
+                    print(
+                        f"limit {g['limit']}: {len(times)} polls to find them all, "
+                        f"{sum(times):.2f} s in all, slowest {max(times):.2f} s; polls {times} s; "
+                        f"then a poll with nothing to search {g['settled_s']:.2f} s"
+                    )
+                if args.json:
+                    print(json.dumps({"first_poll_s": first_s, "groups": groups}, indent=2))
+                return 0
             rounds = []
             clock = seed.T0 + total * 10 + 1_000_000
             for r in range(args.rounds):
