@@ -159,12 +159,9 @@ class StatsKeeper:
                 keep_stats_at(self.store, self.config, None)
                 return
             # By id, not time: an event's time is taken before it waits for the write lock.
-            events = self.store.query(
-                "SELECT id, ts FROM events WHERE id > ? ORDER BY id", (self._done,)
-            )
-            for event in events:
-                keep_stats_at(self.store, self.config, event["ts"])
-                self._done = event["id"]
+            for event_id, ts in self.store.event_moments_after(self._done):
+                keep_stats_at(self.store, self.config, ts)
+                self._done = event_id
             keep_stats_at(self.store, self.config, None)
         except CockpitError:
             return  # the file does not say which runtimes are compared: nothing to compute

@@ -725,6 +725,14 @@ class StateStore:
         row = self.query_one("SELECT COALESCE(MAX(id), 0) AS m FROM events")
         return int(row["m"]) if row else 0
 
+    def event_moments_after(self, event_id: int) -> list[tuple[int, float]]:
+        """(id, time) of the events written after ``event_id``, in write order: the moments a
+        follower (the recorder's statistics) has not handled yet."""
+        return [
+            (int(r["id"]), float(r["ts"]))
+            for r in self.query("SELECT id, ts FROM events WHERE id > ? ORDER BY id", (event_id,))
+        ]
+
     def change_marker(self) -> tuple[int, int]:
         """Cheap value that changes whenever anyone (this or another process) commits.
 
