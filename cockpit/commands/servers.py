@@ -24,7 +24,12 @@ EPILOG = """\
 Virtualenvs live under the user cache dir (COCKPIT_SERVERS_DIR overrides it). Tested releases:
 1.30.1, 2.22.5 and 3.17.2; needed pins are added automatically (1.x: setuptools<81,
 2.x: sqlalchemy<2.1). A cold install takes 10-60 s and 0.4-0.8 GB per release.
-Servers listen on 127.0.0.1 only, with a SQLite backend and artifacts served from --data.
+Servers listen on 127.0.0.1 only. By default the backend is SQLite and the served artifacts
+live under --data; --backend-store-uri (or MLFLOW_BACKEND_STORE_URI) names a PostgreSQL or
+MySQL store, --artifacts-destination s3://... keeps served artifacts in S3, and
+--default-artifact-root s3://... has clients write to S3 themselves. The MLflow S3 variables
+the started release reads (MLFLOW_S3_ENDPOINT_URL, MLFLOW_S3_IGNORE_TLS,
+MLFLOW_S3_UPLOAD_EXTRA_ARGS, ...) are passed on from the environment.
 
 examples:
   cockpit servers install 1.30.1
