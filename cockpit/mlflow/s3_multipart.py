@@ -124,11 +124,15 @@ class ResumableUpload:
         self.held: dict[int, str] = {}  # part number -> the ETag to complete it with
         self.md5: dict[int, str] = {}  # part number -> MD5 (hex) of the bytes this upload sent
         self.complete_sent = False
+        self.completed = False  # S3 confirmed the completion; only the read-back may be left
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the attempt
     def attempt(self) -> None:
         self.stats.attempts += 1
+        if self.completed:  # the object is written: a retry only re-reads it back
+            self._check_object()
+            return
         if self.upload_id is not None and not self._resume():
             if self.complete_sent and self._already_complete():
                 return  # the completion went through; only its answer was lost
@@ -160,6 +164,9 @@ class ResumableUpload:
             raise ServerMisbehaved(f"{self.what}: S3 answered no usable upload id")
         self.upload_id = upload_id
         self.complete_sent = False
+        # Parts of an earlier upload id can never complete this one.
+        self.held.clear()
+        self.md5.clear()
         self.stats.uploads_created += 1
 
     def _resume(self) -> bool:
@@ -287,6 +294,7 @@ class ResumableUpload:
                 MultipartUpload={"Parts": parts},
             )
         self.upload_id = None
+        self.completed = True
         self._check_object()
 
     def _head(self) -> tuple[int, str]:

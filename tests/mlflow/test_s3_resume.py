@@ -245,6 +245,25 @@ def test_a_completion_whose_answer_was_lost_is_not_uploaded_again(s3_store):
     assert _incomplete(client, bucket) == []
 
 
+def test_a_read_back_whose_answer_was_lost_after_completion_uploads_nothing_again(s3_store):
+    """The completion went through and was answered, then the HEAD that reads the object
+    back lost its answer: the retry only reads it back again, creating no second upload
+    (which, completed with the first upload's parts, S3 refuses)."""
+    bucket = s3_store.bucket("resume-readback")
+    client = s3_store.client()
+    data = random.Random(8).randbytes(20 * MIB)
+    faults = Aimed(Rule("HEAD", "", "drop_after"))
+    with faultproxy.FaultProxy(s3_store.endpoint, faults) as proxy:
+        side = _side(proxy.url)
+        side.upload(_run(bucket), "model/weights.bin", io.BytesIO(data))
+    assert faults.counts == {"drop_after": 1}
+    assert _count(proxy, "POST", lambda q: "uploads" in q) == 1
+    assert _count(proxy, "POST", lambda q: "uploadId" in q) == 1
+    head = client.head_object(Bucket=bucket, Key=KEY)
+    assert head["ETag"].strip('"') == s3_multipart.multipart_etag(_part_md5s(data))
+    assert _incomplete(client, bucket) == []
+
+
 def _lie_about_parts(data: bytes) -> bytes:
     """Part 1 listed with an ETag that is no MD5 of its bytes, part 3 with another size."""
     text = data.decode()
