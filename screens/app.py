@@ -315,14 +315,11 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         # palette (screens.widgets.palette), not CSS: draw what is on screen again.
         self.query_one(StatusHeader).refresh()
         self._update_time_bar()
+        # Every built tab, hidden ones too: a hidden tab is redrawn on showing only when its
+        # data changed, so it would keep the old theme's colours.
         view = self.view_context()
-        panes = self.query(TabbedContent)
-        active = panes.first().active_pane if panes else None
         for tab in self.query(CockpitTab):
-            if active is None or tab.parent is active:
-                tab.restyle(view)
-            else:
-                self._stale_tabs.add(tab.TAB_ID)
+            tab.restyle(view)
 
     def _check_store(self) -> None:
         if not self.is_running:

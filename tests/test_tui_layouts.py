@@ -246,6 +246,26 @@ async def test_meaningful_colours_come_from_the_theme(sample: Path, tab_id: str)
     app.store.close()
 
 
+@pytest.mark.parametrize("tab_id", ["benchmarks", "runtime-diff"])
+async def test_a_tab_hidden_during_a_theme_change_shows_the_new_theme(sample: Path, tab_id: str):
+    """A built tab that was hidden when the theme changed shows the new theme's colours when
+    shown again (these two redraw on showing only when their data changed)."""
+    from screens.widgets.palette import palette_of
+
+    app = make_app(sample, theme="cockpit-high-contrast")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(tab_id)(pilot)
+        tab = app.query_one(f"#tab-{tab_id}", CockpitTab)
+        await ready("cutover")(pilot)
+        app.theme = "textual-dark"
+        await ready(tab_id)(pilot)
+        dark = palette_of(app.get_theme("textual-dark"))
+        restyled = _tab_styles(tab)
+        for style in EXPECTED[tab_id]:
+            assert dark(style) in restyled, (style, restyled)
+    app.store.close()
+
+
 async def test_source_health_is_told_apart_by_colour_in_every_theme(sample: Path):
     """ok, degraded, down and internal-error differ in the header by more than their word in
     every theme --theme accepts: in textual-dark (the default) the warning colour of "degraded"
