@@ -144,7 +144,7 @@ class JobChecker:
         settings: Any,
         path: str,
         variables: dict[str, Located],
-        base_dir: Path,
+        base_dir: Path | None,
         out: list[Finding],
     ) -> None:
         job = info.key
@@ -166,7 +166,7 @@ class JobChecker:
         for cluster, cpath in clusters:
             self._check_cluster(cluster, cpath, job, variables, info, out)
 
-    def _task_files(self, task: Any, base_dir: Path, info: JobInfo) -> None:
+    def _task_files(self, task: Any, base_dir: Path | None, info: JobInfo) -> None:
         for kind, key in (
             ("notebook_task", "notebook_path"),
             ("spark_python_task", "python_file"),
@@ -274,7 +274,7 @@ class JobChecker:
         libraries: Any,
         path: str,
         job: str,
-        base_dir: Path,
+        base_dir: Path | None,
         info: JobInfo,
         out: list[Finding],
     ) -> None:
@@ -306,7 +306,7 @@ class JobChecker:
         environments: Any,
         path: str,
         job: str,
-        base_dir: Path,
+        base_dir: Path | None,
         info: JobInfo,
         out: list[Finding],
     ) -> None:
@@ -352,8 +352,12 @@ def _with_job(finding: Finding, job: str) -> Finding:
     return replace(finding, job=job)
 
 
-def _existing(base_dir: Path, ref: str) -> list[str]:
-    """Repository files a task reference points at (notebook paths may omit the extension)."""
+def _existing(base_dir: Path | None, ref: str) -> list[str]:
+    """Repository files a task reference points at (notebook paths may omit the extension).
+    None for a job read from a workspace: its references are workspace paths, and a relative
+    one chosen by the server must never probe the local file system."""
+    if base_dir is None:
+        return []
     candidate = base_dir / ref
     for option in (
         candidate,

@@ -9,7 +9,6 @@ source files, the workspace what is actually deployed. Findings are located at
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cockpit.compat.findings import make
@@ -89,7 +88,7 @@ def add_workspace_jobs(
             files=list(files.get(job.name, [])),
         )
         found: list = []
-        checker.check_job(info, _settings(job), path, {}, Path("."), found)
+        checker.check_job(info, _settings(job), path, {}, None, found)
         for task in job.tasks:
             if task.existing_cluster and task.cluster_state == GONE:
                 message = (
