@@ -51,6 +51,7 @@ class ViewCopy:
         pages = int(source.execute("PRAGMA page_count").fetchone()[0])
         need = int(page_size * pages * (1 + HEADROOM))
         root = Path(tempfile.gettempdir())
+        _remove_orphans(root)  # first: a killed viewer's copy may be what fills the folder
         try:
             free = shutil.disk_usage(root).free
         except OSError as exc:
@@ -61,7 +62,6 @@ class ViewCopy:
                 f"{need // 1_000_000} MB in {root} ({free // 1_000_000} MB free); "
                 "point TMPDIR at a folder with room"
             )
-        _remove_orphans(root)
         copy: ViewCopy | None = None
         try:
             copy = cls(Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root)))
