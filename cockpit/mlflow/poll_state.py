@@ -222,7 +222,10 @@ class PollState:
                 self._last_full = None
             due = self._last_full is None or self.clock() - self._last_full >= self.reconcile_s
             if due:
+                # A reconcile re-learns everything, run scopes too: a run cached out of scope
+                # (registered between the read of its experiment and of the registry) comes back.
                 self._experiments.clear()
+                self.run_in_scope.clear()
             self._tag_searches_left = self.tag_search_limit
             return due
 
