@@ -150,7 +150,7 @@ class StatsKeeper:
 
     def __call__(self) -> None:
         from cockpit.bench.data import keep_stats_at
-        from cockpit.errors import CockpitError
+        from cockpit.errors import ConfigError
 
         try:
             if self._done is None:
@@ -163,7 +163,7 @@ class StatsKeeper:
                 keep_stats_at(self.store, self.config, ts)
                 self._done = event_id
             keep_stats_at(self.store, self.config, None)
-        except CockpitError:
+        except ConfigError:
             return  # the file does not say which runtimes are compared: nothing to compute
         except Exception as exc:  # recording goes on; the viewers compute what is missing
             log.exception("storing the benchmark statistics failed")
