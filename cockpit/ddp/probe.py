@@ -366,5 +366,4 @@ RESULT_FIELDS = (
     "timings_s",
     "wall_s",
     "inject",
-    "launcher_error",
 )

@@ -160,8 +160,11 @@ def train(config, out=None):
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
     if out is not None:
-        with open(os.path.join(out, f"rank{rank}.json"), "w", encoding="utf-8") as fh:
+        # Written whole, then renamed: a rank killed mid-write leaves no half file to misread.
+        final = os.path.join(out, f"rank{rank}.json")
+        with open(final + ".part", "w", encoding="utf-8") as fh:
             json.dump(summary, fh)
+        os.replace(final + ".part", final)
         if config.get("inject") == "teardown-abort" and rank == world - 1:
             # A rank that dies after every rank reported: proves the crash is still reported.
             # It waits for the others' files, or torchrun could stop a slow rank 0 first.
