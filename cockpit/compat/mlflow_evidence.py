@@ -6,7 +6,9 @@ workspace scans (:mod:`cockpit.compat.workspace_code`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit.compat.requirements import MLFLOW_NAMES, logical_lines, parse_requirement
 
@@ -45,4 +47,14 @@ def requirements_pin(text: str) -> tuple[int, str] | None:
         version = requirement_pin(line)
         if version is not None:
             return number, version
+    return None
+
+
+def pip_evidence(pips: Iterable[Any], display: str) -> MlflowEvidence | None:
+    """The first ``%pip install`` cell of a notebook (``notebooks`` parts' ``pip``: each with
+    ``args`` and ``line``) that pins MLflow exactly; it replaces what else is installed."""
+    for pip in pips:
+        version = mlflow_pin(pip.args)
+        if version:
+            return MlflowEvidence(version, f"%pip install in {display}:{pip.line}")
     return None

@@ -18,7 +18,7 @@ from cockpit.compat import jobs as jobs_mod
 from cockpit.compat import notebooks, requirements, sourcefiles, suppress
 from cockpit.compat.findings import Finding, make, sort_key
 from cockpit.compat.jobs import JobChecker, JobInfo
-from cockpit.compat.mlflow_evidence import MlflowEvidence, mlflow_pin, requirements_pin
+from cockpit.compat.mlflow_evidence import MlflowEvidence, pip_evidence, requirements_pin
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
 from cockpit.compat.requirements import RequirementChecker
 from cockpit.compat.rules import Crossing, Rule, aliases, catalog
@@ -285,11 +285,7 @@ class Scanner:
                 return None
         except notebooks.NotebookError:
             return None  # the scan reports it
-        for pip in parts.pip:
-            version = mlflow_pin(pip.args)
-            if version:
-                return MlflowEvidence(version, f"%pip install in {shown}:{pip.line}")
-        return None
+        return pip_evidence(parts.pip, shown)
 
     def _next_to(self, path: Path) -> MlflowEvidence | None:
         """An exact MLflow pin in a ``requirements*.txt`` in the file's own folder

@@ -22,6 +22,7 @@ from cockpit.compat.findings import make
 from cockpit.compat.mlflow_evidence import (
     MlflowEvidence,
     mlflow_pin,
+    pip_evidence,
     requirement_pin,
     requirements_pin,
 )
@@ -222,11 +223,7 @@ def _pip_evidence(obj: CodeObject, display: str) -> MlflowEvidence | None:
 
     if not obj.is_python or not notebooks.is_databricks_source(obj.text):
         return None
-    for pip in notebooks.split_databricks_source(obj.text).pip:
-        version = mlflow_pin(pip.args)
-        if version:
-            return MlflowEvidence(version, f"%pip install in {display}:{pip.line}")
-    return None
+    return pip_evidence(notebooks.split_databricks_source(obj.text).pip, display)
 
 
 def infer_mlflow(
