@@ -315,8 +315,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp:
         old_h = servers.start_server(args.old, Path(tmp) / "old", progress=say)
-        new_h = servers.start_server(args.new, Path(tmp) / "new", progress=say)
+        new_h = None
         try:
+            new_h = servers.start_server(args.new, Path(tmp) / "new", progress=say)
             w_old, w_new = seed.Writer(old_h.url), seed.Writer(new_h.url)
             experiments: dict[str, tuple[str, str]] = {}
             for n in range(args.experiments):
@@ -442,7 +443,8 @@ def main() -> int:
                 print(json.dumps(figures, indent=2))
         finally:
             old_h.stop()
-            new_h.stop()
+            if new_h is not None:
+                new_h.stop()
     return 0
 
 

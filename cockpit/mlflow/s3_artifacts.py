@@ -52,9 +52,6 @@ from urllib.parse import urlsplit
 import requests
 
 from cockpit.errors import CockpitError, SourceUnavailableError
-from cockpit.errors import (
-    ConfigError as ConfigError,  # raised by .s3_clients; callers catch it here
-)
 from cockpit.mlflow import artifact_paths, bounded, s3_clients, s3_multipart
 from cockpit.mlflow.bounded import (
     DeadlineAdapter,

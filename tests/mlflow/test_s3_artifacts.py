@@ -23,6 +23,7 @@ import pytest
 import seed
 from cockpit_cli import run_cockpit
 
+from cockpit.errors import ConfigError
 from cockpit.mlflow import adapter, artifact_paths, s3_artifacts, servers
 from cockpit.mlflow.bounded import Limits, ResponseTooLarge
 from cockpit.mlflow.models import Run
@@ -203,7 +204,7 @@ def test_missing_credentials_and_an_unknown_profile_are_one_line_errors(
         old.list_artifacts(old.get_run(run_id), [])
     assert "\n" not in caught.value.message
     old.s3 = s3_artifacts.S3Artifacts(old.rest, s3_artifacts.S3Settings(profile="nope"))
-    with pytest.raises(s3_artifacts.ConfigError, match="'nope'"):
+    with pytest.raises(ConfigError, match="'nope'"):
         old.list_artifacts(old.get_run(run_id), [])
 
 
