@@ -164,23 +164,32 @@ class _Walker:
         """Scan a requirements file a serverless environment includes, and the files it
         includes (each once); the display paths the job owns. One that is missing fails the
         environment's install: reported at itself (the environment's) or at the ``-r`` line."""
-        owned: list[str] = [display]
+        owned: list[str] = []
+        seen: set[str] = set()  # this call's walk: a cycle of -r includes ends
         queue = [(location, display, (display, 1))]
         while queue:
             current, shown, where = queue.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
             if current in self.scanned:
-                owned.append(self.scanned[current])
-                continue
-            obj = self.objects.get(current)
-            if self.problem(obj, shown, where):
-                continue
-            assert obj is not None
-            self.scanned[current] = shown
+                # Scanned for another job: owned under the path it was scanned as, and its
+                # includes are this job's too.
+                shown = self.scanned[current]
+                obj = self.objects.get(current)
+            else:
+                obj = self.objects.get(current)
+                if self.problem(obj, shown, where):
+                    continue
+                assert obj is not None
+                self.scanned[current] = shown
+                self.scanner.scan_text(shown, obj.text, "requirements", self.result)
             owned.append(shown)
-            self.scanner.scan_text(shown, obj.text, "requirements", self.result)
-            queue += [
-                (child, display_of(child, shown), (shown, line)) for line, child in obj.includes()
-            ]
+            if obj is not None:
+                queue += [
+                    (child, display_of(child, shown), (shown, line))
+                    for line, child in obj.includes()
+                ]
         return owned
 
     def visit(self, location: str, display: str) -> list[str]:
