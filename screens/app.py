@@ -302,13 +302,26 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         # query, not query_one: a timer may fire while the app is closing and the tabs are gone.
         panes = self.query(TabbedContent)
         active = panes.first().active_pane if panes else None
-        for tab in self.query(CockpitTab):
+        for tab in self._drawn_tabs(view):
             if active is None or tab.parent is active:
                 tab.refresh_view(view)
             else:
                 # Hidden tabs re-render when next shown: on a month of recording each tab's
                 # refresh costs, and only the one on screen must follow every step and write.
                 self._stale_tabs.add(tab.TAB_ID)
+
+    def _drawn_tabs(self, view: ViewContext) -> list[CockpitTab]:
+        """The tabs whose widgets exist. A tab being mounted (a tab switch's _materialize awaits
+        its mount while timers and workers' messages run) is in the DOM before its children are:
+        drawing it then raised NoMatches and closed the app. It is handed ``view`` instead and
+        draws that in its own on_mount."""
+        drawn = []
+        for tab in self.query(CockpitTab):
+            if tab.is_mounted:
+                drawn.append(tab)
+            else:
+                tab.view = view
+        return drawn
 
     def _theme_changed(self, _theme: object) -> None:
         # Verdicts, severities, gates and source health are Rich styles from the theme's
@@ -318,7 +331,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         # Every built tab, hidden ones too: a hidden tab is redrawn on showing only when its
         # data changed, so it would keep the old theme's colours.
         view = self.view_context()
-        for tab in self.query(CockpitTab):
+        for tab in self._drawn_tabs(view):
             tab.restyle(view)
 
     def _check_store(self) -> None:
@@ -367,7 +380,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
                     )
         self.gates = gates
         self._gates_as_of = as_of
-        for tab in self.query(CockpitTab):
+        for tab in self._drawn_tabs(self.view_context()):
             tab.show_gates(gates)
 
     def set_as_of(self, ts: float | None) -> None:

@@ -8,7 +8,10 @@ import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -626,9 +629,6 @@ def test_an_unusable_temporary_folder_is_a_one_line_error(
 def test_a_copy_left_by_a_killed_viewer_is_removed_by_the_next(tmp_path: Path, scratch: Path):
     """A viewer killed with its terminal runs no finalizer; its copy (named by its pid) goes
     when the next copy is made, while a running viewer's copy stays."""
-    import subprocess
-    import sys
-
     path = tmp_path / "old.db"
     with StateStore.open(path, create=True) as store:
         store.append_event("a.b", {"x": 1})
@@ -705,3 +705,64 @@ def test_kind_counts_by_time_order_and_search_window_match_the_whole_log(tmp_pat
         with StateStore.open(path) as writer:
             writer.append_event("d.new", {}, ts=5000.0)
         assert dict(store.event_kind_counts()) == {**before, "d.new": 1}
+
+
+# A process that creates a state file, and one that opens it as soon as it appears (a viewer on
+# the file `cockpit record` is starting): run as separate processes, as in use.
+CREATE_MANY = """
+import sys
+from pathlib import Path
+from cockpit.store import StateStore
+for i in range(int(sys.argv[2])):
+    StateStore.open(Path(sys.argv[1]) / f"s{i}.db", create=True).close()
+"""
+
+
+def test_a_new_state_file_appears_whole_to_a_reader(tmp_path: Path):
+    count = 40
+    creator = subprocess.Popen(
+        [sys.executable, "-c", CREATE_MANY, str(tmp_path), str(count)],
+        cwd=Path(__file__).resolve().parents[1],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    opened, errors = 0, []
+    deadline = time.monotonic() + 120
+    while opened < count and time.monotonic() < deadline:
+        path = tmp_path / f"s{opened}.db"
+        if not path.exists():
+            continue  # poll as fast as a reader can: the window, if any, is milliseconds
+        try:
+            with StateStore.open(path, readonly=True) as store:
+                assert store.has_table("events")
+        except StateError as exc:
+            errors.append(str(exc))
+        opened += 1
+    assert creator.wait(timeout=120) == 0, creator.stderr.read()
+    assert opened == count and errors == []
+    # Nothing of the building is left beside them (SQLite's own -wal and -shm files may be).
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".creating")]
+
+
+def test_two_processes_creating_one_state_file_share_it(tmp_path: Path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    # Both create s0.db .. s9.db at once; every file ends migrated once, by one of them.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_MANY, str(tmp_path), "10"],
+            cwd=root,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    for i in range(10):
+        with StateStore.open(tmp_path / f"s{i}.db", readonly=True) as store:
+            migrated = store.events(kinds=["store.migrated"])
+            assert len(migrated) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".creating")]

@@ -192,6 +192,7 @@ class StateStore:
         else:
             if not path.parent.exists():
                 raise StateError(f"cannot create {path}: folder {path.parent} does not exist")
+            _create_whole(path, clock)
         if readonly:
             defer = defer_check and path.stat().st_size > DEFER_CHECK_BYTES
             store = cls._open_readonly(path, note, defer=defer)
@@ -818,6 +819,38 @@ def _connect(target: str, *, uri: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _create_whole(path: Path, clock: Callable[[], float]) -> None:
+    """Make a new state file so that it appears at ``path`` complete, with every table.
+
+    SQLite creates the file empty and fills it on the first commit: a viewer or a second
+    ``cockpit`` opening it in between read "is empty, not a cockpit state file" (CI saw a
+    reader lose that race against ``cockpit record``). So the file is built under a private
+    name in the same folder and linked into place; a link never replaces a file, so of two
+    processes creating the same path one wins and the other opens the winner's file."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.creating")
+    try:
+        try:
+            conn = _connect(str(temp), uri=False)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot create {path}: {exc}") from None
+        try:
+            store = StateStore(conn, path, readonly=False, clock=clock)
+            store._migrate()
+        finally:
+            conn.close()
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process made it first: open theirs
+        except OSError:
+            # A filesystem without hard links: SQLite's own creation (the empty-file window
+            # is back, and the BEGIN IMMEDIATE in _migrate still settles who fills the file).
+            return
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
 
 
 def _is_empty_file(path: Path) -> bool:
