@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from cockpit.config import CockpitConfig
     from cockpit.databricks.adapter import WorkspaceAdapter
     from cockpit.mlflow.adapter import NewServer, OldServer
+    from cockpit.mlflow.mirror import Mirror, MirrorCycle
     from cockpit.mlflow.sync import SyncOptions
     from cockpit.mlflow.verify import VerifyReport
+    from cockpit.store import StateStore
 
 USER_ENV = "COCKPIT_USER"
 # Parallel requests of a copy, a verify or a status poll (`--workers`; the TUI uses the default).
@@ -116,6 +118,37 @@ class Services:
             registry=registry,
             map_stages_to_aliases=config.mlflow.map_stages_to_aliases,
             history_db=None if rest_history else old_db_uri(config),
+        )
+
+    def mirror(
+        self,
+        old: OldServer,
+        new: NewServer,
+        store: StateStore,
+        *,
+        source: str,
+        options: SyncOptions | None = None,
+        interval_s: float | None = None,
+        on_cycle: Callable[[MirrorCycle], None] | None = None,
+    ) -> Mirror:
+        """A mirror (copy, poll, wait; again until stopped) as both front ends run it: the
+        config's backend databases for history and polls, its reconcile period, its interval
+        unless told otherwise, and :meth:`sync_options` unless given."""
+        from cockpit.mlflow.mirror import Mirror
+        from cockpit.mlflow.poll_state import reconcile_s_of
+
+        config = self.require_config()
+        return Mirror(
+            old,
+            new,
+            store,
+            interval_s=interval_s or self.mirror_interval_s(),
+            options=options or self.sync_options(),
+            old_db_uri=config.db_uri("old"),
+            new_db_uri=config.db_uri("new"),
+            source=source,
+            on_cycle=on_cycle,
+            reconcile_s=reconcile_s_of(config),
         )
 
     def verify(

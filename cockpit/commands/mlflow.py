@@ -362,11 +362,9 @@ def _run_with_progress(ctx: CliContext, syncer, plan):
 def run_mirror(ctx: CliContext) -> int:
     import signal
 
-    from cockpit.mlflow.mirror import Mirror
-    from cockpit.mlflow.poll_state import reconcile_s_of
     from cockpit.textsafe import terminal
 
-    config, old, new = _servers(ctx)
+    _, old, new = _servers(ctx)
     interval = ctx.args.interval or ctx.services.mirror_interval_s()
     cycles: list[dict] = []
     if ctx.wants_json:
@@ -387,17 +385,14 @@ def run_mirror(ctx: CliContext) -> int:
                 f"{r.versions_created} model versions; drift {p.drift}"
             )
 
-        mirror = Mirror(
+        mirror = ctx.services.mirror(
             old,
             new,
             store,
-            interval_s=interval,
-            options=_options(ctx),
-            old_db_uri=config.db_uri("old"),
-            new_db_uri=config.db_uri("new"),
             source="cli",
+            options=_options(ctx),
+            interval_s=interval,
             on_cycle=report,
-            reconcile_s=reconcile_s_of(config),
         )
         previous = signal.signal(signal.SIGTERM, lambda *_: mirror.stop())
         try:

@@ -227,6 +227,7 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
     existing = tx.execute(
         "SELECT * FROM compat_pipelines WHERE pipeline_id = ?", (pipeline.pipeline_id,)
     ).fetchone()
+    deployed = _DeployedDecisions.read(tx, pipeline)
     if existing is None:
         tx.execute(
             "INSERT INTO compat_pipelines (pipeline_id, name, kind, origin, owner, tracking_uri,"
@@ -263,6 +264,26 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                 scan_id,
                 pipeline.pipeline_id,
             ),
+        )
+    carried_owner = deployed.owner(tx, pipeline.pipeline_id)
+    if carried_owner is not None:
+        owner, by, from_pipeline = carried_owner
+        tx.execute(
+            "UPDATE compat_pipelines SET owner = ? WHERE pipeline_id = ?",
+            (owner, pipeline.pipeline_id),
+        )
+        store.append_event(
+            "compat.pipeline.owner",
+            {
+                "pipeline": pipeline.pipeline_id,
+                "old": existing["owner"] if existing is not None else pipeline.owner,
+                "new": owner,
+                "by": by,
+                "carried_from": from_pipeline,
+            },
+            source=SCAN_ACTOR,
+            ts=now,
+            conn=tx,
         )
     for f in pipeline.findings:
         tx.execute(
@@ -320,6 +341,11 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         # decision in an older state file: the new item starts from it, or a waiver signed in a
         # walkthrough would reopen as a failure under the code that replaced it.
         carried = _decision_of_folded(items, code) if row is None else None
+        if carried is None and not by_person:
+            # Or the same item on a workspace job this bundle job was deployed as, walked
+            # before the bundle was scanned (the pipeline had the deployed name then).
+            paths = {f.path for f in pipeline.findings if f.code == code}
+            carried = deployed.rule_decision(code, paths)
         if carried is not None:
             current, by_person = carried["status"], True
         status = _auto_status(current, by_person, severity, count)
@@ -342,32 +368,22 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                     position,
                     now,
                     now,
-                    carried["updated_by"] if carried is not None else SCAN_ACTOR,
+                    carried["updated_by"]
+                    if carried is not None and carried["status"] is not None
+                    else SCAN_ACTOR,
                 ),
             )
             if carried is None:
                 _item_event(store, tx, pipeline.pipeline_id, key, "status", None, status, now)
             else:
-                # Recorded as the person's, as the row is, so a replay of the log at any later
-                # moment shows what the table holds.
-                for what, value in (
-                    ("status", status),
-                    ("owner", carried["owner"]),
-                    ("note", carried["note"]),
-                ):
-                    if what == "status" or value:
-                        _item_event(
-                            store,
-                            tx,
-                            pipeline.pipeline_id,
-                            key,
-                            what,
-                            None,
-                            value,
-                            now,
-                            by=carried["updated_by"],
-                            carried_from=carried["item_key"],
-                        )
+                _carried_events(store, tx, pipeline.pipeline_id, key, None, carried, status, now)
+        elif carried is not None:
+            _carry_into(store, tx, pipeline.pipeline_id, key, row, carried, status, now)
+            tx.execute(
+                "UPDATE checklist_items SET finding_count = ?, position = ?, severity = ?"
+                " WHERE pipeline_id = ? AND item_key = ?",
+                (count, position, severity, pipeline.pipeline_id, key),
+            )
         else:
             changed = status != current
             tx.execute(
@@ -393,7 +409,8 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         position += 1
     for title in manual:
         key = f"manual:{slug(title)}"
-        if key not in items:
+        row = items.get(key)
+        if row is None:
             tx.execute(
                 "INSERT INTO checklist_items (pipeline_id, item_key, kind, title, status, position,"
                 " created_at, updated_at, updated_by) VALUES (?, ?, 'manual', ?, 'todo', ?, ?, ?, ?)",
@@ -405,7 +422,174 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                 "UPDATE checklist_items SET position = ? WHERE pipeline_id = ? AND item_key = ?",
                 (position, pipeline.pipeline_id, key),
             )
+        carried = deployed.manual_decision(key)
+        if carried is not None and (row is None or row["updated_by"] == SCAN_ACTOR):
+            before = {"status": "todo", "owner": None, "note": ""} if row is None else row
+            _carry_into(
+                store, tx, pipeline.pipeline_id, key, before, carried, carried["status"], now
+            )
         position += 1
+
+
+@dataclass
+class _DeployedDecisions:
+    """What people decided on the workspace pipelines a bundle job was deployed as
+    (``Pipeline.deployed_as``), read while those are still recorded as present: the scan that
+    first joins them to the bundle's pipeline marks them gone, so their decisions are carried
+    once, as the folded rules' are (:func:`_decision_of_folded`)."""
+
+    items: list[dict[str, Any]]
+    # (pipeline, code) -> the paths of its findings in that pipeline's last scan.
+    paths: dict[tuple[str, str], set[str]]
+    owner_event: dict[str, Any] | None
+
+    @classmethod
+    def read(cls, tx: sqlite3.Connection, pipeline: Pipeline) -> _DeployedDecisions:
+        wanted = [i for i in dict.fromkeys(pipeline.deployed_as) if i != pipeline.pipeline_id]
+        if not wanted:
+            return cls([], {}, None)
+        marks = ",".join("?" * len(wanted))
+        present = {
+            r["pipeline_id"]: r["last_scan_id"]
+            for r in tx.execute(
+                "SELECT pipeline_id, last_scan_id FROM compat_pipelines"
+                f" WHERE present = 1 AND pipeline_id IN ({marks})",
+                wanted,
+            )
+        }
+        if not present:
+            return cls([], {}, None)
+        ids = sorted(present)
+        marks = ",".join("?" * len(ids))
+        items = [
+            dict(r)
+            for r in tx.execute(
+                f"SELECT * FROM checklist_items WHERE pipeline_id IN ({marks}) AND updated_by != ?",
+                (*ids, SCAN_ACTOR),
+            )
+        ]
+        paths: dict[tuple[str, str], set[str]] = {}
+        for pipeline_id, scan_id in present.items():
+            for r in tx.execute(
+                "SELECT code, path FROM compat_findings WHERE pipeline_id = ? AND scan_id = ?",
+                (pipeline_id, scan_id),
+            ):
+                paths.setdefault((pipeline_id, r["code"]), set()).add(r["path"])
+        event = tx.execute(
+            "SELECT payload FROM events WHERE kind = 'compat.pipeline.owner'"
+            f" AND json_extract(payload, '$.pipeline') IN ({marks}) ORDER BY id DESC LIMIT 1",
+            ids,
+        ).fetchone()
+        return cls(items, paths, json.loads(event["payload"]) if event is not None else None)
+
+    def rule_decision(self, code: str, paths: set[str]) -> dict[str, Any] | None:
+        from cockpit.compat.rules import current_code
+
+        decided = [
+            r
+            for r in self.items
+            if r["kind"] == "auto" and r["code"] and current_code(r["code"]) == code
+        ]
+        if not decided:
+            return None
+        latest = max(decided, key=lambda r: (r["updated_at"], r["pipeline_id"], r["item_key"]))
+        carried = _decision(latest)
+        # Whoever was made answerable on any deployment stays so (the latest one named).
+        owners = [r for r in decided if r["owner"]]
+        if owners and not carried["owner"]:
+            carried["owner"] = max(owners, key=lambda r: (r["updated_at"], r["pipeline_id"]))[
+                "owner"
+            ]
+        seen: set[str] = set()
+        for r in decided:
+            if r["status"] in ("pass", "waived"):
+                seen |= self.paths.get((r["pipeline_id"], r["code"]), set())
+        if carried["status"] in ("pass", "waived") and not paths <= seen:
+            # The joined item also holds findings nobody passed or waived (the bundle's own
+            # files, another deployment): the note and owner come along, the waiver does not.
+            carried["status"] = None
+        return carried
+
+    def manual_decision(self, key: str) -> dict[str, Any] | None:
+        if "sign" in key:
+            # A sign-off covered the deployment's code only; the joined pipeline has the
+            # bundle's too, so it is signed again (sign_off passes the item then).
+            return None
+        decided = [r for r in self.items if r["kind"] == "manual" and r["item_key"] == key]
+        if not decided:
+            return None
+        return _decision(max(decided, key=lambda r: (r["updated_at"], r["pipeline_id"])))
+
+    def owner(self, tx: sqlite3.Connection, pipeline_id: str) -> tuple[str, str, str] | None:
+        """(owner, by, from pipeline) a person gave a deployment, for a pipeline nobody gave
+        one; None when there is nothing to carry."""
+        event = self.owner_event
+        if event is None or not event.get("new"):
+            return None
+        own = tx.execute(
+            "SELECT 1 FROM events WHERE kind = 'compat.pipeline.owner'"
+            " AND json_extract(payload, '$.pipeline') = ? LIMIT 1",
+            (pipeline_id,),
+        ).fetchone()
+        if own is not None:
+            return None
+        current = tx.execute(
+            "SELECT owner FROM compat_pipelines WHERE pipeline_id = ?", (pipeline_id,)
+        ).fetchone()
+        if current is not None and current["owner"] == event["new"]:
+            return None
+        return str(event["new"]), str(event.get("by") or ""), str(event["pipeline"])
+
+
+def _decision(row: Any) -> dict[str, Any]:
+    return {k: row[k] for k in ("pipeline_id", "item_key", "status", "owner", "note", "updated_by")}
+
+
+def _carry_into(store, tx, pipeline_id: str, key: str, row, carried, status: str, now) -> None:
+    """Give an item that only the scan has set so far a person's decision carried to it: the
+    status (when ``carried`` keeps one), and the owner and note where it has none."""
+    by_person = carried["status"] is not None
+    tx.execute(
+        "UPDATE checklist_items SET status = ?, owner = ?, note = ?, updated_at = ?,"
+        " updated_by = ? WHERE pipeline_id = ? AND item_key = ?",
+        (
+            status,
+            row["owner"] or carried["owner"],
+            row["note"] or carried["note"],
+            now,
+            carried["updated_by"] if by_person else SCAN_ACTOR,
+            pipeline_id,
+            key,
+        ),
+    )
+    _carried_events(store, tx, pipeline_id, key, row, carried, status, now)
+
+
+def _carried_events(store, tx, pipeline_id, key, row, carried, status, now) -> None:
+    """The events of a carried decision, recorded as the person's (as the row is) so a replay
+    of the log at any later moment shows what the table holds."""
+    old = row if row is not None else {"status": None, "owner": None, "note": ""}
+    for what, value in (("status", status), ("owner", carried["owner"]), ("note", carried["note"])):
+        if what == "status":
+            if carried["status"] is None and status == old["status"]:
+                continue
+        elif not value or old[what]:
+            continue  # nothing to carry, or the item has its own
+        _item_event(
+            store,
+            tx,
+            pipeline_id,
+            key,
+            what,
+            old[what],
+            value,
+            now,
+            by=carried["updated_by"]
+            if what != "status" or carried["status"] is not None
+            else SCAN_ACTOR,
+            carried_from=carried["item_key"],
+            carried_from_pipeline=carried.get("pipeline_id"),
+        )
 
 
 def _decision_of_folded(items: dict[str, Any], code: str) -> dict[str, Any] | None:
@@ -440,10 +624,13 @@ def _item_event(
     by=SCAN_ACTOR,
     source="scan",
     carried_from=None,
+    carried_from_pipeline=None,
 ):
     payload = {"pipeline": pipeline_id, "item": key, "old": old, "new": new, "by": by}
     if carried_from is not None:
-        payload["carried_from"] = carried_from  # the folded rule's item whose decision it took
+        payload["carried_from"] = carried_from  # the item whose decision it took
+    if carried_from_pipeline not in (None, pipeline_id):
+        payload["carried_from_pipeline"] = carried_from_pipeline  # a deployment's pipeline
     store.append_event(f"compat.item.{what}", payload, source=source, ts=now, conn=tx)
 
 

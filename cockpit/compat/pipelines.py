@@ -32,6 +32,10 @@ class Pipeline:
     findings: list[Finding] = field(default_factory=list)
     # What its code imports and its requirements pin, routed to it as its findings are.
     uses: list[Use] = field(default_factory=list)
+    # The pipelines its bundle's targets deployed under other names ("job:[dev alice] train"),
+    # which a workspace-only scan recorded on their own: the checklist carries what people
+    # decided on them to this pipeline.
+    deployed_as: list[str] = field(default_factory=list)
 
     @property
     def blocking(self) -> int:
@@ -67,12 +71,15 @@ def rollup(
     named = {j.name for j in repository_jobs}
     for job in result.jobs:
         name = job.name
+        deployed_as = []
         if job.path.startswith("workspace:"):
             kind = "workspace-job"
             if name not in named:
                 # A bundle target deployed it under another name ("[dev alice] train" for a
                 # development target's "train"): the same pipeline as the bundle's job.
                 name = next((j.name for j in repository_jobs if j.deployed(job.name)), name)
+                if name != job.name:
+                    deployed_as.append(f"job:{job.name}")
         else:
             kind = "job" if job.path.endswith(".json") else "bundle-job"
         files = list(dict.fromkeys(job.files))
@@ -101,6 +108,7 @@ def rollup(
             findings=own + linked,
             uses=[u for u in result.uses if u.job == job.key]
             + [u for path in files for u in uses_by_path.get(path, []) if u.job is None],
+            deployed_as=deployed_as,
         )
         known = pipelines.get(pipeline.pipeline_id)
         if known is None:
@@ -114,6 +122,7 @@ def rollup(
             known.uses += pipeline.uses
             known.tracking_uri = known.tracking_uri or pipeline.tracking_uri
             known.owner = known.owner or pipeline.owner
+            known.deployed_as += pipeline.deployed_as
     # A job file's findings belong to its jobs; only job-less ones (a parse error) stay loose.
     job_files = {p for p in result.job_files if all(f.job is not None for f in by_path.get(p, []))}
 

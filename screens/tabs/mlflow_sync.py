@@ -453,23 +453,10 @@ class MlflowSyncTab(CockpitTab):
 
     @work(thread=True, group="mlflow-mirror", exit_on_error=False)
     def _mirror(self, control: MirrorControl) -> None:
-        from cockpit.mlflow.mirror import Mirror
-        from cockpit.mlflow.poll_state import reconcile_s_of
-
         error = None
         try:
-            config, old, new = self._connect()
-            mirror = Mirror(
-                old,
-                new,
-                self.view.store,
-                interval_s=self.view.services.mirror_interval_s(),
-                options=self._sync_options(),
-                old_db_uri=config.db_uri("old"),
-                new_db_uri=config.db_uri("new"),
-                source="tui",
-                reconcile_s=reconcile_s_of(config),
-            )
+            _, old, new = self._connect()
+            mirror = self.view.services.mirror(old, new, self.view.store, source="tui")
             control.attach(mirror)
             self.post_message(MirrorStarted(mirror))
             mirror.run()
