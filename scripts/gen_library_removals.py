@@ -634,9 +634,10 @@ def one_rule_per_object(rules: list[dict], old: dict) -> tuple[list[dict], dict,
             else f"the same {'function' if gone['kind'] == 'positional' else gone['kind']}"
             f" as {now} under another spelling"
         )
+        # Its name too: a suppression may name the rule (`ignore[pandas-...]`), not its code.
         retired[code] = {
-            "now": now, "why": why, "symbol": gone["symbol"], "keyword": gone["keyword"],
-            "max_positional": gone.get("max_positional"),
+            "now": now, "why": why, "name": gone["name"], "symbol": gone["symbol"],
+            "keyword": gone["keyword"], "max_positional": gone.get("max_positional"),
         }  # fmt: skip
     current = {r["code"] for r in rules}
     for code in list(retired):

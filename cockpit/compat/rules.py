@@ -346,6 +346,20 @@ def aliases() -> dict[str, tuple[str, str]]:
     return out
 
 
+@cache
+def folded_names() -> dict[str, frozenset[str]]:
+    """Folded rules' names (upper case) -> the codes they stand for today. A suppression may
+    name a rule rather than its code (``ignore[pandas-keyword-only-...]``), and a folded rule's
+    name went with it; a few names were carried by several folded rules (one per spelling), so
+    a name may stand for more than one code."""
+    out: dict[str, set[str]] = {}
+    for name in GENERATED:
+        for entry in (generated_file(name).get("retired") or {}).values():
+            if entry.get("name"):
+                out.setdefault(entry["name"].upper(), set()).add(entry["now"])
+    return {name: frozenset(codes) for name, codes in out.items()}
+
+
 def current_code(code: str) -> str:
     """The code a (possibly retired) code stands for today."""
     wanted = code.strip().upper()
@@ -371,6 +385,13 @@ def get_rule(code: str) -> Rule:
     for rule in rules.values():
         if rule.name == wanted.lower():
             return rule
+    codes = sorted(folded_names().get(wanted.upper(), ()))
+    if len(codes) == 1:
+        return rules[codes[0]]
+    if codes:
+        raise CockpitError(
+            f"{wanted} named rules since folded into {', '.join(codes)}: show one of those"
+        )
     raise CockpitError(f"no rule {code!r} (`cockpit rules list` shows them)")
 
 

@@ -21,7 +21,7 @@ from cockpit.compat.jobs import JobChecker, JobInfo
 from cockpit.compat.mlflow_evidence import MlflowEvidence, pip_evidence, requirements_pin
 from cockpit.compat.python_scan import Matchers, PythonSource, scan_python
 from cockpit.compat.requirements import RequirementChecker
-from cockpit.compat.rules import Crossing, Rule, aliases, catalog
+from cockpit.compat.rules import Crossing, Rule, aliases, catalog, folded_names
 from cockpit.compat.uses import Use
 from cockpit.errors import CockpitError
 
@@ -86,7 +86,12 @@ class Scanner:
         self.crossing = crossing
         self.rules = {code: rule for code, rule in every.items() if crossing.applies(rule)}
         self.names = {code: rule.name for code, rule in every.items()}
-        self.aliases = {old: now for old, (now, _why) in aliases().items()}
+        # What a suppression may name besides a rule's code and name: a folded rule's code or
+        # name, standing for the code(s) it went into.
+        self.aliases: dict[str, frozenset[str]] = {
+            **folded_names(),
+            **{old: frozenset({now}) for old, (now, _why) in aliases().items()},
+        }
         # The source side's versions: an autofix naming positional arguments is offered only
         # when the pipeline's release gives argument k the name the rule knows.
         sources = {name: low for name, (low, _) in crossing.versions.items() if low}

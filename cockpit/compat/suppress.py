@@ -7,6 +7,7 @@ below. Rule names work as well as codes (``ignore[mlflow-list-experiments-remove
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cockpit.compat.findings import Finding
@@ -32,13 +33,13 @@ def apply(
     findings: list[Finding],
     lines: list[str],
     names: dict[str, str],
-    aliases: dict[str, str] | None = None,
+    aliases: Mapping[str, Iterable[str]] | None = None,
 ) -> tuple[list[Finding], list[Suppressed]]:
     """Split ``findings`` (all in one file whose text is ``lines``) into kept and suppressed.
 
     ``names`` maps a rule code to its kebab-case name, so either spelling matches. ``aliases``
-    maps a retired code to the code of the rule it was folded into, so a suppression written
-    for the retired code keeps suppressing that rule's findings.
+    maps a retired code or name (upper case) to the codes of the rules it was folded into, so a
+    suppression written for a folded rule keeps suppressing its findings.
     """
     if not findings or not any("cockpit:" in line for line in lines):
         return findings, []
@@ -54,7 +55,10 @@ def apply(
                 continue
             directive = _directives(text)
             if directive and aliases:
-                directive = ({aliases.get(n, n) for n in directive[0]} | directive[0], directive[1])
+                wanted = set(directive[0])
+                for n in directive[0]:
+                    wanted.update(aliases.get(n, ()))
+                directive = (wanted, directive[1])
             if directive and (
                 finding.code.upper() in directive[0]
                 or names.get(finding.code, "").upper() in directive[0]
