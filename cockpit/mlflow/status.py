@@ -304,6 +304,15 @@ def _read_changes(
         )
         parents = [r for r in nearby if r.source_run_id in wanted]
         wanted -= {r.source_run_id for r in parents} | not_found
+        # Copies found by an earlier poll are read again by id (one IN search on 2.x), not
+        # searched by tag; one that is gone (garbage-collected) is searched for by tag again.
+        known = {s: d for s, d in state.parent_copies.items() if s in wanted}
+        if known:
+            found, calls = _by_ids(new, dest.experiment_id, known.values())
+            lookups += calls
+            kept = [r for r in found if known.get(r.source_run_id or "") == r.run_id]
+            parents += kept
+            wanted -= {r.source_run_id for r in kept}
         if len(wanted) > limit:
             return None
         asked = safe_ids(sorted(wanted))
@@ -328,6 +337,8 @@ def _read_changes(
     running = sum(1 for r in olds.values() if r.status == "RUNNING")
     unsettled = _unsettled(missing, differing, olds.values())
     after = settle(state, state.dest_id, olds.values(), news.values(), unsettled, not_found)
+    # Only the parents this poll needed: a parent whose children settled is not read again.
+    after.parent_copies = {r.source_run_id: r.run_id for r in parents if r.source_run_id}
     return _Read(
         status=_row(src, dest, counts, missing, differing, running),
         state=after,

@@ -237,3 +237,67 @@ def test_tag_searches_have_a_budget_per_poll_and_a_run_not_found_is_searched_onc
     assert _answer(found) == _answer(poll_status(old, new, experiments=[name]))
     found, tags = poll()
     assert tags == [] and found.missing == 0
+
+
+def test_a_parent_copy_found_by_tag_is_read_by_id_while_its_children_run(
+    mlflow_v1, mlflow_v2, monkeypatch
+):
+    """A sweep's children run for hours under a parent settled long ago: each poll reads the
+    children (RUNNING, so tracked) and needs their parent's copy for the parent link, which no
+    window or range reaches. It is searched for by tag once (~1 s at 100k runs), then read by
+    id with the other lookups; gone, it is searched for again."""
+    name = f"parents-{uuid.uuid4().hex[:6]}"
+    ids = seed.bulk(mlflow_v1.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    w = seed.Writer(mlflow_v1.url)
+    exp = old.experiment_by_name(name).experiment_id
+    t = seed.T0 + 30 * 1000
+    children = [
+        w.run(exp, f"trial-{k}", start=t + 1000 * (k + 1), tags={PARENT_TAG: ids[3]})["run_id"]
+        for k in range(3)
+    ]
+    Syncer(old, new, options=options).run()  # the children copied while RUNNING
+
+    searched: list[str] = []
+    real_search = new.search_runs
+
+    def counting(experiment_ids, **kwargs):
+        text = kwargs.get("filter_string") or ""
+        if f"tags.`{TAG_SOURCE_RUN}`" in text:
+            searched.append(text.rsplit("'", 2)[-2])
+        return real_search(experiment_ids, **kwargs)
+
+    monkeypatch.setattr(new, "search_runs", counting)
+    clock = Clock()
+    state = PollState(reconcile_s=600.0, clock=clock)
+
+    def poll(exact: bool = True) -> tuple[PollSummary, list[str]]:
+        clock.now += 30
+        searched.clear()
+        summary = poll_status(old, new, experiments=[name], state=state)
+        if exact:
+            assert _answer(summary) == _answer(poll_status(old, new, experiments=[name]))
+        return summary, list(searched)
+
+    first, tags = poll()  # full
+    assert not first.incremental and first.drift == 0 and first.experiments[0].running == 3
+    per_poll = []
+    for _ in range(4):
+        later, tags = poll()
+        assert later.incremental and later.drift == 0 and later.experiments[0].running == 3
+        per_poll.append(tags)
+    assert per_poll == [[ids[3]], [], [], []]
+
+    # The copy remembered no longer says it copies the parent (someone re-tagged it): the
+    # poll does not take it for the parent's copy, and searches by tag again. (A settled run's
+    # change waits for the reconcile, so this poll is not compared with a full one.)
+    dest_state = state._experiments[exp]
+    copy_id = dest_state.parent_copies[ids[3]]
+    seed.Writer(mlflow_v2.url).post(
+        f"{seed.API}/runs/set-tag", {"run_id": copy_id, "key": TAG_SOURCE_RUN, "value": "x"}
+    )
+    later, tags = poll(exact=False)
+    assert tags == [ids[3]]
+    assert ids[3] not in state._experiments[exp].parent_copies
+    assert set(later.experiments[0].differing_ids) >= set(children)
