@@ -60,11 +60,14 @@ class Palette:
         return self.plot_colours[role]
 
 
-_CACHE: dict[tuple[str, int], Palette] = {}
+_CACHE: dict[str, Palette] = {}
 
 
 def palette_of(theme: Theme) -> Palette:
-    key = (theme.name, id(theme))
+    # By what the theme holds (its dataclass repr: name, colours, variables), not by id(): a
+    # theme registered again under its name with other colours, or a new object at a freed
+    # theme's address, would otherwise get the old palette.
+    key = repr(theme)
     found = _CACHE.get(key)
     if found is None:
         # As App.get_css_variables builds them: the colour system, then the theme's own variables.
