@@ -192,6 +192,30 @@ def test_each_kind_renders_a_sentence(kind: str):
     assert sentence(kind, {}) and sentence(kind, {"by": 5, "pipeline": ["x"]})
 
 
+def test_a_carried_decision_says_where_it_came_from():
+    """A decision the scan carried (a folded rule's item, a bundle deployment's pipeline) is
+    the person's, made earlier elsewhere: the timeline says where."""
+    folded = {"pipeline": "job:k", "item": "rule:PDA972", "old": None, "new": "waived",
+              "by": "erin", "carried_from": "rule:PDA1071"}  # fmt: skip
+    assert sentence("compat.item.status", folded) == (
+        "erin marked PDA972 as waived on k, carried from PDA1071"
+    )
+    deployed = {"pipeline": "job:train", "item": "rule:JOB101", "old": None, "new": "x",
+                "by": "erin", "carried_from": "rule:JOB101",
+                "carried_from_pipeline": "job:[dev alice] train"}  # fmt: skip
+    assert sentence("compat.item.note", deployed) == (
+        "erin noted on JOB101 of train, carried from JOB101 of [dev alice] train: ‘x’"
+    )
+    assert sentence("compat.item.owner", {**deployed, "new": "carol"}).endswith(
+        "to carol, carried from JOB101 of [dev alice] train"
+    )
+    owner = {"pipeline": "job:train", "by": "erin", "old": None, "new": "dave",
+             "carried_from": "job:[dev alice] train"}  # fmt: skip
+    assert sentence("compat.pipeline.owner", owner) == (
+        "erin made dave the owner of train, carried from [dev alice] train"
+    )
+
+
 def test_hostile_values_are_made_safe_and_bounded():
     evil = "\x1b]52;c;cm0gLXJm\x07x\u202e[link=http://e]y[/link]"
     text = sentence("compat.item.note", {"pipeline": evil, "item": "rule:X", "new": evil * 50,

@@ -147,10 +147,29 @@ def _pipeline_gone(p: _Payload, kind: str) -> str:
     return f"Pipeline {pipeline_name(p.s('pipeline'))} is no longer found by the scan"
 
 
+def _carried(p: _Payload) -> str:
+    """Where a decision the scan carried came from: a folded rule's item, or the item of a
+    bundle deployment's own pipeline (cockpit.compat.checklist); "" for a person's own change."""
+    if p.has("carried_from_pipeline"):
+        where = pipeline_name(p.s("carried_from_pipeline"))
+        if p.has("carried_from") and p.s("carried_from").startswith(("rule:", "manual:")):
+            return f", carried from {item_name(p.s('carried_from'))} of {where}"
+        return f", carried from {where}"
+    if p.has("carried_from"):
+        return f", carried from {item_name(p.s('carried_from'))}"
+    return ""
+
+
 @renders("compat.pipeline.owner")
 def _pipeline_owner(p: _Payload, kind: str) -> str:
     was = f" (was {p.s('old')})" if p.has("old") else ""
-    return f"{p.s('by')} made {p.s('new')} the owner of {pipeline_name(p.s('pipeline'))}{was}"
+    # A pipeline owner carried from a deployment names that pipeline in carried_from.
+    carried = (
+        f", carried from {pipeline_name(p.s('carried_from'))}" if p.has("carried_from") else ""
+    )
+    return (
+        f"{p.s('by')} made {p.s('new')} the owner of {pipeline_name(p.s('pipeline'))}{was}{carried}"
+    )
 
 
 @renders("compat.pipeline.signed_off")
@@ -167,19 +186,19 @@ def _item_status(p: _Payload, kind: str) -> str:
         if not p.has("old"):
             return f"The scan added {item} to {pipeline}: {p.s('new')}"
         return f"The scan set {item} on {pipeline} to {p.s('new')}{was}"
-    return f"{p.s('by')} marked {item} as {p.s('new')} on {pipeline}{was}"
+    return f"{p.s('by')} marked {item} as {p.s('new')} on {pipeline}{was}{_carried(p)}"
 
 
 @renders("compat.item.owner")
 def _item_owner(p: _Payload, kind: str) -> str:
     item, pipeline = item_name(p.s("item")), pipeline_name(p.s("pipeline"))
-    return f"{p.s('by')} gave {item} on {pipeline} to {p.s('new')}"
+    return f"{p.s('by')} gave {item} on {pipeline} to {p.s('new')}{_carried(p)}"
 
 
 @renders("compat.item.note")
 def _item_note(p: _Payload, kind: str) -> str:
     item, pipeline = item_name(p.s("item")), pipeline_name(p.s("pipeline"))
-    return f"{p.s('by')} noted on {item} of {pipeline}: ‘{p.s('new', '')}’"
+    return f"{p.s('by')} noted on {item} of {pipeline}{_carried(p)}: ‘{p.s('new', '')}’"
 
 
 # -------------------------------------------------------------------------------- databricks
