@@ -166,6 +166,22 @@ def test_state_is_per_servers_and_scope_and_reset(mlflow_v1, mlflow_v2):
     assert again.missing == 5
 
 
+def _count_tag_searches(new, monkeypatch) -> list[str]:
+    """The source run ids the new server's adapter is asked for by tag, as the searches go out
+    (the list is the caller's to clear between polls)."""
+    searched: list[str] = []
+    real_search = new.search_runs
+
+    def counting(experiment_ids, **kwargs):
+        text = kwargs.get("filter_string") or ""
+        if f"tags.`{TAG_SOURCE_RUN}`" in text:
+            searched.append(text.rsplit("'", 2)[-2])
+        return real_search(experiment_ids, **kwargs)
+
+    monkeypatch.setattr(new, "search_runs", counting)
+    return searched
+
+
 def test_tag_searches_have_a_budget_per_poll_and_a_run_not_found_is_searched_once(
     mlflow_v1, mlflow_v2, monkeypatch
 ):
@@ -188,16 +204,7 @@ def test_tag_searches_have_a_budget_per_poll_and_a_run_not_found_is_searched_onc
         deep.append(run["run_id"])
     monkeypatch.setattr(status, "RANGE_BUDGET", 2)  # the range reaches only the newest copies
 
-    searched: list[str] = []
-    real_search = new.search_runs
-
-    def counting(experiment_ids, **kwargs):
-        text = kwargs.get("filter_string") or ""
-        if f"tags.`{TAG_SOURCE_RUN}`" in text:
-            searched.append(text.rsplit("'", 2)[-2])
-        return real_search(experiment_ids, **kwargs)
-
-    monkeypatch.setattr(new, "search_runs", counting)
+    searched = _count_tag_searches(new, monkeypatch)
     clock = Clock()
     state = PollState(reconcile_s=600.0, clock=clock, tag_search_limit=3)
 
@@ -259,16 +266,7 @@ def test_a_parent_copy_found_by_tag_is_read_by_id_while_its_children_run(
     ]
     Syncer(old, new, options=options).run()  # the children copied while RUNNING
 
-    searched: list[str] = []
-    real_search = new.search_runs
-
-    def counting(experiment_ids, **kwargs):
-        text = kwargs.get("filter_string") or ""
-        if f"tags.`{TAG_SOURCE_RUN}`" in text:
-            searched.append(text.rsplit("'", 2)[-2])
-        return real_search(experiment_ids, **kwargs)
-
-    monkeypatch.setattr(new, "search_runs", counting)
+    searched = _count_tag_searches(new, monkeypatch)
     clock = Clock()
     state = PollState(reconcile_s=600.0, clock=clock)
 
