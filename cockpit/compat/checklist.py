@@ -155,7 +155,10 @@ def record_scan(
     owners = workspace_owners(store)
     for pipeline in pipelines:
         if pipeline.owner is None and pipeline.pipeline_id.startswith("job:"):
-            pipeline.owner = owners.get(pipeline.pipeline_id[4:])
+            # The job's creator; for a bundle job deployed only under other names
+            # ("[dev alice] train"), the creator of the first of them.
+            names = [pipeline.pipeline_id, *pipeline.deployed_as]
+            pipeline.owner = next((owners[n[4:]] for n in names if n[4:] in owners), None)
     manual = list(config.checklist.manual_items) if config is not None else DEFAULT_MANUAL_ITEMS
     now = store.clock()
     with store.write() as tx:
@@ -267,7 +270,7 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         )
     carried_owner = deployed.owner(tx, pipeline.pipeline_id)
     if carried_owner is not None:
-        owner, by, from_pipeline = carried_owner
+        owner, by, from_pipeline, was = carried_owner
         tx.execute(
             "UPDATE compat_pipelines SET owner = ? WHERE pipeline_id = ?",
             (owner, pipeline.pipeline_id),
@@ -276,7 +279,7 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
             "compat.pipeline.owner",
             {
                 "pipeline": pipeline.pipeline_id,
-                "old": existing["owner"] if existing is not None else pipeline.owner,
+                "old": was,
                 "new": owner,
                 "by": by,
                 "carried_from": from_pipeline,
@@ -340,12 +343,12 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
         # A rule folded into this one (its code now an alias of this code) may carry a person's
         # decision in an older state file: the new item starts from it, or a waiver signed in a
         # walkthrough would reopen as a failure under the code that replaced it.
-        carried = _decision_of_folded(items, code) if row is None else None
+        carried = _decision_of_folded(tx, items, code) if row is None else None
         if carried is None and not by_person:
             # Or the same item on a workspace job this bundle job was deployed as, walked
             # before the bundle was scanned (the pipeline had the deployed name then).
             paths = {f.path for f in pipeline.findings if f.code == code}
-            carried = deployed.rule_decision(code, paths)
+            carried = deployed.rule_decision(tx, code, paths)
         if carried is not None:
             current, by_person = carried["status"], True
         status = _auto_status(current, by_person, severity, count)
@@ -362,21 +365,20 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                     code,
                     severity,
                     status,
-                    carried["owner"] if carried is not None else None,
-                    carried["note"] if carried is not None else "",
+                    None,
+                    "",
                     count,
                     position,
                     now,
                     now,
-                    carried["updated_by"]
-                    if carried is not None and carried["status"] is not None
-                    else SCAN_ACTOR,
+                    SCAN_ACTOR,
                 ),
             )
             if carried is None:
                 _item_event(store, tx, pipeline.pipeline_id, key, "status", None, status, now)
             else:
-                _carried_events(store, tx, pipeline.pipeline_id, key, None, carried, status, now)
+                before = {"status": None, "owner": None, "note": ""}
+                _carry_into(store, tx, pipeline.pipeline_id, key, before, carried, status, now)
         elif carried is not None:
             _carry_into(store, tx, pipeline.pipeline_id, key, row, carried, status, now)
             tx.execute(
@@ -422,7 +424,7 @@ def _record_pipeline(store, tx, scan_id: int, pipeline: Pipeline, manual, now: f
                 "UPDATE checklist_items SET position = ? WHERE pipeline_id = ? AND item_key = ?",
                 (position, pipeline.pipeline_id, key),
             )
-        carried = deployed.manual_decision(key)
+        carried = deployed.manual_decision(tx, key)
         if carried is not None and (row is None or row["updated_by"] == SCAN_ACTOR):
             before = {"status": "todo", "owner": None, "note": ""} if row is None else row
             _carry_into(
@@ -482,7 +484,9 @@ class _DeployedDecisions:
         ).fetchone()
         return cls(items, paths, json.loads(event["payload"]) if event is not None else None)
 
-    def rule_decision(self, code: str, paths: set[str]) -> dict[str, Any] | None:
+    def rule_decision(
+        self, tx: sqlite3.Connection, code: str, paths: set[str]
+    ) -> dict[str, Any] | None:
         from cockpit.compat.rules import current_code
 
         decided = [
@@ -493,13 +497,12 @@ class _DeployedDecisions:
         if not decided:
             return None
         latest = max(decided, key=lambda r: (r["updated_at"], r["pipeline_id"], r["item_key"]))
-        carried = _decision(latest)
+        carried = _decision(tx, latest)
         # Whoever was made answerable on any deployment stays so (the latest one named).
         owners = [r for r in decided if r["owner"]]
         if owners and not carried["owner"]:
-            carried["owner"] = max(owners, key=lambda r: (r["updated_at"], r["pipeline_id"]))[
-                "owner"
-            ]
+            named = _decision(tx, max(owners, key=lambda r: (r["updated_at"], r["pipeline_id"])))
+            carried["owner"], carried["owner_by"] = named["owner"], named["owner_by"]
         seen: set[str] = set()
         for r in decided:
             if r["status"] in ("pass", "waived"):
@@ -510,7 +513,7 @@ class _DeployedDecisions:
             carried["status"] = None
         return carried
 
-    def manual_decision(self, key: str) -> dict[str, Any] | None:
+    def manual_decision(self, tx: sqlite3.Connection, key: str) -> dict[str, Any] | None:
         if "sign" in key:
             # A sign-off covered the deployment's code only; the joined pipeline has the
             # bundle's too, so it is signed again (sign_off passes the item then).
@@ -518,11 +521,13 @@ class _DeployedDecisions:
         decided = [r for r in self.items if r["kind"] == "manual" and r["item_key"] == key]
         if not decided:
             return None
-        return _decision(max(decided, key=lambda r: (r["updated_at"], r["pipeline_id"])))
+        return _decision(tx, max(decided, key=lambda r: (r["updated_at"], r["pipeline_id"])))
 
-    def owner(self, tx: sqlite3.Connection, pipeline_id: str) -> tuple[str, str, str] | None:
-        """(owner, by, from pipeline) a person gave a deployment, for a pipeline nobody gave
-        one; None when there is nothing to carry."""
+    def owner(
+        self, tx: sqlite3.Connection, pipeline_id: str
+    ) -> tuple[str, str, str, str | None] | None:
+        """(owner, by, from pipeline, the pipeline's owner now) a person gave a deployment, for
+        a pipeline no person gave one; None when there is nothing to carry."""
         event = self.owner_event
         if event is None or not event.get("new"):
             return None
@@ -536,63 +541,74 @@ class _DeployedDecisions:
         current = tx.execute(
             "SELECT owner FROM compat_pipelines WHERE pipeline_id = ?", (pipeline_id,)
         ).fetchone()
-        if current is not None and current["owner"] == event["new"]:
+        was = current["owner"] if current is not None else None
+        if was == event["new"]:
             return None
-        return str(event["new"]), str(event.get("by") or ""), str(event["pipeline"])
+        return str(event["new"]), str(event.get("by") or ""), str(event["pipeline"]), was
 
 
-def _decision(row: Any) -> dict[str, Any]:
-    return {k: row[k] for k in ("pipeline_id", "item_key", "status", "owner", "note", "updated_by")}
+def _decision(tx: sqlite3.Connection, row: Any) -> dict[str, Any]:
+    """A person's decision on an item, to carry: its status, owner and note, and who set each
+    (the row names only who changed it last)."""
+    out = {k: row[k] for k in ("pipeline_id", "item_key", "status", "owner", "note", "updated_by")}
+    for what in ("owner", "note"):
+        found = tx.execute(
+            "SELECT json_extract(payload, '$.by') AS by FROM events WHERE kind = ?"
+            " AND json_extract(payload, '$.pipeline') = ? AND json_extract(payload, '$.item') = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (f"compat.item.{what}", row["pipeline_id"], row["item_key"]),
+        ).fetchone()
+        out[f"{what}_by"] = (found["by"] if found is not None else None) or row["updated_by"]
+    return out
 
 
-def _carry_into(store, tx, pipeline_id: str, key: str, row, carried, status: str, now) -> None:
-    """Give an item that only the scan has set so far a person's decision carried to it: the
-    status (when ``carried`` keeps one), and the owner and note where it has none."""
-    by_person = carried["status"] is not None
+def _carry_into(store, tx, pipeline_id: str, key: str, before, carried, status: str, now) -> None:
+    """Give an item that only the scan has set so far (``before``: its status, owner and note)
+    a person's decision carried to it: ``status`` (what the carried status comes to, or the
+    scan's when ``carried`` keeps none), and the owner and note where it has none. Each change
+    is an event of whoever made it, written in order, and the row's "updated by" is the last
+    of them: what a replay of the log at any later moment shows."""
+    by_status = carried["updated_by"] if carried["status"] is not None else SCAN_ACTOR
+    changes = (
+        [("status", before["status"], status, by_status)] if status != before["status"] else []
+    )
+    for what in ("owner", "note"):
+        if carried[what] and not before[what]:
+            changes.append((what, before[what], carried[what], carried[f"{what}_by"]))
+    if not changes:
+        return
     tx.execute(
         "UPDATE checklist_items SET status = ?, owner = ?, note = ?, updated_at = ?,"
         " updated_by = ? WHERE pipeline_id = ? AND item_key = ?",
         (
             status,
-            row["owner"] or carried["owner"],
-            row["note"] or carried["note"],
+            before["owner"] or carried["owner"],
+            before["note"] or carried["note"],
             now,
-            carried["updated_by"] if by_person else SCAN_ACTOR,
+            changes[-1][3],
             pipeline_id,
             key,
         ),
     )
-    _carried_events(store, tx, pipeline_id, key, row, carried, status, now)
-
-
-def _carried_events(store, tx, pipeline_id, key, row, carried, status, now) -> None:
-    """The events of a carried decision, recorded as the person's (as the row is) so a replay
-    of the log at any later moment shows what the table holds."""
-    old = row if row is not None else {"status": None, "owner": None, "note": ""}
-    for what, value in (("status", status), ("owner", carried["owner"]), ("note", carried["note"])):
-        if what == "status":
-            if carried["status"] is None and status == old["status"]:
-                continue
-        elif not value or old[what]:
-            continue  # nothing to carry, or the item has its own
+    for what, old, new, by in changes:
         _item_event(
             store,
             tx,
             pipeline_id,
             key,
             what,
-            old[what],
-            value,
+            old,
+            new,
             now,
-            by=carried["updated_by"]
-            if what != "status" or carried["status"] is not None
-            else SCAN_ACTOR,
+            by=by,
             carried_from=carried["item_key"],
-            carried_from_pipeline=carried.get("pipeline_id"),
+            carried_from_pipeline=carried["pipeline_id"],
         )
 
 
-def _decision_of_folded(items: dict[str, Any], code: str) -> dict[str, Any] | None:
+def _decision_of_folded(
+    tx: sqlite3.Connection, items: dict[str, Any], code: str
+) -> dict[str, Any] | None:
     """The latest person's decision on an item whose rule was folded into ``code`` (its code is
     now an alias of ``code``), as a plain dict; None when there is none."""
     from cockpit.compat.rules import current_code
@@ -608,8 +624,7 @@ def _decision_of_folded(items: dict[str, Any], code: str) -> dict[str, Any] | No
     ]
     if not decided:
         return None
-    latest = max(decided, key=lambda r: (r["updated_at"], r["item_key"]))
-    return {k: latest[k] for k in ("item_key", "status", "owner", "note", "updated_by")}
+    return _decision(tx, max(decided, key=lambda r: (r["updated_at"], r["item_key"])))
 
 
 def _item_event(

@@ -221,9 +221,24 @@ def test_a_walkthrough_of_the_deployments_carries_to_the_bundle_pipeline(
         replayed = {v.pipeline_id: v for v in load_checklist(store, as_of=last)}
         again = replayed["job:kyros-churn-train"]
         assert again.owner == churn.owner
-        assert [(i.item_key, i.status, i.note, i.owner) for i in again.items] == [
-            (i.item_key, i.status, i.note, i.owner) for i in churn.items
+        assert [(i.item_key, i.status, i.note, i.owner, i.updated_by) for i in again.items] == [
+            (i.item_key, i.status, i.note, i.owner, i.updated_by) for i in churn.items
         ]
+        # Each carried change is credited to whoever made it, and nothing unchanged is logged.
+        owner_events = [
+            e.payload
+            for e in store.events(kinds=["compat.item.owner"])
+            if e.payload["pipeline"] == "job:kyros-churn-train"
+        ]
+        assert [(p["item"], p["new"], p["by"]) for p in owner_events] == [
+            ("rule:JOB101", "carol", "erin")
+        ]
+        statuses = [
+            e.payload
+            for e in store.events(kinds=["compat.item.status"])
+            if e.payload["pipeline"] == "job:kyros-churn-train"
+        ]
+        assert all(p["old"] != p["new"] for p in statuses)
 
     # A later scan changes none of it (the deployments' pipelines are gone: nothing carried
     # twice), and a person's later change stays theirs.
