@@ -23,7 +23,8 @@ read only:
   one. A run searched for by tag and not found (or found missing by a whole read, which read
   every copy) is **remembered** until the reconcile and not searched again: a run missing deep
   in history costs one search, not one every poll. The mirror forgets them after a cycle that
-  copied runs.
+  copied runs, and the pollers (the TUI's, ``cockpit record``'s) when the state file has a sync
+  or mirror cycle newer than their last poll.
 
 Every other run is *settled* (finished, copy equal, both behind the watermarks): it is only a
 count. The poll's answer is the settled counts plus what it read, which equals a full poll's as
@@ -38,8 +39,9 @@ corrects:
 * a second copy of a run whose first copy is already known;
 * a copy whose ``start_time`` differs from its source's (not the cockpit's: it copies the
   time) while its source is still at or past the new side's watermark;
-* a copy, made by someone else than the mirror, of a run remembered as searched-for and not
-  found whose copy the range does not reach (deep in history).
+* a copy, made other than by a sync or mirror that records in the same state file, of a run
+  remembered as searched-for and not found whose copy the range does not reach (deep in
+  history).
 
 An experiment is also read whole when it is new to the state, when its copy on the new server
 changed, or when more than ``lookup_limit`` runs of it would be looked up one by one (a backlog:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from cockpit.store import StateStore
 
 
+# The events that say runs were copied to the new server.
+COPY_EVENTS = ("mlflow.sync.finished", "mlflow.mirror.cycle")
+
+
 class MlflowStatusSource:
     """One recorded dual-server poll per call; connections are made on first use and kept."""
 
@@ -41,6 +45,8 @@ class MlflowStatusSource:
         self._servers: tuple[OldServer, NewServer] | None = None
         # What the previous poll knew, so the next reads only what changed (made on first poll).
         self._state: PollState | None = None
+        # The newest copy event (a sync, a mirror cycle) the state has been told of.
+        self._copies_seen: int | None = None
 
     def _connect(self):
         with self._lock:
@@ -69,6 +75,14 @@ class MlflowStatusSource:
         old, new = self._connect()
         if self._state is None:
             self._state = PollState(reconcile_s=reconcile_s_of(self.config))
+        # Runs the state remembers as searched for and not found may have been copied since, by
+        # a sync or a mirror of this process or another (the mirror forgets in its own state
+        # only): search for them again rather than report them missing until the reconcile.
+        latest = store.events(kinds=COPY_EVENTS, newest_first=True, limit=1)
+        copies = latest[0].id if latest else 0
+        if self._copies_seen is not None and copies != self._copies_seen:
+            self._state.forget_not_found()
+        self._copies_seen = copies
         poll_id, summary = poll_and_record(
             store,
             old,

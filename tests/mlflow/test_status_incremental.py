@@ -299,3 +299,46 @@ def test_a_parent_copy_found_by_tag_is_read_by_id_while_its_children_run(
     assert tags == [ids[3]]
     assert ids[3] not in state._experiments[exp].parent_copies
     assert set(later.experiments[0].differing_ids) >= set(children)
+
+
+def test_the_poller_searches_again_for_runs_a_recorded_sync_copied(
+    mlflow_v1, mlflow_v2, monkeypatch, tmp_path
+):
+    """The TUI's and the recorder's poller keep their own poll state: runs it remembers as not
+    found (deep in history, out of the range's reach) and that a sync or mirror recorded in the
+    same state file has copied since are searched for again at its next poll, not reported
+    missing until the reconcile (15 min)."""
+    from cockpit.config import parse_config
+    from cockpit.mlflow.records import poll_experiments
+    from cockpit.mlflow.sources import MlflowStatusSource
+    from cockpit.store import StateStore
+
+    name = f"pollerforget-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    Syncer(old, new, options=options).run()
+    w = seed.Writer(mlflow_v1.url)
+    exp = old.experiment_by_name(name).experiment_id
+    for k in range(3):  # logged afterwards with start times deep among the copied ones
+        run = w.run(exp, f"deep-{k}", start=seed.T0 + 500 + k * 3000)
+        w.finish(run["run_id"], "FINISHED", seed.T0 + 600 + k * 3000)
+    monkeypatch.setattr(status, "RANGE_BUDGET", 2)  # the range reaches only the newest copies
+    config = parse_config(
+        '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        f'[mlflow.old]\ntracking_uri = "{mlflow_v1.url}"\n'
+        f'[mlflow.new]\ntracking_uri = "{mlflow_v2.url}"\n'
+    )
+    source = MlflowStatusSource(config)
+    with StateStore.open(tmp_path / "state.db", create=True) as store:
+
+        def missing() -> tuple[bool, int]:
+            polled = source.poll(store)
+            row = next(e for e in poll_experiments(store, polled["poll_id"]) if e.name == name)
+            return polled["incremental"], row.missing
+
+        assert missing() == (False, 3)  # full: the three remembered as not found
+        assert missing() == (True, 3)
+        Syncer(old, new, options=options, store=store).run()  # recorded: mlflow.sync.finished
+        assert missing() == (True, 0)
+        source.reset()
