@@ -720,7 +720,11 @@ class Syncer:
             # Every artifact is in memory: they go up first, then the data with the marker in
             # its last batch. A failed upload leaves a copy without the marker, finished by the
             # retry or the next sync.
-            files, size, _ = self._copy_artifacts(src, dest, fresh, data)
+            files, size, problems = self._copy_artifacts(src, dest, fresh, data)
+            if problems:
+                # Only a file neither read ahead nor on the copy any more (gone from it since
+                # the listing) is read here: never marked done without it; the retry lists again.
+                raise TransientError(problems[0])
             if TAG_INCOMPLETE in dest.tags:
                 new.delete_tag(dest.run_id, TAG_INCOMPLETE)
             new.log_batch(
