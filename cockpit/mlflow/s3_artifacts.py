@@ -347,10 +347,7 @@ class S3Artifacts:
                 transport = _Transport(self.rest, self.settings, self.pool_size)
                 if self.share_client:
                     self._client = s3_clients.shared_client(
-                        self.settings.endpoint_url,
-                        self.settings.profile,
-                        self.settings.verify,
-                        transport,
+                        self.settings.endpoint_url, self.settings.profile, transport
                     )
                 else:
                     self._client = s3_clients.private_client(

@@ -7,8 +7,9 @@ not ("Multithreading or multiprocessing with resources", boto3's user guide,
 boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html): clients are made under one
 lock, each from its own session, and then shared by every thread.
 
-A client is shared per (endpoint, profile, region, TLS verification, credentials): the same
-settings with other credentials (another profile's keys, rotated keys) get a client of their own.
+A client is shared per (endpoint, profile, region, credentials): the same settings with other
+credentials (another profile's keys, rotated keys) get a client of their own. TLS verification is
+not part of it: requests go out through the caller's transport, which verifies as its side says.
 Only a sha256 of the credentials is kept, as part of the key.
 
 The cockpit's policy (read-only or not, the server's timeouts and response limits) belongs to the
@@ -43,7 +44,6 @@ class ClientKey:
     endpoint_url: str | None
     profile: str | None
     region: str
-    verify: bool
     credentials: str  # sha256 of the resolved credentials; "" when there are none
 
 
@@ -132,13 +132,11 @@ def _build(session: Any, endpoint_url: str | None, region: str) -> _Shared:
     return _Shared(client)
 
 
-def shared_client(
-    endpoint_url: str | None, profile: str | None, verify: bool, handler: Handler
-) -> BoundClient:
+def shared_client(endpoint_url: str | None, profile: str | None, handler: Handler) -> BoundClient:
     """The process's client for this store (made on first use), bound to ``handler``."""
     with _LOCK:
         session, region, fingerprint = _session(profile)
-        key = ClientKey(endpoint_url, profile, region, verify, fingerprint)
+        key = ClientKey(endpoint_url, profile, region, fingerprint)
         shared = _REGISTRY.get(key)
         if shared is None:
             shared = _build(session, endpoint_url, region)

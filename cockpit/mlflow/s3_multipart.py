@@ -137,8 +137,7 @@ class ResumableUpload:
             if self.complete_sent and self._already_complete():
                 return  # the completion went through; only its answer was lost
             # The store no longer has the upload: start again, leaving nothing of this key.
-            self.upload_id = None
-            self.held.clear()
+            self.upload_id = None  # _create() below forgets the parts it held
             self.abort_leftovers()
         if self.upload_id is None:
             self._create()

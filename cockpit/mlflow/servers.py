@@ -105,7 +105,6 @@ START_TIMEOUT_S = 120.0
 # One request line as both gunicorn's default access format and uvicorn's access logger print it.
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# POSTs that only read (search); every other POST, and every PUT/PATCH/DELETE, writes.
 # MLflow's S3 settings a server reads from its environment, by generation, as grepped in the
 # tested releases' own code (mlflow/environment_variables.py, used by
 # store/artifact/s3_artifact_repo.py and optimized_s3_artifact_repo.py): 1.30.1 reads the endpoint,
@@ -116,6 +115,7 @@ _S3_ENV_V1 = ("MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS", "MLFLOW_S3_UPLOA
 _S3_ENV_V2 = (*_S3_ENV_V1, "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE")
 _S3_ENV_V3 = (*_S3_ENV_V2, "MLFLOW_S3_EXPECTED_BUCKET_OWNER")
 SERVER_S3_ENV: dict[int, tuple[str, ...]] = {1: _S3_ENV_V1, 2: _S3_ENV_V2, 3: _S3_ENV_V3}
+# POSTs that only read (search); every other POST, and every PUT/PATCH/DELETE, writes.
 READ_ONLY_POST_SUFFIXES = (
     "/runs/search",
     "/experiments/search",
