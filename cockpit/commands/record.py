@@ -160,8 +160,10 @@ class StatsKeeper:
                 return
             # By id, not time: an event's time is taken before it waits for the write lock.
             for event_id, ts in self.store.event_moments_after(self._done):
-                keep_stats_at(self.store, self.config, ts)
+                # Done before it is tried: a moment that fails is given up (the viewers compute
+                # it), not tried again at every poll with every moment after it.
                 self._done = event_id
+                keep_stats_at(self.store, self.config, ts)
             keep_stats_at(self.store, self.config, None)
         except ConfigError:
             return  # the file does not say which runtimes are compared: nothing to compute

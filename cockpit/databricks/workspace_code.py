@@ -99,9 +99,8 @@ class CodeObject:
             if target is None:
                 continue
             if not target.startswith(("/", "dbfs:")):
+                # requirements_location puts a dbfs: path joined this way back in shape.
                 target = posixpath.join(posixpath.dirname(self.location), target)
-                if self.location.startswith("dbfs:"):
-                    target = "dbfs:/" + target[len("dbfs:") :].lstrip("/")
             found = requirements_location(target)
             if found:
                 out.append((number, found))
@@ -178,7 +177,8 @@ def fetch_code(
     workers: int = DEFAULT_WORKERS,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, CodeObject], FetchSummary]:
-    """Fetch ``locations`` and every notebook they ``%run``; ``known`` are stored copies, reused
+    """Fetch ``locations``, every notebook they ``%run`` and every requirements file they
+    include (``-r``); ``known`` are stored copies, reused
     when the workspace says they did not change. ``progress(done, total)`` after each object."""
     known = known or {}
     found: dict[str, CodeObject] = {}

@@ -829,15 +829,18 @@ def _create_whole(path: Path, clock: Callable[[], float]) -> None:
     reader lose that race against ``cockpit record``). So the file is built under a private
     name in the same folder and linked into place; a link never replaces a file, so of two
     processes creating the same path one wins and the other opens the winner's file."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.creating")
+    # Short, whatever the file's name (a long name plus a suffix could pass NAME_MAX).
+    temp = path.with_name(f".cockpit-{os.getpid()}-{os.urandom(4).hex()}.creating")
     try:
         try:
             conn = _connect(str(temp), uri=False)
         except sqlite3.Error as exc:
             raise StateError(f"cannot create {path}: {exc}") from None
         try:
-            store = StateStore(conn, path, readonly=False, clock=clock)
-            store._migrate()
+            StateStore(conn, path, readonly=False, clock=clock)._migrate()
+        except StateError as exc:
+            # Said of ``path``, which does not exist yet: not "upgraded", "left as it was".
+            raise StateError(f"cannot create {path}: {exc.message}") from None
         finally:
             conn.close()
         try:
