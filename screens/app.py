@@ -310,17 +310,17 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
                 # refresh costs, and only the one on screen must follow every step and write.
                 self._stale_tabs.add(tab.TAB_ID)
 
-    def _drawn_tabs(self, view: ViewContext) -> list[CockpitTab]:
+    def _drawn_tabs(self, view: ViewContext | None = None) -> list[CockpitTab]:
         """The tabs whose widgets exist. A tab being mounted (a tab switch's _materialize awaits
         its mount while timers and workers' messages run) is in the DOM before its children are:
-        drawing it then raised NoMatches and closed the app. It is handed ``view`` instead and
-        draws that in its own on_mount."""
+        drawing it then raised NoMatches and closed the app. It is handed the current view
+        instead (``view``, else one made now) and draws that in its own on_mount."""
         drawn = []
         for tab in self.query(CockpitTab):
             if tab.is_mounted:
                 drawn.append(tab)
             else:
-                tab.view = view
+                tab.view = view or self.view_context()
         return drawn
 
     def _theme_changed(self, _theme: object) -> None:
@@ -333,6 +333,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         view = self.view_context()
         for tab in self._drawn_tabs(view):
             tab.restyle(view)
+            self._stale_tabs.discard(tab.TAB_ID)  # drawn now, from the current view
 
     def _check_store(self) -> None:
         if not self.is_running:
@@ -380,7 +381,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
                     )
         self.gates = gates
         self._gates_as_of = as_of
-        for tab in self._drawn_tabs(self.view_context()):
+        for tab in self._drawn_tabs():
             tab.show_gates(gates)
 
     def set_as_of(self, ts: float | None) -> None:

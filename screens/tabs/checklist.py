@@ -25,7 +25,7 @@ from cockpit.databricks.workspace_code import read_code_text
 from cockpit.errors import CockpitError
 from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
-from screens.widgets.palette import palette
+from screens.widgets.palette import Palette, palette
 from screens.widgets.safe import clean
 
 # Styles name roles of screens.widgets.palette: the colours come from the theme.
@@ -166,8 +166,7 @@ class ChecklistTab(CockpitTab):
             text.append(f"   (as of {format_ts(self.view.as_of)})", "italic")
         self.query_one("#cl-progress", Static).update(text)
 
-    def _pipeline_label(self, v: engine.PipelineView) -> Text:
-        p = palette(self.app)
+    def _pipeline_label(self, v: engine.PipelineView, p: Palette) -> Text:
         label = Text()
         label.append("✔ " if v.ready else "● ", p("bold good" if v.ready else "bold warn"))
         label.append(clean(v.name), "bold")
@@ -181,8 +180,7 @@ class ChecklistTab(CockpitTab):
             label.append(f"  signed off by {clean(v.signed_off_by)}", p("good"))
         return label
 
-    def _item_label(self, i: engine.Item) -> Text:
-        p = palette(self.app)
+    def _item_label(self, i: engine.Item, p: Palette) -> Text:
         label = Text()
         label.append(f"{STATUS_MARK[i.status]} {i.status:<6} ", p(STATUS_STYLE[i.status]))
         label.append(clean(i.title), p(SEVERITY_STYLE.get(i.severity or "", "")))
@@ -204,6 +202,7 @@ class ChecklistTab(CockpitTab):
         }
         first_fill = not tree.root.children
         tree.clear()
+        p = palette(self.app)  # once, not per node
         target = None
         for v in self.views:
             items = [
@@ -214,12 +213,12 @@ class ChecklistTab(CockpitTab):
                 continue
             open_it = (first_fill and not v.ready) or v.pipeline_id in expanded or filtering
             node = tree.root.add(
-                self._pipeline_label(v), data=(v.pipeline_id, None), expand=open_it
+                self._pipeline_label(v, p), data=(v.pipeline_id, None), expand=open_it
             )
             if keep == (v.pipeline_id, None):
                 target = node
             for i in items:
-                leaf = node.add_leaf(self._item_label(i), data=(v.pipeline_id, i.item_key))
+                leaf = node.add_leaf(self._item_label(i, p), data=(v.pipeline_id, i.item_key))
                 if keep == (v.pipeline_id, i.item_key):
                     target = leaf
         if target is None and tree.root.children:
