@@ -166,6 +166,25 @@ def test_state_is_per_servers_and_scope_and_reset(mlflow_v1, mlflow_v2):
     assert again.missing == 5
 
 
+def _copied_with_deep_runs(old_server, new_server, prefix: str, count: int):
+    """An experiment of 30 runs copied to the new server, then ``count`` runs logged on the old
+    one with start times deep among the copied ones (not copied): (name, old, new, the copy's
+    options, the deep runs' ids)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    seed.bulk(old_server.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
+    old, new = connect_old(old_server.url), connect_new(new_server.url)
+    options = SyncOptions(experiments=[name], registry=False)
+    Syncer(old, new, options=options).run()
+    w = seed.Writer(old_server.url)
+    exp = old.experiment_by_name(name).experiment_id
+    deep = []
+    for k in range(count):
+        run = w.run(exp, f"deep-{k}", start=seed.T0 + 500 + k * 3000)
+        w.finish(run["run_id"], "FINISHED", seed.T0 + 600 + k * 3000)
+        deep.append(run["run_id"])
+    return name, old, new, options, deep
+
+
 def _count_tag_searches(new, monkeypatch) -> list[str]:
     """The source run ids the new server's adapter is asked for by tag, as the searches go out
     (the list is the caller's to clear between polls)."""
@@ -189,19 +208,7 @@ def test_tag_searches_have_a_budget_per_poll_and_a_run_not_found_is_searched_onc
     about 1 s each at 100k runs: at most ``tag_search_limit`` per poll, and a run searched for
     (or found missing by a whole read) and not found is not searched again until the reconcile.
     The searches counted are the requests the new server's adapter sends with the tag filter."""
-    name = f"tagbudget-{uuid.uuid4().hex[:6]}"
-    seed.bulk(mlflow_v1.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
-    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
-    options = SyncOptions(experiments=[name], registry=False)
-    Syncer(old, new, options=options).run()
-    w = seed.Writer(mlflow_v1.url)
-    exp = old.experiment_by_name(name).experiment_id
-    # Five runs logged afterwards with start times deep among the copied ones: not copied.
-    deep = []
-    for k in range(5):
-        run = w.run(exp, f"deep-{k}", start=seed.T0 + 500 + k * 3000)
-        w.finish(run["run_id"], "FINISHED", seed.T0 + 600 + k * 3000)
-        deep.append(run["run_id"])
+    name, old, new, options, deep = _copied_with_deep_runs(mlflow_v1, mlflow_v2, "tagbudget", 5)
     monkeypatch.setattr(status, "RANGE_BUDGET", 2)  # the range reaches only the newest copies
 
     searched = _count_tag_searches(new, monkeypatch)
@@ -313,16 +320,7 @@ def test_the_poller_searches_again_for_runs_a_recorded_sync_copied(
     from cockpit.mlflow.sources import MlflowStatusSource
     from cockpit.store import StateStore
 
-    name = f"pollerforget-{uuid.uuid4().hex[:6]}"
-    seed.bulk(mlflow_v1.url, name, 30, params=1, metrics=1, steps=1, tags=1, artifact=False)
-    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
-    options = SyncOptions(experiments=[name], registry=False)
-    Syncer(old, new, options=options).run()
-    w = seed.Writer(mlflow_v1.url)
-    exp = old.experiment_by_name(name).experiment_id
-    for k in range(3):  # logged afterwards with start times deep among the copied ones
-        run = w.run(exp, f"deep-{k}", start=seed.T0 + 500 + k * 3000)
-        w.finish(run["run_id"], "FINISHED", seed.T0 + 600 + k * 3000)
+    name, old, new, options, _ = _copied_with_deep_runs(mlflow_v1, mlflow_v2, "pollerforget", 3)
     monkeypatch.setattr(status, "RANGE_BUDGET", 2)  # the range reaches only the newest copies
     config = parse_config(
         '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
