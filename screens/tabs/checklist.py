@@ -110,7 +110,6 @@ class ChecklistTab(CockpitTab):
         self._prompt_target: tuple[str, str | None] | None = None
         self.rescanning = False
         self.ddp_running = False
-        self._pending: tuple[str, str | None] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cl-top"):
@@ -194,7 +193,10 @@ class ChecklistTab(CockpitTab):
 
     def _fill_tree(self) -> None:
         tree = self.query_one("#cl-tree", Tree)
-        keep = self.selected
+        # The cursor, not the last handled highlight: a key moved it already if its highlight
+        # is still queued behind this refill.
+        cursor = tree.cursor_node
+        keep = cursor.data if cursor is not None and cursor.data is not None else self.selected
         expanded = {
             node.data[0]
             for node in tree.root.children
@@ -224,25 +226,18 @@ class ChecklistTab(CockpitTab):
         if target is None and tree.root.children:
             target = tree.root.children[0]
         if target is not None:
-            # New nodes get their line numbers when the tree is next laid out; until the cursor
-            # gets there, highlights of other nodes are not a selection change.
-            self._pending = target.data
-            self.call_after_refresh(self._move_cursor, target)
-
-    def _move_cursor(self, node) -> None:
-        tree = self.query_one("#cl-tree", Tree)
-        tree.move_cursor(node)
-        self._pending = None
-        self.selected = node.data
-        self._fill_detail()
+            # Now, not after the next refresh: a key pressed in between would move from the old
+            # tree's line and then be taken back. New nodes have no line numbers until the tree
+            # builds its lines, which asking for a line does.
+            tree.get_node_at_line(0)
+            tree.move_cursor(target)
+            self.selected = target.data
 
     # ------------------------------------------------------------------ detail pane
     @on(Tree.NodeHighlighted, "#cl-tree")
     def _highlighted(self, event: Tree.NodeHighlighted) -> None:
-        # A rebuild posts highlights for nodes the cursor only passed through; the cursor's
-        # final node is the selection.
-        if self._pending is not None and event.node.data != self._pending:
-            return
+        # A rebuild posts highlights for nodes the cursor only passed through (handled after
+        # it); the cursor's final node is the selection.
         if event.node is not self.query_one("#cl-tree", Tree).cursor_node:
             return
         self.selected = event.node.data
@@ -564,11 +559,13 @@ class ChecklistTab(CockpitTab):
     def _status_changed(self, event: Select.Changed) -> None:
         self.status_filter = str(event.value)
         self._fill_tree()
+        self._fill_detail()
 
     @on(Select.Changed, "#cl-severity")
     def _severity_changed(self, event: Select.Changed) -> None:
         self.severity_filter = str(event.value)
         self._fill_tree()
+        self._fill_detail()
 
     # ------------------------------------------------------------------ re-scan
     def action_rescan(self) -> None:

@@ -140,6 +140,29 @@ async def test_walk_the_checklist_with_keys(state: Path):
     store.close()
 
 
+async def test_a_key_pressed_right_after_a_refill_moves_from_the_kept_selection(state: Path):
+    """A poll's refill (the store-change tick) must not take back a cursor move that follows
+    it before the screen is next drawn: the move starts from the kept selection and wins.
+    The refill used to put the cursor back only after the next refresh, so the key was lost
+    and `p` then set the status of the check the cursor had left."""
+    store = StateStore.open(state)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot.pause()
+        await select(pilot, app, "job:kyros-fraud-score", "rule:JOB105")
+        tab = app.query_one(ChecklistTab)
+        tree = app.query_one("#cl-tree", Tree)
+        tab.refresh_view(tab.view)  # what a store-change tick does
+        tree.action_cursor_down()  # the user's key, in the same turn of the loop
+        expected = tree.cursor_node.data
+        assert expected != ("job:kyros-fraud-score", "rule:JOB105")
+        for _ in range(3):
+            await pilot.pause()
+        assert tree.cursor_node.data == expected
+        assert tab.selected == expected
+    store.close()
+
+
 async def test_rescan_keeps_decisions(state: Path):
     store = StateStore.open(state)
     app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
