@@ -72,9 +72,25 @@ def run(ctx: CliContext) -> int:
         names = ", ".join(s.name for s in sources)
         print(f"recording {names} into {store.path} (Ctrl-C to stop)", file=sys.stderr)
     keep_stats()  # a file that already holds runs or samples: its latest moment
+    shown: dict[str, str] = {}
+
+    def report_changes() -> None:
+        for poller in pollers:
+            status = poller.status.status
+            if shown.get(poller.source.name) != status and not ctx.args.quiet:
+                error = (
+                    f" ({poller.status.last_error})"
+                    if status != "ok" and poller.status.last_error
+                    else ""
+                )
+                if status == INTERNAL_ERROR and debuglog.path() is not None:
+                    error += f"; traceback in {debuglog.path()}"
+                # Errors quote remote sources (workspace, MLflow): no controls through.
+                print(terminal(f"{poller.source.name}: {status}{error}"), file=sys.stderr)
+            shown[poller.source.name] = status
+
     recorder.start()
     try:
-        shown: dict[str, str] = {}
         polls_seen = 0
         while not stop.is_set():
             if ctx.args.duration is not None and time.time() - started >= ctx.args.duration:
@@ -84,22 +100,11 @@ def run(ctx: CliContext) -> int:
             if polls != polls_seen:  # a poll ended: it may have written runs
                 polls_seen = polls
                 keep_stats()
-            for poller in pollers:
-                status = poller.status.status
-                if shown.get(poller.source.name) != status and not ctx.args.quiet:
-                    error = (
-                        f" ({poller.status.last_error})"
-                        if status != "ok" and poller.status.last_error
-                        else ""
-                    )
-                    if status == INTERNAL_ERROR and debuglog.path() is not None:
-                        error += f"; traceback in {debuglog.path()}"
-                    # Errors quote remote sources (workspace, MLflow): no controls through.
-                    print(terminal(f"{poller.source.name}: {status}{error}"), file=sys.stderr)
-                shown[poller.source.name] = status
+            report_changes()
     finally:
         recorder.stop()
         keep_stats()  # the polls that ended while stopping
+        report_changes()  # and how they ended (a first poll longer than --duration, say)
         store.append_event(
             "recorder.stopped",
             {

@@ -135,6 +135,22 @@ def test_cockpit_record_polls_the_workspace(sim, tmp_path):
         assert store.query_one("SELECT COUNT(*) AS n FROM workspace_runs")["n"] == 140
 
 
+def test_cockpit_record_reports_a_poll_that_ends_while_it_stops(sim, tmp_path):
+    """A first poll longer than --duration ends while the recorder stops; its outcome is
+    printed too, not only written (CI once ran the 3 s recording above past its poll so)."""
+    (tmp_path / "cockpit.toml").write_text(
+        '[migration]\nname = "t"\nfrom = "14.3-lts-ml"\nto = "16.4-lts-ml"\n'
+        f'[databricks]\nhost = "{sim.url}"\npoll_interval_s = 30\n',
+        encoding="utf-8",
+    )
+    sim.faults.set(delay_s=0.5)  # per request: the poll (about 12 requests) outlasts 1.5 s
+    result = _run("record", "--duration", "1.5", env=_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "databricks: ok", result.stderr
+    with StateStore.open(tmp_path / "cockpit.db", readonly=True) as store:
+        assert store.query_one("SELECT COUNT(*) AS n FROM workspace_runs")["n"] == 140
+
+
 def _run_with_stderr_tty(*args: str, env: dict[str, str]) -> tuple[int, str, bytes]:
     """Run with stdout piped and stderr on a pseudo-terminal (what a person at a shell has
     when they pipe the answer into a file); returns (exit code, stdout, stderr bytes)."""
