@@ -253,7 +253,8 @@ class Poller:
 
 
 class Recorder:
-    """Runs every poller in its own thread until :meth:`stop` (SIGTERM/SIGINT in `cockpit record`)."""
+    """Runs every poller in its own thread until :meth:`stop` (SIGTERM/SIGINT in `cockpit record`);
+    each source is polled at least once."""
 
     def __init__(self, pollers: list[Poller]) -> None:
         self.pollers = pollers
@@ -270,9 +271,13 @@ class Recorder:
             self._threads.append(thread)
 
     def _loop(self, poller: Poller) -> None:
-        while not self._stop.is_set():
+        # At least one poll, even when stopped before this thread ran: a recording whose
+        # --duration ends while the sources are prepared (about 1 s) or that a signal stops
+        # during start-up still polls each source once, and stop() waits for that poll.
+        while True:
             outcome = poller.poll_once()
-            self._stop.wait(outcome.next_delay_s)
+            if self._stop.wait(outcome.next_delay_s):
+                return
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

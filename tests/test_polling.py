@@ -108,6 +108,18 @@ def test_recorder_runs_and_stops():
     assert [s.calls for s in sources] == calls  # really stopped
 
 
+def test_recorder_polls_each_source_once_when_stopped_while_preparing():
+    """`cockpit record --duration` shorter than preparing the sources (or a signal at start-up)
+    stops the recorder before its threads run: each source is still polled once."""
+    store = StateStore.create_in_memory()
+    sources = [FlakySource(name="a", interval_s=60), FlakySource(name="b", interval_s=60)]
+    recorder = Recorder([Poller(s, store) for s in sources])
+    sources[1].prepare = recorder.stop  # the stop arrives during preparation
+    recorder.start()
+    recorder.stop()
+    assert [s.calls for s in sources] == [1, 1]
+
+
 class BrokenOnce:
     """A client as a half-initialised module leaves it: any use raises AttributeError."""
 

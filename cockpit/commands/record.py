@@ -27,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the file meanwhile (`cockpit open FILE --offline`). Stops cleanly on Ctrl-C or SIGTERM.",
     )
     parser.add_argument(
-        "--duration", type=float, metavar="SECONDS", help="stop by itself after this long"
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop by itself after this long (each source is polled at least once)",
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     add_text_or_json(parser, "each source's polls and last status, when the recorder stops")
