@@ -7,6 +7,7 @@ another process, e.g. a recorder) and asks every tab to re-render from the store
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import inspect
@@ -143,6 +144,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         self.pollers: list[Poller] = []
         self.gates: list[Gate] | None = None  # latest evaluation, for the moment shown
         self._gates_as_of: float | None = None
+        self._materializing = asyncio.Lock()
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
@@ -439,22 +441,35 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         pane = self.query_one(TabbedContent).active_pane
         if pane is None:
             return
+        focused = self.screen.focused
+        if focused is not None and pane in focused.ancestors:
+            return  # already inside: a key may have moved it (`/` to a search box), keep that
         for tab in pane.query(CockpitTab):
             tab.focus_default()
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         await self._materialize(event.pane)
+        # Now: show_tab dropped the focus, and until it is set keys reach no tab (a `/` was
+        # lost, a digit switched back). Again after the refresh, for a pane not yet shown that
+        # refused it.
+        self._focus_active_tab()
         self.call_after_refresh(self._focus_active_tab)
 
     async def _materialize(self, pane: TabPane | None) -> CockpitTab | None:
         if pane is None:
             return None
-        for deferred in pane.query(DeferredTab):
-            self._stale_tabs.discard(deferred.tab_cls.TAB_ID)  # built from the current view
-            tab = deferred.tab_cls(self.view_context())
-            await deferred.remove()
-            await pane.mount(tab)
-            return tab
+        # One at a time: show_tab_ready and the activation it causes both come here, and the
+        # second must find the tab the first built, not build another.
+        async with self._materializing:
+            for deferred in pane.query(DeferredTab):
+                await deferred.remove()
+                # Built after the await, mounted with none between: a tab that existed during
+                # the removal was in no DOM, so a gate answer or a store tick then passed it by
+                # and it showed an empty gate board for good (offline, none comes later).
+                self._stale_tabs.discard(deferred.tab_cls.TAB_ID)  # built from the current view
+                tab = deferred.tab_cls(self.view_context())
+                await pane.mount(tab)
+                return tab
         tabs = pane.query(CockpitTab)
         if not tabs:
             return None

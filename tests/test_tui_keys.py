@@ -166,3 +166,36 @@ async def test_slash_text_escape_then_q_quits(store, index: int):
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "q to quit")
     assert app.return_code == 0
+
+
+async def test_a_key_right_after_the_switch_reaches_the_new_tab(store, monkeypatch):
+    """The tab has the focus as soon as its activation is handled, not one refresh later: a
+    key typed in between reached no tab (a `/` was lost, a digit switched back)."""
+    import asyncio
+
+    from textual import events
+
+    finished = []
+    activated = CockpitApp.on_tabbed_content_tab_activated
+
+    async def then_mark(self, event):
+        await activated(self, event)
+        finished.append(event.pane.id)
+
+    monkeypatch.setattr(CockpitApp, "on_tabbed_content_tab_activated", then_mark)
+    index = next(i for i, t in enumerate(TABS) if t.TAB_ID == "cutover")
+    app = CockpitApp(store=store, offline=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        finished.clear()
+        app.post_message(events.Key(str(index + 1), str(index + 1)))
+        for _ in range(100_000):  # until the activation is handled: not a refresh later
+            if finished:
+                break
+            await asyncio.sleep(0)
+        assert finished == ["pane-cutover"]
+        app.post_message(events.Key("slash", "/"))
+        await until(pilot, lambda: isinstance(app.focused, Input), "the search box")
+        assert app.focused.id == "cut-search" and active(app) == "pane-cutover"
+        await pilot.pause(0.2)  # the after-refresh fallback leaves it there
+        assert app.focused.id == "cut-search"

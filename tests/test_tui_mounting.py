@@ -44,3 +44,32 @@ async def test_what_runs_while_a_tab_mounts_waits_for_its_widgets(tab_id: str, s
         assert tab.view.as_of == times[len(times) // 2]
         assert tab.query(Static)
     store.close()
+
+
+async def test_a_gate_answer_while_the_placeholder_goes_reaches_the_new_tab(
+    sample_state: Path, monkeypatch
+):
+    """The placeholder's removal is awaited too. A gate answer (or a store tick) landing then
+    must reach the tab: it used to be built before that await, in no DOM, so it was passed by
+    and showed an empty gate board for good."""
+    from textual.widgets import DataTable
+
+    from screens.tabs.cutover import CutoverTab
+
+    store = StateStore.open(sample_state, readonly=True)
+    app = CockpitApp(store=store, offline=True, tab_classes=discover_tabs())
+    monkeypatch.setattr(app, "_evaluate_gates", lambda: None)  # answered by hand, below
+    remove = DeferredTab.remove
+
+    def remove_while_gates_arrive(self):
+        if self.tab_cls is CutoverTab:
+            app._gates_done(evaluate_gates(store, app.config, as_of=app.as_of), app.as_of)
+        return remove(self)
+
+    monkeypatch.setattr(DeferredTab, "remove", remove_while_gates_arrive)
+    async with app.run_test(size=(160, 48)) as pilot:
+        tab = await app.show_tab_ready("cutover")
+        await pilot.pause()
+        assert app.gates and len(tab.gates) == len(app.gates)
+        assert tab.query_one("#cut-gate-list", DataTable).row_count == len(app.gates)
+    store.close()
