@@ -14,6 +14,7 @@ from cockpit.store import StateStore
 from screens.app import CockpitApp
 from screens.tabs.cutover import CutoverTab
 from screens.tabs.runtime_diff import RuntimeDiffTab
+from tests.tui_settle import until
 
 
 @pytest.fixture
@@ -92,8 +93,7 @@ async def test_time_travel_is_off_when_live(tmp_path: Path):
         assert not app.query("#time-travel")
         # Live: a new event shows up in the timeline by itself.
         store.append_event("mlflow.sync.batch", {"runs": 10})
-        await pilot.pause(1.5)
-        assert "mlflow.sync.batch" in rows(app)
+        await until(pilot, lambda: "mlflow.sync.batch" in rows(app), "the new event")
     store.close()
 
 
@@ -188,4 +188,38 @@ async def test_a_hidden_tab_follows_time_travel_when_shown_again(state: Path):
         await pilot.pause()
         assert tab.view.as_of == app.as_of is not None
         assert len(rows(app)) == total - 2
+    store.close()
+
+
+async def test_a_store_change_keeps_the_timeline_cursor_and_the_gate_detail(state: Path):
+    """Live, every poll reloads the timeline: the event under a moved cursor stays under it
+    (it jumped back to the newest), and a gate's evidence stays in the detail pane."""
+    store = StateStore.open(state)
+    app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[])
+    async with app.run_test(size=(160, 48)) as pilot:
+        tab = app.query_one(CutoverTab)
+        timeline = app.query_one("#timeline", DataTable)
+        await until(pilot, lambda: tab.gates and timeline.row_count, "gates and timeline")
+        timeline.focus()
+        timeline.move_cursor(row=2)
+        await pilot.pause()
+        chosen = tab._events[2]
+        assert f"#{chosen.id} " in str(app.query_one("#cut-detail").render())
+        store.append_event("mlflow.sync.batch", {"runs": 10})
+        tab._load()  # what the store-change tick does
+        await pilot.pause()
+        assert tab._events[0].kind == "mlflow.sync.batch"
+        assert tab._events[timeline.cursor_row].id == chosen.id
+        assert f"#{chosen.id} " in str(app.query_one("#cut-detail").render())
+
+        gates = app.query_one("#cut-gate-list", DataTable)
+        gates.focus()
+        gates.move_cursor(row=1)
+        await pilot.pause()
+        shown = tab.gates[1].title
+        assert shown in str(app.query_one("#cut-detail").render())
+        store.append_event("mlflow.sync.batch", {"runs": 11})
+        tab._load()
+        await pilot.pause()
+        assert shown in str(app.query_one("#cut-detail").render())
     store.close()

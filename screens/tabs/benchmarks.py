@@ -244,6 +244,13 @@ class BenchmarksTab(CockpitTab):
         self._rows = list(loaded.comparisons)
         self._fill_summary()
         table = self.query_one("#bench-table", DataTable)
+        if table.is_valid_coordinate(table.cursor_coordinate):
+            # The cursor, not the last handled highlight: a key moved it already if its
+            # highlight is still queued behind this refill (the refill took the key back).
+            value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if value is not None:
+                pipeline, metric = value.split("\x1f", 1)
+                self.selected = (pipeline, metric)
         table.clear()
         p = palette(self.app)
         for c in self._rows:

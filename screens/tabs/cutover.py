@@ -185,6 +185,11 @@ class CutoverTab(CockpitTab):
             search_window=SEARCH_WINDOW if search else None,
         )
         table = self.query_one("#timeline", DataTable)
+        # Every store change reloads: a cursor moved down stays on its event (the newest row
+        # follows the newest event), and a gate's evidence in the detail pane stays.
+        keep = None
+        if table.row_count and table.cursor_row > 0:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         table.clear()
         p = palette(self.app)
         for event in self._events:
@@ -204,7 +209,12 @@ class CutoverTab(CockpitTab):
         self.query_one("#cut-summary", Static).update(
             Text(f"{shown} of {total} events shown{more}", style="bold")
         )
-        self._show_detail(self._events[0] if self._events else None)
+        row = 0
+        if keep is not None and keep in table.rows:
+            row = table.get_row_index(keep)
+        table.move_cursor(row=row)
+        if not self.query_one("#cut-gate-list", DataTable).has_focus:
+            self._show_detail(self._events[row] if self._events else None)
 
     def _show_detail(self, event: Event | None) -> None:
         detail = self.query_one("#cut-detail", Static)
@@ -229,6 +239,8 @@ class CutoverTab(CockpitTab):
 
     @on(DataTable.RowHighlighted, "#timeline")
     def _row(self, event: DataTable.RowHighlighted) -> None:
+        if self.query_one("#cut-gate-list", DataTable).has_focus:
+            return  # the detail pane shows the gate under that cursor
         if 0 <= event.cursor_row < len(self._events):
             self._show_detail(self._events[event.cursor_row])
 

@@ -61,6 +61,23 @@ async def test_keys_pick_pipeline_and_metric(kyros_bench: Path):
         assert tab.selected == ("kyros-feature-pipeline", "duration_s")
 
 
+async def test_a_key_pressed_right_after_a_refill_is_not_taken_back(kyros_bench: Path):
+    """A refill (new samples, a theme change) in the same turn as a cursor move keeps the row
+    the cursor moved to; it used to put the cursor back on the last handled highlight."""
+    app = make_app(kyros_bench)
+    async with app.run_test(size=SIZE) as pilot:
+        tab = await wait_loaded(app, pilot)
+        table = app.query_one("#bench-table", DataTable)
+        assert tab.selected == ("kyros-churn-train", "duration_s")
+        table.action_cursor_down()  # the user's key; its highlight is not handled yet
+        tab.restyle(tab.view)  # a refill before it is
+        await pilot.pause()
+        assert table.cursor_row == 1
+        second = (tab._rows[1].pipeline, tab._rows[1].metric)
+        assert tab.selected == second
+        assert second[0] in str(app.query_one("#bench-detail").render())
+
+
 async def test_time_travel_shows_the_history_before_shadow_runs(kyros_bench: Path):
     with StateStore.open(kyros_bench, readonly=True) as store:
         first = store.query_one("SELECT MIN(recorded_at) AS t FROM bench_samples")["t"]
