@@ -107,8 +107,11 @@ async def test_viewer_header_shows_health_recorded_by_another_process(tmp_path: 
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         Poller(SlowSource("mlflow.new", delay=0.0), writer).poll_once()  # "the recorder"
-        await pilot.pause(1.5)
-        assert app.query_one("#status-header").sources.get("mlflow.new") == "ok"
+        await until(
+            pilot,
+            lambda: app.query_one("#status-header").sources.get("mlflow.new") == "ok",
+            "the recorder's poll in the header",
+        )
     viewer_store.close()
     writer.close()
 

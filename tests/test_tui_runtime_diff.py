@@ -7,11 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Checkbox, DataTable, Input, Select
 
 from cockpit.store import StateStore
 from screens.app import CockpitApp
 from screens.tabs.runtime_diff import RuntimeDiffTab
+from tests.tui_settle import until
 
 # A fixed moment so the support runway (days left) and the header render the same every run.
 AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC).timestamp()
@@ -118,11 +120,18 @@ async def test_command_palette_lists_tab_actions(sample_copy: Path):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"breaking-risk")
-        await pilot.pause(0.5)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        await until(
+            pilot, lambda: palette.query_one(CommandList).option_count, "the palette's hits"
+        )
         await pilot.press("enter")
-        await pilot.pause(0.5)
         tab = app.query_one(RuntimeDiffTab)
-        assert tab._shown and all(lib.severity == "breaking" for lib in tab._shown)
+        await until(
+            pilot,
+            lambda: tab._shown and all(lib.severity == "breaking" for lib in tab._shown),
+            "only the breaking libraries shown",
+        )
 
 
 async def test_viewer_follows_a_file_another_process_writes(sample_copy: Path):
@@ -140,9 +149,14 @@ async def test_viewer_follows_a_file_another_process_writes(sample_copy: Path):
             origin="import",
         )
         writer.close()
-        await pilot.pause(1.5)  # one refresh tick
-        options = [value for _, value in app.query_one("#rt-to", Select)._options]
-        assert "late-image" in options
+        # The store-change tick (every second) brings it; waited for, not timed.
+        await until(
+            pilot,
+            lambda: (
+                "late-image" in [value for _, value in app.query_one("#rt-to", Select)._options]
+            ),
+            "the imported runtime in the select",
+        )
 
 
 SIZES = [(80, 24), (100, 30), (160, 45)]
