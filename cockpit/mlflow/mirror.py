@@ -97,6 +97,10 @@ class Mirror:
             self._syncer = Syncer(
                 self.old, self.new, store=self.store, options=self.options, source=self.source
             )
+            if self._stop.is_set():
+                # stop() came after run() looked and before the syncer existed to be stopped
+                # (stop() sets the flag before it looks for the syncer: one of them sees it).
+                self._syncer.stop()
             result = self._syncer.run()
             if result.runs_created:
                 # Copies of runs the poll remembers as searched for and not found may be among

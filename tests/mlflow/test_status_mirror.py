@@ -110,6 +110,23 @@ def test_mirror_copies_new_runs_each_cycle(mlflow_v1, mlflow_v2, tmp_path):
     store.close()
 
 
+def test_a_stop_just_before_a_cycle_builds_its_syncer_is_not_lost(mlflow_v1, mlflow_v2, tmp_path):
+    """stop() between run()'s look at the flag and the cycle's syncer: the cycle copies nothing
+    (the TUI's mirror stop and SIGTERM waited for a whole sync before)."""
+    name = f"mirror-stop-{uuid.uuid4().hex[:6]}"
+    seed.bulk(mlflow_v1.url, name, 2, steps=3, artifact=False)
+    old, new = connect_old(mlflow_v1.url), connect_new(mlflow_v2.url)
+    store = StateStore.open(tmp_path / "state.db", create=True)
+    mirror = Mirror(old, new, store, options=SyncOptions(experiments=[name], registry=False))
+    mirror.stop()
+    cycle = mirror.run_once()  # what run() does when stop() lands right after its check
+    assert cycle.result is not None and cycle.result.runs_created == 0
+    assert new.experiment_by_name(name) is None or not list(
+        new.search_runs([new.experiment_by_name(name).experiment_id])
+    )
+    store.close()
+
+
 def test_cli_status_verify_and_token_never_stored(mlflow_v1, mlflow_v2, tmp_path):
     name = f"cli-{uuid.uuid4().hex[:6]}"
     seed.bulk(mlflow_v1.url, name, 3, steps=3)
