@@ -182,7 +182,7 @@ class ServerHandle:
     def access_records(self, since: int = 0) -> list[AccessRecord]:
         """Requests the server logged so far, in order; ``since`` skips that many first ones.
 
-        Take ``mark = len(handle.access_records())`` before an action, then
+        Take ``mark = handle.access_mark()`` before an action, then
         ``handle.write_requests(since=mark)`` is exactly what the action wrote.
         """
         try:
@@ -198,6 +198,25 @@ class ServerHandle:
 
     def write_requests(self, since: int = 0) -> list[AccessRecord]:
         return [r for r in self.access_records(since) if r.is_write]
+
+    def access_mark(self, timeout_s: float = 30.0, settle_s: float = 0.5) -> int:
+        """How many requests the log holds once every request answered so far is in it.
+
+        A worker logs a request after answering it, and 1.x/2.x servers run two workers, so
+        ``len(access_records())`` right after a client's last answer can miss that request, or
+        count it after a later one. A marker request is sent and waited for (whatever its
+        worker answered before is logged), then ``settle_s`` lets the other worker catch up.
+        """
+        marker = f"/health?cockpit-mark={os.urandom(8).hex()}"
+        with contextlib.suppress(OSError):  # a 404 (1.x has no /health) is logged all the same
+            urllib.request.urlopen(self.url + marker, timeout=timeout_s).close()
+        deadline = time.monotonic() + timeout_s
+        while not any(r.path == marker for r in self.access_records()):
+            if time.monotonic() > deadline:
+                raise CockpitError(f"the access log of {self.url} never showed {marker}")
+            time.sleep(0.05)
+        time.sleep(settle_s)
+        return len(self.access_records())
 
     @property
     def state_file(self) -> Path:
