@@ -67,15 +67,29 @@ def test_backoff_is_capped_and_jittered():
     assert len(set(round(d, 6) for d in delays[8:])) > 1  # jitter: not all the same
 
 
+class HeldSource(FlakySource):
+    """A poll that waits, inside the poll, until the test releases it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def poll(self, store):
+        self.entered.set()
+        assert self.release.wait(30)
+        return super().poll(store)
+
+
 def test_a_poll_never_overlaps_itself():
     store = StateStore.create_in_memory()
-    source = FlakySource(sleep_s=0.5)
+    source = HeldSource()
     poller = Poller(source, store)
     results = []
     first = threading.Thread(target=lambda: results.append(poller.poll_once()))
     first.start()
-    time.sleep(0.1)
+    assert source.entered.wait(30)  # the first poll is running (not: some time has passed)
     second = poller.poll_once()  # due while the first is still running
+    source.release.set()
     first.join()
     assert second.ran is False and results[0].ran is True
     assert source.calls == 1 and poller.status.skipped_overlaps == 1

@@ -132,6 +132,7 @@ class _Submitted:
     pending_s: float
     running_s: float
     cancelled_at: float | None = None
+    gets: int = 0  # runs/get answers so far (the clock of a stepped simulator)
     error: str = ""  # why the run will fail (e.g. its python_file does not exist)
 
 
@@ -145,8 +146,13 @@ class WorkspaceSimulator:
         port: int = 0,
         pending_s: float | None = None,
         running_s: float | None = None,
+        stepped: bool = False,
     ) -> None:
         self.scenario = scenario
+        # Stepped: a submitted run's life advances by the runs/get answers it has had, not by
+        # seconds (pending_s/running_s count answers): each state is seen however slow the
+        # client, which tests that watch a run go PENDING -> RUNNING -> TERMINATED need.
+        self.stepped = stepped
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.pending_s = scenario.pending_s if pending_s is None else pending_s
@@ -577,7 +583,7 @@ class WorkspaceSimulator:
         if sub.cancelled_at is not None:
             end = sub.start_ms + int((sub.cancelled_at - sub.created) * 1000)
             return "TERMINATED", "CANCELED", "Run cancelled by user", end
-        elapsed = now - sub.created
+        elapsed = sub.gets if self.stepped else now - sub.created
         if elapsed < sub.pending_s:
             return "PENDING", "", "Waiting for cluster", None
         if elapsed < sub.pending_s + sub.running_s:
@@ -704,7 +710,9 @@ class WorkspaceSimulator:
         if kind == "history":
             page = _decode_token(q.get("page_token"), f"run:{run_id}")
             return self._history_run_json(found, expand=True, task_page=page)
-        parent = self._submitted_json(found)
+        with self._lock:
+            parent = self._submitted_json(found)
+            found.gets += 1
         if kind == "task":
             task = next(t for t in parent["tasks"] if t["run_id"] == run_id)
             return {**parent, **task, "run_id": run_id, "parent_run_id": found.run_id}

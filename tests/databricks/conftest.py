@@ -22,7 +22,9 @@ NO_FAULTS = {
 
 @pytest.fixture(scope="session")
 def kyros_sim():
-    sim = WorkspaceSimulator(load_scenario(KYROS_SCENARIO), pending_s=0.3, running_s=0.4)
+    # Stepped: a submitted run is PENDING at its first runs/get, RUNNING at its second, done
+    # at its third, however slow the machine (tests watch every state and cancel active runs).
+    sim = WorkspaceSimulator(load_scenario(KYROS_SCENARIO), pending_s=1, running_s=1, stepped=True)
     sim.start()
     yield sim
     sim.stop()

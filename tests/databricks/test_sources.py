@@ -50,12 +50,15 @@ def test_a_poll_never_overlaps_itself_on_a_slow_workspace(sim):
     poller = Poller(_source(sim, history=False), store)
     poller.poll_once()  # connected; later polls only pay the slow requests
     sim.faults.set(delay_s=1.0)
+    before = sum(sim.requests.values())
     first = threading.Thread(target=poller.poll_once)
     first.start()
-    time.sleep(0.3)
-    started = time.monotonic()
+    deadline = time.monotonic() + 30
+    while sum(sim.requests.values()) == before and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the first poll's request reached the slow workspace
     skipped = poller.poll_once()
-    assert not skipped.ran and time.monotonic() - started < 0.1
+    # Skipped at once: it did not wait for the first poll, still in its slow requests.
+    assert not skipped.ran and first.is_alive()
     first.join(30)
     assert poller.status.status == "ok" and poller.status.skipped_overlaps == 1
 
