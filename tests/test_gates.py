@@ -173,6 +173,27 @@ def test_changes_are_recorded_once_with_their_time(tmp_path: Path):
     assert by_id(evaluate(store, None))["db-rehearsal"].changed_at == last.ts
 
 
+def test_two_evaluations_that_overlap_record_a_change_once(tmp_path: Path, monkeypatch):
+    """The second read the statuses before the first recorded its changes (a TUI evaluation
+    still finishing, `cockpit gates --record` in another process): the change is not doubled."""
+    from cockpit.cutover import gates as gates_module
+
+    store = store_with_route(tmp_path)
+    gates = evaluate(store, None)
+    before = gates_module.last_statuses(store)
+    assert record_changes(store, gates)  # the first evaluation
+    real, stale = gates_module.last_statuses, [before]
+
+    def read_before_the_first_wrote(s):
+        return stale.pop() if stale else real(s)
+
+    monkeypatch.setattr(gates_module, "last_statuses", read_before_the_first_wrote)
+    assert record_changes(store, gates) == []
+    recorded = [e.payload["gate"] for e in store.events(kinds=["cutover.gate"])]
+    assert sorted(recorded) == sorted(g.id for g in gates)
+    assert len(store.events(kinds=["cutover.decision"])) <= 1
+
+
 def test_cli_exit_codes(tmp_path: Path, cli):
     store = store_with_route(tmp_path)
     store.close()

@@ -392,12 +392,14 @@ def record_changes(store: StateStore, gates: list[Gate], *, source: str = "gates
     """
     if store.readonly:
         return []
-    previous = last_statuses(store)
-    changed = [g for g in gates if previous.get(g.id) != g.status]
-    if not changed:
-        return []
-    go_before = bool(previous) and all(previous.get(g.id) == PASS for g in gates)
+    if all(last_statuses(store).get(g.id) == g.status for g in gates):
+        return []  # the usual answer, without taking the write lock
     with store.write() as tx:
+        # Read again under the write lock: another evaluation (the TUI's previous one still
+        # finishing, `cockpit gates --record` elsewhere) may have recorded the same change.
+        previous = last_statuses(store)
+        changed = [g for g in gates if previous.get(g.id) != g.status]
+        go_before = bool(previous) and all(previous.get(g.id) == PASS for g in gates)
         for gate in changed:
             store.append_event(
                 "cutover.gate",
