@@ -145,6 +145,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         self.gates: list[Gate] | None = None  # latest evaluation, for the moment shown
         self._gates_as_of: float | None = None
         self._materializing = asyncio.Lock()
+        self._gates_asked = self._gates_answered = 0  # evaluations started / newest shown
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
@@ -351,11 +352,19 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
 
     # ------------------------------------------------------------------ gates
     def _evaluate_gates(self) -> None:
+        # exclusive cancels only the worker's wrapper: the thread of an older evaluation still
+        # finishes and answers. Its number lets _gates_done drop it after a newer one.
+        self._gates_asked += 1
+        asked = self._gates_asked
         self.run_worker(
-            self._gates_in_thread, thread=True, exclusive=True, group="gates", exit_on_error=False
+            lambda: self._gates_in_thread(asked),
+            thread=True,
+            exclusive=True,
+            group="gates",
+            exit_on_error=False,
         )
 
-    def _gates_in_thread(self) -> None:
+    def _gates_in_thread(self, asked: int) -> None:
         as_of = self.as_of
         gates = evaluate_gates(self.store, self.config, as_of=as_of)
         if (
@@ -364,11 +373,15 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
             and record_gate_changes(self.store, gates, source="tui")
         ):
             gates = evaluate_gates(self.store, self.config)  # with their new change times
-        self.call_from_thread(self._gates_done, gates, as_of)
+        self.call_from_thread(self._gates_done, gates, as_of, asked)
 
-    def _gates_done(self, gates: list[Gate], as_of: float | None) -> None:
+    def _gates_done(self, gates: list[Gate], as_of: float | None, asked: int | None = None) -> None:
         if not self.is_running:
             return  # an evaluation that finished while the app closes: nothing left to show
+        if asked is not None:
+            if asked < self._gates_answered:
+                return  # read the store before an evaluation already shown
+            self._gates_answered = asked
         if as_of != self.as_of:
             return  # the user moved in time meanwhile; a newer evaluation is on its way
         before = {g.id: g.status for g in self.gates or []}

@@ -171,3 +171,25 @@ async def test_live_tui_prepares_sources_on_the_main_thread_and_shows_internal_e
         assert source.prepared_on[0] == "MainThread"
         assert "MainThread" not in source.polled_on
         assert source.resets == 1 and len(source.prepared_on) == 2
+
+
+async def test_an_older_gate_evaluation_that_answers_last_is_dropped(tmp_path: Path):
+    """Evaluations run in threads that a newer one does not stop: an older one finishing last
+    (it read the store before the newer) must not replace the newer answer."""
+    from cockpit.cutover.gates import evaluate
+
+    store = StateStore.open(tmp_path / "g.db", create=True)
+    store.set_meta("migration.from", "14.3-lts-ml")
+    store.set_meta("migration.to", "16.4-lts-ml")
+    older = evaluate(store, None)
+    store.append_event("mlflow.rehearsal.finished", {"ok": True, "to_version": "2.22.5"})
+    newer = evaluate(store, None)
+    app = CockpitApp(store=store, offline=False, tab_classes=[CutoverTab], sources=[])
+    app._evaluate_gates = lambda: None  # the two answers are played by hand
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app._gates_done(newer, None, 2)
+        app._gates_done(older, None, 1)
+        assert app.gates == newer
+        assert app.query_one(CutoverTab).gates == newer
+    store.close()
