@@ -103,6 +103,7 @@ __all__ = [
 STATE_FILE = "server.json"
 START_TIMEOUT_S = 120.0
 # One request line as both gunicorn's default access format and uvicorn's access logger print it.
+WORKER_TIMEOUT_S = 600  # gunicorn's --timeout for 1.x/2.x servers (see server_command)
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # MLflow's S3 settings a server reads from its environment, by generation, as grepped in the
@@ -439,7 +440,11 @@ def server_command(
         if log_config is not None:
             cmd += ["--uvicorn-opts", f"--log-config {shlex.quote(str(log_config))}"]
     else:
-        cmd += ["--gunicorn-opts", f"--access-logfile {shlex.quote(str(access_log))}"]
+        # gunicorn kills a worker silent for 30 s by default: on a busy machine a 1.x worker's
+        # boot (importing mlflow.server after the fork) or a long artifact upload took that, and
+        # 1.x booted, was killed and booted again until the start gave up. Observed in CI.
+        opts = f"--access-logfile {shlex.quote(str(access_log))} --timeout {WORKER_TIMEOUT_S}"
+        cmd += ["--gunicorn-opts", opts]
     return cmd
 
 

@@ -80,6 +80,24 @@ def test_access_log_records_reads_and_writes_by_the_server_itself(request, fixtu
     assert any(r.path.endswith("/experiments/search") for r in server.access_records())
 
 
+@pytest.mark.parametrize("version", ["1.30.1", "2.22.5"])
+def test_gunicorn_workers_get_minutes_not_30_s(version, tmp_path):
+    """gunicorn's default 30 s worker timeout killed 1.x workers while they booted on a busy
+    machine (boot, kill, boot again, until the start gave up): the command raises it."""
+    from cockpit.mlflow.servers import WORKER_TIMEOUT_S, server_command
+
+    cmd = server_command(
+        version,
+        port=5000,
+        db_path=tmp_path / "m.db",
+        artifact_root=tmp_path / "a",
+        access_log=tmp_path / "access.log",
+        workers=2,
+    )
+    opts = cmd[cmd.index("--gunicorn-opts") + 1].split()
+    assert opts[opts.index("--timeout") + 1] == str(WORKER_TIMEOUT_S) and WORKER_TIMEOUT_S >= 300
+
+
 def test_write_classification():
     assert AccessRecord("POST", "/api/2.0/mlflow/runs/log-batch", 200).is_write
     assert AccessRecord("DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/a", 200).is_write
