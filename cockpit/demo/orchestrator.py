@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -238,7 +239,6 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
     import json
 
     from cockpit.demo.kyros_workspace import write
-    from cockpit.mlflow.servers import free_port
 
     scenario = write(demo.workdir / "kyros_workspace.json")
     # The scenario's own admin token: a credential of the local simulator, nothing real.
@@ -247,9 +247,11 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
     )
     secrets.register_secret(token)
     demo.env[DATABRICKS_TOKEN_ENV] = token
-    port = free_port()
-    progress(f"starting the Databricks workspace simulator on 127.0.0.1:{port}")
-    demo.spawn(
+    progress("starting the Databricks workspace simulator")
+    # Port 0: the simulator binds a free port itself and prints its address. A port picked
+    # here and bound by the child later can be taken in between (by a server of another demo
+    # or test), and the demo then waited 30 s for someone else's server.
+    proc = demo.spawn(
         [
             sys.executable,
             "-m",
@@ -259,15 +261,32 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
             "--scenario",
             str(scenario),
             "--port",
-            str(port),
+            "0",
             "--running-s",
             "60",
         ],
         log="workspace.log",
     )
-    url = f"http://127.0.0.1:{port}"
+    url = _served_url(proc, demo.workdir / "logs" / "workspace.log")
+    progress(f"the Databricks workspace simulator serves {url}")
     _wait_http(url + "/api/2.1/clusters/spark-versions", token)
     return url
+
+
+SERVING = re.compile(r" on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)$", re.MULTILINE)
+
+
+def _served_url(proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> str:
+    """The address `cockpit sim workspace` says it serves on, read from its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = SERVING.search(log.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            return match.group(1)
+        if proc.poll() is not None:
+            raise CockpitError(f"the workspace simulator exited ({proc.returncode}); see {log}")
+        time.sleep(0.1)
+    raise CockpitError(f"the workspace simulator did not start within {timeout:.0f} s; see {log}")
 
 
 def _wait_http(url: str, token: str, timeout: float = 30.0) -> None:
