@@ -476,7 +476,7 @@ def _before_0009(path: Path) -> None:
 
 
 def test_a_file_lacking_only_new_tables_and_indexes_is_read_in_place_with_the_same_answers(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch
 ):
     """Read-only, a file whose missing migrations only create tables and indexes (every file
     recorded before 0014) is read as it is: no copy, so memory and time do not grow with the
@@ -493,6 +493,14 @@ def test_a_file_lacking_only_new_tables_and_indexes_is_read_in_place_with_the_sa
     _emptied_additive_tables(current)
     undone = _without_additive_migrations(older)
     before = digest(older)
+
+    from cockpit.timefmt import utc_day
+
+    today = utc_day()  # "now" reports count runway days from today: one day for both reports
+    monkeypatch.setattr(
+        "cockpit.reporting.sections.utc_day",
+        lambda as_of=None: today if as_of is None else utc_day(as_of),
+    )
 
     def report(store: StateStore, as_of: float | None) -> str:
         document = build_report(store, None, as_of=as_of)

@@ -98,7 +98,9 @@ def scenario() -> dict:
 
 @pytest.fixture(scope="module")
 def simulator():
-    sim = WorkspaceSimulator(parse_scenario(scenario())).start()
+    # Stepped: a run ends after its runs/get answers, not after 1.25 s, so a cancel sent late
+    # on a loaded machine still meets an active run (the durations stay the scenario's).
+    sim = WorkspaceSimulator(parse_scenario(scenario()), stepped=True).start()
     yield sim
     sim.stop()
 

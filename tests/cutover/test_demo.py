@@ -18,7 +18,11 @@ SESSION = f"cockpit-demo-test-{os.getpid()}"
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    # A server of its own (-L): a tmux server already running on the machine would give the
+    # session that server's environment (HOME, the servers' cache), not this test's.
+    return subprocess.run(
+        ["tmux", "-L", SESSION, *args], capture_output=True, text=True, check=False
+    ).stdout
 
 
 def screen() -> str:
