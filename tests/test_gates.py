@@ -317,3 +317,31 @@ def test_require_switches_off_are_not_waivers(tmp_path: Path):
         "by": "ana@kyros",
     }
     store.close()
+
+
+def test_a_waived_gate_counts_as_passed_for_the_decision_and_overlaps_add_none(
+    tmp_path: Path, monkeypatch
+):
+    """The recorded go/no-go follows is_go (a waiver passes): one decision when the last
+    failing gate is waived, none for a later change that leaves it go, none for an overlap."""
+    from dataclasses import replace
+
+    from cockpit.cutover import gates as gates_module
+
+    store = store_with_route(tmp_path)
+    gates = [replace(g, status=PASS) for g in evaluate(store, None)]
+    gates[0] = replace(gates[0], status=FAIL)
+    record_changes(store, gates)
+    waived = [replace(gates[0], status=WAIVED), *gates[1:]]
+    before = gates_module.last_statuses(store)
+    record_changes(store, waived)
+    decisions = [e.payload["go"] for e in store.events(kinds=["cutover.decision"])]
+    assert decisions == [True]  # the first recording is no-go from nothing: no decision
+    # An overlapping evaluation that read the statuses before the waiver was recorded.
+    real, stale = gates_module.last_statuses, [before]
+    monkeypatch.setattr(gates_module, "last_statuses", lambda s: stale.pop() if stale else real(s))
+    assert record_changes(store, waived) == []
+    monkeypatch.setattr(gates_module, "last_statuses", real)
+    # Still go after another gate's evidence changes its status among passing ones: no decision.
+    record_changes(store, [waived[0], replace(waived[1], status=WAIVED), *waived[2:]])
+    assert [e.payload["go"] for e in store.events(kinds=["cutover.decision"])] == [True]

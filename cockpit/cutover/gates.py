@@ -399,7 +399,11 @@ def record_changes(store: StateStore, gates: list[Gate], *, source: str = "gates
         # finishing, `cockpit gates --record` elsewhere) may have recorded the same change.
         previous = last_statuses(store)
         changed = [g for g in gates if previous.get(g.id) != g.status]
-        go_before = bool(previous) and all(previous.get(g.id) == PASS for g in gates)
+        if not changed:
+            return []
+        # Go as is_go counts it: a waived gate is passed (counting only PASS recorded a "go"
+        # decision at every change while a waiver stood).
+        go_before = bool(previous) and all(previous.get(g.id) in (PASS, WAIVED) for g in gates)
         for gate in changed:
             store.append_event(
                 "cutover.gate",
