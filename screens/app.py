@@ -146,6 +146,7 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         self._gates_as_of: float | None = None
         self._materializing = asyncio.Lock()
         self._gates_asked = self._gates_answered = 0  # evaluations started / newest shown
+        self._gates_lock = threading.Lock()
 
     # ------------------------------------------------------------------ view
     def view_context(self) -> ViewContext:
@@ -365,14 +366,20 @@ class CockpitApp(state_errors.KeepsRunningOnStateError, App[int]):
         )
 
     def _gates_in_thread(self, asked: int) -> None:
-        as_of = self.as_of
-        gates = evaluate_gates(self.store, self.config, as_of=as_of)
-        if (
-            as_of is None
-            and not self.store.readonly
-            and record_gate_changes(self.store, gates, source="tui")
-        ):
-            gates = evaluate_gates(self.store, self.config)  # with their new change times
+        # One evaluation at a time, each reading the store when its turn comes: an older one
+        # finishing after a newer one recorded its statuses would record the old ones back (a
+        # flap on the timeline, with its go/no-go decisions, that the screen never showed).
+        with self._gates_lock:
+            if asked < self._gates_asked:
+                return  # a newer evaluation is asked for: it reads and records
+            as_of = self.as_of
+            gates = evaluate_gates(self.store, self.config, as_of=as_of)
+            if (
+                as_of is None
+                and not self.store.readonly
+                and record_gate_changes(self.store, gates, source="tui")
+            ):
+                gates = evaluate_gates(self.store, self.config)  # with their new change times
         self.call_from_thread(self._gates_done, gates, as_of, asked)
 
     def _gates_done(self, gates: list[Gate], as_of: float | None, asked: int | None = None) -> None:
