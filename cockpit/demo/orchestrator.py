@@ -251,6 +251,8 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
     # Port 0: the simulator binds a free port itself and prints its address. A port picked
     # here and bound by the child later can be taken in between (by a server of another demo
     # or test), and the demo then waited 30 s for someone else's server.
+    log = demo.workdir / "logs" / "workspace.log"
+    offset = log.stat().st_size if log.exists() else 0  # a kept workdir's log has old lines
     proc = demo.spawn(
         [
             sys.executable,
@@ -267,7 +269,7 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
         ],
         log="workspace.log",
     )
-    url = _served_url(proc, demo.workdir / "logs" / "workspace.log")
+    url = _served_url(proc, log, offset)
     progress(f"the Databricks workspace simulator serves {url}")
     _wait_http(url + "/api/2.1/clusters/spark-versions", token)
     return url
@@ -276,11 +278,14 @@ def _start_workspace(demo: DemoEnvironment, progress: Progress) -> str | None:
 SERVING = re.compile(r" on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)$", re.MULTILINE)
 
 
-def _served_url(proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> str:
-    """The address `cockpit sim workspace` says it serves on, read from its log."""
+def _served_url(proc: subprocess.Popen, log: Path, offset: int, timeout: float = 30.0) -> str:
+    """The address `cockpit sim workspace` says it serves on, read from its log past
+    ``offset`` (what this start wrote)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        match = SERVING.search(log.read_text(encoding="utf-8", errors="replace"))
+        with log.open("rb") as f:
+            f.seek(offset)
+            match = SERVING.search(f.read().decode("utf-8", errors="replace"))
         if match:
             return match.group(1)
         if proc.poll() is not None:

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from screens.app import discover_tabs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,3 +110,28 @@ def test_demo_shows_both_servers_live_and_cleans_up(tmp_path: Path):
         assert not workdir.exists(), "the demo's workdir should be removed on exit"
     finally:
         tmux("kill-session", "-t", SESSION)
+
+
+def test_the_simulator_address_is_read_from_this_start_only(tmp_path: Path):
+    """A kept workdir's log still holds the last start's address: only what this start wrote
+    counts, and a simulator that exits is an error, not a 30 s wait."""
+    from cockpit.demo.orchestrator import _served_url
+    from cockpit.errors import CockpitError
+
+    log = tmp_path / "workspace.log"
+    log.write_text("serving k (14 jobs, 140 runs) on http://127.0.0.1:1 (Ctrl-C to stop)\n")
+    offset = log.stat().st_size
+    line = "serving k (14 jobs, 140 runs) on http://127.0.0.1:4242 (Ctrl-C to stop)\n"
+    writer = (
+        f"import time; time.sleep(0.3); open({str(log)!r}, 'a').write({line!r}); time.sleep(30)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer])
+    try:
+        assert _served_url(proc, log, offset) == "http://127.0.0.1:4242"
+    finally:
+        proc.kill()
+        proc.wait()
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait()
+    with pytest.raises(CockpitError, match=r"exited \(3\)"):
+        _served_url(dead, log, log.stat().st_size)
