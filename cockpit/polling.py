@@ -259,6 +259,7 @@ class Recorder:
     def __init__(self, pollers: list[Poller]) -> None:
         self.pollers = pollers
         self._stop = threading.Event()
+        self._now = False
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -271,15 +272,19 @@ class Recorder:
             self._threads.append(thread)
 
     def _loop(self, poller: Poller) -> None:
-        # At least one poll, even when stopped before this thread ran: a recording whose
-        # --duration ends while the sources are prepared (about 1 s) or that a signal stops
-        # during start-up still polls each source once, and stop() waits for that poll.
-        while True:
+        # At least one poll, even when stopped before this thread ran (a --duration that ended
+        # while the sources were prepared, about 1 s), unless stopped now (a signal: Ctrl-C
+        # must not wait for a first poll of an unreachable server).
+        polled = False
+        while not (self._stop.is_set() and (polled or self._now)):
             outcome = poller.poll_once()
-            if self._stop.wait(outcome.next_delay_s):
-                return
+            polled = True
+            self._stop.wait(outcome.next_delay_s)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0, *, now: bool = False) -> None:
+        """Stop the pollers and wait for their polls in flight; ``now`` skips a first poll
+        not yet made."""
+        self._now = now  # before the flag: a thread that sees the flag sees this too
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)

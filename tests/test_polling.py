@@ -134,6 +134,18 @@ def test_recorder_polls_each_source_once_when_stopped_while_preparing():
     assert [s.calls for s in sources] == [1, 1]
 
 
+def test_a_recorder_stopped_now_owes_no_first_poll():
+    """A signal (Ctrl-C at start-up) stops at once: no first poll of a maybe unreachable
+    server is waited for."""
+    store = StateStore.create_in_memory()
+    sources = [FlakySource(name="a", interval_s=60), FlakySource(name="b", interval_s=60)]
+    recorder = Recorder([Poller(s, store) for s in sources])
+    sources[1].prepare = lambda: recorder.stop(now=True)
+    recorder.start()
+    recorder.stop(now=True)
+    assert [s.calls for s in sources] == [0, 0]
+
+
 class BrokenOnce:
     """A client as a half-initialised module leaves it: any use raises AttributeError."""
 

@@ -105,7 +105,7 @@ def run(ctx: CliContext) -> int:
                 keep_stats()
             report_changes()
     finally:
-        recorder.stop()
+        recorder.stop(now=stop.is_set())  # a signal: no first poll still owed
         keep_stats()  # the polls that ended while stopping
         report_changes()  # and how they ended (a first poll longer than --duration, say)
         store.append_event(
