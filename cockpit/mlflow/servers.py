@@ -102,8 +102,8 @@ __all__ = [
 # In a server's data folder while it runs: which version serves it, where, and its pid.
 STATE_FILE = "server.json"
 START_TIMEOUT_S = 120.0
-# One request line as both gunicorn's default access format and uvicorn's access logger print it.
 WORKER_TIMEOUT_S = 600  # gunicorn's --timeout for 1.x/2.x servers (see server_command)
+# One request line as both gunicorn's default access format and uvicorn's access logger print it.
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # MLflow's S3 settings a server reads from its environment, by generation, as grepped in the
