@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -774,3 +775,62 @@ def test_two_processes_creating_one_state_file_share_it(tmp_path: Path):
             migrated = store.events(kinds=["store.migrated"])
             assert len(migrated) == 1
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".creating")]
+
+
+def test_a_new_state_file_is_linked_into_place_already_in_wal_mode(tmp_path: Path):
+    """Two processes opening a just-created file would each switch it to WAL, and a switch
+    needs the file to itself (CI: "database is locked"); the header says WAL from the start."""
+    from cockpit.store.state import _create_whole
+
+    path = tmp_path / "new.db"
+    _create_whole(path, time.time)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_a_rollback_journal_file_waits_for_a_reader_to_let_go(tmp_path: Path):
+    """An older file (rollback journal) opened for writing while another process reads it:
+    the switch to WAL waits, as every other lock does, instead of failing at once."""
+    path = tmp_path / "old.db"
+    StateStore.open(path, create=True).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM events").fetchone()  # holds a shared lock
+    timer = threading.Timer(0.5, reader.rollback)
+    timer.start()
+    try:
+        with StateStore.open(path) as store:
+            assert store.query_one("PRAGMA journal_mode")[0] == "wal"
+    finally:
+        timer.join()
+        reader.close()
+
+
+def test_a_switch_to_wal_refused_as_busy_is_tried_again(tmp_path: Path):
+    """When two processes switch one file at once, SQLite refuses one of them at once (it
+    would deadlock), without the busy timeout; that one lets go and tries again. The
+    interleaving cannot be scheduled from here, so a connection refused twice stands in."""
+    from cockpit.store.state import _switch_to_wal
+
+    real = sqlite3.connect(tmp_path / "x.db")
+
+    class RefusedTwice:
+        def __init__(self, error: str):
+            self.error, self.calls = error, 0
+
+        def execute(self, sql):
+            self.calls += 1
+            if self.calls <= 2:
+                raise sqlite3.OperationalError(self.error)
+            return real.execute(sql)
+
+    busy = RefusedTwice("database is locked")
+    _switch_to_wal(busy)
+    assert busy.calls == 3 and real.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    broken = RefusedTwice("disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(broken)
+    assert broken.calls == 1
+    real.close()

@@ -226,7 +226,13 @@ class StateStore:
             raise
         # WAL only once the file is known good and current: switching mode rewrites the header,
         # and a refused file must be left byte for byte as it was.
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            _switch_to_wal(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise StateError(
+                f"cannot open {path} for writing: {exc} (another process holds it)"
+            ) from None
         conn.execute("PRAGMA synchronous=NORMAL")
         return store
 
@@ -838,6 +844,9 @@ def _create_whole(path: Path, clock: Callable[[], float]) -> None:
             raise StateError(f"cannot create {path}: {exc}") from None
         try:
             StateStore(conn, path, readonly=False, clock=clock)._migrate()
+            # WAL already in the header it is linked with: two processes opening the new file
+            # at once would otherwise both switch it, and a switch needs the file to itself.
+            conn.execute("PRAGMA journal_mode=WAL")
         except StateError as exc:
             # Said of ``path``, which does not exist yet: not "upgraded", "left as it was".
             raise StateError(f"cannot create {path}: {exc.message}") from None
@@ -854,6 +863,26 @@ def _create_whole(path: Path, clock: Callable[[], float]) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+def _switch_to_wal(conn: sqlite3.Connection, wait_s: float = 10.0) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting like busy_timeout for other connections to let go.
+
+    Switching a rollback-journal file takes an exclusive lock straight from a shared one, and
+    SQLite does not call the busy handler for that step: with another process reading (a
+    second cockpit opening the same file), it failed at once with "database is locked" (CI).
+    A file already in WAL mode needs no switch and no lock.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 def _is_empty_file(path: Path) -> bool:
