@@ -34,6 +34,7 @@ from cockpit.errors import CockpitError
 from cockpit.textsafe import markup
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.palette import Palette, palette
+from screens.widgets.worker_errors import internal_error
 
 # The charts' roles of screens.widgets.palette: one colour per runtime (the old one in the
 # theme's secondary text colour, the new one in its accent: cyan and magenta under the
@@ -388,6 +389,8 @@ class BenchmarksTab(CockpitTab):
             severity = "information" if result.succeeded == len(result.runs) else "warning"
         except CockpitError as exc:
             message, severity = f"{pipeline}: {exc.message}", "error"
+        except Exception as exc:  # a bug: said, and the tab can start re-runs again
+            message, severity = f"{pipeline}: {internal_error('shadow re-runs', exc)}", "error"
         self.app.call_from_thread(self._rerun_done, message, severity)
 
     def _progress(self, message: str) -> None:

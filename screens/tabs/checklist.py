@@ -27,6 +27,7 @@ from cockpit.timefmt import fmt_ts
 from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.palette import Palette, palette
 from screens.widgets.safe import clean
+from screens.widgets.worker_errors import internal_error
 
 # Styles name roles of screens.widgets.palette: the colours come from the theme.
 STATUS_STYLE = {"pass": "bold good", "fail": "bold bad", "todo": "warn", "waived": "info"}
@@ -586,6 +587,8 @@ class ChecklistTab(CockpitTab):
             message, severity = run_rescan(self.view.store, self.view.config), "information"
         except CockpitError as exc:
             message, severity = exc.message, "error"
+        except Exception as exc:  # a bug: said, and the tab can re-scan again
+            message, severity = f"re-scan: {internal_error('re-scan', exc)}", "error"
         self.app.call_from_thread(self._rescan_done, message, severity)
 
     def _rescan_done(self, message: str, severity: str) -> None:
@@ -657,6 +660,8 @@ class ChecklistTab(CockpitTab):
             severity = "information" if record.passed else "error"
         except CockpitError as exc:
             message, severity = f"DDP probe: {exc.message}", "error"
+        except Exception as exc:  # a bug: said, and the probe can be started again
+            message, severity = f"DDP probe: {internal_error('DDP probe', exc)}", "error"
         self.app.call_from_thread(self._ddp_done, message, severity)
 
     def _ddp_done(self, message: str, severity: str) -> None:

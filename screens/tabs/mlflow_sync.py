@@ -39,6 +39,7 @@ from screens.tabs.base import CockpitTab, ViewContext
 from screens.widgets.palette import Palette, palette
 from screens.widgets.safe import clean
 from screens.widgets.safe import text as safe_text
+from screens.widgets.worker_errors import internal_error
 
 # Stages in one letter so a model's whole history fits the registry panel.
 SHORT_STAGE = {"None": "-", "Staging": "S", "Production": "P", "Archived": "A"}
@@ -364,6 +365,8 @@ class MlflowSyncTab(CockpitTab):
             message, severity = action()
         except CockpitError as exc:
             message, severity = f"{label} failed: {exc.message}", "error"
+        except Exception as exc:  # a bug: said, and the tab's actions are free again
+            message, severity = f"{label} failed: {internal_error(label, exc)}", "error"
         self.app.call_from_thread(self._done, message, severity)
 
     def _sync_options(self, names: list[str] | None = None):
@@ -462,6 +465,8 @@ class MlflowSyncTab(CockpitTab):
             mirror.run()
         except CockpitError as exc:
             error = exc.message
+        except Exception as exc:  # a bug: the mirror ends and says why
+            error = internal_error("mirror", exc)
         finally:
             self.post_message(MirrorEnded(error))
 

@@ -28,6 +28,7 @@ from cockpit.runtimes.manifest import all_runtime_ids, load_runtime
 from screens.tabs.base import LEAVE_INPUT, CockpitTab, ViewContext
 from screens.widgets.palette import palette
 from screens.widgets.safe import text as safe_text
+from screens.widgets.worker_errors import internal_error
 
 # Styles name roles of screens.widgets.palette: the colours come from the theme.
 SEVERITY_STYLE = {"breaking": "bold bad", "notable": "warn", "info": "info", "none": "dim"}
@@ -439,6 +440,9 @@ class RuntimeDiffTab(CockpitTab):
             )
         except CockpitError as exc:
             self.app.call_from_thread(self._probe_done, None, exc.message)
+            return
+        except Exception as exc:  # a bug: said, and a probe can be started again
+            self.app.call_from_thread(self._probe_done, None, internal_error("probe", exc))
             return
         self.app.call_from_thread(self._probe_done, result.runtime_id, "")
 

@@ -15,6 +15,7 @@ from cockpit.compat.scan import Scanner
 from cockpit.store import StateStore
 from screens.app import CockpitApp
 from screens.tabs.checklist import ChecklistTab
+from tests.tui_settle import until
 
 PIPELINES = Path(__file__).resolve().parents[2] / "sample_state" / "pipelines"
 
@@ -185,6 +186,43 @@ async def test_rescan_keeps_decisions(state: Path):
     assert views["job:kyros-churn-train"]["rule:MLF101"].status == "pass"
     assert len(store.query("SELECT id FROM compat_scans")) == 2
     store.close()
+
+
+async def test_a_rescan_that_fails_with_a_bug_says_so_and_can_run_again(
+    state: Path, monkeypatch, tmp_path: Path
+):
+    """A bug in a tab's long action (not a CockpitError) ended its worker silently: the tab
+    stayed "re-scanning" for the rest of the session. It is said in one line, with the
+    traceback in the debug log (secrets scrubbed), and the action can be started again."""
+    from cockpit import debuglog, secrets
+
+    secrets.register_secret("dapi-rescan-canary-0042")
+    calls = []
+
+    def broken(store, config):
+        calls.append(1)
+        raise RuntimeError("boom with dapi-rescan-canary-0042")
+
+    monkeypatch.setattr("cockpit.compat.rescan.run_rescan", broken)
+    log = debuglog.configure(tmp_path / "s.db")
+    store = StateStore.open(state)
+    app = CockpitApp(store=store, offline=True, tab_classes=[ChecklistTab])
+    try:
+        async with app.run_test(size=(180, 50)) as pilot:
+            await pilot.pause()
+            tab = app.query_one(ChecklistTab)
+            for attempt in (1, 2):
+                await pilot.press("r")
+                await until(pilot, lambda: not tab.rescanning, "the re-scan to end")
+                assert len(calls) == attempt
+            said = [n.message for n in app._notifications]
+            assert any("internal error (RuntimeError: boom" in m for m in said), said
+            assert not any("dapi-rescan-canary" in m for m in said)
+        assert log is not None and "RuntimeError: boom" in log.read_text(encoding="utf-8")
+        assert "dapi-rescan-canary" not in log.read_text(encoding="utf-8")
+    finally:
+        debuglog.configure(None)
+        store.close()
 
 
 async def test_read_only_file_refuses_changes(state: Path):
