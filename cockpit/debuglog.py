@@ -63,6 +63,12 @@ def configure(state_path: Path | str | None) -> Path | None:
         return Path(handler.baseFilename)
 
 
+def one_line(exc: BaseException) -> str:
+    """An unexpected exception as one line for a person, "TypeName: message", secrets scrubbed
+    (the traceback is what the debug log is for)."""
+    return scrub_text(" ".join(f"{type(exc).__name__}: {exc}".split()))
+
+
 def path() -> Path | None:
     """The debug log file in use, if any."""
     handler = _handler

@@ -215,7 +215,7 @@ class Poller:
     def _internal_failure(self, exc: Exception) -> None:
         """A bug or a broken install, not the remote side: say so, keep the traceback, and
         rebuild the source's client from scratch before the next attempt."""
-        message = scrub_text(" ".join(f"{type(exc).__name__}: {exc}".split()))
+        message = debuglog.one_line(exc)
         where = debuglog.path()
         log.error(
             "poll of %s failed with an internal error\n%s",

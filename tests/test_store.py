@@ -789,8 +789,9 @@ def test_a_new_state_file_is_linked_into_place_already_in_wal_mode(tmp_path: Pat
 
 
 def test_opening_a_rollback_journal_file_waits_for_a_reader_to_let_go(tmp_path: Path):
-    """An older file (rollback journal) opened for writing while another process reads it:
-    the switch to WAL waits, as every other lock does, instead of failing at once."""
+    """An older file (rollback journal) opened for writing while another connection reads it:
+    the switch to WAL waits for the reader (SQLite's busy timeout did this before the retry,
+    too; the refusal the retry is for is in the next test) and the file ends in WAL mode."""
     path = tmp_path / "old.db"
     StateStore.open(path, create=True).close()
     with sqlite3.connect(path) as conn:

@@ -181,11 +181,10 @@ class StatsKeeper:
                 import sys
 
                 from cockpit import debuglog
-                from cockpit.secrets import scrub_text
                 from cockpit.textsafe import terminal
 
                 where = f"; traceback in {debuglog.path()}" if debuglog.path() else ""
-                message = scrub_text(" ".join(f"{type(exc).__name__}: {exc}".split()))
+                message = debuglog.one_line(exc)
                 print(
                     terminal(f"benchmark statistics not stored ({message}){where}"),
                     file=sys.stderr,

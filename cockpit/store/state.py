@@ -230,9 +230,7 @@ class StateStore:
             _switch_to_wal(conn)
         except sqlite3.OperationalError as exc:
             conn.close()
-            raise StateError(
-                f"cannot open {path} for writing: {exc} (another process holds it)"
-            ) from None
+            raise StateError(f"cannot open {path} for writing: {exc}") from None
         conn.execute("PRAGMA synchronous=NORMAL")
         return store
 
@@ -866,12 +864,13 @@ def _create_whole(path: Path, clock: Callable[[], float]) -> None:
 
 
 def _switch_to_wal(conn: sqlite3.Connection, wait_s: float = 10.0) -> None:
-    """``PRAGMA journal_mode=WAL``, waiting like busy_timeout for other connections to let go.
+    """``PRAGMA journal_mode=WAL``, tried again for ``wait_s`` when refused as busy.
 
-    Switching a rollback-journal file takes an exclusive lock straight from a shared one, and
-    SQLite does not call the busy handler for that step: with another process reading (a
-    second cockpit opening the same file), it failed at once with "database is locked" (CI).
-    A file already in WAL mode needs no switch and no lock.
+    A switch of a rollback-journal file waits (busy_timeout) for a reader to let go, but when
+    two connections switch the same file at once, each holding its shared lock, SQLite refuses
+    one of them at once rather than deadlock: "database is locked", with no wait (CI, two
+    processes opening one new file). The refused one has let go of its lock; trying again
+    finds the file switched. A file already in WAL mode needs no switch and no lock.
     """
     deadline = time.monotonic() + wait_s
     while True:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 
 from cockpit import debuglog
-from cockpit.secrets import scrub_text
+from cockpit.textsafe import terminal
 
 log = logging.getLogger("cockpit.tui")
 
 
 def internal_error(what: str, exc: BaseException) -> str:
-    """One line for a notification: the exception, and where its traceback is."""
+    """One line for a notification or a status line: the exception (bounded, no controls),
+    and where its traceback is."""
     log.error("%s failed with an internal error", what, exc_info=exc)
-    text = scrub_text(" ".join(f"{type(exc).__name__}: {exc}".split()))[:300]
+    text = terminal(debuglog.one_line(exc)[:300])
     where = debuglog.path()
     return f"internal error ({text})" + (f"; traceback in {where}" if where else "")
