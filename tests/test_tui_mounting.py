@@ -27,9 +27,9 @@ async def test_what_runs_while_a_tab_mounts_waits_for_its_widgets(tab_id: str, s
         pane = tabs.get_pane(f"pane-{tab_id}")
         tabs.active = pane.id  # shown: refresh_tabs draws the tab of the active pane
         deferred = pane.query_one(DeferredTab)
-        # What _materialize does, with the window it awaits held open.
-        tab = deferred.tab_cls(app.view_context())
+        # What _materialize does, with the mount it awaits held open.
         await deferred.remove()
+        tab = deferred.tab_cls(app.view_context())
         mounting = pane.mount(tab)
         assert not tab.is_mounted
         app.refresh_tabs()  # the store-change timer's tick
